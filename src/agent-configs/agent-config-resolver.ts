@@ -1,0 +1,113 @@
+/**
+ * Which agent config a workspace is generated with (spec desired-config.md §1.2).
+ *
+ * - `pinned` (GitLab's application behaviour, the default): the paper_trail version row at 0-based
+ *   position `workspaces_agent_config_version` among the config's versions (oldest first, by created_at
+ *   then id), reified from its `object`; the live row when that position does not exist or its object is null.
+ * - `live` (what GitLab's backfill did): always the live `workspaces_agent_configs` row.
+ *
+ * Configs are loaded per cluster agent with two set-based queries and cached for the resolver's lifetime.
+ * Create one resolver per consistent read (one snapshot transaction, one Kafka batch).
+ */
+import type pg from 'pg';
+import { z } from 'zod';
+import { agentConfigSchema, type AgentConfig } from '../../projections/agentk-states/inputs.js';
+
+export type AgentConfigMode = 'pinned' | 'live';
+
+/** A per-workspace reason why no agent config could be chosen. */
+export interface AgentConfigFailure {
+  kind: 'agent_config_missing' | 'agent_config_invalid';
+  path: string | undefined;
+  message: string;
+}
+
+export type AgentConfigResolution = { ok: true; config: AgentConfig } | { ok: false; failure: AgentConfigFailure };
+
+interface AgentConfigs {
+  live: { id: string; row: Record<string, unknown> } | undefined;
+  /** `object` of each version row, oldest first; null where paper_trail stored none (the create). */
+  versions: (Record<string, unknown> | null)[];
+}
+
+const versionRowSchema = z.object({
+  item_id: z.string(),
+  object: z.record(z.string(), z.unknown()).nullable(),
+});
+
+export class AgentConfigResolver {
+  private readonly byAgent = new Map<number, AgentConfigs>();
+
+  constructor(
+    private readonly db: pg.ClientBase | pg.Pool,
+    readonly mode: AgentConfigMode,
+  ) {}
+
+  /** Loads, in two queries, every agent config that `clusterAgentIds` need and that is not cached yet. */
+  async preload(clusterAgentIds: Iterable<number>): Promise<void> {
+    const missing = [...new Set(clusterAgentIds)].filter((id) => !this.byAgent.has(id));
+    if (missing.length === 0) return;
+    const live = await this.db.query<{ cluster_agent_id: string; id: string } & Record<string, unknown>>(
+      'SELECT * FROM workspaces_agent_configs WHERE cluster_agent_id = ANY($1::bigint[])',
+      [missing],
+    );
+    for (const id of missing) this.byAgent.set(id, { live: undefined, versions: [] });
+    const agentByConfigId = new Map<string, number>();
+    for (const row of live.rows) {
+      const agentId = Number(row.cluster_agent_id);
+      this.byAgent.set(agentId, { live: { id: row.id, row }, versions: [] });
+      agentByConfigId.set(row.id, agentId);
+    }
+    if (this.mode === 'live' || agentByConfigId.size === 0) return;
+    const versions = await this.db.query(
+      `SELECT item_id::text AS item_id, object
+         FROM workspaces_agent_config_versions
+        WHERE item_id = ANY($1::bigint[]) AND item_type = 'RemoteDevelopment::WorkspacesAgentConfig'
+        ORDER BY item_id, created_at, id`,
+      [[...agentByConfigId.keys()]],
+    );
+    for (const raw of versions.rows) {
+      const row = versionRowSchema.parse(raw);
+      const agentId = agentByConfigId.get(row.item_id);
+      if (agentId !== undefined) this.byAgent.get(agentId)?.versions.push(row.object);
+    }
+  }
+
+  /** Resolves from the cache; call `preload` with the workspace's agent first. */
+  resolve(clusterAgentId: number, pinnedVersion: number): AgentConfigResolution {
+    const configs = this.byAgent.get(clusterAgentId);
+    if (configs === undefined) throw new Error(`agent ${clusterAgentId} was not preloaded`);
+    if (configs.live === undefined) {
+      return {
+        ok: false,
+        failure: {
+          kind: 'agent_config_missing',
+          path: undefined,
+          message: `cluster agent ${clusterAgentId} has no workspaces_agent_configs row`,
+        },
+      };
+    }
+    const versionObject = this.mode === 'pinned' ? configs.versions[pinnedVersion] : undefined;
+    const source = versionObject ?? configs.live.row;
+    const where = versionObject
+      ? `workspaces_agent_config_versions object #${pinnedVersion} of agent config ${configs.live.id}`
+      : `workspaces_agent_configs row ${configs.live.id}`;
+    return parseAgentConfig(source, where);
+  }
+}
+
+/** Parses a config row or version object; a zod failure names the field and where the config came from. */
+export function parseAgentConfig(source: unknown, where: string): AgentConfigResolution {
+  const parsed = agentConfigSchema.safeParse(source);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const issue = parsed.error.issues[0];
+  const path = issue?.path.map(String).join('.') || undefined;
+  return {
+    ok: false,
+    failure: {
+      kind: 'agent_config_invalid',
+      path,
+      message: `${where}: ${path ?? '(root)'}: ${issue?.message ?? 'invalid'}`,
+    },
+  };
+}

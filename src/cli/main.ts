@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/**
+ * The CLI entry point: the only module that touches `process` (argv, env, signals, exit codes, stdout).
+ */
+import { runAgentkStates } from './run-agentk-states.js';
+import { ExitCode } from './exit-codes.js';
+import { HELP, parseCommandLine } from './options.js';
+import { UsageError } from './usage-error.js';
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseCommandLine(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`rebuild-projection: ${error.message} (see --help)\n`);
+      return ExitCode.usage;
+    }
+    throw error;
+  }
+  if (args.help) {
+    process.stdout.write(HELP);
+    return ExitCode.ok;
+  }
+  const abort = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) {
+      process.stderr.write(`rebuild-projection: second ${signal}, exiting now\n`);
+      process.exit(ExitCode.couldNotRun);
+    }
+    process.stderr.write(`rebuild-projection: ${signal} received, finishing the batch in flight…\n`);
+    abort.abort();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return runAgentkStates(args, {
+    signal: abort.signal,
+    log: (line) => process.stderr.write(`${line}\n`),
+    report: (line) => process.stdout.write(`${line}\n`),
+  });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // Last resort: an unexpected failure still ends as one line, with the cause chain, and exit code 1.
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`rebuild-projection: ${message}\n`);
+    if (process.env.REBUILD_PROJECTION_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = ExitCode.couldNotRun;
+  },
+);

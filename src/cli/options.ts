@@ -1,0 +1,147 @@
+/**
+ * The command line, declared once: parseArgs' config, the --help text and the validation all come from
+ * this table, so they cannot drift apart.
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { UsageError } from './usage-error.js';
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  value?: string;
+  help: string;
+}
+
+export const OPTIONS = {
+  source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from (default: kafka)' },
+  'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives (default: $DATABASE_URL)" },
+  'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from (default: --database-url)' },
+  'batch-size': { type: 'string', value: 'N', help: 'workspaces per transaction (default: 1000)' },
+  'agent-config': { type: 'string', value: 'pinned|live', help: "agent config per workspace: the pinned version (default) or the live row, as GitLab's backfill did" },
+  brokers: { type: 'string', value: 'HOST:PORT,…', help: 'Kafka bootstrap brokers (default: $KAFKA_BROKERS)' },
+  topic: { type: 'string', value: 'NAME,…', help: 'topics to consume (default: workspace-events)' },
+  group: { type: 'string', value: 'ID', help: 'Kafka consumer group (default: rebuild-projection-agentk-states)' },
+  follow: { type: 'boolean', help: 'keep consuming after catching up, until SIGTERM/SIGINT' },
+  'from-offset': { type: 'string', value: 'P:O,…|O', help: 'replay from these offsets (partition:offset, or one offset for every partition)' },
+  'from-timestamp': { type: 'string', value: 'ISO-8601', help: 'replay from the first offset at or after this time' },
+  'from-beginning': { type: 'boolean', help: 'replay from the earliest offsets' },
+  help: { type: 'boolean', help: 'print this help' },
+} as const satisfies Record<string, OptionSpec>;
+
+export const HELP = `Usage: rebuild-projection agentk-states [options]
+
+Keeps GitLab's workspace_agentk_states (the desired config agentk applies) true to the workspaces.
+
+Modes:
+  --source snapshot                  backfill from a consistent snapshot of the workspaces table
+  --source kafka --follow            run continuously, resuming from the checkpoints in PostgreSQL
+  --source kafka --from-offset …     replay from offsets (or --from-timestamp, --from-beginning)
+
+Options:
+${Object.entries(OPTIONS)
+  .map(([name, spec]) => {
+    const flag = `  --${name}${'value' in spec ? ` ${spec.value}` : ''}`;
+    return `${flag.padEnd(37)}${spec.help}`;
+  })
+  .join('\n')}
+
+Exit codes: 0 all projected, 2 finished with dead letters, 1 could not run, 64 wrong command line.
+`;
+
+const positiveInt = (flag: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `--${flag} must be a positive integer`)
+    .transform(Number)
+    .refine((n) => n > 0 && n <= 100_000, `--${flag} must be between 1 and 100000`);
+
+const offsetsSchema = z
+  .string()
+  .regex(/^(\d+|\d+:\d+(,\d+:\d+)*)$/, '--from-offset takes "partition:offset,…" (e.g. 0:1200,1:998) or one offset')
+  .transform((text): { all: string } | { partitions: Map<number, string> } =>
+    text.includes(':')
+      ? { partitions: new Map(text.split(',').map((pair) => pair.split(':') as [string, string]).map(([p, o]) => [Number(p), o])) }
+      : { all: text },
+  );
+
+export type FromOffsets = z.infer<typeof offsetsSchema>;
+
+const argsSchema = z
+  .object({
+    source: z.enum(['kafka', 'snapshot'], { message: '--source must be "kafka" or "snapshot"' }).default('kafka'),
+    'database-url': z.string().min(1).optional(),
+    'source-database-url': z.string().min(1).optional(),
+    'batch-size': positiveInt('batch-size').default(1000),
+    'agent-config': z.enum(['pinned', 'live'], { message: '--agent-config must be "pinned" or "live"' }).default('pinned'),
+    brokers: z.string().min(1).optional(),
+    topic: z.string().min(1).default('workspace-events'),
+    group: z.string().min(1).default('rebuild-projection-agentk-states'),
+    follow: z.boolean().default(false),
+    'from-offset': offsetsSchema.optional(),
+    'from-timestamp': z
+      .string()
+      .refine((text) => !Number.isNaN(Date.parse(text)), '--from-timestamp must be an ISO-8601 time, e.g. 2026-11-25T10:00:00Z')
+      .transform((text) => Date.parse(text))
+      .optional(),
+    'from-beginning': z.boolean().default(false),
+    help: z.boolean().default(false),
+  })
+  .refine(
+    (args) => [args['from-offset'], args['from-timestamp'], args['from-beginning'] || undefined].filter((x) => x !== undefined).length <= 1,
+    'choose one of --from-offset, --from-timestamp, --from-beginning',
+  );
+
+export interface CliArgs {
+  projection: 'agentk-states';
+  source: 'kafka' | 'snapshot';
+  databaseUrl: string | undefined;
+  sourceDatabaseUrl: string | undefined;
+  batchSize: number;
+  agentConfigMode: 'pinned' | 'live';
+  brokers: string[] | undefined;
+  topics: string[];
+  group: string;
+  follow: boolean;
+  fromOffset: FromOffsets | undefined;
+  fromTimestamp: number | undefined;
+  fromBeginning: boolean;
+  help: boolean;
+}
+
+/** Parses argv (without node and script) and the environment. Throws UsageError naming the bad value. */
+export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const helpOnly = parsed.values.help === true;
+  const [projection, ...extra] = parsed.positionals;
+  if (!helpOnly && projection !== 'agentk-states') {
+    throw new UsageError(
+      projection === undefined ? 'name the projection: rebuild-projection agentk-states' : `unknown projection "${projection}" (known: agentk-states)`,
+    );
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  const checked = argsSchema.safeParse(parsed.values);
+  if (!checked.success) throw new UsageError(checked.error.issues[0]?.message ?? 'invalid arguments');
+  const args = checked.data;
+  const brokers = args.brokers ?? env.KAFKA_BROKERS;
+  return {
+    projection: 'agentk-states',
+    source: args.source,
+    databaseUrl: args['database-url'] ?? env.DATABASE_URL,
+    sourceDatabaseUrl: args['source-database-url'],
+    batchSize: args['batch-size'],
+    agentConfigMode: args['agent-config'],
+    brokers: brokers ? brokers.split(',').map((b) => b.trim()).filter(Boolean) : undefined,
+    topics: args.topic.split(',').map((t) => t.trim()).filter(Boolean),
+    group: args.group,
+    follow: args.follow,
+    fromOffset: args['from-offset'],
+    fromTimestamp: args['from-timestamp'],
+    fromBeginning: args['from-beginning'],
+    help: args.help,
+  };
+}

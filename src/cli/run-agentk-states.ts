@@ -1,0 +1,76 @@
+/**
+ * `rebuild-projection agentk-states`: opens the resources a mode needs, runs it, records the run, and maps
+ * the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
+ */
+import type pg from 'pg';
+import { runSnapshotBackfill, SNAPSHOT_SOURCE } from '../engine/snapshot-backfill.js';
+import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
+import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
+import { ensureAgentkStatesTable, NotAGitLabDatabaseError } from '../sink/postgres/ensure-agentk-states-table.js';
+import { migrate } from '../sink/postgres/migrate.js';
+import { finishRun, startRun } from '../sink/postgres/runs.js';
+import { withClient } from '../sink/postgres/transaction.js';
+import { ExitCode } from './exit-codes.js';
+import type { CliArgs } from './options.js';
+import { UsageError } from './usage-error.js';
+
+export interface CliIo {
+  signal: AbortSignal;
+  /** Diagnostics and progress (stderr). */
+  log: (line: string) => void;
+  /** The result people or scripts read (stdout). */
+  report: (line: string) => void;
+}
+
+type Releaser = () => Promise<void>;
+
+export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCode> {
+  const releasers: Releaser[] = [];
+  try {
+    if (!args.databaseUrl) throw new UsageError('no target database: pass --database-url or set DATABASE_URL');
+    const target = await openPool(args.databaseUrl, 'target', 4);
+    releasers.push(() => target.end());
+    await withClient(target, async (client) => {
+      await migrate(client);
+      await ensureAgentkStatesTable(client);
+    });
+    if (args.source === 'snapshot') return await runSnapshot(args, io, target, releasers);
+    throw new UsageError('--source kafka is not available yet');
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.log(`rebuild-projection: ${error.message} (see --help)`);
+      return ExitCode.usage;
+    }
+    if (error instanceof DatabaseUnavailableError || error instanceof NotAGitLabDatabaseError) {
+      io.log(`rebuild-projection: ${error.message}`);
+      return ExitCode.couldNotRun;
+    }
+    throw error;
+  } finally {
+    for (const release of releasers.reverse()) await release();
+  }
+}
+
+async function runSnapshot(args: CliArgs, io: CliIo, target: pg.Pool, releasers: Releaser[]): Promise<ExitCode> {
+  const source = args.sourceDatabaseUrl ? await openPool(args.sourceDatabaseUrl, 'source', 2) : target;
+  if (source !== target) releasers.push(() => source.end());
+  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: 'backfill', source: SNAPSHOT_SOURCE });
+  try {
+    const summary = await runSnapshotBackfill(source, target, {
+      batchSize: args.batchSize,
+      agentConfigMode: args.agentConfigMode,
+    });
+    const status = summary.failed > 0 ? 'succeeded_with_dead_letters' : 'succeeded';
+    await finishRun(target, runId, status, summary);
+    const seconds = summary.elapsedMs / 1000;
+    io.report(
+      `agentk-states snapshot backfill: ${summary.total} workspaces, ${summary.written} written, ` +
+        `${summary.unchanged} unchanged, ${summary.failed} failed (dead letters), ${seconds.toFixed(1)} s, ` +
+        `${Math.round(summary.total / Math.max(seconds, 0.001))} workspaces/s`,
+    );
+    return summary.failed > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
+  } catch (error) {
+    await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
+    throw error;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The snapshot backfill: every workspace of one consistent snapshot of GitLab's `workspaces` table through
+ * the projection into `workspace_agentk_states`.
+ *
+ * Pipelined one batch deep: while batch n is written (one transaction on the target), batch n+1 is read
+ * and generated. At most one write is in flight, which is the backpressure that bounds memory.
+ */
+import type pg from 'pg';
+import { projectAgentkState } from '../../projections/agentk-states/projection.js';
+import type { AgentConfigMode } from '../agent-configs/agent-config-resolver.js';
+import { WorkspaceSnapshot, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
+import { withTransaction } from '../sink/postgres/transaction.js';
+import {
+  failureToDeadLetter,
+  writeProjectedBatch,
+  type BatchCounts,
+  type ProjectedBatch,
+} from './workspace-batch.js';
+
+export const SNAPSHOT_SOURCE = 'snapshot';
+
+export interface SnapshotBackfillOptions {
+  batchSize: number;
+  agentConfigMode: AgentConfigMode;
+  /** Called after each committed batch. */
+  onProgress?: (progress: { done: number; total: number; counts: BatchCounts }) => void;
+}
+
+export interface BackfillSummary extends BatchCounts {
+  total: number;
+  elapsedMs: number;
+}
+
+export function projectSnapshotBatch(records: readonly SnapshotRecord[]): ProjectedBatch {
+  const batch: ProjectedBatch = { rows: [], deadLetters: [] };
+  for (const record of records) {
+    const { workspaceId } = record;
+    if (!record.workspace.ok) {
+      const { path, message } = record.workspace;
+      batch.deadLetters.push(
+        failureToDeadLetter(
+          { workspaceId, kind: 'workspace_row_invalid', path, message: `workspace ${workspaceId}: ${path}: ${message}` },
+          SNAPSHOT_SOURCE,
+          record.processedDevfile,
+        ),
+      );
+      continue;
+    }
+    if (!record.agentConfig.ok) {
+      const { kind, path, message } = record.agentConfig.failure;
+      batch.deadLetters.push(
+        failureToDeadLetter({ workspaceId, kind, path, message: `workspace ${workspaceId}: ${message}` }, SNAPSHOT_SOURCE, undefined),
+      );
+      continue;
+    }
+    const result = projectAgentkState(
+      { workspace: record.workspace.value, agentConfig: record.agentConfig.config, projectPath: record.projectPath },
+      record.projectId,
+    );
+    if (result.ok) batch.rows.push(result.row);
+    else batch.deadLetters.push(failureToDeadLetter(result.failure, SNAPSHOT_SOURCE, record.processedDevfile));
+  }
+  return batch;
+}
+
+export async function runSnapshotBackfill(
+  source: pg.Pool,
+  target: pg.Pool,
+  options: SnapshotBackfillOptions,
+): Promise<BackfillSummary> {
+  const started = performance.now();
+  const counts: BatchCounts = { written: 0, unchanged: 0, failed: 0 };
+  let done = 0;
+  const client = await source.connect();
+  try {
+    const snapshot = await WorkspaceSnapshot.open(client, options);
+    let inFlight: Promise<void> = Promise.resolve();
+    try {
+      for await (const records of snapshot.batches()) {
+        const projected = projectSnapshotBatch(records);
+        await inFlight;
+        inFlight = withTransaction(target, (tx) => writeProjectedBatch(tx, projected, SNAPSHOT_SOURCE)).then((batchCounts) => {
+          counts.written += batchCounts.written;
+          counts.unchanged += batchCounts.unchanged;
+          counts.failed += batchCounts.failed;
+          done += records.length;
+          options.onProgress?.({ done, total: snapshot.total, counts: { ...counts } });
+        });
+        // Keep a rejected write from being reported as unhandled while the next batch is read.
+        inFlight.catch(() => undefined);
+      }
+      await inFlight;
+    } finally {
+      await snapshot.close().catch(() => undefined);
+    }
+    return { ...counts, total: snapshot.total, elapsedMs: performance.now() - started };
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * One batch of workspaces through the projection and into PostgreSQL, in one transaction: rows upserted,
+ * failures dead-lettered, earlier dead letters of now-healthy workspaces cleared. Shared by every source.
+ */
+import type pg from 'pg';
+import type { AgentkStateRow, WorkspaceFailure } from '../../projections/agentk-states/projection.js';
+import { clearDeadLetters, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
+import { upsertAgentkStates } from '../sink/postgres/upsert-agentk-states.js';
+
+export const AGENTK_STATES_PROJECTION = 'agentk-states';
+
+export interface BatchCounts {
+  written: number;
+  unchanged: number;
+  failed: number;
+}
+
+export interface ProjectedBatch {
+  rows: AgentkStateRow[];
+  deadLetters: DeadLetter[];
+}
+
+/** Turns a projection failure into a dead letter from `source`, with a bounded copy of the input. */
+export function failureToDeadLetter(failure: WorkspaceFailure, source: string, input: string | null | undefined): DeadLetter {
+  return {
+    workspaceId: failure.workspaceId,
+    source,
+    errorKind: failure.kind,
+    errorPath: failure.path,
+    message: failure.message,
+    inputExcerpt: input ?? undefined,
+  };
+}
+
+/** Writes a projected batch inside the caller's transaction. */
+export async function writeProjectedBatch(client: pg.ClientBase, batch: ProjectedBatch, source: string): Promise<BatchCounts> {
+  const upsert = await upsertAgentkStates(client, batch.rows);
+  const missing = new Set(upsert.missingWorkspaceIds);
+  const deadLetters = [
+    ...batch.deadLetters,
+    ...upsert.missingWorkspaceIds.map(
+      (workspaceId): DeadLetter => ({
+        workspaceId,
+        source,
+        errorKind: 'workspace_missing_in_target',
+        errorPath: undefined,
+        message: `workspace ${workspaceId}: no such row in the target database's workspaces table, so no workspace_agentk_states row can reference it`,
+        inputExcerpt: undefined,
+      }),
+    ),
+  ];
+  await recordDeadLetters(client, AGENTK_STATES_PROJECTION, deadLetters);
+  await clearDeadLetters(
+    client,
+    AGENTK_STATES_PROJECTION,
+    batch.rows.filter((row) => !missing.has(row.workspaceId)).map((row) => row.workspaceId),
+  );
+  return { written: upsert.written, unchanged: upsert.unchanged, failed: deadLetters.length };
+}

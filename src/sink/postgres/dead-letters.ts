@@ -1,0 +1,96 @@
+/**
+ * The dead-letter table (`rebuild_projection.dead_letters`): what could not be projected, and why. One row
+ * per failing workspace (or per undecodable message when no workspace can be named); a repeat failure bumps
+ * `attempts`/`last_seen_at`, a later success for the workspace clears it. Set-based: one round trip per batch.
+ */
+import type pg from 'pg';
+import { BOOKKEEPING_SCHEMA } from './migrate.js';
+
+/** Inputs are stored as a bounded excerpt: enough to diagnose, never a copy of a 64 KB devfile per retry. */
+export const INPUT_EXCERPT_MAX_CHARS = 2_048;
+
+export interface DeadLetter {
+  workspaceId: number | undefined;
+  /** 'snapshot' or 'kafka'. */
+  source: string;
+  kafka?: { topic: string; partition: number; offset: string; key: string | null } | undefined;
+  errorKind: string;
+  errorPath: string | undefined;
+  message: string;
+  inputExcerpt: string | undefined;
+}
+
+export function excerpt(text: string | null | undefined): string | undefined {
+  if (text === null || text === undefined) return undefined;
+  return text.length <= INPUT_EXCERPT_MAX_CHARS
+    ? text
+    : `${text.slice(0, INPUT_EXCERPT_MAX_CHARS)}… (${text.length - INPUT_EXCERPT_MAX_CHARS} more characters)`;
+}
+
+function deadLetterKey(letter: DeadLetter): string {
+  if (letter.workspaceId !== undefined) return `workspace:${letter.workspaceId}`;
+  if (letter.kafka) return `message:${letter.kafka.topic}:${letter.kafka.partition}:${letter.kafka.offset}`;
+  throw new Error('a dead letter needs a workspace id or a Kafka position');
+}
+
+export async function recordDeadLetters(
+  client: pg.ClientBase,
+  projection: string,
+  letters: readonly DeadLetter[],
+): Promise<void> {
+  if (letters.length === 0) return;
+  // Last one wins when a batch fails the same workspace twice (ON CONFLICT may touch a row only once).
+  const byKey = new Map(letters.map((letter) => [deadLetterKey(letter), letter]));
+  const records = [...byKey].map(([key, letter]) => ({
+    dead_letter_key: key,
+    workspace_id: letter.workspaceId ?? null,
+    source: letter.source,
+    topic: letter.kafka?.topic ?? null,
+    kafka_partition: letter.kafka?.partition ?? null,
+    kafka_offset: letter.kafka?.offset ?? null,
+    message_key: letter.kafka?.key ?? null,
+    error_kind: letter.errorKind,
+    error_path: letter.errorPath ?? null,
+    message: letter.message,
+    input_excerpt: excerpt(letter.inputExcerpt) ?? null,
+  }));
+  await client.query(
+    `INSERT INTO ${BOOKKEEPING_SCHEMA}.dead_letters AS d
+       (projection, dead_letter_key, workspace_id, source, topic, kafka_partition, kafka_offset, message_key,
+        error_kind, error_path, message, input_excerpt)
+     SELECT $1, r.dead_letter_key, r.workspace_id, r.source, r.topic, r.kafka_partition, r.kafka_offset, r.message_key,
+            r.error_kind, r.error_path, r.message, r.input_excerpt
+       FROM jsonb_to_recordset($2::jsonb) AS r(
+         dead_letter_key text, workspace_id bigint, source text, topic text, kafka_partition integer,
+         kafka_offset bigint, message_key text, error_kind text, error_path text, message text, input_excerpt text)
+     ORDER BY r.dead_letter_key
+     ON CONFLICT (projection, dead_letter_key) DO UPDATE SET
+       source = EXCLUDED.source, topic = EXCLUDED.topic, kafka_partition = EXCLUDED.kafka_partition,
+       kafka_offset = EXCLUDED.kafka_offset, message_key = EXCLUDED.message_key, error_kind = EXCLUDED.error_kind,
+       error_path = EXCLUDED.error_path, message = EXCLUDED.message, input_excerpt = EXCLUDED.input_excerpt,
+       last_seen_at = now(), attempts = d.attempts + 1`,
+    [projection, JSON.stringify(records)],
+  );
+}
+
+/** Clears the dead letters of workspaces that have now been projected successfully. */
+export async function clearDeadLetters(
+  client: pg.ClientBase,
+  projection: string,
+  workspaceIds: readonly number[],
+): Promise<number> {
+  if (workspaceIds.length === 0) return 0;
+  const { rowCount } = await client.query(
+    `DELETE FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`,
+    [projection, [...workspaceIds]],
+  );
+  return rowCount ?? 0;
+}
+
+export async function countDeadLetters(client: pg.ClientBase | pg.Pool, projection: string): Promise<number> {
+  const { rows } = await client.query<{ count: string }>(
+    `SELECT count(*)::text AS count FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1`,
+    [projection],
+  );
+  return Number(rows[0]?.count ?? 0);
+}

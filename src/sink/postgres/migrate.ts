@@ -1,0 +1,72 @@
+/**
+ * Versioned migrations of the rebuilder's own schema (`schemas/postgres/NNN_name.sql`), applied in order,
+ * each in its own transaction, under an advisory lock so that two processes starting together do not race.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { postgresMigrationsDir } from '../../package-paths.js';
+
+export const BOOKKEEPING_SCHEMA = 'rebuild_projection';
+
+/** Arbitrary constant: the advisory lock key that serializes migrations across processes. */
+const MIGRATION_LOCK_KEY = 7_344_120_001;
+
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+function readMigrations(dir: string): Migration[] {
+  return readdirSync(dir)
+    .filter((file) => /^\d{3}_[a-z0-9_]+\.sql$/.test(file))
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 3)),
+      name: file.slice(4, -4),
+      sql: readFileSync(join(dir, file), 'utf8'),
+    }));
+}
+
+/** Applies every migration not yet recorded. Returns the versions it applied. */
+export async function migrate(client: pg.ClientBase, dir = postgresMigrationsDir): Promise<number[]> {
+  const migrations = readMigrations(dir);
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${BOOKKEEPING_SCHEMA}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${BOOKKEEPING_SCHEMA}.schema_migrations (
+         version integer PRIMARY KEY,
+         name text NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    );
+    const { rows } = await client.query<{ version: number }>(
+      `SELECT version FROM ${BOOKKEEPING_SCHEMA}.schema_migrations`,
+    );
+    const applied = new Set(rows.map((row) => row.version));
+    const newlyApplied: number[] = [];
+    for (const migration of migrations) {
+      if (applied.has(migration.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(migration.sql);
+        await client.query(`INSERT INTO ${BOOKKEEPING_SCHEMA}.schema_migrations (version, name) VALUES ($1, $2)`, [
+          migration.version,
+          migration.name,
+        ]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${migration.version}_${migration.name} failed: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      newlyApplied.push(migration.version);
+    }
+    return newlyApplied;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Writes read-model rows in one round trip per batch (graphile-worker style `unnest`), the way Rails
+ * would: `created_at`/`updated_at` set on insert, `updated_at` bumped only when the row really changed
+ * (an unchanged row is not rewritten, so a re-run creates no dead tuples and no spurious `updated_at`).
+ *
+ * Rows are sorted by workspace id so that concurrent batches lock rows in the same order (no deadlocks).
+ * Rows whose workspace does not exist in the target `workspaces` table are not written (the foreign key
+ * would reject the whole batch); they are returned so the caller can dead-letter them.
+ */
+import type pg from 'pg';
+import type { AgentkStateRow } from '../../../projections/agentk-states/projection.js';
+
+export interface UpsertResult {
+  /** Rows inserted or changed. */
+  written: number;
+  /** Rows already holding exactly this desired config. */
+  unchanged: number;
+  /** Workspace ids absent from the target's `workspaces` table. */
+  missingWorkspaceIds: number[];
+}
+
+export async function upsertAgentkStates(client: pg.ClientBase, rows: readonly AgentkStateRow[]): Promise<UpsertResult> {
+  if (rows.length === 0) return { written: 0, unchanged: 0, missingWorkspaceIds: [] };
+  const sorted = [...rows].sort((a, b) => a.workspaceId - b.workspaceId);
+  const { rows: result } = await client.query<{ written: string; missing: string[] }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS t(workspace_id, project_id, desired_config)
+     ), present AS (
+       SELECT input.* FROM input JOIN workspaces w ON w.id = input.workspace_id
+     ), upserted AS (
+       INSERT INTO workspace_agentk_states AS s (workspace_id, project_id, desired_config, created_at, updated_at)
+       SELECT workspace_id, project_id, desired_config::jsonb, now(), now() FROM present ORDER BY workspace_id
+       ON CONFLICT (workspace_id) DO UPDATE
+         SET project_id = EXCLUDED.project_id, desired_config = EXCLUDED.desired_config, updated_at = EXCLUDED.updated_at
+         WHERE s.desired_config IS DISTINCT FROM EXCLUDED.desired_config OR s.project_id IS DISTINCT FROM EXCLUDED.project_id
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM upserted)::text AS written,
+            ARRAY(SELECT workspace_id::text FROM input EXCEPT SELECT workspace_id::text FROM present) AS missing`,
+    [sorted.map((r) => r.workspaceId), sorted.map((r) => r.projectId), sorted.map((r) => r.desiredConfigJson)],
+  );
+  const summary = result[0];
+  const written = Number(summary?.written ?? 0);
+  const missingWorkspaceIds = (summary?.missing ?? []).map(Number);
+  return { written, unchanged: rows.length - written - missingWorkspaceIds.length, missingWorkspaceIds };
+}
+
+/** Deletes the rows of these workspaces (Kafka tombstones, Debezium deletes). Returns how many existed. */
+export async function deleteAgentkStates(client: pg.ClientBase, workspaceIds: readonly number[]): Promise<number> {
+  if (workspaceIds.length === 0) return 0;
+  const { rowCount } = await client.query('DELETE FROM workspace_agentk_states WHERE workspace_id = ANY($1::bigint[])', [
+    [...workspaceIds],
+  ]);
+  return rowCount ?? 0;
+}

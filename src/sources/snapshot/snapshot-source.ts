@@ -1,0 +1,120 @@
+/**
+ * Reads GitLab's `workspaces` table as one consistent snapshot: a REPEATABLE READ, READ ONLY transaction
+ * on a dedicated connection, keyset-paginated by id (`WHERE id > $last ORDER BY id LIMIT n`: every page
+ * is an index range scan, where OFFSET would rescan all earlier rows). Each record carries its agent config
+ * resolution and, when the source database has `projects`, the project path (spec §1.3).
+ */
+import type pg from 'pg';
+import { z } from 'zod';
+import {
+  AgentConfigResolver,
+  type AgentConfigMode,
+  type AgentConfigResolution,
+} from '../../agent-configs/agent-config-resolver.js';
+import { bigintId, workspaceInputSchema, type WorkspaceInput } from '../../../projections/agentk-states/inputs.js';
+
+export interface SnapshotRecord {
+  workspaceId: number;
+  /** The parsed row, or why it could not be parsed (then it is dead-lettered). */
+  workspace: { ok: true; value: WorkspaceInput } | { ok: false; path: string; message: string };
+  projectId: number;
+  projectPath: string | undefined;
+  agentConfig: AgentConfigResolution;
+  /** The raw devfile, kept for dead-letter excerpts. */
+  processedDevfile: string | null;
+}
+
+export interface SnapshotOptions {
+  batchSize: number;
+  agentConfigMode: AgentConfigMode;
+  /** Resume after this workspace id (exclusive). */
+  afterWorkspaceId?: number | undefined;
+}
+
+const snapshotRowSchema = z.object({
+  id: bigintId,
+  project_id: bigintId,
+  cluster_agent_id: bigintId,
+  workspaces_agent_config_version: z.number().int(),
+  project_path: z.string().nullable(),
+});
+
+export class WorkspaceSnapshot {
+  private constructor(
+    private readonly client: pg.ClientBase,
+    private readonly hasProjects: boolean,
+    private readonly resolver: AgentConfigResolver,
+    /** Number of workspaces in the snapshot after the resume point, for progress reporting. */
+    readonly total: number,
+    private readonly options: SnapshotOptions,
+  ) {}
+
+  /** Opens the snapshot transaction on `client`, which must not be used for anything else until `close`. */
+  static async open(client: pg.ClientBase, options: SnapshotOptions): Promise<WorkspaceSnapshot> {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      const { rows } = await client.query<{ projects: string | null; total: string }>(
+        `SELECT to_regclass('projects')::text AS projects,
+                (SELECT count(*) FROM workspaces WHERE id > $1)::text AS total`,
+        [options.afterWorkspaceId ?? 0],
+      );
+      const info = rows[0];
+      return new WorkspaceSnapshot(
+        client,
+        Boolean(info?.projects),
+        new AgentConfigResolver(client, options.agentConfigMode),
+        Number(info?.total ?? 0),
+        options,
+      );
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /** Yields the snapshot's workspaces in id order, `batchSize` at a time. */
+  async *batches(): AsyncGenerator<SnapshotRecord[]> {
+    let lastId = this.options.afterWorkspaceId ?? 0;
+    const projectPath = this.hasProjects
+      ? '(SELECT p.path FROM projects p WHERE p.id = w.project_id)'
+      : 'NULL::text';
+    for (;;) {
+      const { rows } = await this.client.query<Record<string, unknown>>(
+        `SELECT w.id, w.name, w.namespace, w.desired_state, w.cluster_agent_id, w.processed_devfile,
+                w.project_id, w.workspaces_agent_config_version, ${projectPath} AS project_path
+           FROM workspaces w
+          WHERE w.id > $1
+          ORDER BY w.id
+          LIMIT $2`,
+        [lastId, this.options.batchSize],
+      );
+      if (rows.length === 0) return;
+      const keys = rows.map((row) => snapshotRowSchema.parse(row));
+      await this.resolver.preload(keys.map((key) => key.cluster_agent_id));
+      yield rows.map((row, index) => this.toRecord(row, keys[index]!));
+      lastId = keys[keys.length - 1]!.id;
+      if (rows.length < this.options.batchSize) return;
+    }
+  }
+
+  private toRecord(row: Record<string, unknown>, key: z.infer<typeof snapshotRowSchema>): SnapshotRecord {
+    const parsed = workspaceInputSchema.safeParse(row);
+    const processedDevfile = typeof row.processed_devfile === 'string' ? row.processed_devfile : null;
+    const issue = parsed.success ? undefined : parsed.error.issues[0];
+    return {
+      workspaceId: key.id,
+      workspace: parsed.success
+        ? { ok: true, value: parsed.data }
+        : { ok: false, path: issue?.path.map(String).join('.') ?? '', message: issue?.message ?? 'invalid row' },
+      projectId: key.project_id,
+      projectPath: key.project_path ?? undefined,
+      agentConfig: this.resolver.resolve(key.cluster_agent_id, key.workspaces_agent_config_version),
+      processedDevfile,
+    };
+  }
+
+  /** Ends the read-only transaction. */
+  async close(): Promise<void> {
+    await this.client.query('COMMIT');
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * vitest globalSetup: builds a template database holding GitLab's tables (test/fixtures/sql/gitlab-schema.sql)
+ * once per run, so that every test file can clone a fresh, isolated database from it in milliseconds.
+ */
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgresAdminUrl: string;
+    postgresTemplate: string;
+  }
+}
+
+export const TEMPLATE_DATABASE = 'rebuild_projection_test_template';
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    // Leftovers of an interrupted earlier run would otherwise accumulate.
+    const { rows } = await admin.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname LIKE 'rebuild_projection_test_%'`,
+    );
+    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  const templateUrl = new URL(adminUrl);
+  templateUrl.pathname = `/${TEMPLATE_DATABASE}`;
+  const template = new pg.Client({ connectionString: templateUrl.toString() });
+  await template.connect();
+  try {
+    await template.query(readFileSync(new URL('../fixtures/sql/gitlab-schema.sql', import.meta.url), 'utf8'));
+  } finally {
+    await template.end();
+  }
+  project.provide('postgresAdminUrl', adminUrl);
+  project.provide('postgresTemplate', TEMPLATE_DATABASE);
+  return async () => {
+    const cleanup = new pg.Client({ connectionString: adminUrl });
+    await cleanup.connect();
+    try {
+      const { rows: dbs } = await cleanup.query<{ datname: string }>(
+        `SELECT datname FROM pg_database WHERE datname LIKE 'rebuild_projection_test_%'`,
+      );
+      for (const { datname } of dbs) await cleanup.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    } finally {
+      await cleanup.end();
+    }
+  };
+}
