@@ -2,7 +2,11 @@
  * `rebuild-projection agentk-states`: opens the resources a mode needs, runs it, records the run, and maps
  * the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
  */
+import { KafkaJSError } from 'kafkajs';
 import type pg from 'pg';
+import { runKafkaReplay, type ReplayStart } from '../engine/kafka-replayer.js';
+import { countDeadLetters } from '../sink/postgres/dead-letters.js';
+import { createKafka, KafkaTopicMissingError } from '../sources/kafka/kafka-client.js';
 import { runSnapshotBackfill, SNAPSHOT_SOURCE } from '../engine/snapshot-backfill.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
@@ -35,13 +39,18 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       await ensureAgentkStatesTable(client);
     });
     if (args.source === 'snapshot') return await runSnapshot(args, io, target, releasers);
-    throw new UsageError('--source kafka is not available yet');
+    return await runKafka(args, io, target);
   } catch (error) {
     if (error instanceof UsageError) {
       io.log(`rebuild-projection: ${error.message} (see --help)`);
       return ExitCode.usage;
     }
-    if (error instanceof DatabaseUnavailableError || error instanceof NotAGitLabDatabaseError) {
+    if (
+      error instanceof DatabaseUnavailableError ||
+      error instanceof NotAGitLabDatabaseError ||
+      error instanceof KafkaTopicMissingError ||
+      error instanceof KafkaJSError
+    ) {
       io.log(`rebuild-projection: ${error.message}`);
       return ExitCode.couldNotRun;
     }
@@ -69,6 +78,47 @@ async function runSnapshot(args: CliArgs, io: CliIo, target: pg.Pool, releasers:
         `${Math.round(summary.total / Math.max(seconds, 0.001))} workspaces/s`,
     );
     return summary.failed > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
+  } catch (error) {
+    await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
+    throw error;
+  }
+}
+
+function replayStart(args: CliArgs): ReplayStart {
+  if (args.fromOffset) return { kind: 'offsets', offsets: args.fromOffset };
+  if (args.fromTimestamp !== undefined) return { kind: 'timestamp', timestampMs: args.fromTimestamp };
+  if (args.fromBeginning) return { kind: 'beginning' };
+  return { kind: 'checkpoints' };
+}
+
+async function runKafka(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+  if (!args.brokers?.length) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
+  const start = replayStart(args);
+  const mode = args.follow ? 'follow' : start.kind === 'checkpoints' ? 'catch-up' : 'replay';
+  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
+  const started = performance.now();
+  try {
+    const totals = await runKafkaReplay({
+      kafka: createKafka({ brokers: args.brokers, log: io.log }),
+      db: target,
+      projection: AGENTK_STATES_PROJECTION,
+      topics: args.topics,
+      groupId: args.group,
+      follow: args.follow,
+      start,
+      agentConfigMode: args.agentConfigMode,
+      signal: io.signal,
+      log: io.log,
+    });
+    const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
+    await finishRun(target, runId, totals.failed > 0 ? 'succeeded_with_dead_letters' : 'succeeded', totals);
+    const seconds = (performance.now() - started) / 1000;
+    io.report(
+      `agentk-states kafka ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
+        `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.skipped} already applied, ` +
+        `${seconds.toFixed(1)} s; ${deadLetters} dead letters in total`,
+    );
+    return totals.failed > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
     throw error;

@@ -14,6 +14,8 @@ export interface DeadLetter {
   /** 'snapshot' or 'kafka'. */
   source: string;
   kafka?: { topic: string; partition: number; offset: string; key: string | null } | undefined;
+  /** True for a message that could not be decoded (as opposed to a workspace that failed generation). */
+  badMessage?: boolean | undefined;
   errorKind: string;
   errorPath: string | undefined;
   message: string;
@@ -27,9 +29,10 @@ export function excerpt(text: string | null | undefined): string | undefined {
     : `${text.slice(0, INPUT_EXCERPT_MAX_CHARS)}… (${text.length - INPUT_EXCERPT_MAX_CHARS} more characters)`;
 }
 
+/** A bad message is its own letter (keyed by position); a workspace that fails generation is one letter. */
 function deadLetterKey(letter: DeadLetter): string {
+  if (letter.kafka && letter.badMessage) return `message:${letter.kafka.topic}:${letter.kafka.partition}:${letter.kafka.offset}`;
   if (letter.workspaceId !== undefined) return `workspace:${letter.workspaceId}`;
-  if (letter.kafka) return `message:${letter.kafka.topic}:${letter.kafka.partition}:${letter.kafka.offset}`;
   throw new Error('a dead letter needs a workspace id or a Kafka position');
 }
 
@@ -73,7 +76,10 @@ export async function recordDeadLetters(
   );
 }
 
-/** Clears the dead letters of workspaces that have now been projected successfully. */
+/**
+ * Clears the generation failures of workspaces that have now been projected successfully. Letters of bad
+ * Kafka messages stay: a later good event does not make the bad message any less lost.
+ */
 export async function clearDeadLetters(
   client: pg.ClientBase,
   projection: string,
@@ -81,8 +87,8 @@ export async function clearDeadLetters(
 ): Promise<number> {
   if (workspaceIds.length === 0) return 0;
   const { rowCount } = await client.query(
-    `DELETE FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`,
-    [projection, [...workspaceIds]],
+    `DELETE FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1 AND dead_letter_key = ANY($2::text[])`,
+    [projection, workspaceIds.map((id) => `workspace:${id}`)],
   );
   return rowCount ?? 0;
 }

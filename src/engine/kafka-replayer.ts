@@ -1,0 +1,189 @@
+/**
+ * The Kafka replayer: consumes the workspace topics in a consumer group and applies each fetched batch
+ * with applyKafkaBatch (one transaction per partition batch).
+ *
+ * Positions. PostgreSQL holds the truth (the checkpoints); Kafka's committed offsets are a copy made after
+ * each PostgreSQL commit so that standard tools show the group's lag. On every assignment the consumer seeks
+ * each partition to its PostgreSQL checkpoint (or the log start when it has none). A replay (`from`) first
+ * rewrites the checkpoints to the requested offsets, then consumes as usual: events at or below a
+ * workspace's folded version change nothing, so replaying is always safe.
+ *
+ * Modes:
+ *   follow = false: stop once every partition's checkpoint reaches the high watermark read at start.
+ *   follow = true:  run until `signal` aborts; then finish the batch in flight, commit, leave the group.
+ */
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type pg from 'pg';
+import type { AgentConfigMode } from '../agent-configs/agent-config-resolver.js';
+import { createWorkspaceDecoder } from '../events/decode.js';
+import { offsetsAtTimestamp, partitionKey, readPartitionRanges, type PartitionRange } from '../sources/kafka/kafka-client.js';
+import { readCheckpoints, saveCheckpoints, type Checkpoint } from '../sink/postgres/checkpoints.js';
+import { withTransaction } from '../sink/postgres/transaction.js';
+import { applyKafkaBatch, type AppliedBatch } from './apply-kafka-batch.js';
+import { retryTransient } from './retry.js';
+
+export type ReplayStart =
+  | { kind: 'checkpoints' }
+  | { kind: 'beginning' }
+  | { kind: 'timestamp'; timestampMs: number }
+  | { kind: 'offsets'; offsets: { all: string } | { partitions: Map<number, string> } };
+
+export interface ReplayOptions {
+  kafka: Kafka;
+  db: pg.Pool;
+  projection: string;
+  topics: string[];
+  groupId: string;
+  follow: boolean;
+  start: ReplayStart;
+  agentConfigMode: AgentConfigMode;
+  signal: AbortSignal;
+  log: (line: string) => void;
+  /** Called after each committed batch with the running totals. */
+  onBatch?: (totals: ReplayTotals) => void;
+  /** How many partitions are processed at once in this process (default: 2, the cores of our target machine). */
+  partitionsConsumedConcurrently?: number;
+}
+
+export interface ReplayTotals {
+  consumed: number;
+  skipped: number;
+  written: number;
+  unchanged: number;
+  deleted: number;
+  parked: number;
+  failed: number;
+}
+
+export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTotals> {
+  const { kafka, db, projection, topics, log, signal } = options;
+  const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, failed: 0 };
+  const admin = kafka.admin();
+  await admin.connect();
+  let consumer: Consumer | undefined;
+  try {
+    const ranges = await readPartitionRanges(admin, topics);
+    await rewriteCheckpoints(admin, db, options, ranges);
+    const lowByPartition = new Map(ranges.map((r) => [partitionKey(r.topic, r.partition), r.low]));
+    const decode = createWorkspaceDecoder();
+
+    consumer = kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+    });
+    const running = consumer;
+    await running.connect();
+    await running.subscribe({ topics, fromBeginning: true });
+
+    // Seek each newly assigned partition to its PostgreSQL checkpoint before its first batch is applied.
+    const aligned = new Set<string>();
+    running.on(running.events.GROUP_JOIN, () => aligned.clear());
+
+    const crashed = new Promise<never>((_, reject) => {
+      running.on(running.events.CRASH, ({ payload }) => {
+        if (!payload.restart) reject(payload.error);
+      });
+    });
+    crashed.catch(() => undefined);
+
+    await running.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 2,
+      eachBatch: async (payload: EachBatchPayload) => {
+        const { batch } = payload;
+        // A batch fetched before a seek or a rebalance belongs to a position we no longer hold.
+        if (payload.isStale() || !payload.isRunning()) return;
+        const key = partitionKey(batch.topic, batch.partition);
+        if (!aligned.has(key)) {
+          aligned.add(key);
+          const checkpoint = (await readCheckpoints(db, projection, [batch.topic])).find((c) => c.partition === batch.partition);
+          const target = checkpoint?.nextOffset ?? lowByPartition.get(key) ?? '0';
+          if (batch.messages.length === 0 || BigInt(batch.firstOffset() ?? '0') !== BigInt(target)) {
+            // Fetched from Kafka's committed offset, which may differ from ours: start over at ours.
+            running.seek({ topic: batch.topic, partition: batch.partition, offset: target });
+            return;
+          }
+        }
+        if (batch.messages.length === 0) return;
+        const messages = batch.messages.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition }));
+        const deps = { projection, decode, agentConfigMode: options.agentConfigMode };
+        const applied: AppliedBatch = await retryTransient(
+          () => withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps)),
+          {
+            signal,
+            onRetry: (error, attempt, delayMs) =>
+              log(`${key}: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`),
+          },
+        );
+        const last = batch.messages[batch.messages.length - 1]!.offset;
+        payload.resolveOffset(last);
+        for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
+        options.onBatch?.({ ...totals });
+        if (applied.nextOffset !== undefined) {
+          // A copy for kafka-consumer-groups; PostgreSQL already holds the truth, so a failure here only delays lag display.
+          await running
+            .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: applied.nextOffset }])
+            .catch((error: Error) => log(`${key}: could not commit offset ${applied.nextOffset} to Kafka: ${error.message}`));
+        }
+        await payload.heartbeat();
+      },
+    });
+
+    const finished = options.follow ? abortPromise(signal) : caughtUp(db, projection, ranges, signal);
+    await Promise.race([finished, crashed]);
+    return totals;
+  } finally {
+    await consumer?.disconnect();
+    await admin.disconnect();
+  }
+}
+
+/** For a replay, moves the PostgreSQL checkpoints to the requested start before anything is consumed. */
+async function rewriteCheckpoints(admin: Admin, db: pg.Pool, options: ReplayOptions, ranges: PartitionRange[]): Promise<void> {
+  const { start } = options;
+  if (start.kind === 'checkpoints') return;
+  let target: (range: PartitionRange) => string | undefined;
+  if (start.kind === 'beginning') target = (range) => range.low;
+  else if (start.kind === 'timestamp') {
+    const byTime = await offsetsAtTimestamp(admin, options.topics, start.timestampMs);
+    target = (range) => {
+      const offset = byTime.get(partitionKey(range.topic, range.partition));
+      return offset === undefined || offset === '-1' ? range.high : offset;
+    };
+  } else {
+    const { offsets } = start;
+    target = (range) => ('all' in offsets ? offsets.all : offsets.partitions.get(range.partition));
+  }
+  const checkpoints: Checkpoint[] = [];
+  for (const range of ranges) {
+    const offset = target(range);
+    if (offset === undefined) continue;
+    // An offset outside the log would either skip history or wait for the future: clamp and say so.
+    const clamped = BigInt(offset) < BigInt(range.low) ? range.low : BigInt(offset) > BigInt(range.high) ? range.high : offset;
+    if (clamped !== offset) options.log(`${range.topic}:${range.partition}: offset ${offset} is outside [${range.low}, ${range.high}], using ${clamped}`);
+    checkpoints.push({ topic: range.topic, partition: range.partition, nextOffset: clamped });
+  }
+  await withTransaction(db, (client) => saveCheckpoints(client, options.projection, checkpoints));
+}
+
+/** Resolves once every partition's checkpoint has reached the high watermark read at start. */
+async function caughtUp(db: pg.Pool, projection: string, ranges: PartitionRange[], signal: AbortSignal): Promise<void> {
+  const topics = [...new Set(ranges.map((r) => r.topic))];
+  while (!signal.aborted) {
+    const checkpoints = new Map((await readCheckpoints(db, projection, topics)).map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
+    const behind = ranges.filter((r) => BigInt(checkpoints.get(partitionKey(r.topic, r.partition)) ?? r.low) < BigInt(r.high));
+    if (behind.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function abortPromise(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * Kafka checkpoints in PostgreSQL: the next offset to apply per topic partition. They move in the same
+ * transaction as the rows, so after any crash the consumer resumes exactly where the table is.
+ */
+import type pg from 'pg';
+import { BOOKKEEPING_SCHEMA } from './migrate.js';
+
+export interface Checkpoint {
+  topic: string;
+  partition: number;
+  /** Next offset to apply, as a decimal string (Kafka offsets are int64). */
+  nextOffset: string;
+}
+
+/** Locks and returns the checkpoint of one partition (undefined: never consumed). */
+export async function lockCheckpoint(
+  client: pg.ClientBase,
+  projection: string,
+  topic: string,
+  partition: number,
+): Promise<string | undefined> {
+  const { rows } = await client.query<{ next_offset: string }>(
+    `SELECT next_offset::text AS next_offset FROM ${BOOKKEEPING_SCHEMA}.checkpoints
+      WHERE projection = $1 AND topic = $2 AND kafka_partition = $3 FOR UPDATE`,
+    [projection, topic, partition],
+  );
+  return rows[0]?.next_offset;
+}
+
+export async function saveCheckpoints(client: pg.ClientBase, projection: string, checkpoints: readonly Checkpoint[]): Promise<void> {
+  if (checkpoints.length === 0) return;
+  await client.query(
+    `INSERT INTO ${BOOKKEEPING_SCHEMA}.checkpoints (projection, topic, kafka_partition, next_offset)
+     SELECT $1, topic, kafka_partition, next_offset
+       FROM unnest($2::text[], $3::int[], $4::bigint[]) AS t(topic, kafka_partition, next_offset)
+     ON CONFLICT (projection, topic, kafka_partition) DO UPDATE
+       SET next_offset = EXCLUDED.next_offset, updated_at = now()`,
+    [projection, checkpoints.map((c) => c.topic), checkpoints.map((c) => c.partition), checkpoints.map((c) => c.nextOffset)],
+  );
+}
+
+export async function readCheckpoints(db: pg.ClientBase | pg.Pool, projection: string, topics: readonly string[]): Promise<Checkpoint[]> {
+  const { rows } = await db.query<{ topic: string; kafka_partition: number; next_offset: string }>(
+    `SELECT topic, kafka_partition, next_offset::text AS next_offset FROM ${BOOKKEEPING_SCHEMA}.checkpoints
+      WHERE projection = $1 AND topic = ANY($2::text[]) ORDER BY topic, kafka_partition`,
+    [projection, [...topics]],
+  );
+  return rows.map((row) => ({ topic: row.topic, partition: row.kafka_partition, nextOffset: row.next_offset }));
+}

@@ -1,0 +1,125 @@
+/**
+ * The folded state of each workspace and its parked updates (`rebuild_projection.workspace_states`,
+ * `parked_updates`). Loaded with row locks for a batch's workspaces, written back set-based.
+ */
+import type pg from 'pg';
+import { z } from 'zod';
+import { agentConfigSchema } from '../../../projections/agentk-states/inputs.js';
+import type { FoldedWorkspace, ParkedUpdate, WorkspaceFold } from '../../../projections/agentk-states/fold.js';
+import { workspaceChangesSchema, workspaceRowSchema } from '../../events/workspace-event.js';
+import { BOOKKEEPING_SCHEMA } from './migrate.js';
+
+const stateRowSchema = z.object({
+  workspace_id: z.string(),
+  version: z.string(),
+  deleted: z.boolean(),
+  workspace: workspaceRowSchema.nullable(),
+  agent_config: agentConfigSchema.nullable(),
+});
+
+const parkedRowSchema = z.object({
+  workspace_id: z.string(),
+  version: z.string(),
+  changes: workspaceChangesSchema,
+  topic: z.string(),
+  kafka_partition: z.number(),
+  kafka_offset: z.string(),
+});
+
+/**
+ * Locks (in workspace id order, so concurrent batches cannot deadlock) and loads the folds of `workspaceIds`.
+ * Every id gets an entry; a never-seen workspace has no state and no parked updates.
+ */
+export async function loadFolds(
+  client: pg.ClientBase,
+  projection: string,
+  workspaceIds: readonly number[],
+): Promise<Map<number, WorkspaceFold>> {
+  const ids = [...new Set(workspaceIds)].sort((a, b) => a - b);
+  const folds = new Map<number, WorkspaceFold>(ids.map((id) => [id, { state: undefined, parked: [] }]));
+  if (ids.length === 0) return folds;
+  // Serialize batches that touch the same workspaces (created/updated topics are consumed concurrently),
+  // including workspaces that have no state row yet: FOR UPDATE cannot lock a row that does not exist.
+  await client.query(
+    `SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || id::text, 0)) FROM (SELECT id FROM unnest($2::bigint[]) AS id ORDER BY id) AS ids`,
+    [projection, ids],
+  );
+  const states = await client.query(
+    `SELECT workspace_id::text, version::text, deleted, workspace, agent_config
+       FROM ${BOOKKEEPING_SCHEMA}.workspace_states WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`,
+    [projection, ids],
+  );
+  for (const raw of states.rows) {
+    const row = stateRowSchema.parse(raw);
+    const state: FoldedWorkspace = {
+      version: Number(row.version),
+      deleted: row.deleted,
+      workspace: row.workspace,
+      agentConfig: row.agent_config,
+    };
+    folds.get(Number(row.workspace_id))!.state = state;
+  }
+  const parked = await client.query(
+    `SELECT workspace_id::text, version::text, changes, topic, kafka_partition, kafka_offset::text
+       FROM ${BOOKKEEPING_SCHEMA}.parked_updates WHERE projection = $1 AND workspace_id = ANY($2::bigint[])
+      ORDER BY workspace_id, version`,
+    [projection, ids],
+  );
+  for (const raw of parked.rows) {
+    const row = parkedRowSchema.parse(raw);
+    const update: ParkedUpdate = {
+      version: Number(row.version),
+      changes: row.changes,
+      position: { topic: row.topic, partition: row.kafka_partition, offset: row.kafka_offset },
+    };
+    folds.get(Number(row.workspace_id))!.parked.push(update);
+  }
+  return folds;
+}
+
+/** Writes back the folds of these workspaces: states upserted, parked updates replaced. */
+export async function saveFolds(client: pg.ClientBase, projection: string, folds: ReadonlyMap<number, WorkspaceFold>): Promise<void> {
+  if (folds.size === 0) return;
+  const states = [...folds]
+    .filter(([, fold]) => fold.state !== undefined)
+    .map(([workspaceId, fold]) => ({
+      workspace_id: workspaceId,
+      version: fold.state!.version,
+      deleted: fold.state!.deleted,
+      workspace: fold.state!.workspace,
+      agent_config: fold.state!.agentConfig,
+    }));
+  if (states.length > 0) {
+    await client.query(
+      `INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_states AS s (projection, workspace_id, version, deleted, workspace, agent_config)
+       SELECT $1, r.workspace_id, r.version, r.deleted, r.workspace, r.agent_config
+         FROM jsonb_to_recordset($2::jsonb) AS r(workspace_id bigint, version bigint, deleted boolean, workspace jsonb, agent_config jsonb)
+       ON CONFLICT (projection, workspace_id) DO UPDATE
+         SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, workspace = EXCLUDED.workspace,
+             agent_config = EXCLUDED.agent_config, updated_at = now()`,
+      [projection, JSON.stringify(states)],
+    );
+  }
+  await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.parked_updates WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`, [
+    projection,
+    [...folds.keys()],
+  ]);
+  const parked = [...folds].flatMap(([workspaceId, fold]) =>
+    fold.parked.map((update) => ({
+      workspace_id: workspaceId,
+      version: update.version,
+      changes: update.changes,
+      topic: update.position.topic,
+      kafka_partition: update.position.partition,
+      kafka_offset: update.position.offset,
+    })),
+  );
+  if (parked.length > 0) {
+    await client.query(
+      `INSERT INTO ${BOOKKEEPING_SCHEMA}.parked_updates (projection, workspace_id, version, changes, topic, kafka_partition, kafka_offset)
+       SELECT $1, r.workspace_id, r.version, r.changes, r.topic, r.kafka_partition, r.kafka_offset
+         FROM jsonb_to_recordset($2::jsonb) AS r(workspace_id bigint, version bigint, changes jsonb, topic text, kafka_partition int, kafka_offset bigint)`,
+      [projection, JSON.stringify(parked)],
+    );
+  }
+}
