@@ -25,6 +25,7 @@ export const OPTIONS = {
   'from-offset': { type: 'string', value: 'P:O,…|O', help: 'replay from these offsets (partition:offset, or one offset for every partition)' },
   'from-timestamp': { type: 'string', value: 'ISO-8601', help: 'replay from the first offset at or after this time' },
   'from-beginning': { type: 'boolean', help: 'replay from the earliest offsets' },
+  'from-checkpoint': { type: 'boolean', help: 'resume from the checkpoints in PostgreSQL (what --follow does), and stop at the end' },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -35,7 +36,8 @@ Keeps GitLab's workspace_agentk_states (the desired config agentk applies) true 
 Modes:
   --source snapshot                  backfill from a consistent snapshot of the workspaces table
   --source kafka --follow            run continuously, resuming from the checkpoints in PostgreSQL
-  --source kafka --from-offset …     replay from offsets (or --from-timestamp, --from-beginning)
+  --source kafka --from-offset …     replay from offsets (or --from-timestamp, --from-beginning,
+                                     --from-checkpoint), stopping at the end offsets read at start
 
 Options:
 ${Object.entries(OPTIONS)
@@ -84,11 +86,19 @@ const argsSchema = z
       .transform((text) => Date.parse(text))
       .optional(),
     'from-beginning': z.boolean().default(false),
+    'from-checkpoint': z.boolean().default(false),
     help: z.boolean().default(false),
   })
   .refine(
-    (args) => [args['from-offset'], args['from-timestamp'], args['from-beginning'] || undefined].filter((x) => x !== undefined).length <= 1,
-    'choose one of --from-offset, --from-timestamp, --from-beginning',
+    (args) =>
+      [args['from-offset'], args['from-timestamp'], args['from-beginning'] || undefined, args['from-checkpoint'] || undefined].filter(
+        (x) => x !== undefined,
+      ).length <= 1,
+    'choose one of --from-offset, --from-timestamp, --from-beginning, --from-checkpoint',
+  )
+  .refine(
+    (args) => args.source === 'kafka' || (!args['from-offset'] && !args['from-timestamp'] && !args['from-beginning'] && !args['from-checkpoint']),
+    '--from-* options replay Kafka topics: they need --source kafka',
   );
 
 export interface CliArgs {
@@ -105,6 +115,7 @@ export interface CliArgs {
   fromOffset: FromOffsets | undefined;
   fromTimestamp: number | undefined;
   fromBeginning: boolean;
+  fromCheckpoint: boolean;
   help: boolean;
 }
 
@@ -142,6 +153,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     fromOffset: args['from-offset'],
     fromTimestamp: args['from-timestamp'],
     fromBeginning: args['from-beginning'],
+    fromCheckpoint: args['from-checkpoint'],
     help: args.help,
   };
 }

@@ -93,6 +93,9 @@ function replayStart(args: CliArgs): ReplayStart {
 
 async function runKafka(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
   if (!args.brokers?.length) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
+  if (!args.follow && !args.fromOffset && args.fromTimestamp === undefined && !args.fromBeginning && !args.fromCheckpoint) {
+    throw new UsageError('choose a mode: --follow, or a replay with --from-offset, --from-timestamp, --from-beginning or --from-checkpoint');
+  }
   const start = replayStart(args);
   const mode = args.follow ? 'follow' : start.kind === 'checkpoints' ? 'catch-up' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });

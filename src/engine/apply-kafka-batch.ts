@@ -7,13 +7,13 @@
 import type pg from 'pg';
 import { foldEvent, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { projectAgentkState } from '../../projections/agentk-states/projection.js';
-import { AgentConfigResolver, type AgentConfigMode } from '../agent-configs/agent-config-resolver.js';
+import { AgentConfigResolver, type AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
 import { lockCheckpoint, saveCheckpoints } from '../sink/postgres/checkpoints.js';
 import { excerpt, type DeadLetter } from '../sink/postgres/dead-letters.js';
 import { deleteAgentkStates } from '../sink/postgres/upsert-agentk-states.js';
 import { loadFolds, saveFolds } from '../sink/postgres/workspace-states.js';
-import { loadProjectPaths } from '../sink/postgres/project-paths.js';
+import { loadProjectPaths } from '../gitlab/project-paths.js';
 import { failureToDeadLetter, writeProjectedBatch, type BatchCounts, type ProjectedBatch } from './workspace-batch.js';
 
 export const KAFKA_SOURCE = 'kafka';

@@ -14,7 +14,7 @@
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type pg from 'pg';
-import type { AgentConfigMode } from '../agent-configs/agent-config-resolver.js';
+import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { createWorkspaceDecoder } from '../events/decode.js';
 import { offsetsAtTimestamp, partitionKey, readPartitionRanges, type PartitionRange } from '../sources/kafka/kafka-client.js';
 import { readCheckpoints, saveCheckpoints, type Checkpoint } from '../sink/postgres/checkpoints.js';

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { projectAgentkState } from '../../projections/agentk-states/projection.js';
-import type { AgentConfigMode } from '../agent-configs/agent-config-resolver.js';
+import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { WorkspaceSnapshot, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import {

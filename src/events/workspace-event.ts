@@ -147,12 +147,12 @@ const jsonbColumn = z.unknown().transform((value, ctx) => {
  */
 export const agentConfigColumnsSchema = z
   .looseObject({
-    network_policy_egress: jsonbColumn,
-    default_resources_per_workspace_container: jsonbColumn,
-    max_resources_per_workspace: jsonbColumn,
-    annotations: jsonbColumn,
-    labels: jsonbColumn,
-    image_pull_secrets: jsonbColumn,
+    network_policy_egress: jsonbColumn.optional(),
+    default_resources_per_workspace_container: jsonbColumn.optional(),
+    max_resources_per_workspace: jsonbColumn.optional(),
+    annotations: jsonbColumn.optional(),
+    labels: jsonbColumn.optional(),
+    image_pull_secrets: jsonbColumn.optional(),
   })
   .pipe(agentConfigSchema);
 

@@ -42,7 +42,7 @@ describe('rebuild-projection agentk-states --source snapshot', () => {
     expect(result.stdout).toMatch(/1 workspaces, 1 written, 0 unchanged, 0 failed/);
     const states = await statesByWorkspace();
     expect(states.size).toBe(1);
-    const [[workspaceId, state]] = [...states];
+    const [workspaceId, state] = [...states][0]!;
     expect(state.project_id).toBe('60');
     expect(state.desired_config).toEqual(
       gitlabBackfillGolden({ name: 'workspace-2', namespace: 'workspace_2_namespace', id: workspaceId!, replicas: 1 }),

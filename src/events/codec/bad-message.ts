@@ -76,11 +76,13 @@ export function schemaInvalid(
   prefix: readonly PropertyKey[] = [],
   workspaceId?: number,
 ): CodecFailure {
-  const issues = error.issues.map((issue) => {
-    const path = formatPath([...prefix, ...issue.path]);
-    return { path, text: `${path === '' ? '(root)' : path}: ${issue.message}` };
-  });
-  const listed = issues.slice(0, MAX_LISTED_ISSUES).map((issue) => issue.text);
+  const issues = error.issues.map((issue) => ({ path: formatPath([...prefix, ...issue.path]), message: issue.message }));
+  // The first issue's path becomes `path` (printed as "at <path>" by the caller), so its text omits it.
+  const listed = issues
+    .slice(0, MAX_LISTED_ISSUES)
+    .map((issue, index) =>
+      index === 0 && issue.path !== '' ? issue.message : `${issue.path === '' ? '(root)' : issue.path}: ${issue.message}`,
+    );
   if (issues.length > MAX_LISTED_ISSUES) listed.push(`… ${issues.length - MAX_LISTED_ISSUES} more`);
   const failure: CodecFailure = { reason: 'schema_invalid', detail: listed.join('; ') };
   const first = issues[0];

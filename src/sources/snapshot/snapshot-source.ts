@@ -10,7 +10,8 @@ import {
   AgentConfigResolver,
   type AgentConfigMode,
   type AgentConfigResolution,
-} from '../../agent-configs/agent-config-resolver.js';
+} from '../../gitlab/agent-config-resolver.js';
+import { loadProjectPaths } from '../../gitlab/project-paths.js';
 import { bigintId, workspaceInputSchema, type WorkspaceInput } from '../../../projections/agentk-states/inputs.js';
 
 export interface SnapshotRecord {
@@ -36,13 +37,11 @@ const snapshotRowSchema = z.object({
   project_id: bigintId,
   cluster_agent_id: bigintId,
   workspaces_agent_config_version: z.number().int(),
-  project_path: z.string().nullable(),
 });
 
 export class WorkspaceSnapshot {
   private constructor(
     private readonly client: pg.ClientBase,
-    private readonly hasProjects: boolean,
     private readonly resolver: AgentConfigResolver,
     /** Number of workspaces in the snapshot after the resume point, for progress reporting. */
     readonly total: number,
@@ -53,17 +52,14 @@ export class WorkspaceSnapshot {
   static async open(client: pg.ClientBase, options: SnapshotOptions): Promise<WorkspaceSnapshot> {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      const { rows } = await client.query<{ projects: string | null; total: string }>(
-        `SELECT to_regclass('projects')::text AS projects,
-                (SELECT count(*) FROM workspaces WHERE id > $1)::text AS total`,
+      const { rows } = await client.query<{ total: string }>(
+        'SELECT count(*)::text AS total FROM workspaces WHERE id > $1',
         [options.afterWorkspaceId ?? 0],
       );
-      const info = rows[0];
       return new WorkspaceSnapshot(
         client,
-        Boolean(info?.projects),
         new AgentConfigResolver(client, options.agentConfigMode),
-        Number(info?.total ?? 0),
+        Number(rows[0]?.total ?? 0),
         options,
       );
     } catch (error) {
@@ -75,13 +71,10 @@ export class WorkspaceSnapshot {
   /** Yields the snapshot's workspaces in id order, `batchSize` at a time. */
   async *batches(): AsyncGenerator<SnapshotRecord[]> {
     let lastId = this.options.afterWorkspaceId ?? 0;
-    const projectPath = this.hasProjects
-      ? '(SELECT p.path FROM projects p WHERE p.id = w.project_id)'
-      : 'NULL::text';
     for (;;) {
       const { rows } = await this.client.query<Record<string, unknown>>(
         `SELECT w.id, w.name, w.namespace, w.desired_state, w.cluster_agent_id, w.processed_devfile,
-                w.project_id, w.workspaces_agent_config_version, ${projectPath} AS project_path
+                w.project_id, w.workspaces_agent_config_version
            FROM workspaces w
           WHERE w.id > $1
           ORDER BY w.id
@@ -91,13 +84,18 @@ export class WorkspaceSnapshot {
       if (rows.length === 0) return;
       const keys = rows.map((row) => snapshotRowSchema.parse(row));
       await this.resolver.preload(keys.map((key) => key.cluster_agent_id));
-      yield rows.map((row, index) => this.toRecord(row, keys[index]!));
+      const projectPaths = await loadProjectPaths(this.client, keys.map((key) => key.project_id));
+      yield rows.map((row, index) => this.toRecord(row, keys[index]!, projectPaths));
       lastId = keys[keys.length - 1]!.id;
       if (rows.length < this.options.batchSize) return;
     }
   }
 
-  private toRecord(row: Record<string, unknown>, key: z.infer<typeof snapshotRowSchema>): SnapshotRecord {
+  private toRecord(
+    row: Record<string, unknown>,
+    key: z.infer<typeof snapshotRowSchema>,
+    projectPaths: ReadonlyMap<number, string>,
+  ): SnapshotRecord {
     const parsed = workspaceInputSchema.safeParse(row);
     const processedDevfile = typeof row.processed_devfile === 'string' ? row.processed_devfile : null;
     const issue = parsed.success ? undefined : parsed.error.issues[0];
@@ -107,7 +105,7 @@ export class WorkspaceSnapshot {
         ? { ok: true, value: parsed.data }
         : { ok: false, path: issue?.path.map(String).join('.') ?? '', message: issue?.message ?? 'invalid row' },
       projectId: key.project_id,
-      projectPath: key.project_path ?? undefined,
+      projectPath: projectPaths.get(key.project_id),
       agentConfig: this.resolver.resolve(key.cluster_agent_id, key.workspaces_agent_config_version),
       processedDevfile,
     };

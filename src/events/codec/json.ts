@@ -1,0 +1,27 @@
+/** JSON values: UTF-8 text that must be an object (our event or a Debezium change event). */
+import type { CodecResult } from './bad-message.js';
+import { errorMessage, isObject } from './util.js';
+import type { UnknownObject } from './util.js';
+
+/**
+ * Parses a value. `startsLikeObject` (first byte `{`) decides the reason when parsing fails: broken JSON
+ * (`not_json`) versus bytes that are neither encoding (`bad_magic_byte`).
+ */
+export function parseJsonObject(value: Buffer, startsLikeObject: boolean): CodecResult<UnknownObject> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString('utf8')) as unknown;
+  } catch (error) {
+    if (startsLikeObject) return { ok: false, failure: { reason: 'not_json', detail: `invalid JSON: ${errorMessage(error)}` } };
+    const first = value.length === 0 ? 'an empty value' : `byte 0 = 0x${(value[0] ?? 0).toString(16).padStart(2, '0')}`;
+    return {
+      ok: false,
+      failure: { reason: 'bad_magic_byte', detail: `${first}: neither Confluent Avro (0x00) nor JSON` },
+    };
+  }
+  if (!isObject(parsed)) {
+    const kind = Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : `a ${typeof parsed}`;
+    return { ok: false, failure: { reason: 'not_an_object', detail: `JSON value is ${kind}, not an object` } };
+  }
+  return { ok: true, value: parsed };
+}

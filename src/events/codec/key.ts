@@ -1,0 +1,42 @@
+/**
+ * The message key: the workspace id. Producers send a decimal string; Debezium's JSON converter sends a
+ * struct `{"id": 5}`, or `{"schema": …, "payload": {"id": 5}}` with schemas enabled.
+ */
+import { z } from 'zod';
+import { bigintId } from '../../../projections/agentk-states/inputs.js';
+import type { CodecResult } from './bad-message.js';
+import { errorMessage } from './util.js';
+
+const DECIMAL = /^-?\d+$/;
+
+const jsonKey = z.union([
+  bigintId,
+  z.object({ id: bigintId }).transform((key) => key.id),
+  z.object({ payload: z.object({ id: bigintId }) }).transform((key) => key.payload.id),
+]);
+
+/** The key's workspace id, null for a null key (nothing to check against). */
+export function parseKey(key: Buffer | null): CodecResult<number | null> {
+  if (key === null) return { ok: true, value: null };
+  const text = key.toString('utf8').trim();
+  const bad = (why: string): CodecResult<number | null> => ({
+    ok: false,
+    failure: {
+      reason: 'bad_key',
+      detail: `key ${JSON.stringify(text.slice(0, 100))} is not a workspace id (decimal string, {"id": n} or {"payload": {"id": n}}): ${why}`,
+    },
+  });
+  // Fast path (every message of a rebuild): the contract's own keys are decimal strings. Same rule as bigintId.
+  if (DECIMAL.test(text)) {
+    const id = Number(text);
+    return Number.isSafeInteger(id) ? { ok: true, value: id } : bad('not a safe integer');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text) as unknown;
+  } catch (error) {
+    return bad(errorMessage(error));
+  }
+  const id = jsonKey.safeParse(json);
+  return id.success ? { ok: true, value: id.data } : bad('unexpected shape');
+}

@@ -1,0 +1,319 @@
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import type { Kafka } from 'kafkajs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
+import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
+import type { WorkspaceRow } from '../../src/events/workspace-event.js';
+import { CLI_PATH, runCli } from '../support/cli.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { insertAgentConfig } from '../support/gitlab-rows.js';
+import { createTestKafka } from '../support/kafka-broker.js';
+import {
+  asAvro,
+  asJson,
+  createdEvent,
+  createTopic,
+  produce,
+  readModel,
+  tombstone,
+  updatedEvent,
+  upsertWorkspaceRows,
+  workspaceRow,
+  type OutgoingMessage,
+} from '../support/workspace-events.js';
+
+const brokers = inject('kafkaBrokers');
+const agentConfig = agentConfigSchema.parse({ dns_zone: 'test.workspace.me' });
+let kafka: Kafka;
+let db: TestDatabase;
+let topic: string;
+let group: string;
+
+beforeAll(() => {
+  kafka = createTestKafka(brokers, 'replayer-tests');
+});
+beforeEach(async () => {
+  db = await createTestDatabase();
+  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
+  const suffix = randomBytes(4).toString('hex');
+  topic = `workspace-events-${suffix}`;
+  group = `replayer-${suffix}`;
+});
+afterEach(async () => {
+  await db.drop();
+});
+afterAll(() => undefined);
+
+function consume(...extra: string[]) {
+  return runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url, ...(extra.length ? extra : ['--from-checkpoint'])]);
+}
+
+/** The rows GitLab would hold for these final workspace states (the generator is verified on its own in unit tests). */
+function expectedModel(finalRows: WorkspaceRow[]): Map<number, unknown> {
+  return new Map(finalRows.map((row) => [row.id, generateDesiredConfig({ workspace: row, agentConfig })]));
+}
+
+async function checkpoints(): Promise<Map<string, number>> {
+  const { rows } = await db.pool.query('SELECT kafka_partition, next_offset FROM rebuild_projection.checkpoints WHERE topic = $1', [topic]);
+  return new Map(rows.map((row) => [`${row.kafka_partition}`, Number(row.next_offset)]));
+}
+
+/** A mixed stream: 30 workspaces, creates in Avro (both schema ids) and JSON, updates, a few tombstones. */
+function mixedStream() {
+  const messages: OutgoingMessage[] = [];
+  const finalRows: WorkspaceRow[] = [];
+  const deletedIds: number[] = [];
+  for (let id = 1; id <= 30; id++) {
+    const row = workspaceRow(id);
+    const encode = id % 3 === 0 ? asJson : (e: Parameters<typeof asAvro>[0]) => asAvro(e, id % 3 === 1 ? 1 : 2);
+    messages.push(encode(createdEvent(row)));
+    const stopped = { ...row, desired_state: 'Stopped', actual_state: 'Stopped' };
+    messages.push(encode(updatedEvent(id, 2, { desired_state: 'Stopped', actual_state: 'Stopped' })));
+    let final = stopped;
+    if (id % 4 === 0) {
+      final = { ...stopped, desired_state: 'Running', name: `renamed-${id}` };
+      messages.push(encode(updatedEvent(id, 3, { desired_state: 'Running', name: `renamed-${id}` })));
+    }
+    if (id % 10 === 5) {
+      messages.push(tombstone(id));
+      deletedIds.push(id);
+    } else finalRows.push(final);
+  }
+  return { messages, finalRows, deletedIds };
+}
+
+describe('rebuild-projection agentk-states --source kafka', () => {
+  it('projects a mixed Avro/JSON stream with updates and tombstones into exactly the final states', async () => {
+    await createTopic(kafka, topic, 3);
+    const { messages, finalRows, deletedIds } = mixedStream();
+    await upsertWorkspaceRows(db.pool, finalRows);
+    await produce(kafka, topic, messages);
+    const result = await consume();
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const model = await readModel(db.pool);
+    expect(model).toEqual(expectedModel(finalRows));
+    for (const id of deletedIds) expect(model.has(id)).toBe(false);
+    // Hand-checked facts of the final states: workspace 4 was renamed and runs, workspace 1 is stopped.
+    const deployment = (id: number) => (model.get(id) as { kind: string; metadata: { name: string }; spec: { replicas: number } }[])[1]!;
+    expect(deployment(4)).toMatchObject({ kind: 'Deployment', metadata: { name: 'renamed-4' }, spec: { replicas: 1 } });
+    expect(deployment(1)).toMatchObject({ metadata: { name: 'workspace-1' }, spec: { replicas: 0 } });
+    // Checkpoints reached the end of every partition, and Kafka holds the same offsets for lag tools.
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const committed = (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions;
+      const ours = await checkpoints();
+      for (const end of ends) {
+        expect(ours.get(`${end.partition}`) ?? 0).toBe(Number(end.high));
+        expect(Number(committed.find((p) => p.partition === end.partition)?.offset ?? 0)).toBe(Number(end.high));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    // Running again applies nothing: everything is below the checkpoints.
+    const again = await consume();
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/: 0 events, 0 written/);
+  });
+
+  it('parks updates that arrive before their create on another topic and applies them when it comes', async () => {
+    const updatesTopic = `${topic}-updated`;
+    await createTopic(kafka, topic, 2);
+    await createTopic(kafka, updatesTopic, 2);
+    const row = workspaceRow(41);
+    const final = { ...row, desired_state: 'Stopped', name: 'late-create' };
+    await upsertWorkspaceRows(db.pool, [final]);
+    await produce(kafka, updatesTopic, [asJson(updatedEvent(41, 2, { desired_state: 'Stopped' })), asJson(updatedEvent(41, 3, { name: 'late-create' }))]);
+    const first = await runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', updatesTopic, '--group', group, '--database-url', db.url, '--from-checkpoint']);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/2 parked/);
+    expect((await readModel(db.pool)).size).toBe(0);
+    await produce(kafka, topic, [asAvro(createdEvent(row))]);
+    const second = await runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', `${topic},${updatesTopic}`, '--group', group, '--database-url', db.url, '--from-checkpoint']);
+    expect(second.code).toBe(0);
+    expect(await readModel(db.pool)).toEqual(expectedModel([final]));
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM rebuild_projection.parked_updates');
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('dead-letters bad messages with their position and reason, and applies everything else', async () => {
+    await createTopic(kafka, topic, 1);
+    const good = workspaceRow(51);
+    const badDevfile = workspaceRow(52, { processed_devfile: 'components: [' });
+    await upsertWorkspaceRows(db.pool, [good, badDevfile]);
+    await produce(kafka, topic, [
+      { key: Buffer.from('50'), value: Buffer.from([0x07, 1, 2, 3]) },
+      { key: Buffer.from('50'), value: Buffer.from([0x00, 0, 0, 0, 99, 1, 2]) },
+      { key: Buffer.from('50'), value: Buffer.from('{"type":"workspace-created","workspace_id":50}') },
+      asJson(createdEvent(good)),
+      asJson(createdEvent(badDevfile)),
+    ]);
+    const result = await consume();
+    expect(result.code).toBe(2);
+    expect(await readModel(db.pool)).toEqual(expectedModel([good]));
+    const { rows } = await db.pool.query(
+      'SELECT kafka_offset::int AS offset, topic, error_kind, error_path, message, workspace_id FROM rebuild_projection.dead_letters ORDER BY kafka_offset',
+    );
+    expect(rows.map((r) => [r.offset, r.error_kind])).toEqual([
+      [0, 'bad_magic_byte'],
+      [1, 'unknown_schema_id'],
+      [2, 'schema_invalid'],
+      [4, 'devfile_yaml'],
+    ]);
+    for (const row of rows) expect(row.topic).toBe(topic);
+    expect(rows[0].message).toContain(`${topic}`);
+    expect(rows[3]).toMatchObject({ workspace_id: '52' });
+  });
+
+  it('replays from an offset and from a timestamp without changing a correct table', async () => {
+    await createTopic(kafka, topic, 2);
+    const { messages, finalRows } = mixedStream();
+    await upsertWorkspaceRows(db.pool, finalRows);
+    await produce(kafka, topic, messages);
+    expect((await consume()).code).toBe(0);
+    // Damage the read model; a replay regenerates every workspace its events touch.
+    await db.pool.query(`UPDATE workspace_agentk_states SET desired_config = '[]'`);
+    const fromOffset = await consume('--from-offset', '0');
+    expect(fromOffset.code).toBe(0);
+    expect(fromOffset.stdout).toMatch(new RegExp(`: ${messages.length} events`));
+    expect(await readModel(db.pool)).toEqual(expectedModel(finalRows));
+    await db.pool.query(`UPDATE workspace_agentk_states SET desired_config = '[]'`);
+    const fromTimestamp = await consume('--from-timestamp', '2000-01-01T00:00:00Z');
+    expect(fromTimestamp.code).toBe(0);
+    expect(await readModel(db.pool)).toEqual(expectedModel(finalRows));
+    // Per-partition offsets: replaying only partition 0 from its end touches nothing.
+    const fromEnd = await consume('--from-offset', `0:${(await checkpoints()).get('0')}`);
+    expect(fromEnd.stdout).toMatch(/: 0 events/);
+  });
+
+  it('survives kill -9 in the middle of a stream: restarted, the table is exactly right', async () => {
+    await createTopic(kafka, topic, 3);
+    const messages: OutgoingMessage[] = [];
+    const finalRows: WorkspaceRow[] = [];
+    for (let id = 1; id <= 400; id++) {
+      const row = workspaceRow(id);
+      messages.push(asAvro(createdEvent(row)));
+      for (let v = 2; v <= 6; v++) messages.push(asAvro(updatedEvent(id, v, { desired_state: v % 2 === 0 ? 'Stopped' : 'Running', url: `https://v${v}` })));
+      finalRows.push({ ...row, desired_state: 'Stopped', url: 'https://v6' });
+    }
+    await upsertWorkspaceRows(db.pool, finalRows);
+    await produce(kafka, topic, messages);
+    const child = spawn(process.execPath, [CLI_PATH, 'agentk-states', '--source', 'kafka', '--follow', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url], { stdio: 'ignore' });
+    const deadline = Date.now() + 60_000;
+    let applied = 0;
+    while (applied === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      applied = [...(await checkpoints()).values()].reduce((a, b) => a + b, 0);
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(applied).toBeGreaterThan(0);
+    expect(applied).toBeLessThan(messages.length);
+    const restarted = await consume();
+    expect(restarted.code).toBe(0);
+    expect(await readModel(db.pool)).toEqual(expectedModel(finalRows));
+    const { rows } = await db.pool.query('SELECT min(version)::int AS min, max(version)::int AS max, count(*)::int AS n FROM rebuild_projection.workspace_states');
+    expect(rows[0]).toEqual({ min: 6, max: 6, n: 400 });
+  });
+
+  it('--follow applies new events as they arrive and exits 0 on SIGTERM after committing', async () => {
+    await createTopic(kafka, topic, 2);
+    const row = workspaceRow(61);
+    await upsertWorkspaceRows(db.pool, [row]);
+    const child = spawn(process.execPath, [CLI_PATH, 'agentk-states', '--source', 'kafka', '--follow', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await produce(kafka, topic, [asJson(createdEvent(row))]);
+    const deadline = Date.now() + 30_000;
+    while ((await readModel(db.pool)).size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await readModel(db.pool)).toEqual(expectedModel([row]));
+    await produce(kafka, topic, [asJson(updatedEvent(61, 2, { desired_state: 'Stopped' }))]);
+    const stopped = { ...row, desired_state: 'Stopped' };
+    while (Date.now() < deadline && JSON.stringify((await readModel(db.pool)).get(61)) !== JSON.stringify(expectedModel([stopped]).get(61))) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await readModel(db.pool)).toEqual(expectedModel([stopped]));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stdout).toMatch(/kafka follow: 2 events/);
+  });
+
+  it('follows a Debezium change stream of the workspaces table (with and without the schema envelope)', async () => {
+    await createTopic(kafka, topic, 2);
+    const debezium = (op: string, lsn: number, before: object | null, after: object | null, envelope: boolean): OutgoingMessage => {
+      const payload = { before, after, op, source: { connector: 'postgresql', table: 'workspaces', lsn }, ts_ms: 1_756_904_881_000 };
+      const id = ((after ?? before) as { id: number }).id;
+      return {
+        key: Buffer.from(JSON.stringify(envelope ? { schema: { type: 'struct' }, payload: { id } } : { id })),
+        value: Buffer.from(JSON.stringify(envelope ? { schema: { type: 'struct' }, payload } : payload)),
+      };
+    };
+    const columns = (row: WorkspaceRow) =>
+      Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]));
+    const a = workspaceRow(71);
+    const b = workspaceRow(72);
+    const aStopped = { ...a, desired_state: 'Stopped' };
+    await upsertWorkspaceRows(db.pool, [aStopped]);
+    await produce(kafka, topic, [
+      debezium('r', 1000, null, columns(a), true),
+      debezium('c', 1100, null, columns(b), false),
+      debezium('u', 1200, columns(a), columns(aStopped), false),
+      debezium('d', 1300, columns(b), null, true),
+    ]);
+    const result = await consume();
+    expect(result.code).toBe(0);
+    expect(await readModel(db.pool)).toEqual(expectedModel([aStopped]));
+    const { rows } = await db.pool.query('SELECT workspace_id::int AS id, version::int AS version, deleted FROM rebuild_projection.workspace_states ORDER BY 1');
+    expect(rows).toEqual([
+      { id: 71, version: 1200, deleted: false },
+      { id: 72, version: 1300, deleted: true },
+    ]);
+  });
+
+  it('shares partitions between two consumers of one group: a rebalance neither loses nor double-applies an event', async () => {
+    await createTopic(kafka, topic, 4);
+    const finalRows: WorkspaceRow[] = [];
+    const firstHalf: OutgoingMessage[] = [];
+    const secondHalf: OutgoingMessage[] = [];
+    for (let id = 1; id <= 200; id++) {
+      const row = workspaceRow(id);
+      firstHalf.push(asAvro(createdEvent(row)));
+      for (let v = 2; v <= 5; v++) firstHalf.push(asAvro(updatedEvent(id, v, { url: `https://v${v}` })));
+      for (let v = 6; v <= 8; v++) secondHalf.push(asAvro(updatedEvent(id, v, { url: `https://v${v}` })));
+      finalRows.push({ ...row, url: 'https://v8' });
+    }
+    await upsertWorkspaceRows(db.pool, finalRows);
+    await produce(kafka, topic, firstHalf);
+    const start = () => {
+      const child = spawn(process.execPath, [CLI_PATH, 'agentk-states', '--source', 'kafka', '--follow', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      const exited = new Promise<string>((resolve) => child.once('exit', () => resolve(stdout)));
+      return { child, exited };
+    };
+    const total = firstHalf.length + secondHalf.length;
+    const applied = async () => [...(await checkpoints()).values()].reduce((x, y) => x + y, 0);
+    const waitFor = async (condition: () => Promise<boolean>) => {
+      const deadline = Date.now() + 60_000;
+      while (!(await condition()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    };
+    const one = start();
+    await waitFor(async () => (await applied()) > 0);
+    const two = start();
+    await produce(kafka, topic, secondHalf);
+    await waitFor(async () => (await applied()) === total);
+    expect(await applied()).toBe(total);
+    one.child.kill('SIGTERM');
+    two.child.kill('SIGTERM');
+    const outputs = await Promise.all([one.exited, two.exited]);
+    const consumed = outputs.map((out) => Number(/kafka follow: (\d+) events/.exec(out)?.[1] ?? NaN));
+    // Every event was applied by exactly one of the two processes.
+    expect(consumed[0]! + consumed[1]!).toBe(total);
+    expect(consumed[1]).toBeGreaterThan(0);
+    expect(await readModel(db.pool)).toEqual(expectedModel(finalRows));
+  });
+});
