@@ -13,7 +13,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.int.test.ts'],
-          globalSetup: ['test/support/postgres-setup.ts', 'test/support/global-setup.ts'],
+          globalSetup: ['test/support/postgres-setup.ts', 'test/support/kafka-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
