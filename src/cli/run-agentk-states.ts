@@ -12,6 +12,7 @@ import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
 import { ensureAgentkStatesTable, NotAGitLabDatabaseError } from '../sink/postgres/ensure-agentk-states-table.js';
 import { migrate } from '../sink/postgres/migrate.js';
+import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { finishRun, startRun } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
 import { ExitCode } from './exit-codes.js';
@@ -68,6 +69,7 @@ async function runSnapshot(args: CliArgs, io: CliIo, target: pg.Pool, releasers:
     const summary = await runSnapshotBackfill(source, target, {
       batchSize: args.batchSize,
       agentConfigMode: args.agentConfigMode,
+      sink: liveAgentkStates,
     });
     const status = summary.failed > 0 ? 'succeeded_with_dead_letters' : 'succeeded';
     await finishRun(target, runId, status, summary);
@@ -110,6 +112,7 @@ async function runKafka(args: CliArgs, io: CliIo, target: pg.Pool): Promise<Exit
       follow: args.follow,
       start,
       agentConfigMode: args.agentConfigMode,
+      sink: liveAgentkStates,
       signal: io.signal,
       log: io.log,
     });

@@ -11,7 +11,8 @@ import { AgentConfigResolver, type AgentConfigMode } from '../gitlab/agent-confi
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
 import { lockCheckpoint, saveCheckpoints } from '../sink/postgres/checkpoints.js';
 import { excerpt, type DeadLetter } from '../sink/postgres/dead-letters.js';
-import { deleteAgentkStates } from '../sink/postgres/upsert-agentk-states.js';
+import { lockProjectionShared } from '../sink/postgres/projection-locks.js';
+import type { RowSink } from '../sink/postgres/row-sink.js';
 import { loadFolds, saveFolds } from '../sink/postgres/workspace-states.js';
 import { loadProjectPaths } from '../gitlab/project-paths.js';
 import { failureToDeadLetter, writeProjectedBatch, type BatchCounts, type ProjectedBatch } from './workspace-batch.js';
@@ -29,6 +30,8 @@ export interface BatchDeps {
   projection: string;
   decode: (message: WorkspaceMessage) => DecodeResult;
   agentConfigMode: AgentConfigMode;
+  /** The live table, or a rebuild's shadow. */
+  sink: RowSink;
 }
 
 export interface AppliedBatch extends BatchCounts {
@@ -53,6 +56,8 @@ function rawExcerpt(value: Buffer | null): string | undefined {
 export async function applyKafkaBatch(client: pg.ClientBase, batch: PartitionBatch, deps: BatchDeps): Promise<AppliedBatch> {
   const { topic, partition } = batch;
   const result: AppliedBatch = { consumed: 0, skipped: 0, deleted: 0, parked: 0, written: 0, unchanged: 0, failed: 0, nextOffset: undefined };
+  // Shared with other batches, exclusive against a rebuild's switch (projection-locks.ts).
+  await lockProjectionShared(client, deps.projection);
   const checkpoint = await lockCheckpoint(client, deps.projection, topic, partition);
   const fresh = checkpoint === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) >= BigInt(checkpoint));
   result.skipped = batch.messages.length - fresh.length;
@@ -92,10 +97,10 @@ export async function applyKafkaBatch(client: pg.ClientBase, batch: PartitionBat
   await saveFolds(client, deps.projection, touched);
 
   const deletedIds = [...touched].filter(([, fold]) => fold.state?.deleted).map(([id]) => id);
-  result.deleted = await deleteAgentkStates(client, deletedIds);
+  result.deleted = await deps.sink.delete(client, deletedIds);
   const projected = await projectFolds(client, touched, lastMessage, deps);
   projected.deadLetters.unshift(...deadLetters);
-  const counts = await writeProjectedBatch(client, projected, KAFKA_SOURCE);
+  const counts = await writeProjectedBatch(client, deps.sink, projected, KAFKA_SOURCE);
 
   const nextOffset = (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString();
   await saveCheckpoints(client, deps.projection, [{ topic, partition, nextOffset }]);

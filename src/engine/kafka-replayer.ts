@@ -17,6 +17,7 @@ import type pg from 'pg';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { createWorkspaceDecoder } from '../events/decode.js';
 import { offsetsAtTimestamp, partitionKey, readPartitionRanges, type PartitionRange } from '../sources/kafka/kafka-client.js';
+import type { RowSink } from '../sink/postgres/row-sink.js';
 import { readCheckpoints, saveCheckpoints, type Checkpoint } from '../sink/postgres/checkpoints.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import { applyKafkaBatch, type AppliedBatch } from './apply-kafka-batch.js';
@@ -37,6 +38,8 @@ export interface ReplayOptions {
   follow: boolean;
   start: ReplayStart;
   agentConfigMode: AgentConfigMode;
+  /** The live table, or a rebuild's shadow. */
+  sink: RowSink;
   signal: AbortSignal;
   log: (line: string) => void;
   /** Called after each committed batch with the running totals. */
@@ -110,7 +113,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
         }
         if (batch.messages.length === 0) return;
         const messages = batch.messages.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition }));
-        const deps = { projection, decode, agentConfigMode: options.agentConfigMode };
+        const deps = { projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink };
         const applied: AppliedBatch = await retryTransient(
           () => withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps)),
           {

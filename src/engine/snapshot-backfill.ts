@@ -7,8 +7,8 @@
  */
 import type pg from 'pg';
 import { projectAgentkState } from '../../projections/agentk-states/projection.js';
-import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
-import { WorkspaceSnapshot, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
+import { WorkspaceSnapshot, type SnapshotOptions, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
+import type { RowSink } from '../sink/postgres/row-sink.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import {
   failureToDeadLetter,
@@ -19,11 +19,17 @@ import {
 
 export const SNAPSHOT_SOURCE = 'snapshot';
 
-export interface SnapshotBackfillOptions {
-  batchSize: number;
-  agentConfigMode: AgentConfigMode;
+export interface SnapshotBackfillOptions extends SnapshotOptions {
+  /** The live table, or a rebuild's shadow. */
+  sink: RowSink;
+  /** Called once the snapshot transaction is open. */
+  onSnapshotOpened?: (snapshot: { takenAt: Date; total: number }) => Promise<void>;
+  /** Extra writes that must commit with each batch (a rebuild's resume point, folded states). */
+  withinBatch?: (client: pg.ClientBase, records: readonly SnapshotRecord[]) => Promise<void>;
   /** Called after each committed batch. */
   onProgress?: (progress: { done: number; total: number; counts: BatchCounts }) => void;
+  /** Stops after the batch in flight has committed. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface BackfillSummary extends BatchCounts {
@@ -74,12 +80,18 @@ export async function runSnapshotBackfill(
   const client = await source.connect();
   try {
     const snapshot = await WorkspaceSnapshot.open(client, options);
+    await options.onSnapshotOpened?.({ takenAt: snapshot.takenAt, total: snapshot.total });
     let inFlight: Promise<void> = Promise.resolve();
     try {
       for await (const records of snapshot.batches()) {
+        if (options.signal?.aborted) break;
         const projected = projectSnapshotBatch(records);
         await inFlight;
-        inFlight = withTransaction(target, (tx) => writeProjectedBatch(tx, projected, SNAPSHOT_SOURCE)).then((batchCounts) => {
+        inFlight = withTransaction(target, async (tx) => {
+          const written = await writeProjectedBatch(tx, options.sink, projected, SNAPSHOT_SOURCE);
+          await options.withinBatch?.(tx, records);
+          return written;
+        }).then((batchCounts) => {
           counts.written += batchCounts.written;
           counts.unchanged += batchCounts.unchanged;
           counts.failed += batchCounts.failed;

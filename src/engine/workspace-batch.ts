@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { AgentkStateRow, WorkspaceFailure } from '../../projections/agentk-states/projection.js';
 import { clearDeadLetters, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
-import { upsertAgentkStates } from '../sink/postgres/upsert-agentk-states.js';
+import type { RowSink } from '../sink/postgres/row-sink.js';
 
 export const AGENTK_STATES_PROJECTION = 'agentk-states';
 
@@ -33,8 +33,13 @@ export function failureToDeadLetter(failure: WorkspaceFailure, source: string, i
 }
 
 /** Writes a projected batch inside the caller's transaction. */
-export async function writeProjectedBatch(client: pg.ClientBase, batch: ProjectedBatch, source: string): Promise<BatchCounts> {
-  const upsert = await upsertAgentkStates(client, batch.rows);
+export async function writeProjectedBatch(
+  client: pg.ClientBase,
+  sink: RowSink,
+  batch: ProjectedBatch,
+  source: string,
+): Promise<BatchCounts> {
+  const upsert = await sink.upsert(client, batch.rows);
   const missing = new Set(upsert.missingWorkspaceIds);
   const deadLetters = [
     ...batch.deadLetters,

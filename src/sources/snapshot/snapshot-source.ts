@@ -23,13 +23,20 @@ export interface SnapshotRecord {
   agentConfig: AgentConfigResolution;
   /** The raw devfile, kept for dead-letter excerpts. */
   processedDevfile: string | null;
+  /** Every column of the row as pg returned it (a snapshot handed off to Kafka folds from it). */
+  row: Record<string, unknown>;
 }
 
 export interface SnapshotOptions {
   batchSize: number;
   agentConfigMode: AgentConfigMode;
-  /** Resume after this workspace id (exclusive). */
+  /** Resume after this workspace id (exclusive)… */
   afterWorkspaceId?: number | undefined;
+  /**
+   * …and also re-read the workspaces at or below it that changed since this time (the interrupted snapshot's
+   * start): a resumed snapshot is then as current as a fresh one, without re-reading everything.
+   */
+  changedSince?: Date | undefined;
 }
 
 const snapshotRowSchema = z.object({
@@ -39,12 +46,17 @@ const snapshotRowSchema = z.object({
   workspaces_agent_config_version: z.number().int(),
 });
 
+/** $1 = resume after this id, $2 = also rows changed since this time (null: none). */
+const WANTED = '(id > $1 OR updated_at >= $2::timestamptz)';
+
 export class WorkspaceSnapshot {
   private constructor(
     private readonly client: pg.ClientBase,
     private readonly resolver: AgentConfigResolver,
     /** Number of workspaces in the snapshot after the resume point, for progress reporting. */
     readonly total: number,
+    /** The time the snapshot shows (its transaction's start). */
+    readonly takenAt: Date,
     private readonly options: SnapshotOptions,
   ) {}
 
@@ -52,14 +64,16 @@ export class WorkspaceSnapshot {
   static async open(client: pg.ClientBase, options: SnapshotOptions): Promise<WorkspaceSnapshot> {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      const { rows } = await client.query<{ total: string }>(
-        'SELECT count(*)::text AS total FROM workspaces WHERE id > $1',
-        [options.afterWorkspaceId ?? 0],
+      // now() is the transaction's start: the moment this snapshot shows.
+      const { rows } = await client.query<{ total: string; taken_at: Date }>(
+        `SELECT count(*)::text AS total, now() AS taken_at FROM workspaces WHERE ${WANTED}`,
+        [options.afterWorkspaceId ?? 0, options.changedSince ?? null],
       );
       return new WorkspaceSnapshot(
         client,
         new AgentConfigResolver(client, options.agentConfigMode),
         Number(rows[0]?.total ?? 0),
+        rows[0]!.taken_at,
         options,
       );
     } catch (error) {
@@ -70,16 +84,11 @@ export class WorkspaceSnapshot {
 
   /** Yields the snapshot's workspaces in id order, `batchSize` at a time. */
   async *batches(): AsyncGenerator<SnapshotRecord[]> {
-    let lastId = this.options.afterWorkspaceId ?? 0;
+    let lastId = this.options.changedSince ? 0 : (this.options.afterWorkspaceId ?? 0);
     for (;;) {
       const { rows } = await this.client.query<Record<string, unknown>>(
-        `SELECT w.id, w.name, w.namespace, w.desired_state, w.cluster_agent_id, w.processed_devfile,
-                w.project_id, w.workspaces_agent_config_version
-           FROM workspaces w
-          WHERE w.id > $1
-          ORDER BY w.id
-          LIMIT $2`,
-        [lastId, this.options.batchSize],
+        `SELECT * FROM workspaces WHERE id > $3 AND ${WANTED} ORDER BY id LIMIT $4`,
+        [this.options.afterWorkspaceId ?? 0, this.options.changedSince ?? null, lastId, this.options.batchSize],
       );
       if (rows.length === 0) return;
       const keys = rows.map((row) => snapshotRowSchema.parse(row));
@@ -108,6 +117,7 @@ export class WorkspaceSnapshot {
       projectPath: projectPaths.get(key.project_id),
       agentConfig: this.resolver.resolve(key.cluster_agent_id, key.workspaces_agent_config_version),
       processedDevfile,
+      row,
     };
   }
 

@@ -1,0 +1,47 @@
+/**
+ * The shadow copy a rebuild writes while the live `workspace_agentk_states` keeps serving GitLab
+ * (`rebuild_projection.shadow_agentk_states`, keyed by rebuild). Same contract as the live sink, so the
+ * engine does not know which one it feeds.
+ */
+import type pg from 'pg';
+import type { AgentkStateRow } from '../../../projections/agentk-states/projection.js';
+import { BOOKKEEPING_SCHEMA } from './migrate.js';
+import type { RowSink, UpsertResult } from './row-sink.js';
+
+export function shadowAgentkStates(rebuildId: number): RowSink {
+  return {
+    description: `the shadow table of rebuild ${rebuildId}`,
+    async upsert(client: pg.ClientBase, rows: readonly AgentkStateRow[]): Promise<UpsertResult> {
+      if (rows.length === 0) return { written: 0, unchanged: 0, missingWorkspaceIds: [] };
+      const sorted = [...rows].sort((a, b) => a.workspaceId - b.workspaceId);
+      const { rows: result } = await client.query<{ written: string; missing: string[] }>(
+        `WITH input AS (
+           SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS t(workspace_id, project_id, desired_config)
+         ), present AS (
+           SELECT input.* FROM input JOIN workspaces w ON w.id = input.workspace_id
+         ), upserted AS (
+           INSERT INTO ${BOOKKEEPING_SCHEMA}.shadow_agentk_states AS s (rebuild_id, workspace_id, project_id, desired_config)
+           SELECT $1, workspace_id, project_id, desired_config::jsonb FROM present ORDER BY workspace_id
+           ON CONFLICT (rebuild_id, workspace_id) DO UPDATE
+             SET project_id = EXCLUDED.project_id, desired_config = EXCLUDED.desired_config
+             WHERE s.desired_config IS DISTINCT FROM EXCLUDED.desired_config OR s.project_id IS DISTINCT FROM EXCLUDED.project_id
+           RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM upserted)::text AS written,
+                ARRAY(SELECT workspace_id::text FROM input EXCEPT SELECT workspace_id::text FROM present) AS missing`,
+        [rebuildId, sorted.map((r) => r.workspaceId), sorted.map((r) => r.projectId), sorted.map((r) => r.desiredConfigJson)],
+      );
+      const written = Number(result[0]?.written ?? 0);
+      const missingWorkspaceIds = (result[0]?.missing ?? []).map(Number);
+      return { written, unchanged: rows.length - written - missingWorkspaceIds.length, missingWorkspaceIds };
+    },
+    async delete(client: pg.ClientBase, workspaceIds: readonly number[]): Promise<number> {
+      if (workspaceIds.length === 0) return 0;
+      const { rowCount } = await client.query(
+        `DELETE FROM ${BOOKKEEPING_SCHEMA}.shadow_agentk_states WHERE rebuild_id = $1 AND workspace_id = ANY($2::bigint[])`,
+        [rebuildId, [...workspaceIds]],
+      );
+      return rowCount ?? 0;
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * The switch: a rebuild's shadow becomes the live `workspace_agentk_states` in ONE transaction.
+ *
+ * We merge into the live table rather than swapping tables by rename: the table keeps its OID, its
+ * indexes, its foreign key and GitLab's exact definition, and GitLab (which reads it every few seconds)
+ * sees the old contents until COMMIT and the new ones after, never an empty, partial or mixed table. Only
+ * rows that differ are written, so a rebuild that changes nothing costs almost nothing at switch time.
+ *
+ * Each row the switch changes is first copied to `previous_agentk_states` (the undo log for --rollback).
+ * A workspace that failed in the rebuild (dead-lettered) keeps its live row rather than losing it.
+ * The caller holds the projection's exclusive lock for the transaction (no batch interleaves).
+ */
+import type pg from 'pg';
+import { BOOKKEEPING_SCHEMA } from './migrate.js';
+
+export interface SwitchCounts {
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+const S = BOOKKEEPING_SCHEMA;
+
+export async function switchShadowIntoLive(client: pg.ClientBase, projection: string, rebuildId: number): Promise<SwitchCounts> {
+  // The undo log holds only the latest switch: "the previous contents stay available until the next rebuild".
+  await client.query(`DELETE FROM ${S}.previous_agentk_states WHERE rebuild_id <> $1`, [rebuildId]);
+  await client.query(
+    `INSERT INTO ${S}.previous_agentk_states (rebuild_id, workspace_id, existed, project_id, desired_config, created_at, updated_at)
+     SELECT $1, l.workspace_id, true, l.project_id, l.desired_config, l.created_at, l.updated_at
+       FROM workspace_agentk_states l
+       LEFT JOIN ${S}.shadow_agentk_states s ON s.rebuild_id = $1 AND s.workspace_id = l.workspace_id
+      WHERE (s.workspace_id IS NULL AND NOT EXISTS (
+               SELECT 1 FROM ${S}.dead_letters d WHERE d.projection = $2 AND d.dead_letter_key = 'workspace:' || l.workspace_id))
+         OR s.desired_config IS DISTINCT FROM l.desired_config OR s.project_id IS DISTINCT FROM l.project_id
+     UNION ALL
+     SELECT $1, s.workspace_id, false, NULL, NULL, NULL, NULL
+       FROM ${S}.shadow_agentk_states s
+      WHERE s.rebuild_id = $1
+        AND NOT EXISTS (SELECT 1 FROM workspace_agentk_states l WHERE l.workspace_id = s.workspace_id)
+        AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id)
+     ON CONFLICT (rebuild_id, workspace_id) DO NOTHING`,
+    [rebuildId, projection],
+  );
+  const deleted = await client.query(
+    `DELETE FROM workspace_agentk_states l
+      USING ${S}.previous_agentk_states p
+      WHERE p.rebuild_id = $1 AND p.existed AND p.workspace_id = l.workspace_id
+        AND NOT EXISTS (SELECT 1 FROM ${S}.shadow_agentk_states s WHERE s.rebuild_id = $1 AND s.workspace_id = l.workspace_id)`,
+    [rebuildId],
+  );
+  const updated = await client.query(
+    `UPDATE workspace_agentk_states l
+        SET desired_config = s.desired_config, project_id = s.project_id, updated_at = now()
+       FROM ${S}.shadow_agentk_states s
+      WHERE s.rebuild_id = $1 AND s.workspace_id = l.workspace_id
+        AND (s.desired_config IS DISTINCT FROM l.desired_config OR s.project_id IS DISTINCT FROM l.project_id)`,
+    [rebuildId],
+  );
+  const inserted = await client.query(
+    `INSERT INTO workspace_agentk_states (workspace_id, project_id, desired_config, created_at, updated_at)
+     SELECT s.workspace_id, s.project_id, s.desired_config, now(), now()
+       FROM ${S}.shadow_agentk_states s
+      WHERE s.rebuild_id = $1
+        AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id)
+      ORDER BY s.workspace_id
+     ON CONFLICT (workspace_id) DO NOTHING`,
+    [rebuildId],
+  );
+  return { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
+}
+
+/**
+ * Makes the shadow's folded states, parked updates and checkpoints the live projection's (a Kafka rebuild,
+ * or a snapshot rebuild handed off to the stream), inside the switch transaction.
+ */
+export async function adoptShadowBookkeeping(client: pg.ClientBase, projection: string, shadowProjection: string): Promise<void> {
+  for (const table of ['workspace_states', 'parked_updates', 'checkpoints']) {
+    await client.query(`DELETE FROM ${S}.${table} WHERE projection = $1`, [projection]);
+    await client.query(`UPDATE ${S}.${table} SET projection = $1 WHERE projection = $2`, [projection, shadowProjection]);
+  }
+}
+
+/** Restores the rows the last switch changed, in one transaction. Returns how many rows it put back. */
+export async function rollbackSwitch(client: pg.ClientBase, rebuildId: number): Promise<number> {
+  const removed = await client.query(
+    `DELETE FROM workspace_agentk_states l USING ${S}.previous_agentk_states p
+      WHERE p.rebuild_id = $1 AND NOT p.existed AND p.workspace_id = l.workspace_id`,
+    [rebuildId],
+  );
+  const restored = await client.query(
+    `INSERT INTO workspace_agentk_states (workspace_id, project_id, desired_config, created_at, updated_at)
+     SELECT p.workspace_id, p.project_id, p.desired_config, p.created_at, p.updated_at
+       FROM ${S}.previous_agentk_states p
+      WHERE p.rebuild_id = $1 AND p.existed AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = p.workspace_id)
+      ORDER BY p.workspace_id
+     ON CONFLICT (workspace_id) DO UPDATE
+       SET project_id = EXCLUDED.project_id, desired_config = EXCLUDED.desired_config,
+           created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
+    [rebuildId],
+  );
+  await client.query(`DELETE FROM ${S}.previous_agentk_states WHERE rebuild_id = $1`, [rebuildId]);
+  return (removed.rowCount ?? 0) + (restored.rowCount ?? 0);
+}
