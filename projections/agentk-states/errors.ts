@@ -31,3 +31,20 @@ export class DesiredConfigError extends Error {
     super(`workspace ${workspaceId}: ${kind}${path ? ` at ${path}` : ''}: ${detail}`);
   }
 }
+
+/**
+ * A failure raised inside the generator's helper modules, before the workspace id is known to them.
+ * `generateDesiredConfig` turns it into a {@link DesiredConfigError} at its boundary, so helpers stay
+ * independent of the workspace being generated. Never escapes the generator.
+ */
+export class GenerationFailure extends Error {
+  override readonly name = 'GenerationFailure';
+
+  constructor(
+    readonly kind: DesiredConfigErrorKind,
+    readonly detail: string,
+    readonly path: string | undefined,
+  ) {
+    super(path ? `${kind} at ${path}: ${detail}` : `${kind}: ${detail}`);
+  }
+}

@@ -2,7 +2,7 @@
  * `rebuild-projection agentk-states`: opens the resources a mode needs, runs it, records the run, and maps
  * the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
  */
-import { KafkaJSError } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import type pg from 'pg';
 import { runKafkaReplay, type ReplayStart } from '../engine/kafka-replayer.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
@@ -50,7 +50,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       error instanceof DatabaseUnavailableError ||
       error instanceof NotAGitLabDatabaseError ||
       error instanceof KafkaTopicMissingError ||
-      error instanceof KafkaJSError
+      error instanceof kafkajs.KafkaJSError
     ) {
       io.log(`rebuild-projection: ${error.message}`);
       return ExitCode.couldNotRun;

@@ -94,7 +94,7 @@ describe('rebuild-projection agentk-states --source snapshot', () => {
     const id = await insertWorkspace(db.pool, { name: 'flaky', processed_devfile: '- just a list' });
     expect((await backfill()).code).toBe(2);
     expect((await backfill()).code).toBe(2);
-    expect((await deadLetters())[0]).toMatchObject({ error_kind: 'devfile_yaml', attempts: 2 });
+    expect((await deadLetters())[0]).toMatchObject({ error_kind: 'devfile_invalid', attempts: 2 });
     await db.pool.query('UPDATE workspaces SET processed_devfile = $1 WHERE id = $2', [seedDevfile, id]);
     expect((await backfill()).code).toBe(0);
     expect(await deadLetters()).toEqual([]);

@@ -3,7 +3,10 @@
  * segments: a partition whose log start offset is above 0 on a topic that is not compacted has lost
  * events (a compacted topic keeps the latest event per key, which is enough for a full rebuild).
  */
-import { ConfigResourceTypes, type Admin } from 'kafkajs';
+import kafkajs, { type Admin } from 'kafkajs';
+
+// kafkajs is CommonJS: only some of its exports are visible as ESM named exports.
+const { ConfigResourceTypes } = kafkajs;
 import { readPartitionRanges } from './kafka-client.js';
 
 export class HistoryMissingError extends Error {

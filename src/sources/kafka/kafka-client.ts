@@ -14,7 +14,10 @@ export function createKafka(options: KafkaClientOptions): Kafka {
   return new Kafka({
     clientId: options.clientId ?? 'rebuild-projection',
     brokers: options.brokers,
-    logLevel: logLevel.WARN,
+    // kafkajs logs every retried broker error at ERROR level (a coordinator loading, a rebalance); they are
+    // noise to operators, and a failure that outlives the retries is thrown and reported. KAFKAJS_LOG_LEVEL
+    // (read by kafkajs itself) turns its logs back on for debugging.
+    logLevel: logLevel.NOTHING,
     // Fail fast on a wrong address instead of kafkajs' default ~30 s of silent retries at startup.
     connectionTimeout: 3_000,
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
