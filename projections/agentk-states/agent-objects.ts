@@ -7,7 +7,12 @@ import { cloneJson, formatPath, hasOwn, isJsonObject } from './json.js';
 import { objectMetadata, type StringMap, type WorkspaceMetadata } from './metadata.js';
 
 /** §5.1 / §5.8: an inventory ConfigMap (metadata only, no `data`). */
-export function inventoryConfigMap(meta: WorkspaceMetadata, name: string, labels: StringMap, annotations: StringMap): KubernetesObject {
+export function inventoryConfigMap(
+  meta: WorkspaceMetadata,
+  name: string,
+  labels: StringMap,
+  annotations: StringMap,
+): KubernetesObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: objectMetadata(name, meta.namespace, labels, annotations) };
 }
 
@@ -15,7 +20,11 @@ export function inventoryConfigMap(meta: WorkspaceMetadata, name: string, labels
 export function serviceAccount(meta: WorkspaceMetadata, agent: AgentConfig): KubernetesObject {
   const imagePullSecrets: JsonValue[] = agent.image_pull_secrets.map((entry, index) => {
     if (!isJsonObject(entry) || !hasOwn(entry, 'name')) {
-      throw new GenerationFailure('agent_config_invalid', 'each image pull secret needs a name', formatPath(['image_pull_secrets', index, 'name']));
+      throw new GenerationFailure(
+        'agent_config_invalid',
+        'each image pull secret needs a name',
+        formatPath(['image_pull_secrets', index, 'name']),
+      );
     }
     return { name: cloneJson(entry['name'] as JsonValue) };
   });
@@ -32,10 +41,18 @@ export function serviceAccount(meta: WorkspaceMetadata, agent: AgentConfig): Kub
 function maxResource(max: JsonObject, group: 'limits' | 'requests', resource: 'cpu' | 'memory'): JsonValue {
   const values = hasOwn(max, group) ? max[group] : undefined;
   if (!isJsonObject(values)) {
-    throw new GenerationFailure('agent_config_invalid', `${group} must be an object with cpu and memory`, formatPath(['max_resources_per_workspace', group]));
+    throw new GenerationFailure(
+      'agent_config_invalid',
+      `${group} must be an object with cpu and memory`,
+      formatPath(['max_resources_per_workspace', group]),
+    );
   }
   if (!hasOwn(values, resource)) {
-    throw new GenerationFailure('agent_config_invalid', `${group}.${resource} is required for the ResourceQuota`, formatPath(['max_resources_per_workspace', group, resource]));
+    throw new GenerationFailure(
+      'agent_config_invalid',
+      `${group}.${resource} is required for the ResourceQuota`,
+      formatPath(['max_resources_per_workspace', group, resource]),
+    );
   }
   return cloneJson(values[resource] as JsonValue);
 }
@@ -77,7 +94,12 @@ export function scriptsConfigMap(meta: WorkspaceMetadata, data: Record<string, s
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: objectMetadata(meta.scriptsConfigMapName, meta.namespace, meta.labels, meta.annotations.workspaceInventoryPartial),
+    metadata: objectMetadata(
+      meta.scriptsConfigMapName,
+      meta.namespace,
+      meta.labels,
+      meta.annotations.workspaceInventoryPartial,
+    ),
     data,
   };
 }

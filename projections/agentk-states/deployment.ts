@@ -54,7 +54,11 @@ function mergeDefaults(target: JsonObject, defaults: JsonObject): void {
 /** The §10.1 failures GitLab's pod editing hits on a pod it cannot edit. */
 function checkPod(pod: PodParts): void {
   if (pod.containers.length === 0) {
-    throw new GenerationFailure('devfile_invalid', 'the devfile yields no container (every container component is an init or stop container)', 'components');
+    throw new GenerationFailure(
+      'devfile_invalid',
+      'the devfile yields no container (every container component is an init or stop container)',
+      'components',
+    );
   }
   if (pod.initContainers.length === 0) {
     throw new GenerationFailure(

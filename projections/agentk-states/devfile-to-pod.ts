@@ -89,7 +89,12 @@ function projectSource(devfile: Devfile, root: string): string {
   return posix.join(root, clonePath);
 }
 
-function containerTemplate(devfile: Devfile, component: DevfileComponent, componentIndex: number, container: DevfileContainer): ContainerTemplate {
+function containerTemplate(
+  devfile: Devfile,
+  component: DevfileComponent,
+  componentIndex: number,
+  container: DevfileContainer,
+): ContainerTemplate {
   const ports: JsonObject[] = [];
   const portNames = new Set<string>();
   for (const endpoint of container.endpoints ?? []) {
@@ -101,10 +106,12 @@ function containerTemplate(devfile: Devfile, component: DevfileComponent, compon
 
   const env: JsonValue[] = [];
   for (const variable of container.env ?? []) {
-    env.push(variable.value === undefined || variable.value === '' ? { name: variable.name } : { name: variable.name, value: variable.value });
+    const value = variable.value;
+    env.push(value === undefined || value === '' ? { name: variable.name } : { name: variable.name, value });
   }
   if (container.mountSources !== false) {
-    const root = container.sourceMapping === undefined || container.sourceMapping === '' ? DEFAULT_PROJECTS_ROOT : container.sourceMapping;
+    const mapping = container.sourceMapping;
+    const root = mapping === undefined || mapping === '' ? DEFAULT_PROJECTS_ROOT : mapping;
     env.push({ name: 'PROJECTS_ROOT', value: root }, { name: 'PROJECT_SOURCE', value: projectSource(devfile, root) });
   }
 
@@ -138,7 +145,8 @@ function mountsFor(name: string, templates: readonly ContainerTemplate[]): JsonO
   for (const template of templates) {
     if (!name.startsWith(template.component.name)) continue;
     for (const mount of template.container.volumeMounts ?? []) {
-      mounts.push({ mountPath: mount.path === undefined || mount.path === '' ? `/${mount.name}` : mount.path, name: mount.name });
+      const mountPath = mount.path === undefined || mount.path === '' ? `/${mount.name}` : mount.path;
+      mounts.push({ mountPath, name: mount.name });
     }
   }
   // Array.prototype.sort is stable, which keeps several paths of one volume in devfile order.
@@ -166,7 +174,10 @@ function buildContainer(template: ContainerTemplate, name: string, templates: re
  * The apply commands an event list stands for (§6.1): de-duplicated and sorted in byte order (the devfile
  * library rebuilds event lists as sets), each composite replaced by its sub-commands in order.
  */
-function eventApplyCommands(devfile: Devfile, ids: readonly string[]): Array<{ id: string; command: DevfileCommand }> {
+function eventApplyCommands(
+  devfile: Devfile,
+  ids: readonly string[],
+): Array<{ id: string; command: DevfileCommand }> {
   const expanded: Array<{ id: string; command: DevfileCommand }> = [];
   for (const id of [...new Set(ids)].sort(compareBytes)) {
     const command = devfile.commandsById.get(id);
@@ -186,19 +197,28 @@ function eventApplyCommands(devfile: Devfile, ids: readonly string[]): Array<{ i
 type Exposure = 'public' | 'internal' | 'none';
 const EXPOSURE_RANK: Record<Exposure, number> = { none: 0, internal: 1, public: 2 };
 
+/**
+ * The pod parts of §6 for a devfile that passed devfile.ts. Fails (GenerationFailure) only on quantities:
+ * the §10.1 checks on the assembled pod are deployment.ts's.
+ */
 export function devfileToPod(devfile: Devfile, workspaceName: string): PodParts {
   const templates: ContainerTemplate[] = [];
   const volumeComponents: Array<{ component: DevfileComponent; index: number }> = [];
   devfile.components.forEach((component, index) => {
-    if (component.container !== undefined) templates.push(containerTemplate(devfile, component, index, component.container));
-    else if (component.volume !== undefined) volumeComponents.push({ component, index });
+    if (component.container !== undefined) {
+      templates.push(containerTemplate(devfile, component, index, component.container));
+    } else if (component.volume !== undefined) {
+      volumeComponents.push({ component, index });
+    }
   });
 
   const preStart = eventApplyCommands(devfile, devfile.events.preStart);
   const postStop = eventApplyCommands(devfile, devfile.events.postStop);
   // Components run by preStart/postStop apply commands are init (or stop) containers, not pod containers.
   const excluded = new Set<string>();
-  for (const { command } of [...preStart, ...postStop]) if (command.apply !== undefined) excluded.add(command.apply.component);
+  for (const { command } of [...preStart, ...postStop]) {
+    if (command.apply !== undefined) excluded.add(command.apply.component);
+  }
 
   const containers: JsonObject[] = [];
   const containerPaths: string[] = [];
@@ -253,7 +273,9 @@ export function devfileToPod(devfile: Devfile, workspaceName: string): PodParts 
     for (const endpoint of template.container.endpoints ?? []) {
       const exposure: Exposure = endpoint.exposure ?? 'public';
       const seen = exposures.get(endpoint.targetPort);
-      if (seen === undefined || EXPOSURE_RANK[exposure] > EXPOSURE_RANK[seen]) exposures.set(endpoint.targetPort, exposure);
+      if (seen === undefined || EXPOSURE_RANK[exposure] > EXPOSURE_RANK[seen]) {
+        exposures.set(endpoint.targetPort, exposure);
+      }
     }
   }
   const servicePorts: JsonObject[] = [];

@@ -189,7 +189,8 @@ function parseYaml(text: string): Record<string, unknown> {
     throw error;
   }
   if (!isJsonObject(document)) {
-    throw new GenerationFailure('devfile_invalid', `the devfile must be a YAML mapping, not ${describe(document)}`, undefined);
+    const detail = `the devfile must be a YAML mapping, not ${describe(document)}`;
+    throw new GenerationFailure('devfile_invalid', detail, undefined);
   }
   return document;
 }
@@ -333,16 +334,18 @@ function checkEvents(events: DevfileEvents, byId: ReadonlyMap<string, DevfileCom
     if (command.apply !== undefined) return undefined;
     if (command.composite !== undefined) {
       const bad = (command.composite.commands ?? []).find((sub) => byId.get(sub)?.apply === undefined);
-      return bad === undefined ? undefined : `composite command "${command.id}" includes "${bad}", which is not an apply command`;
+      if (bad === undefined) return undefined;
+      return `composite command "${command.id}" includes "${bad}", which is not an apply command`;
     }
     return `command "${command.id}" is not an apply command`;
   };
   check('preStart', applyOnly);
   check('postStop', applyOnly);
   // postStart runs exec commands only: GitLab's scripts step reads `exec.commandLine` of each (§7.2).
-  check('postStart', (command) => (command.exec === undefined ? `command "${command.id}" is not an exec command` : undefined));
+  const notExec = (command: DevfileCommand): string => `command "${command.id}" is not an exec command`;
+  check('postStart', (command) => (command.exec === undefined ? notExec(command) : undefined));
   check('preStop', (command) =>
-    command.exec === undefined && command.composite === undefined ? `command "${command.id}" is not an exec command` : undefined,
+    command.exec === undefined && command.composite === undefined ? notExec(command) : undefined,
   );
 }
 

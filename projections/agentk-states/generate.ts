@@ -47,6 +47,21 @@ function build(input: GeneratorInput): KubernetesObject[] {
   return objects;
 }
 
+function generateChecked(input: GeneratorInput): DesiredConfigJson {
+  const workspaceId = input.workspace.id;
+  let desiredConfig: KubernetesObject[];
+  try {
+    desiredConfig = build(input);
+  } catch (error) {
+    if (error instanceof GenerationFailure) throw new DesiredConfigError(error.kind, error.detail, error.path, workspaceId);
+    throw error;
+  }
+  const json = JSON.stringify(desiredConfig);
+  const errors = validateDesiredConfig(desiredConfig, json);
+  if (errors.length > 0) throw new DesiredConfigError('desired_config_invalid', errors.join('; '), undefined, workspaceId);
+  return { desiredConfig, json };
+}
+
 /**
  * Generates the desired config of one workspace, validated as GitLab validates it before storing (§9).
  *
@@ -54,15 +69,17 @@ function build(input: GeneratorInput): KubernetesObject[] {
  *   `desired_config_invalid` when the result fails §9 (in practice: larger than 64 KB).
  */
 export function generateDesiredConfig(input: GeneratorInput): KubernetesObject[] {
-  const workspaceId = input.workspace.id;
-  let objects: KubernetesObject[];
-  try {
-    objects = build(input);
-  } catch (error) {
-    if (error instanceof GenerationFailure) throw new DesiredConfigError(error.kind, error.detail, error.path, workspaceId);
-    throw error;
-  }
-  const errors = validateDesiredConfig(objects);
-  if (errors.length > 0) throw new DesiredConfigError('desired_config_invalid', errors.join('; '), undefined, workspaceId);
-  return objects;
+  return generateChecked(input).desiredConfig;
+}
+
+/** The desired config and its compact JSON text, serialized once (the validation measures the same text). */
+export interface DesiredConfigJson {
+  readonly desiredConfig: KubernetesObject[];
+  /** `JSON.stringify(desiredConfig)`: what a sink stores. */
+  readonly json: string;
+}
+
+/** {@link generateDesiredConfig}, also returning the compact JSON it validated, for callers that store it. */
+export function generateDesiredConfigJson(input: GeneratorInput): DesiredConfigJson {
+  return generateChecked(input);
 }

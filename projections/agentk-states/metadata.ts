@@ -44,6 +44,11 @@ const OWNING_INVENTORY = 'config.k8s.io/owning-inventory';
 const INVENTORY_ID = 'cli-utils.sigs.k8s.io/inventory-id';
 export const WORKSPACE_ID_LABEL = 'workspaces.gitlab.com/id';
 
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : typeof value;
+}
+
 /**
  * GitLab hands agent labels and annotations to its Go devfile CLI as string maps, so any other value
  * fails generation (§10.1).
@@ -55,7 +60,7 @@ function stringMap(field: 'labels' | 'annotations', values: JsonObject): StringM
     if (typeof value !== 'string') {
       throw new GenerationFailure(
         'agent_config_invalid',
-        `agent ${field} values must be strings, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+        `agent ${field} values must be strings, got ${describeJson(value)}`,
         formatPath([field, key]),
       );
     }

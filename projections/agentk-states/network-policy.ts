@@ -21,7 +21,11 @@ const DNS_RULE: JsonObject = {
 function egressRule(entry: JsonValue, index: number): JsonObject {
   if (!isJsonObject(entry)) {
     // GitLab reads `entry[:allow]`, which raises on anything but a hash.
-    throw new GenerationFailure('agent_config_invalid', 'each egress entry must be an object with allow and except', formatPath(['network_policy_egress', index]));
+    throw new GenerationFailure(
+      'agent_config_invalid',
+      'each egress entry must be an object with allow and except',
+      formatPath(['network_policy_egress', index]),
+    );
   }
   const allow = hasOwn(entry, 'allow') ? cloneJson(entry['allow'] as JsonValue) : null;
   const except = hasOwn(entry, 'except') ? cloneJson(entry['except'] as JsonValue) : null;

@@ -81,7 +81,11 @@ function mainComponentName(devfile: Devfile): string | undefined {
 }
 
 /** §7.4 working directory of one normal-mode entry, already shell-escaped. */
-function workingDirectory(command: DevfileCommand, mainComponent: string | undefined, projectPath: string | undefined): string | undefined {
+function workingDirectory(
+  command: DevfileCommand,
+  mainComponent: string | undefined,
+  projectPath: string | undefined,
+): string | undefined {
   const exec = command.exec;
   if (exec === undefined) return undefined;
   if (exec.workingDir !== undefined && !isRubyBlank(exec.workingDir)) return shellEscape(exec.workingDir);

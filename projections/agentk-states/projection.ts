@@ -3,7 +3,7 @@
  * none) out. Pure: the engine decides what to do with failures (dead letters), this only classifies them.
  */
 import { DesiredConfigError } from './errors.js';
-import { generateDesiredConfig } from './generate.js';
+import { generateDesiredConfigJson } from './generate.js';
 import type { GeneratorInput } from './inputs.js';
 
 /** A `workspace_agentk_states` row, with the desired config already serialized once for the sink. */
@@ -27,8 +27,9 @@ export type ProjectionResult = { ok: true; row: AgentkStateRow } | { ok: false; 
 export function projectAgentkState(input: GeneratorInput, projectId: number): ProjectionResult {
   const workspaceId = input.workspace.id;
   try {
-    const desiredConfig = generateDesiredConfig(input);
-    return { ok: true, row: { workspaceId, projectId, desiredConfigJson: JSON.stringify(desiredConfig) } };
+    // The generator serializes once for the 64 KB check; the sink reuses that text.
+    const { json } = generateDesiredConfigJson(input);
+    return { ok: true, row: { workspaceId, projectId, desiredConfigJson: json } };
   } catch (error) {
     if (error instanceof DesiredConfigError) {
       return { ok: false, failure: { workspaceId, kind: error.kind, path: error.path, message: error.message } };

@@ -20,7 +20,10 @@ const LETTER_ESCAPES: ReadonlyMap<number, string> = new Map([
   [0x5c, '\\\\'],
 ]);
 
-/** Characters Ruby does not print as themselves in a UTF-8 string: controls, format, unassigned, line/paragraph separators, lone surrogates. */
+/**
+ * Characters Ruby does not print as themselves in a UTF-8 string: controls, format, unassigned, line and
+ * paragraph separators, lone surrogates (an approximation of Onigmo's `print` class).
+ */
 const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cn}\p{Co}\p{Cs}\u2028\u2029]/u;
 
 function hex(code: number): string {

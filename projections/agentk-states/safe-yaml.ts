@@ -69,7 +69,9 @@ const INT_FORMS: ReadonlyArray<readonly [RegExp, number]> = [
   [/^[-+]?[0-9][0-9_]*$/, 10],
 ];
 function intForm(data: string): number | undefined {
-  for (const [pattern, radix] of INT_FORMS) if (pattern.test(data) && /[0-9a-fA-F]/.test(data.replace(/^[-+]?0[box]/, ''))) return radix;
+  // At least one digit after any radix prefix: `0x` or `0b_` alone are not numbers.
+  const hasDigits = /[0-9a-fA-F]/.test(data.replace(/^[-+]?0[box]/, ''));
+  for (const [pattern, radix] of INT_FORMS) if (hasDigits && pattern.test(data)) return radix;
   return undefined;
 }
 const yamlInt = new Type('tag:yaml.org,2002:int', {

@@ -68,25 +68,35 @@ function shapeErrors(item: unknown, index: number): string[] {
   const errors: string[] = [];
   if (typeof item['apiVersion'] !== 'string') errors.push(`${where} must have a string apiVersion`);
   const kind = item['kind'];
-  if (typeof kind !== 'string' || !KNOWN_KINDS.has(kind)) errors.push(`${where} has an unsupported kind ${JSON.stringify(kind ?? null)}`);
+  if (typeof kind !== 'string' || !KNOWN_KINDS.has(kind)) {
+    errors.push(`${where} has an unsupported kind ${JSON.stringify(kind ?? null)}`);
+  }
   const metadata = item['metadata'];
   if (!isItem(metadata)) errors.push(`${where} must have a metadata object`);
   else {
-    if (typeof metadata['name'] !== 'string' || metadata['name'] === '') errors.push(`${where} must have a metadata.name`);
-    if (typeof metadata['namespace'] !== 'string' || metadata['namespace'] === '') errors.push(`${where} must have a metadata.namespace`);
+    for (const key of ['name', 'namespace']) {
+      const value = metadata[key];
+      if (typeof value !== 'string' || value === '') errors.push(`${where} must have a metadata.${key}`);
+    }
     for (const key of ['labels', 'annotations']) {
-      if (metadata[key] !== undefined && !isStringMap(metadata[key])) errors.push(`${where} metadata.${key} must map strings to strings`);
+      if (metadata[key] !== undefined && !isStringMap(metadata[key])) {
+        errors.push(`${where} metadata.${key} must map strings to strings`);
+      }
     }
   }
   return errors;
 }
 
-export function validateDesiredConfig(value: unknown): string[] {
+/**
+ * @param serialized the compact JSON text of `value` (`JSON.stringify(value)`), when the caller already has
+ *   it: the size rule then measures it instead of serializing again.
+ */
+export function validateDesiredConfig(value: unknown, serialized?: string): string[] {
   if (!Array.isArray(value)) return ['must be an array'];
   if (value.length === 0) return ['must not be empty'];
 
   const errors: string[] = [];
-  const bytes = serializedBytes(value);
+  const bytes = serialized === undefined ? serializedBytes(value) : Buffer.byteLength(serialized, 'utf8');
   if (bytes === undefined) errors.push('must be serializable as JSON');
   else if (bytes > MAX_DESIRED_CONFIG_BYTES) errors.push('is too large. Maximum size allowed is 64 KB');
 

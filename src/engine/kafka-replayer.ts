@@ -81,9 +81,21 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
     await running.connect();
     await running.subscribe({ topics, fromBeginning: true });
 
-    // Seek each newly assigned partition to its PostgreSQL checkpoint before its first batch is applied.
+    // Seek each newly assigned partition to its PostgreSQL checkpoint (or the log start). On assignment,
+    // because a partition with nothing new at Kafka's committed offset would never deliver a batch to
+    // compare; and again before its first batch, in case a fetch from the old position was already on its way.
     const aligned = new Set<string>();
-    running.on(running.events.GROUP_JOIN, () => aligned.clear());
+    const targetOf = async (topic: string, partition: number): Promise<string> =>
+      (await readCheckpoints(db, projection, [topic])).find((c) => c.partition === partition)?.nextOffset ??
+      lowByPartition.get(partitionKey(topic, partition)) ??
+      '0';
+    running.on(running.events.GROUP_JOIN, ({ payload }) => {
+      aligned.clear();
+      const seeks = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
+        partitions.map(async (partition) => running.seek({ topic, partition, offset: await targetOf(topic, partition) })),
+      );
+      Promise.all(seeks).catch((error: Error) => log(`could not seek to the PostgreSQL checkpoints: ${error.message}`));
+    });
 
     const crashed = new Promise<never>((_, reject) => {
       running.on(running.events.CRASH, ({ payload }) => {
@@ -103,8 +115,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
         const key = partitionKey(batch.topic, batch.partition);
         if (!aligned.has(key)) {
           aligned.add(key);
-          const checkpoint = (await readCheckpoints(db, projection, [batch.topic])).find((c) => c.partition === batch.partition);
-          const target = checkpoint?.nextOffset ?? lowByPartition.get(key) ?? '0';
+          const target = await targetOf(batch.topic, batch.partition);
           if (batch.messages.length === 0 || BigInt(batch.firstOffset() ?? '0') !== BigInt(target)) {
             // Fetched from Kafka's committed offset, which may differ from ours: start over at ours.
             running.seek({ topic: batch.topic, partition: batch.partition, offset: target });

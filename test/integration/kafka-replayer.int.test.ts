@@ -55,6 +55,9 @@ function expectedModel(finalRows: WorkspaceRow[]): Map<number, unknown> {
 }
 
 async function checkpoints(): Promise<Map<string, number>> {
+  // The CLI creates its bookkeeping schema on start: before that, nothing has been applied.
+  const { rows: exists } = await db.pool.query(`SELECT to_regclass('rebuild_projection.checkpoints') AS t`);
+  if (!exists[0].t) return new Map();
   const { rows } = await db.pool.query('SELECT kafka_partition, next_offset FROM rebuild_projection.checkpoints WHERE topic = $1', [topic]);
   return new Map(rows.map((row) => [`${row.kafka_partition}`, Number(row.next_offset)]));
 }
@@ -304,6 +307,16 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     const one = start();
     await waitFor(async () => (await applied()) > 0);
     const two = start();
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await waitFor(async () => {
+        const { groups } = await admin.describeGroups([group]);
+        return groups[0]?.state === 'Stable' && groups[0].members.length === 2;
+      });
+    } finally {
+      await admin.disconnect();
+    }
     await produce(kafka, topic, secondHalf);
     await waitFor(async () => (await applied()) === total);
     expect(await applied()).toBe(total);
