@@ -37,6 +37,7 @@ async function main(): Promise<number> {
     signal: abort.signal,
     log: (line) => process.stderr.write(`${line}\n`),
     report: (line) => process.stdout.write(`${line}\n`),
+    progress: { write: (text) => process.stderr.write(text), isTty: process.stderr.isTTY === true },
   });
 }
 

@@ -26,6 +26,8 @@ export const OPTIONS = {
   'from-timestamp': { type: 'string', value: 'ISO-8601', help: 'replay from the first offset at or after this time' },
   'from-beginning': { type: 'boolean', help: 'replay from the earliest offsets' },
   'from-checkpoint': { type: 'boolean', help: 'resume from the checkpoints in PostgreSQL (what --follow does), and stop at the end' },
+  status: { type: 'boolean', help: 'print generation, checkpoints, lag per partition, dead letters and the last rebuild' },
+  rollback: { type: 'boolean', help: "restore the rows the last rebuild's switch changed" },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -34,10 +36,13 @@ export const HELP = `Usage: rebuild-projection agentk-states [options]
 Keeps GitLab's workspace_agentk_states (the desired config agentk applies) true to the workspaces.
 
 Modes:
-  --source snapshot                  backfill from a consistent snapshot of the workspaces table
+  (no mode flag)                     rebuild from zero into a shadow, then switch it in atomically
+                                     (from Kafka's earliest offsets, or --source snapshot); resumable
+  --source snapshot --follow         rebuild from a snapshot, hand off to Kafka without a gap, then follow
   --source kafka --follow            run continuously, resuming from the checkpoints in PostgreSQL
   --source kafka --from-offset …     replay from offsets (or --from-timestamp, --from-beginning,
                                      --from-checkpoint), stopping at the end offsets read at start
+  --status | --rollback              inspect, or undo the last rebuild's switch
 
 Options:
 ${Object.entries(OPTIONS)
@@ -87,6 +92,8 @@ const argsSchema = z
       .optional(),
     'from-beginning': z.boolean().default(false),
     'from-checkpoint': z.boolean().default(false),
+    status: z.boolean().default(false),
+    rollback: z.boolean().default(false),
     help: z.boolean().default(false),
   })
   .refine(
@@ -117,7 +124,17 @@ export interface CliArgs {
   fromBeginning: boolean;
   fromCheckpoint: boolean;
   help: boolean;
+  mode: Mode;
 }
+
+/**
+ * What the invocation does, decided once from the flags:
+ * - `rebuild`: no mode flag; from zero through a shadow and an atomic switch (then `follow` if --follow with a snapshot);
+ * - `follow`: Kafka from the PostgreSQL checkpoints, until a signal;
+ * - `replay`: Kafka from the given start, until the end offsets read at start (or on, with --follow);
+ * - `status`, `rollback`.
+ */
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback';
 
 /** Parses argv (without node and script) and the environment. Throws UsageError naming the bad value. */
 export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
@@ -138,6 +155,18 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   const checked = argsSchema.safeParse(parsed.values);
   if (!checked.success) throw new UsageError(checked.error.issues[0]?.message ?? 'invalid arguments');
   const args = checked.data;
+  const replay = Boolean(args['from-offset'] || args['from-timestamp'] !== undefined || args['from-beginning'] || args['from-checkpoint']);
+  if (args.status && args.rollback) throw new UsageError('choose one of --status, --rollback');
+  if ((args.status || args.rollback) && (replay || args.follow)) throw new UsageError('--status and --rollback take no other mode flag');
+  const mode: Mode = args.status
+    ? 'status'
+    : args.rollback
+      ? 'rollback'
+      : replay
+        ? 'replay'
+        : args.follow && args.source === 'kafka'
+          ? 'follow'
+          : 'rebuild';
   const brokers = args.brokers ?? env.KAFKA_BROKERS;
   return {
     projection: 'agentk-states',
@@ -155,5 +184,6 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     fromBeginning: args['from-beginning'],
     fromCheckpoint: args['from-checkpoint'],
     help: args.help,
+    mode,
   };
 }

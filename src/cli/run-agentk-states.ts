@@ -1,33 +1,50 @@
 /**
- * `rebuild-projection agentk-states`: opens the resources a mode needs, runs it, records the run, and maps
- * the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
+ * `rebuild-projection agentk-states`: opens the resources the mode needs, runs it, records the run, and
+ * maps the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
  */
-import kafkajs from 'kafkajs';
+import kafkajs, { type Kafka } from 'kafkajs';
 import type pg from 'pg';
-import { runKafkaReplay, type ReplayStart } from '../engine/kafka-replayer.js';
-import { countDeadLetters } from '../sink/postgres/dead-letters.js';
-import { createKafka, KafkaTopicMissingError } from '../sources/kafka/kafka-client.js';
-import { runSnapshotBackfill, SNAPSHOT_SOURCE } from '../engine/snapshot-backfill.js';
+import { runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
+import { RebuildInterruptedError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
+import { rollbackLastRebuild } from '../engine/rollback.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
+import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { ensureAgentkStatesTable, NotAGitLabDatabaseError } from '../sink/postgres/ensure-agentk-states-table.js';
 import { migrate } from '../sink/postgres/migrate.js';
 import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { finishRun, startRun } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
+import { HistoryMissingError } from '../sources/kafka/history-check.js';
+import { createKafka, KafkaTopicMissingError } from '../sources/kafka/kafka-client.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
+import { createProgressReporter } from './progress.js';
+import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
 
 export interface CliIo {
   signal: AbortSignal;
-  /** Diagnostics and progress (stderr). */
+  /** Diagnostics (stderr). */
   log: (line: string) => void;
   /** The result people or scripts read (stdout). */
   report: (line: string) => void;
+  /** Progress output (stderr) and whether it is a terminal. */
+  progress: { write: (text: string) => void; isTty: boolean };
 }
 
 type Releaser = () => Promise<void>;
+
+/** Errors that mean "could not run" and are fully explained by their one-line message. */
+const OPERATIONAL_ERRORS = [
+  DatabaseUnavailableError,
+  NotAGitLabDatabaseError,
+  KafkaTopicMissingError,
+  HistoryMissingError,
+  RebuildRefusedError,
+  RebuildInterruptedError,
+  kafkajs.KafkaJSError,
+];
 
 export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCode> {
   const releasers: Releaser[] = [];
@@ -39,50 +56,37 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       await migrate(client);
       await ensureAgentkStatesTable(client);
     });
-    if (args.source === 'snapshot') return await runSnapshot(args, io, target, releasers);
-    return await runKafka(args, io, target);
+    const kafka = args.brokers?.length ? { kafka: createKafka({ brokers: args.brokers, log: io.log }), topics: args.topics, groupId: args.group } : undefined;
+    switch (args.mode) {
+      case 'status':
+        for (const line of await statusReport(target, AGENTK_STATES_PROJECTION, kafka)) io.report(line);
+        return ExitCode.ok;
+      case 'rollback': {
+        const { rebuild, restored } = await rollbackLastRebuild(target, AGENTK_STATES_PROJECTION);
+        io.report(`agentk-states rollback: restored ${restored} rows changed by rebuild #${rebuild.id}`);
+        return ExitCode.ok;
+      }
+      case 'rebuild':
+        return await rebuild(args, io, target, kafka, releasers);
+      case 'follow':
+      case 'replay':
+        if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
+        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args));
+      default:
+        return args.mode satisfies never;
+    }
   } catch (error) {
     if (error instanceof UsageError) {
       io.log(`rebuild-projection: ${error.message} (see --help)`);
       return ExitCode.usage;
     }
-    if (
-      error instanceof DatabaseUnavailableError ||
-      error instanceof NotAGitLabDatabaseError ||
-      error instanceof KafkaTopicMissingError ||
-      error instanceof kafkajs.KafkaJSError
-    ) {
-      io.log(`rebuild-projection: ${error.message}`);
+    if (OPERATIONAL_ERRORS.some((type) => error instanceof type)) {
+      io.log(`rebuild-projection: ${(error as Error).message}`);
       return ExitCode.couldNotRun;
     }
     throw error;
   } finally {
     for (const release of releasers.reverse()) await release();
-  }
-}
-
-async function runSnapshot(args: CliArgs, io: CliIo, target: pg.Pool, releasers: Releaser[]): Promise<ExitCode> {
-  const source = args.sourceDatabaseUrl ? await openPool(args.sourceDatabaseUrl, 'source', 2) : target;
-  if (source !== target) releasers.push(() => source.end());
-  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: 'backfill', source: SNAPSHOT_SOURCE });
-  try {
-    const summary = await runSnapshotBackfill(source, target, {
-      batchSize: args.batchSize,
-      agentConfigMode: args.agentConfigMode,
-      sink: liveAgentkStates,
-    });
-    const status = summary.failed > 0 ? 'succeeded_with_dead_letters' : 'succeeded';
-    await finishRun(target, runId, status, summary);
-    const seconds = summary.elapsedMs / 1000;
-    io.report(
-      `agentk-states snapshot backfill: ${summary.total} workspaces, ${summary.written} written, ` +
-        `${summary.unchanged} unchanged, ${summary.failed} failed (dead letters), ${seconds.toFixed(1)} s, ` +
-        `${Math.round(summary.total / Math.max(seconds, 0.001))} workspaces/s`,
-    );
-    return summary.failed > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
-  } catch (error) {
-    await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
-    throw error;
   }
 }
 
@@ -93,18 +97,59 @@ function replayStart(args: CliArgs): ReplayStart {
   return { kind: 'checkpoints' };
 }
 
-async function runKafka(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
-  if (!args.brokers?.length) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
-  if (!args.follow && !args.fromOffset && args.fromTimestamp === undefined && !args.fromBeginning && !args.fromCheckpoint) {
-    throw new UsageError('choose a mode: --follow, or a replay with --from-offset, --from-timestamp, --from-beginning or --from-checkpoint');
+async function rebuild(
+  args: CliArgs,
+  io: CliIo,
+  target: pg.Pool,
+  kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
+  releasers: Releaser[],
+): Promise<ExitCode> {
+  if (args.source === 'kafka' && !kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
+  if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
+  const sourceDb = args.source === 'snapshot' && args.sourceDatabaseUrl ? await openPool(args.sourceDatabaseUrl, 'source', 2) : target;
+  if (sourceDb !== target) releasers.push(() => sourceDb.end());
+  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: 'rebuild', source: args.source });
+  const progress = createProgressReporter(io.progress);
+  try {
+    const result = await runRebuild({
+      db: target,
+      sourceDb,
+      projection: AGENTK_STATES_PROJECTION,
+      source: args.source,
+      kafka,
+      batchSize: args.batchSize,
+      agentConfigMode: args.agentConfigMode,
+      signal: io.signal,
+      log: io.log,
+      onProgress: (sample) => progress.update(sample),
+    });
+    progress.finish();
+    const { rebuild: r, switched } = result;
+    const written = switched.inserted + switched.updated;
+    const rows = switched.unchanged + written;
+    await finishRun(target, runId, result.failed > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written, unchanged: switched.unchanged, failed: result.failed });
+    const buildS = result.buildMs / 1000;
+    io.report(
+      `agentk-states rebuild #${r.id} from ${r.source}${result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
+        `${written} written, ${switched.unchanged} unchanged, ${switched.deleted} deleted, ${result.failed} failed (dead letters); ` +
+        `build ${buildS.toFixed(1)} s (${Math.round(rows / Math.max(buildS, 0.001))} workspaces/s), switch ${(result.switchMs / 1000).toFixed(1)} s`,
+    );
+    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' });
+    return result.failed > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
+  } catch (error) {
+    progress.finish();
+    await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
+    throw error;
   }
-  const start = replayStart(args);
-  const mode = args.follow ? 'follow' : start.kind === 'checkpoints' ? 'catch-up' : 'replay';
+}
+
+async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, start: ReplayStart): Promise<ExitCode> {
+  const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
   const started = performance.now();
   try {
-    const totals = await runKafkaReplay({
-      kafka: createKafka({ brokers: args.brokers, log: io.log }),
+    const totals: ReplayTotals = await runKafkaReplay({
+      kafka,
       db: target,
       projection: AGENTK_STATES_PROJECTION,
       topics: args.topics,

@@ -32,14 +32,16 @@ async function deadLetters() {
   return rows;
 }
 
-describe('rebuild-projection agentk-states --source snapshot', () => {
+describe('rebuild-projection agentk-states --source snapshot (a rebuild from GitLab\'s workspaces table)', () => {
   it("gives the seed's own workspace exactly GitLab's golden desired config", async () => {
     await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
     await db.pool.query(readFixture('sql/seed-workspace-insert.sql'));
     const result = await backfill();
-    expect(result.stderr).toBe('');
+    // Without a terminal, stderr carries only JSON progress lines.
+    const progress = result.stderr.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { progress: string });
+    expect(progress.map((p) => p.progress)).toContain('building');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/1 workspaces, 1 written, 0 unchanged, 0 failed/);
+    expect(result.stdout).toMatch(/1 workspaces, 1 written, 0 unchanged, 0 deleted, 0 failed/);
     const states = await statesByWorkspace();
     expect(states.size).toBe(1);
     const [workspaceId, state] = [...states][0]!;
@@ -56,7 +58,7 @@ describe('rebuild-projection agentk-states --source snapshot', () => {
     const first = await statesByWorkspace();
     const second = await backfill();
     expect(second.code).toBe(0);
-    expect(second.stdout).toMatch(/3 workspaces, 0 written, 3 unchanged, 0 failed/);
+    expect(second.stdout).toMatch(/3 workspaces, 0 written, 3 unchanged, 0 deleted, 0 failed/);
     const after = await statesByWorkspace();
     expect(after.size).toBe(3);
     for (const [id, state] of after) {
@@ -75,7 +77,7 @@ describe('rebuild-projection agentk-states --source snapshot', () => {
     });
     const result = await backfill();
     expect(result.code).toBe(2);
-    expect(result.stdout).toMatch(/3 workspaces, 1 written, 0 unchanged, 2 failed/);
+    expect(result.stdout).toMatch(/3 workspaces, 1 written, 0 unchanged, 0 deleted, 2 failed/);
     expect([...(await statesByWorkspace()).keys()]).toEqual([good]);
     const letters = await deadLetters();
     expect(letters.map((l) => Number(l.workspace_id))).toEqual([notYaml, badQuantity]);
@@ -165,7 +167,7 @@ describe('rebuild-projection agentk-states --source snapshot', () => {
     );
     const result = await backfill('--batch-size', '700');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/10000 workspaces, 10000 written, 0 unchanged, 0 failed/);
+    expect(result.stdout).toMatch(/10000 workspaces, 10000 written, 0 unchanged, 0 deleted, 0 failed/);
     const { rows } = await db.pool.query(
       `SELECT count(*)::int AS rows, count(DISTINCT workspace_id)::int AS workspaces,
               count(*) FILTER (WHERE (desired_config -> 1 -> 'spec' ->> 'replicas')::int = 0)::int AS stopped

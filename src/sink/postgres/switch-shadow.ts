@@ -17,11 +17,18 @@ export interface SwitchCounts {
   inserted: number;
   updated: number;
   deleted: number;
+  /** Shadow rows equal to their live row. */
+  unchanged: number;
 }
 
 const S = BOOKKEEPING_SCHEMA;
 
 export async function switchShadowIntoLive(client: pg.ClientBase, projection: string, rebuildId: number): Promise<SwitchCounts> {
+  const { rows: shadow } = await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${S}.shadow_agentk_states s
+      WHERE s.rebuild_id = $1 AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id)`,
+    [rebuildId],
+  );
   // The undo log holds only the latest switch: "the previous contents stay available until the next rebuild".
   await client.query(`DELETE FROM ${S}.previous_agentk_states WHERE rebuild_id <> $1`, [rebuildId]);
   await client.query(
@@ -66,7 +73,8 @@ export async function switchShadowIntoLive(client: pg.ClientBase, projection: st
      ON CONFLICT (workspace_id) DO NOTHING`,
     [rebuildId],
   );
-  return { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
+  const counts = { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
+  return { ...counts, unchanged: Number(shadow[0]?.n ?? 0) - counts.inserted - counts.updated };
 }
 
 /**
