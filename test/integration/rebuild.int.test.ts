@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Kafka } from 'kafkajs';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import type { WorkspaceRow } from '../../src/events/workspace-event.js';
+import { CLI_PATH, runCli } from '../support/cli.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { insertAgentConfig } from '../support/gitlab-rows.js';
+import { createTestKafka } from '../support/kafka-broker.js';
+import {
+  asAvro,
+  createdEvent,
+  createTopic,
+  produce,
+  readModel,
+  updatedEvent,
+  upsertWorkspaceRows,
+  workspaceRow,
+} from '../support/workspace-events.js';
+
+const brokers = inject('kafkaBrokers');
+let kafka: Kafka;
+let db: TestDatabase;
+let topic: string;
+let group: string;
+
+beforeAll(() => {
+  kafka = createTestKafka(brokers, 'rebuild-tests');
+});
+beforeEach(async () => {
+  db = await createTestDatabase();
+  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'gen1.example' });
+  const suffix = randomBytes(4).toString('hex');
+  topic = `workspace-events-${suffix}`;
+  group = `rebuild-${suffix}`;
+});
+afterEach(async () => {
+  await db.drop();
+});
+
+const kafkaArgs = () => ['--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url];
+const cli = (...args: string[]) => runCli(['agentk-states', ...args, ...kafkaArgs()]);
+const spawnCli = (...args: string[]): { child: ChildProcess; exited: Promise<{ code: number | null; stdout: string; stderr: string }> } => {
+  const child = spawn(process.execPath, [CLI_PATH, 'agentk-states', ...args, ...kafkaArgs()], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  return { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr }))) };
+};
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // Until the CLI has run its migrations, the bookkeeping tables do not exist (42P01): not yet.
+  const check = () => condition().catch((error: { code?: string }) => (error.code === '42P01' ? false : Promise.reject(error)));
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+  return (await db.pool.query(sql, params)).rows as T[];
+}
+
+/** The DNS zones the live table's host templates use: one generation has exactly one. */
+const ZONES_SQL = `SELECT count(*)::int AS rows,
+         count(DISTINCT substring(desired_config -> 0 -> 'metadata' -> 'annotations' ->> 'workspaces.gitlab.com/host-template' FROM '[.]([a-z0-9]+[.]example)$'))::int AS zones,
+         min(substring(desired_config -> 0 -> 'metadata' -> 'annotations' ->> 'workspaces.gitlab.com/host-template' FROM '[.]([a-z0-9]+[.]example)$')) AS zone
+    FROM workspace_agentk_states`;
+
+/** N workspaces, each a create and one update, produced to a 3-partition topic and present in `workspaces`. */
+async function stream(n: number): Promise<WorkspaceRow[]> {
+  await createTopic(kafka, topic, 3);
+  const rows: WorkspaceRow[] = [];
+  const messages = [];
+  for (let id = 1; id <= n; id++) {
+    const row = workspaceRow(id);
+    messages.push(asAvro(createdEvent(row)), asAvro(updatedEvent(id, 2, { desired_state: 'Stopped' })));
+    rows.push({ ...row, desired_state: 'Stopped' });
+  }
+  await upsertWorkspaceRows(db.pool, rows);
+  await produce(kafka, topic, messages);
+  return rows;
+}
+
+/** Fills the live table with generation 1, then makes the agent config say generation 2. */
+async function liveGenerationOne(n: number): Promise<Map<number, unknown>> {
+  await stream(n);
+  expect((await cli('--from-beginning')).code).toBe(0);
+  const before = await readModel(db.pool);
+  expect(before.size).toBe(n);
+  expect(await query(ZONES_SQL)).toEqual([{ rows: n, zones: 1, zone: 'gen1.example' }]);
+  await db.pool.query(`UPDATE workspaces_agent_configs SET dns_zone = 'gen2.example'`);
+  return before;
+}
+
+describe('rebuild-projection agentk-states (rebuild from zero)', () => {
+  it('switches atomically: a reader polling the live table never sees fewer rows nor a mix of generations', async () => {
+    await liveGenerationOne(300);
+    const seen: { rows: number; zones: number; zone: string }[] = [];
+    let reading = true;
+    const reader = (async () => {
+      while (reading) {
+        seen.push(...(await query<{ rows: number; zones: number; zone: string }>(ZONES_SQL)));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const result = await cli();
+    reading = false;
+    await reader;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/rebuild #1 from kafka: 300 workspaces, 300 written, 0 unchanged, 0 deleted, 0 failed/);
+    expect(seen.length).toBeGreaterThan(10);
+    for (const sample of seen) {
+      expect(sample.rows).toBe(300);
+      expect(sample.zones).toBe(1);
+    }
+    expect(seen[0]!.zone).toBe('gen1.example');
+    expect(await query(ZONES_SQL)).toEqual([{ rows: 300, zones: 1, zone: 'gen2.example' }]);
+    // GitLab's definition is intact: same indexes and foreign key.
+    const indexes = await query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'workspace_agentk_states' ORDER BY 1`);
+    expect(indexes.map((i) => i.indexname)).toEqual([
+      'index_workspace_agentk_states_on_project_id',
+      'index_workspace_agentk_states_on_workspace_id',
+      'workspace_agentk_states_pkey',
+    ]);
+  });
+
+  it('survives kill -9 mid-rebuild with the live table untouched, resumes, and --rollback restores the previous table', async () => {
+    const before = await liveGenerationOne(600);
+    const { child, exited } = spawnCli();
+    await waitFor(async () => {
+      const exists = await query<{ t: string | null }>(`SELECT to_regclass('rebuild_projection.shadow_agentk_states')::text AS t`);
+      return exists[0]!.t !== null && (await query<{ n: number }>('SELECT count(*)::int AS n FROM rebuild_projection.shadow_agentk_states'))[0]!.n > 0;
+    });
+    child.kill('SIGKILL');
+    await exited;
+    expect(await readModel(db.pool)).toEqual(before);
+    const shadowBefore = (await query<{ n: number }>('SELECT count(*)::int AS n FROM rebuild_projection.shadow_agentk_states'))[0]!.n;
+    expect(shadowBefore).toBeGreaterThan(0);
+    expect(shadowBefore).toBeLessThan(600);
+
+    const resumed = await cli();
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/rebuild #1 from kafka \(resumed\): 600 workspaces, 600 written/);
+    expect(await query(ZONES_SQL)).toEqual([{ rows: 600, zones: 1, zone: 'gen2.example' }]);
+
+    const status = await cli('--status');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/generation: rebuild #1 from kafka, switched/);
+    expect(status.stdout).toMatch(new RegExp(`${topic}\\[0\\] next offset \\d+, end \\d+, lag 0`));
+    expect(status.stdout).toContain('dead letters: 0');
+
+    const rollback = await cli('--rollback');
+    expect(rollback.code).toBe(0);
+    expect(rollback.stdout).toContain('restored 600 rows changed by rebuild #1');
+    expect(await readModel(db.pool)).toEqual(before);
+    const again = await cli('--rollback');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('rebuild #1 was already rolled back');
+  });
+
+  it('refuses a second rebuild at once, naming the holder', async () => {
+    await liveGenerationOne(600);
+    const first = spawnCli();
+    await waitFor(async () => (await query<{ n: number }>(`SELECT count(*)::int AS n FROM rebuild_projection.rebuilds WHERE phase = 'building'`))[0]!.n > 0);
+    const second = await cli();
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/a rebuild of agentk-states is already running: rebuild #1 on host \S+, pid \d+, started \d{4}-/);
+    expect(second.stderr.trim().split('\n')).toHaveLength(1);
+    expect((await first.exited).code).toBe(0);
+  });
+
+  it('refuses a Kafka rebuild, before touching anything, when the topic lost its early history', async () => {
+    await stream(10);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.fetchTopicMetadata({ topics: [topic] });
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '1' }] });
+    } finally {
+      await admin.disconnect();
+    }
+    const result = await cli();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${topic}[0] starts at offset 1`);
+    expect(result.stderr).toContain('--source snapshot');
+    expect((await query('SELECT * FROM rebuild_projection.rebuilds')).length).toBe(0);
+    expect((await readModel(db.pool)).size).toBe(0);
+  });
+
+  it('hands a snapshot over to Kafka without a gap: changes made during the snapshot are applied', async () => {
+    await createTopic(kafka, topic, 2);
+    const rows = Array.from({ length: 3000 }, (_, i) => workspaceRow(i + 1));
+    await upsertWorkspaceRows(db.pool, rows);
+    const follower = spawnCli('--source', 'snapshot', '--follow', '--batch-size', '100');
+    // While the snapshot is being read: GitLab stops workspace 2999 and publishes the event.
+    await waitFor(async () => (await query<{ done: number }>(`SELECT done::int FROM rebuild_projection.rebuilds WHERE start_offsets IS NOT NULL AND done > 0`)).length > 0);
+    await db.pool.query(`UPDATE workspaces SET desired_state = 'Stopped', updated_at = now() WHERE id = 2999`);
+    await produce(kafka, topic, [asAvro(updatedEvent(2999, 2, { desired_state: 'Stopped' }))]);
+    await waitFor(async () => {
+      const model = await readModel(db.pool);
+      const deployment = (model.get(2999) as { spec?: { replicas: number } }[] | undefined)?.[1];
+      return model.size === 3000 && deployment?.spec?.replicas === 0;
+    });
+    // And the follower keeps applying events after the switch.
+    await produce(kafka, topic, [asAvro(updatedEvent(5, 2, { desired_state: 'Stopped' }))]);
+    await waitFor(async () => ((await readModel(db.pool)).get(5) as { spec: { replicas: number } }[])[1]!.spec.replicas === 0);
+    follower.child.kill('SIGTERM');
+    const { code, stdout } = await follower.exited;
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/rebuild #1 from snapshot: 3000 workspaces, 3000 written/);
+  });
+
+  it('keeps a running --follow consumer working during a Kafka rebuild; events of that time are in the switched-in table', async () => {
+    await liveGenerationOne(300);
+    const follower = spawnCli('--follow');
+    const rebuild = spawnCli();
+    await waitFor(async () => (await query<{ n: number }>(`SELECT count(*)::int AS n FROM rebuild_projection.rebuilds WHERE phase IN ('building', 'catching_up')`))[0]!.n > 0);
+    await produce(kafka, topic, [asAvro(updatedEvent(7, 3, { desired_state: 'Running' }))]);
+    const { code, stdout } = await rebuild.exited;
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/rebuild #1 from kafka/);
+    const deployment = ((await readModel(db.pool)).get(7) as { spec: { replicas: number } }[])[1]!;
+    expect(deployment.spec.replicas).toBe(1);
+    expect(await query(ZONES_SQL)).toEqual([{ rows: 300, zones: 1, zone: 'gen2.example' }]);
+    await produce(kafka, topic, [asAvro(updatedEvent(8, 3, { desired_state: 'Running' }))]);
+    await waitFor(async () => ((await readModel(db.pool)).get(8) as { spec: { replicas: number } }[])[1]!.spec.replicas === 1);
+    follower.child.kill('SIGTERM');
+    expect((await follower.exited).code).toBe(0);
+  });
+});
