@@ -6,18 +6,18 @@
  */
 import type pg from 'pg';
 import { foldEvent, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
-import { projectAgentkState } from '../../projections/agentk-states/projection.js';
-import { AgentConfigResolver, type AgentConfigMode } from '../gitlab/agent-config-resolver.js';
+import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
 import { lockCheckpoint, saveCheckpoints } from '../sink/postgres/checkpoints.js';
-import { excerpt, type DeadLetter } from '../sink/postgres/dead-letters.js';
+import { excerpt, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
 import { lockProjectionShared } from '../sink/postgres/projection-locks.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { loadFolds, saveFolds } from '../sink/postgres/workspace-states.js';
-import { loadProjectPaths } from '../gitlab/project-paths.js';
-import { failureToDeadLetter, writeProjectedBatch, type BatchCounts, type ProjectedBatch } from './workspace-batch.js';
+import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
+import { AGENTK_STATES_PROJECTION, writeProjectedBatch, type BatchCounts } from './workspace-batch.js';
 
-export const KAFKA_SOURCE = 'kafka';
+export { KAFKA_SOURCE };
+
 
 export interface PartitionBatch {
   topic: string;
@@ -32,6 +32,11 @@ export interface BatchDeps {
   agentConfigMode: AgentConfigMode;
   /** The live table, or a rebuild's shadow. */
   sink: RowSink;
+  /**
+   * False while a rebuild folds the topic's history: rows are generated once per workspace at the end
+   * (materialize-shadow.ts) instead of once per batch that touches it.
+   */
+  materialize: boolean;
 }
 
 export interface AppliedBatch extends BatchCounts {
@@ -98,49 +103,22 @@ export async function applyKafkaBatch(client: pg.ClientBase, batch: PartitionBat
 
   const deletedIds = [...touched].filter(([, fold]) => fold.state?.deleted).map(([id]) => id);
   result.deleted = await deps.sink.delete(client, deletedIds);
-  const projected = await projectFolds(client, touched, lastMessage, deps);
-  projected.deadLetters.unshift(...deadLetters);
-  const counts = await writeProjectedBatch(client, deps.sink, projected, KAFKA_SOURCE);
+  let counts: BatchCounts;
+  if (deps.materialize) {
+    // Every live workspace the batch touched is regenerated, even when its events were stale: a replay then
+    // also refreshes rows after a generator change, and the upsert skips rows that did not change.
+    const positions = new Map(
+      [...lastMessage].map(([id, m]) => [id, { topic, partition, offset: m.offset, key: m.key?.toString('utf8') ?? null }]),
+    );
+    const projected = await projectFolds(client, touched, deps.agentConfigMode, positions);
+    projected.deadLetters.unshift(...deadLetters);
+    counts = await writeProjectedBatch(client, deps.sink, projected, KAFKA_SOURCE);
+  } else {
+    await recordDeadLetters(client, AGENTK_STATES_PROJECTION, deadLetters);
+    counts = { written: 0, unchanged: 0, failed: deadLetters.length };
+  }
 
   const nextOffset = (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString();
   await saveCheckpoints(client, deps.projection, [{ topic, partition, nextOffset }]);
   return { ...result, ...counts, consumed: fresh.length, nextOffset };
-}
-
-/**
- * Regenerates the row of every live workspace the batch touched, even when its events were stale: a replay
- * then also refreshes rows after a generator change, and the upsert skips rows that did not change.
- */
-async function projectFolds(
-  client: pg.ClientBase,
-  folds: ReadonlyMap<number, WorkspaceFold>,
-  lastMessage: ReadonlyMap<number, WorkspaceMessage>,
-  deps: BatchDeps,
-): Promise<ProjectedBatch> {
-  const live = [...folds].flatMap(([id, fold]) =>
-    fold.state && !fold.state.deleted && fold.state.workspace ? [{ id, state: fold.state, workspace: fold.state.workspace }] : [],
-  );
-  const resolver = new AgentConfigResolver(client, deps.agentConfigMode);
-  await resolver.preload(live.filter((w) => w.state.agentConfig === null).map((w) => w.workspace.cluster_agent_id));
-  const projectPaths = await loadProjectPaths(client, live.map((w) => w.workspace.project_id));
-  const batch: ProjectedBatch = { rows: [], deadLetters: [] };
-  for (const { id, state, workspace } of live) {
-    const message = lastMessage.get(id)!;
-    const position = { topic: message.topic, partition: message.partition, offset: message.offset, key: message.key?.toString('utf8') ?? null };
-    const agentConfig = state.agentConfig
-      ? { ok: true as const, config: state.agentConfig }
-      : resolver.resolve(workspace.cluster_agent_id, workspace.workspaces_agent_config_version);
-    if (!agentConfig.ok) {
-      const { kind, path, message: detail } = agentConfig.failure;
-      batch.deadLetters.push({ ...failureToDeadLetter({ workspaceId: id, kind, path, message: `workspace ${id}: ${detail}` }, KAFKA_SOURCE, undefined), kafka: position });
-      continue;
-    }
-    const projected = projectAgentkState(
-      { workspace, agentConfig: agentConfig.config, projectPath: projectPaths.get(workspace.project_id) },
-      workspace.project_id,
-    );
-    if (projected.ok) batch.rows.push(projected.row);
-    else batch.deadLetters.push({ ...failureToDeadLetter(projected.failure, KAFKA_SOURCE, workspace.processed_devfile), kafka: position });
-  }
-  return batch;
 }

@@ -40,6 +40,8 @@ export interface ReplayOptions {
   agentConfigMode: AgentConfigMode;
   /** The live table, or a rebuild's shadow. */
   sink: RowSink;
+  /** Generate rows per batch (default), or only fold (a rebuild materializes at the end). */
+  materialize?: boolean;
   signal: AbortSignal;
   log: (line: string) => void;
   /** Called after each committed batch with the running totals. */
@@ -124,7 +126,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
         }
         if (batch.messages.length === 0) return;
         const messages = batch.messages.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition }));
-        const deps = { projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink };
+        const deps = { projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize ?? true };
         const applied: AppliedBatch = await retryTransient(
           () => withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps)),
           {

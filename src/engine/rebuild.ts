@@ -3,7 +3,8 @@
  *
  *   building     the shadow is filled from the source (Kafka from its earliest offsets, or one snapshot of
  *                `workspaces`); its resume point commits with every batch, so a crash (even kill -9) loses
- *                nothing and the same command resumes it
+ *                nothing and the same command resumes it. From Kafka, the events are only folded, and the
+ *                rows are then generated once per workspace from the final states (materializing)
  *   catching_up  (Kafka, or a snapshot handed off to Kafka) the shadow consumes until it has reached the live
  *                projection's checkpoints, so events a running --follow consumer applied meanwhile are in it
  *   switched     one transaction, holding the projection's exclusive lock, merged the shadow into the live
@@ -35,9 +36,10 @@ import { withTransaction } from '../sink/postgres/transaction.js';
 import { saveFolds } from '../sink/postgres/workspace-states.js';
 import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { runKafkaReplay } from './kafka-replayer.js';
+import { materializeShadow } from './materialize-shadow.js';
 import { runSnapshotBackfill } from './snapshot-backfill.js';
 
-export type RebuildPhaseName = 'building' | 'catching_up' | 'switching';
+export type RebuildPhaseName = 'building' | 'materializing' | 'catching_up' | 'switching';
 
 export interface RebuildProgress {
   phase: RebuildPhaseName;
@@ -136,8 +138,13 @@ async function rebuildHoldingLock(options: RebuildOptions): Promise<RebuildResul
   const sink = shadowAgentkStates(rebuild.id);
   let failed = 0;
 
-  if (options.source === 'snapshot') failed += await buildFromSnapshot(options, rebuild, sink);
-  if (options.kafka) failed += await catchUpShadow(options, rebuild, sink, options.source === 'kafka' ? 'building' : 'catching_up');
+  if (options.source === 'snapshot') {
+    failed += await buildFromSnapshot(options, rebuild, sink);
+    if (options.kafka) failed += await catchUpShadow(options, rebuild, sink, 'catching_up');
+  } else {
+    failed += await catchUpShadow(options, rebuild, sink, 'building');
+    failed += await materialize(options, rebuild, sink);
+  }
   await updateRebuild(db, rebuild.id, { builtAt: new Date() });
   const buildMs = performance.now() - started;
 
@@ -175,6 +182,22 @@ function interruptIfAborted(signal: AbortSignal, rebuild: Rebuild): void {
   }
 }
 
+async function materialize(options: RebuildOptions, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<number> {
+  const { rows } = await options.db.query<{ n: string }>(
+    'SELECT count(*)::text AS n FROM rebuild_projection.workspace_states WHERE projection = $1 AND NOT deleted',
+    [rebuild.shadow_projection],
+  );
+  const total = Number(rows[0]?.n ?? 0);
+  options.onProgress?.({ phase: 'materializing', done: 0, total });
+  const counts = await materializeShadow(options.db, rebuild.shadow_projection, sink, {
+    batchSize: options.batchSize,
+    agentConfigMode: options.agentConfigMode,
+    onProgress: (done) => options.onProgress?.({ phase: 'materializing', done, total }),
+  });
+  interruptIfAborted(options.signal, rebuild);
+  return counts.failed;
+}
+
 /** Partitions where the live projection has applied more than the shadow has (a running --follow consumer). */
 async function shadowBehindLive(client: pg.ClientBase, projection: string, rebuild: Rebuild, topics: string[]): Promise<string[]> {
   const shadow = new Map((await readCheckpoints(client, rebuild.shadow_projection, topics)).map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
@@ -188,10 +211,10 @@ async function catchUpShadow(
   options: RebuildOptions,
   rebuild: Rebuild,
   sink: ReturnType<typeof shadowAgentkStates>,
-  phase: RebuildPhaseName,
+  phase: 'building' | 'catching_up',
 ): Promise<number> {
   const kafka = options.kafka!;
-  await updateRebuild(options.db, rebuild.id, { phase: phase === 'building' ? 'building' : 'catching_up' });
+  await updateRebuild(options.db, rebuild.id, { phase });
   const total = await remainingEvents(options, rebuild);
   options.onProgress?.({ phase, done: 0, total });
   const totals = await runKafkaReplay({
@@ -205,6 +228,8 @@ async function catchUpShadow(
     start: { kind: 'checkpoints' },
     agentConfigMode: options.agentConfigMode,
     sink,
+    // The first pass over the history only folds; later catch-ups are small and write rows directly.
+    materialize: phase !== 'building',
     signal: options.signal,
     log: options.log,
     onBatch: (t) => {

@@ -50,14 +50,8 @@ export async function loadFolds(
     [projection, ids],
   );
   for (const raw of states.rows) {
-    const row = stateRowSchema.parse(raw);
-    const state: FoldedWorkspace = {
-      version: Number(row.version),
-      deleted: row.deleted,
-      workspace: row.workspace,
-      agentConfig: row.agent_config,
-    };
-    folds.get(Number(row.workspace_id))!.state = state;
+    const [workspaceId, { state }] = toFold(stateRowSchema.parse(raw));
+    folds.get(workspaceId)!.state = state;
   }
   const parked = await client.query(
     `SELECT workspace_id::text, version::text, changes, topic, kafka_partition, kafka_offset::text
@@ -75,6 +69,28 @@ export async function loadFolds(
     folds.get(Number(row.workspace_id))!.parked.push(update);
   }
   return folds;
+}
+
+/** One page of live (not deleted) folded states in workspace id order, without locks (a rebuild's own shadow). */
+export async function readLiveFoldsPage(
+  client: pg.ClientBase,
+  projection: string,
+  afterWorkspaceId: number,
+  limit: number,
+): Promise<Map<number, WorkspaceFold>> {
+  const { rows } = await client.query(
+    `SELECT workspace_id::text, version::text, deleted, workspace, agent_config
+       FROM ${BOOKKEEPING_SCHEMA}.workspace_states
+      WHERE projection = $1 AND workspace_id > $2 AND NOT deleted
+      ORDER BY workspace_id LIMIT $3`,
+    [projection, afterWorkspaceId, limit],
+  );
+  return new Map(rows.map((raw) => toFold(stateRowSchema.parse(raw))));
+}
+
+function toFold(row: z.infer<typeof stateRowSchema>): [number, WorkspaceFold] {
+  const state: FoldedWorkspace = { version: Number(row.version), deleted: row.deleted, workspace: row.workspace, agentConfig: row.agent_config };
+  return [Number(row.workspace_id), { state, parked: [] }];
 }
 
 /** Writes back the folds of these workspaces: states upserted, parked updates replaced. */

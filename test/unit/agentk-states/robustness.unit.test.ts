@@ -55,7 +55,8 @@ describe('robustness', () => {
       }
     }
     expect(runs).toBeGreaterThan(1000);
-  });
+    // Over a thousand generations: seconds on an idle machine, more on a busy CI runner.
+  }, 60_000);
 
   it('odd YAML documents yield a DesiredConfigError', () => {
     const documents = [

@@ -1,0 +1,45 @@
+/**
+ * The last step of a rebuild's build phase from Kafka: generate each workspace's row once, from its final
+ * folded state, into the shadow. Folding first and generating once is what makes a rebuild cost one generation
+ * and one row write per workspace instead of one per batch its events were spread over (K updates each).
+ *
+ * Pipelined like the snapshot backfill: page n+1 is read and generated while page n is written.
+ */
+import type pg from 'pg';
+import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
+import type { RowSink } from '../sink/postgres/row-sink.js';
+import { withClient, withTransaction } from '../sink/postgres/transaction.js';
+import { readLiveFoldsPage } from '../sink/postgres/workspace-states.js';
+import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
+import { writeProjectedBatch, type BatchCounts } from './workspace-batch.js';
+
+export async function materializeShadow(
+  db: pg.Pool,
+  shadowProjection: string,
+  sink: RowSink,
+  options: { batchSize: number; agentConfigMode: AgentConfigMode; onProgress?: (done: number) => void },
+): Promise<BatchCounts> {
+  const counts: BatchCounts = { written: 0, unchanged: 0, failed: 0 };
+  let afterId = 0;
+  let done = 0;
+  let inFlight: Promise<void> = Promise.resolve();
+  for (;;) {
+    const { folds, projected } = await withClient(db, async (client) => {
+      const page = await readLiveFoldsPage(client, shadowProjection, afterId, options.batchSize);
+      return { folds: page, projected: await projectFolds(client, page, options.agentConfigMode) };
+    });
+    await inFlight;
+    if (folds.size === 0) break;
+    afterId = Math.max(...folds.keys());
+    inFlight = withTransaction(db, (client) => writeProjectedBatch(client, sink, projected, KAFKA_SOURCE)).then((batch) => {
+      counts.written += batch.written;
+      counts.unchanged += batch.unchanged;
+      counts.failed += batch.failed;
+      done += folds.size;
+      options.onProgress?.(done);
+    });
+    // Observed by the next iteration's await; this only keeps it from counting as unhandled meanwhile.
+    inFlight.catch(() => undefined);
+  }
+  return counts;
+}

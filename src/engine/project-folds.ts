@@ -1,0 +1,49 @@
+/**
+ * Folded states → read-model rows: resolves each live workspace's agent config (the one its create carried,
+ * else the pinned one from GitLab's tables) and project path, then runs the pure projection.
+ */
+import type pg from 'pg';
+import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
+import { projectAgentkState } from '../../projections/agentk-states/projection.js';
+import { AgentConfigResolver, type AgentConfigMode } from '../gitlab/agent-config-resolver.js';
+import { loadProjectPaths } from '../gitlab/project-paths.js';
+import type { DeadLetter } from '../sink/postgres/dead-letters.js';
+import { failureToDeadLetter, type ProjectedBatch } from './workspace-batch.js';
+
+export const KAFKA_SOURCE = 'kafka';
+
+/** Where a workspace's latest event was read, for its dead letter. */
+export type KafkaPosition = NonNullable<DeadLetter['kafka']>;
+
+export async function projectFolds(
+  client: pg.ClientBase,
+  folds: ReadonlyMap<number, WorkspaceFold>,
+  agentConfigMode: AgentConfigMode,
+  positions: ReadonlyMap<number, KafkaPosition> = new Map(),
+): Promise<ProjectedBatch> {
+  const live = [...folds].flatMap(([id, fold]) =>
+    fold.state && !fold.state.deleted && fold.state.workspace ? [{ id, state: fold.state, workspace: fold.state.workspace }] : [],
+  );
+  const resolver = new AgentConfigResolver(client, agentConfigMode);
+  await resolver.preload(live.filter((w) => w.state.agentConfig === null).map((w) => w.workspace.cluster_agent_id));
+  const projectPaths = await loadProjectPaths(client, live.map((w) => w.workspace.project_id));
+  const batch: ProjectedBatch = { rows: [], deadLetters: [] };
+  for (const { id, state, workspace } of live) {
+    const kafka = positions.get(id);
+    const agentConfig = state.agentConfig
+      ? { ok: true as const, config: state.agentConfig }
+      : resolver.resolve(workspace.cluster_agent_id, workspace.workspaces_agent_config_version);
+    if (!agentConfig.ok) {
+      const { kind, path, message } = agentConfig.failure;
+      batch.deadLetters.push({ ...failureToDeadLetter({ workspaceId: id, kind, path, message: `workspace ${id}: ${message}` }, KAFKA_SOURCE, undefined), kafka });
+      continue;
+    }
+    const projected = projectAgentkState(
+      { workspace, agentConfig: agentConfig.config, projectPath: projectPaths.get(workspace.project_id) },
+      workspace.project_id,
+    );
+    if (projected.ok) batch.rows.push(projected.row);
+    else batch.deadLetters.push({ ...failureToDeadLetter(projected.failure, KAFKA_SOURCE, workspace.processed_devfile), kafka });
+  }
+  return batch;
+}
