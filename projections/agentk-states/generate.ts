@@ -11,7 +11,7 @@
  */
 import { emptySecret, inventoryConfigMap, resourceQuota, scriptsConfigMap, serviceAccount } from './agent-objects.js';
 import { workloadObjects } from './deployment.js';
-import { readDevfile } from './devfile.js';
+import { readDevfileCached } from './devfile-cache.js';
 import { devfileToPod } from './devfile-to-pod.js';
 import { DesiredConfigError, GenerationFailure } from './errors.js';
 import type { GeneratorInput, KubernetesObject } from './inputs.js';
@@ -25,7 +25,7 @@ function build(input: GeneratorInput): KubernetesObject[] {
   // §8 step 1. Agent labels/annotations are checked first, as GitLab hands them to its devfile CLI.
   const meta = workspaceMetadata(workspace, agent);
   // §8 step 2–3: the devfile's objects and GitLab's pod edits.
-  const devfile = readDevfile(workspace.processed_devfile);
+  const devfile = readDevfileCached(workspace.processed_devfile);
   const pod = devfileToPod(devfile, meta.name);
   const postStart = planPostStart(devfile, input.projectPath ?? undefined);
   const { deployment, service, claims } = workloadObjects(meta, agent, workspace.desired_state, pod, postStart);
