@@ -99,7 +99,7 @@ export async function applyKafkaBatch(client: pg.ClientBase, batch: PartitionBat
     touched.set(event.workspaceId, fold);
     lastMessage.set(event.workspaceId, message);
   }
-  await saveFolds(client, deps.projection, touched);
+  await saveFolds(client, deps.projection, touched, folds);
 
   const deletedIds = [...touched].filter(([, fold]) => fold.state?.deleted).map(([id]) => id);
   result.deleted = await deps.sink.delete(client, deletedIds);

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { AgentkStateRow } from '../../../projections/agentk-states/projection.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 import type { RowSink, UpsertResult } from './row-sink.js';
+import { rowsAsJson } from './upsert-agentk-states.js';
 
 export function shadowAgentkStates(rebuildId: number): RowSink {
   return {
@@ -16,12 +17,12 @@ export function shadowAgentkStates(rebuildId: number): RowSink {
       const sorted = [...rows].sort((a, b) => a.workspaceId - b.workspaceId);
       const { rows: result } = await client.query<{ written: string; missing: string[] }>(
         `WITH input AS (
-           SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS t(workspace_id, project_id, desired_config)
+           SELECT * FROM jsonb_to_recordset($2::jsonb) AS t(workspace_id bigint, project_id bigint, desired_config jsonb)
          ), present AS (
            SELECT input.* FROM input JOIN workspaces w ON w.id = input.workspace_id
          ), upserted AS (
            INSERT INTO ${BOOKKEEPING_SCHEMA}.shadow_agentk_states AS s (rebuild_id, workspace_id, project_id, desired_config)
-           SELECT $1, workspace_id, project_id, desired_config::jsonb FROM present ORDER BY workspace_id
+           SELECT $1, workspace_id, project_id, desired_config FROM present ORDER BY workspace_id
            ON CONFLICT (rebuild_id, workspace_id) DO UPDATE
              SET project_id = EXCLUDED.project_id, desired_config = EXCLUDED.desired_config
              WHERE s.desired_config IS DISTINCT FROM EXCLUDED.desired_config OR s.project_id IS DISTINCT FROM EXCLUDED.project_id
@@ -29,7 +30,7 @@ export function shadowAgentkStates(rebuildId: number): RowSink {
          )
          SELECT (SELECT count(*) FROM upserted)::text AS written,
                 ARRAY(SELECT workspace_id::text FROM input EXCEPT SELECT workspace_id::text FROM present) AS missing`,
-        [rebuildId, sorted.map((r) => r.workspaceId), sorted.map((r) => r.projectId), sorted.map((r) => r.desiredConfigJson)],
+        [rebuildId, rowsAsJson(sorted)],
       );
       const written = Number(result[0]?.written ?? 0);
       const missingWorkspaceIds = (result[0]?.missing ?? []).map(Number);

@@ -19,17 +19,25 @@ export interface UpsertResult {
   missingWorkspaceIds: number[];
 }
 
+/**
+ * The batch as one JSON array, spliced from the already-serialized configs: no re-serialization and no
+ * array-literal escaping of kilobytes of JSON per row (which a text[] parameter costs in node-postgres).
+ */
+export function rowsAsJson(rows: readonly AgentkStateRow[]): string {
+  return `[${rows.map((r) => `{"workspace_id":${r.workspaceId},"project_id":${r.projectId},"desired_config":${r.desiredConfigJson}}`).join(',')}]`;
+}
+
 export async function upsertAgentkStates(client: pg.ClientBase, rows: readonly AgentkStateRow[]): Promise<UpsertResult> {
   if (rows.length === 0) return { written: 0, unchanged: 0, missingWorkspaceIds: [] };
   const sorted = [...rows].sort((a, b) => a.workspaceId - b.workspaceId);
   const { rows: result } = await client.query<{ written: string; missing: string[] }>(
     `WITH input AS (
-       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS t(workspace_id, project_id, desired_config)
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(workspace_id bigint, project_id bigint, desired_config jsonb)
      ), present AS (
        SELECT input.* FROM input JOIN workspaces w ON w.id = input.workspace_id
      ), upserted AS (
        INSERT INTO workspace_agentk_states AS s (workspace_id, project_id, desired_config, created_at, updated_at)
-       SELECT workspace_id, project_id, desired_config::jsonb, now(), now() FROM present ORDER BY workspace_id
+       SELECT workspace_id, project_id, desired_config, now(), now() FROM present ORDER BY workspace_id
        ON CONFLICT (workspace_id) DO UPDATE
          SET project_id = EXCLUDED.project_id, desired_config = EXCLUDED.desired_config, updated_at = EXCLUDED.updated_at
          WHERE s.desired_config IS DISTINCT FROM EXCLUDED.desired_config OR s.project_id IS DISTINCT FROM EXCLUDED.project_id
@@ -37,7 +45,7 @@ export async function upsertAgentkStates(client: pg.ClientBase, rows: readonly A
      )
      SELECT (SELECT count(*) FROM upserted)::text AS written,
             ARRAY(SELECT workspace_id::text FROM input EXCEPT SELECT workspace_id::text FROM present) AS missing`,
-    [sorted.map((r) => r.workspaceId), sorted.map((r) => r.projectId), sorted.map((r) => r.desiredConfigJson)],
+    [rowsAsJson(sorted)],
   );
   const summary = result[0];
   const written = Number(summary?.written ?? 0);

@@ -9,13 +9,22 @@ import type { FoldedWorkspace, ParkedUpdate, WorkspaceFold } from '../../../proj
 import { workspaceChangesSchema, workspaceRowSchema } from '../../events/workspace-event.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
-const stateRowSchema = z.object({
-  workspace_id: z.string(),
-  version: z.string(),
-  deleted: z.boolean(),
-  workspace: workspaceRowSchema.nullable(),
-  agent_config: agentConfigSchema.nullable(),
-});
+const stateRowSchema = z
+  .object({
+    workspace_id: z.string(),
+    version: z.string(),
+    deleted: z.boolean(),
+    workspace: z.record(z.string(), z.unknown()).nullable(),
+    processed_devfile: z.string().nullable(),
+    agent_config: agentConfigSchema.nullable(),
+  })
+  // The devfile is stored in its own column (migration 004); the row is whole again here.
+  .transform(({ workspace, processed_devfile, ...rest }) => ({
+    ...rest,
+    workspace: workspace === null ? null : workspaceRowSchema.parse({ ...workspace, processed_devfile }),
+  }));
+
+const STATE_COLUMNS = 'workspace_id::text, version::text, deleted, workspace, processed_devfile, agent_config';
 
 const parkedRowSchema = z.object({
   workspace_id: z.string(),
@@ -45,7 +54,7 @@ export async function loadFolds(
     [projection, ids],
   );
   const states = await client.query(
-    `SELECT workspace_id::text, version::text, deleted, workspace, agent_config
+    `SELECT ${STATE_COLUMNS}
        FROM ${BOOKKEEPING_SCHEMA}.workspace_states WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`,
     [projection, ids],
   );
@@ -79,7 +88,7 @@ export async function readLiveFoldsPage(
   limit: number,
 ): Promise<Map<number, WorkspaceFold>> {
   const { rows } = await client.query(
-    `SELECT workspace_id::text, version::text, deleted, workspace, agent_config
+    `SELECT ${STATE_COLUMNS}
        FROM ${BOOKKEEPING_SCHEMA}.workspace_states
       WHERE projection = $1 AND workspace_id > $2 AND NOT deleted
       ORDER BY workspace_id LIMIT $3`,
@@ -88,32 +97,61 @@ export async function readLiveFoldsPage(
   return new Map(rows.map((raw) => toFold(stateRowSchema.parse(raw))));
 }
 
-function toFold(row: z.infer<typeof stateRowSchema>): [number, WorkspaceFold] {
+function toFold(row: z.output<typeof stateRowSchema>): [number, WorkspaceFold] {
   const state: FoldedWorkspace = { version: Number(row.version), deleted: row.deleted, workspace: row.workspace, agentConfig: row.agent_config };
   return [Number(row.workspace_id), { state, parked: [] }];
 }
 
-/** Writes back the folds of these workspaces: states upserted, parked updates replaced. */
-export async function saveFolds(client: pg.ClientBase, projection: string, folds: ReadonlyMap<number, WorkspaceFold>): Promise<void> {
+/**
+ * Writes back the folds of these workspaces: states upserted, parked updates replaced. `loaded` (what
+ * loadFolds returned) lets an unchanged devfile stay as stored instead of being rewritten.
+ */
+export async function saveFolds(
+  client: pg.ClientBase,
+  projection: string,
+  folds: ReadonlyMap<number, WorkspaceFold>,
+  loaded: ReadonlyMap<number, WorkspaceFold> = new Map(),
+): Promise<void> {
   if (folds.size === 0) return;
   const states = [...folds]
     .filter(([, fold]) => fold.state !== undefined)
-    .map(([workspaceId, fold]) => ({
-      workspace_id: workspaceId,
-      version: fold.state!.version,
-      deleted: fold.state!.deleted,
-      workspace: fold.state!.workspace,
-      agent_config: fold.state!.agentConfig,
-    }));
-  if (states.length > 0) {
+    .map(([workspaceId, fold]) => {
+      const { workspace, version, deleted, agentConfig } = fold.state!;
+      const devfile = workspace?.processed_devfile ?? null;
+      const stored = loaded.get(workspaceId)?.state;
+      const devfileChanged = stored === undefined || (stored.workspace?.processed_devfile ?? null) !== devfile;
+      return {
+        workspace_id: workspaceId,
+        version,
+        deleted,
+        workspace: workspace === null ? null : { ...workspace, processed_devfile: undefined },
+        devfile_changed: devfileChanged,
+        processed_devfile: devfileChanged ? devfile : null,
+        agent_config: agentConfig,
+      };
+    });
+  const rewritten = states.filter((state) => state.devfile_changed);
+  const kept = states.filter((state) => !state.devfile_changed);
+  if (rewritten.length > 0) {
     await client.query(
-      `INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_states AS s (projection, workspace_id, version, deleted, workspace, agent_config)
-       SELECT $1, r.workspace_id, r.version, r.deleted, r.workspace, r.agent_config
-         FROM jsonb_to_recordset($2::jsonb) AS r(workspace_id bigint, version bigint, deleted boolean, workspace jsonb, agent_config jsonb)
+      `INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_states AS s (projection, workspace_id, version, deleted, workspace, processed_devfile, agent_config)
+       SELECT $1, r.workspace_id, r.version, r.deleted, r.workspace, r.processed_devfile, r.agent_config
+         FROM jsonb_to_recordset($2::jsonb)
+           AS r(workspace_id bigint, version bigint, deleted boolean, workspace jsonb, processed_devfile text, agent_config jsonb)
        ON CONFLICT (projection, workspace_id) DO UPDATE
          SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, workspace = EXCLUDED.workspace,
-             agent_config = EXCLUDED.agent_config, updated_at = now()`,
-      [projection, JSON.stringify(states)],
+             processed_devfile = EXCLUDED.processed_devfile, agent_config = EXCLUDED.agent_config, updated_at = now()`,
+      [projection, JSON.stringify(rewritten)],
+    );
+  }
+  if (kept.length > 0) {
+    // These states exist (loaded above) and keep their devfile: the column is left out of the update.
+    await client.query(
+      `UPDATE ${BOOKKEEPING_SCHEMA}.workspace_states AS s
+          SET version = r.version, deleted = r.deleted, workspace = r.workspace, agent_config = r.agent_config, updated_at = now()
+         FROM jsonb_to_recordset($2::jsonb) AS r(workspace_id bigint, version bigint, deleted boolean, workspace jsonb, agent_config jsonb)
+        WHERE s.projection = $1 AND s.workspace_id = r.workspace_id`,
+      [projection, JSON.stringify(kept)],
     );
   }
   await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.parked_updates WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`, [
