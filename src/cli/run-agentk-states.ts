@@ -9,6 +9,7 @@ import { RebuildInterruptedError, RebuildRefusedError, runRebuild } from '../eng
 import { rollbackLastRebuild } from '../engine/rollback.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
+import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { ensureAgentkStatesTable, NotAGitLabDatabaseError } from '../sink/postgres/ensure-agentk-states-table.js';
 import { migrate } from '../sink/postgres/migrate.js';
@@ -108,6 +109,10 @@ async function rebuild(
   if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
   const sourceDb = args.source === 'snapshot' && args.sourceDatabaseUrl ? await openPool(args.sourceDatabaseUrl, 'source', 2) : target;
   if (sourceDb !== target) releasers.push(() => sourceDb.end());
+  // A snapshot rebuild hands off to Kafka when asked to follow, or when a consumer has been applying events
+  // to the live table (it has checkpoints): the switched-in table must then contain what that consumer applied.
+  const handoff =
+    args.source === 'kafka' || args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0);
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: 'rebuild', source: args.source });
   const progress = createProgressReporter(io.progress);
   try {
@@ -116,7 +121,7 @@ async function rebuild(
       sourceDb,
       projection: AGENTK_STATES_PROJECTION,
       source: args.source,
-      kafka,
+      kafka: handoff ? kafka : undefined,
       batchSize: args.batchSize,
       agentConfigMode: args.agentConfigMode,
       signal: io.signal,
