@@ -106,7 +106,8 @@ describe('rebuild-projection agentk-states (rebuild from zero)', () => {
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
-    const result = await cli();
+    // Small pages: the final materialization must walk every workspace in id order across pages.
+    const result = await cli('--batch-size', '70');
     reading = false;
     await reader;
     expect(result.code).toBe(0);

@@ -64,8 +64,8 @@ export async function loadFolds(
   }
   const parked = await client.query(
     `SELECT workspace_id::text, version::text, changes, topic, kafka_partition, kafka_offset::text
-       FROM ${BOOKKEEPING_SCHEMA}.parked_updates WHERE projection = $1 AND workspace_id = ANY($2::bigint[])
-      ORDER BY workspace_id, version`,
+       FROM ${BOOKKEEPING_SCHEMA}.parked_updates AS p WHERE projection = $1 AND workspace_id = ANY($2::bigint[])
+      ORDER BY p.workspace_id, p.version`,
     [projection, ids],
   );
   for (const raw of parked.rows) {
@@ -89,9 +89,10 @@ export async function readLiveFoldsPage(
 ): Promise<Map<number, WorkspaceFold>> {
   const { rows } = await client.query(
     `SELECT ${STATE_COLUMNS}
-       FROM ${BOOKKEEPING_SCHEMA}.workspace_states
+       FROM ${BOOKKEEPING_SCHEMA}.workspace_states AS s
       WHERE projection = $1 AND workspace_id > $2 AND NOT deleted
-      ORDER BY workspace_id LIMIT $3`,
+      -- Qualified: the unqualified name would sort by the selected workspace_id::text, i.e. as strings.
+      ORDER BY s.workspace_id LIMIT $3`,
     [projection, afterWorkspaceId, limit],
   );
   return new Map(rows.map((raw) => toFold(stateRowSchema.parse(raw))));
