@@ -9,7 +9,7 @@ describe('the command line', () => {
     expect(parse('agentk-states')).toMatchObject({
       mode: 'rebuild',
       source: 'kafka',
-      batchSize: 1000,
+      batchSize: 250,
       agentConfigMode: 'pinned',
       topics: ['workspace-events'],
       group: 'rebuild-projection-agentk-states',
