@@ -136,7 +136,8 @@ async function rebuild(
     const buildS = result.buildMs / 1000;
     io.report(
       `agentk-states rebuild #${r.id} from ${r.source}${result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
-        `${written} written, ${switched.unchanged} unchanged, ${switched.deleted} deleted, ${result.failed} failed (dead letters); ` +
+        `${written} written, ${switched.unchanged} unchanged, ${switched.deleted} deleted, ${result.failed} failed (dead letters), ` +
+        `${switched.kept} live rows kept without a rebuilt row; ` +
         `build ${buildS.toFixed(1)} s (${Math.round(rows / Math.max(buildS, 0.001))} workspaces/s), switch ${(result.switchMs / 1000).toFixed(1)} s`,
     );
     if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' });

@@ -157,9 +157,10 @@ async function rebuildHoldingLock(options: RebuildOptions): Promise<RebuildResul
       if (options.kafka) {
         const behind = await shadowBehindLive(client, projection, rebuild!, options.kafka.topics);
         if (behind.length > 0) return { behind };
-        await adoptShadowBookkeeping(client, projection, rebuild!.shadow_projection);
       }
-      const counts = await switchShadowIntoLive(client, projection, rebuild!.id);
+      // The switch reads the shadow's folded states (which workspaces were deleted): adopt them after it.
+      const counts = await switchShadowIntoLive(client, rebuild!.shadow_projection, rebuild!.id);
+      if (options.kafka) await adoptShadowBookkeeping(client, projection, rebuild!.shadow_projection);
       await client.query('DELETE FROM rebuild_projection.shadow_agentk_states WHERE rebuild_id = $1', [rebuild!.id]);
       await updateRebuild(client, rebuild!.id, { phase: 'switched', switched: counts });
       return { counts };

@@ -13,6 +13,7 @@ import {
   createTopic,
   produce,
   readModel,
+  tombstone,
   updatedEvent,
   upsertWorkspaceRows,
   workspaceRow,
@@ -230,5 +231,23 @@ describe('rebuild-projection agentk-states (rebuild from zero)', () => {
     await waitFor(async () => ((await readModel(db.pool)).get(8) as { spec: { replicas: number } }[])[1]!.spec.replicas === 1);
     follower.child.kill('SIGTERM');
     expect((await follower.exited).code).toBe(0);
+  });
+
+  it('deletes the live rows of workspaces the log tombstoned, and keeps (and counts) rows the log knows nothing about', async () => {
+    await liveGenerationOne(20);
+    // A workspace GitLab backfilled before its events were ever published: present, with a row, no events.
+    await upsertWorkspaceRows(db.pool, [workspaceRow(500)]);
+    await db.pool.query(
+      `INSERT INTO workspace_agentk_states (workspace_id, project_id, desired_config, created_at, updated_at)
+       VALUES (500, 1, '[{"kind":"ConfigMap"}]', now(), now())`,
+    );
+    await produce(kafka, topic, [tombstone(3)]);
+    const result = await cli();
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/19 workspaces, 19 written, 0 unchanged, 1 deleted, 0 failed \(dead letters\), 1 live rows kept/);
+    const model = await readModel(db.pool);
+    expect(model.has(3)).toBe(false);
+    expect(model.get(500)).toEqual([{ kind: 'ConfigMap' }]);
+    expect(model.size).toBe(20);
   });
 });

@@ -7,7 +7,10 @@
  * rows that differ are written, so a rebuild that changes nothing costs almost nothing at switch time.
  *
  * Each row the switch changes is first copied to `previous_agentk_states` (the undo log for --rollback).
- * A workspace that failed in the rebuild (dead-lettered) keeps its live row rather than losing it.
+ * A live row is deleted only when the rebuild saw its workspace deleted (a tombstone in its folded states);
+ * a live row the rebuild has no row for otherwise (the workspace failed and is dead-lettered, or the topic
+ * never carried it) is kept and counted, never silently dropped. Rows of workspaces gone from GitLab's
+ * `workspaces` table disappear through GitLab's own foreign key.
  * The caller holds the projection's exclusive lock for the transaction (no batch interleaves).
  */
 import type pg from 'pg';
@@ -19,11 +22,13 @@ export interface SwitchCounts {
   deleted: number;
   /** Shadow rows equal to their live row. */
   unchanged: number;
+  /** Live rows the rebuild produced no row for and did not see deleted: kept as they were. */
+  kept: number;
 }
 
 const S = BOOKKEEPING_SCHEMA;
 
-export async function switchShadowIntoLive(client: pg.ClientBase, projection: string, rebuildId: number): Promise<SwitchCounts> {
+export async function switchShadowIntoLive(client: pg.ClientBase, shadowProjection: string, rebuildId: number): Promise<SwitchCounts> {
   const { rows: shadow } = await client.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM ${S}.shadow_agentk_states s
       WHERE s.rebuild_id = $1 AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id)`,
@@ -36,9 +41,11 @@ export async function switchShadowIntoLive(client: pg.ClientBase, projection: st
      SELECT $1, l.workspace_id, true, l.project_id, l.desired_config, l.created_at, l.updated_at
        FROM workspace_agentk_states l
        LEFT JOIN ${S}.shadow_agentk_states s ON s.rebuild_id = $1 AND s.workspace_id = l.workspace_id
-      WHERE (s.workspace_id IS NULL AND NOT EXISTS (
-               SELECT 1 FROM ${S}.dead_letters d WHERE d.projection = $2 AND d.dead_letter_key = 'workspace:' || l.workspace_id))
-         OR s.desired_config IS DISTINCT FROM l.desired_config OR s.project_id IS DISTINCT FROM l.project_id
+      WHERE CASE WHEN s.workspace_id IS NULL
+                 THEN EXISTS (SELECT 1 FROM ${S}.workspace_states ws
+                               WHERE ws.projection = $2 AND ws.workspace_id = l.workspace_id AND ws.deleted)
+                 ELSE s.desired_config IS DISTINCT FROM l.desired_config OR s.project_id IS DISTINCT FROM l.project_id
+            END
      UNION ALL
      SELECT $1, s.workspace_id, false, NULL, NULL, NULL, NULL
        FROM ${S}.shadow_agentk_states s
@@ -46,7 +53,7 @@ export async function switchShadowIntoLive(client: pg.ClientBase, projection: st
         AND NOT EXISTS (SELECT 1 FROM workspace_agentk_states l WHERE l.workspace_id = s.workspace_id)
         AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id)
      ON CONFLICT (rebuild_id, workspace_id) DO NOTHING`,
-    [rebuildId, projection],
+    [rebuildId, shadowProjection],
   );
   const deleted = await client.query(
     `DELETE FROM workspace_agentk_states l
@@ -74,7 +81,12 @@ export async function switchShadowIntoLive(client: pg.ClientBase, projection: st
     [rebuildId],
   );
   const counts = { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
-  return { ...counts, unchanged: Number(shadow[0]?.n ?? 0) - counts.inserted - counts.updated };
+  const { rows: kept } = await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM workspace_agentk_states l
+      WHERE NOT EXISTS (SELECT 1 FROM ${S}.shadow_agentk_states s WHERE s.rebuild_id = $1 AND s.workspace_id = l.workspace_id)`,
+    [rebuildId],
+  );
+  return { ...counts, unchanged: Number(shadow[0]?.n ?? 0) - counts.inserted - counts.updated, kept: Number(kept[0]?.n ?? 0) };
 }
 
 /**
