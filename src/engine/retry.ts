@@ -4,9 +4,12 @@
  * is never dead-lettered; anything else propagates.
  */
 
-/** SQLSTATE classes and codes worth retrying: the server or the connection, not the data. */
-const RETRIABLE_SQLSTATE_CLASSES = new Set(['08', '53', '57']);
-const RETRIABLE_SQLSTATES = new Set(['40001', '40P01', '55P03']);
+/**
+ * SQLSTATE classes and codes worth retrying: the server or the connection, not the data. Of class 53 only
+ * "too many connections": "out of memory/shared memory" would fail the same batch again forever.
+ */
+const RETRIABLE_SQLSTATE_CLASSES = new Set(['08', '57']);
+const RETRIABLE_SQLSTATES = new Set(['40001', '40P01', '55P03', '53300']);
 const RETRIABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 function codeOf(error: unknown): string | undefined {

@@ -24,6 +24,9 @@ const stateRowSchema = z
     workspace: workspace === null ? null : workspaceRowSchema.parse({ ...workspace, processed_devfile }),
   }));
 
+/** Enough to keep unrelated batches apart, few enough for any lock table (4 concurrent batches: 1,024 locks). */
+const LOCK_BUCKETS = 256;
+
 const STATE_COLUMNS = 'workspace_id::text, version::text, deleted, workspace, processed_devfile, agent_config';
 
 const parkedRowSchema = z.object({
@@ -49,9 +52,13 @@ export async function loadFolds(
   if (ids.length === 0) return folds;
   // Serialize batches that touch the same workspaces (created/updated topics are consumed concurrently),
   // including workspaces that have no state row yet: FOR UPDATE cannot lock a row that does not exist.
+  // One advisory lock per id would not scale: a batch of small updates holds tens of thousands of ids, and
+  // PostgreSQL's shared lock table (max_locks_per_transaction × connections) runs out ("out of shared
+  // memory"). So ids hash into LOCK_BUCKETS buckets: at most that many locks per batch, taken in order.
+  const buckets = [...new Set(ids.map((id) => id % LOCK_BUCKETS))].sort((a, b) => a - b);
   await client.query(
-    `SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || id::text, 0)) FROM (SELECT id FROM unnest($2::bigint[]) AS id ORDER BY id) AS ids`,
-    [projection, ids],
+    `SELECT pg_advisory_xact_lock(hashtext($1), bucket) FROM (SELECT bucket FROM unnest($2::int[]) AS bucket ORDER BY bucket) AS sorted`,
+    [projection, buckets],
   );
   const states = await client.query(
     `SELECT ${STATE_COLUMNS}

@@ -8,7 +8,7 @@ describe('transient failure classification', () => {
     expect(isTransient(pgError(code))).toBe(true);
   });
 
-  it.each(['23505', '22P02', '42P01', '23503'])('does not retry data or schema errors such as %s', (code) => {
+  it.each(['23505', '22P02', '42P01', '23503', '53200'])('does not retry data or schema errors such as %s', (code) => {
     expect(isTransient(pgError(code))).toBe(false);
   });
 
