@@ -1,0 +1,376 @@
+/**
+ * `npm run bench [-- options]`: the rebuilder's benchmark (issue 5). A measurement, not a test: it prints
+ * a table and writes bench/results/latest.{md,json}; targets are reported, never enforced.
+ *
+ * Steps, in this order, in one run on one machine:
+ *   load  the workload (workload.ts) into a fresh topic and a fresh GitLab-shaped database
+ *   (a)   kafkajs consume + decode of the topic            measure-kafka-decode.ts
+ *   (c)   generation of the N final rows, in process       measure-generate.ts (also writes (b)'s input)
+ *   (b)   raw COPY of those rows                           measure-copy.ts
+ *   (d)   the CLI's rebuild from Kafka                     measure-rebuild.ts
+ *   (f)   the CLI in --follow mode on (d)'s result         measure-follow.ts
+ *   (e)   the CLI's snapshot backfill                      measure-rebuild.ts
+ *   (g)   (d) and (e) again at N/10, for peak RSS vs size  (its own topic and database)
+ *   --profile: (d) and (e) at N/10 once more under node --cpu-prof, summarized by profile.ts
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { freezeCli, type KafkaTarget } from './cli-invocation.js';
+import {
+  benchKafka,
+  codeVersion,
+  cpuSince,
+  cpuSnapshot,
+  databaseUrl,
+  describeMachine,
+  dropDatabase,
+  ensureBroker,
+  foreignActivity,
+  recreateDatabase,
+  REPO_ROOT,
+  waitForKafka,
+  type Broker,
+} from './environment.js';
+import { DevfileRecorder, DevfileReplayer } from './devfile-cache.js';
+import { createBenchTopic, deleteBenchTopics, produceWorkload } from './load-kafka.js';
+import { loadGitlabDatabase, summarizeReadModel } from './load-postgres.js';
+import { COPY_TABLE, dropCopyTable, measureCopy } from './measure-copy.js';
+import { measureFollow } from './measure-follow.js';
+import { measureGenerate } from './measure-generate.js';
+import { measureKafkaDecode } from './measure-kafka-decode.js';
+import { measureKafkaRebuild, measureSnapshotBackfill } from './measure-rebuild.js';
+import { summarizeProfile } from './profile.js';
+import { renderMarkdown, renderSummary, type BenchResults, type WorkloadFacts } from './report.js';
+import { eventCount, updateLag, type WorkloadSpec } from './workload.js';
+
+const DATABASE = 'rebuild_projection_bench';
+const SMALL_DATABASE = 'rebuild_projection_bench_small';
+
+const OPTIONS = {
+  n: { type: 'string', help: 'workspaces (default: $BENCH_N or 100000)' },
+  k: { type: 'string', help: 'updates per workspace (default: $BENCH_K or 3)' },
+  partitions: { type: 'string', help: 'partitions of the topic (default: 4)' },
+  seed: { type: 'string', help: 'workload seed (default: 1)' },
+  'small-n': { type: 'string', help: 'the second size for (g) (default: N/10)' },
+  'kafka-mode': { type: 'string', help: '(d) as the CLI\'s default rebuild (shadow + switch: "rebuild", default) or "replay" (--from-beginning)' },
+  'follow-rate': { type: 'string', help: 'events/s produced in (f) (default: 1000)' },
+  'follow-seconds': { type: 'string', help: 'measured seconds of (f) (default: 30)' },
+  'follow-warmup': { type: 'string', help: 'warm-up seconds of (f) before measuring (default: 5)' },
+  'skip-a': { type: 'boolean', help: 'skip (a) Kafka consume + decode' },
+  'skip-b': { type: 'boolean', help: 'skip (b) raw COPY' },
+  'skip-c': { type: 'boolean', help: 'skip (c) generation (still run, unreported, when (b) needs its rows)' },
+  'skip-d': { type: 'boolean', help: 'skip (d) rebuild from Kafka (also skips (f), which runs on its result)' },
+  'skip-e': { type: 'boolean', help: 'skip (e) snapshot backfill' },
+  'skip-f': { type: 'boolean', help: 'skip (f) follow latency' },
+  'skip-g': { type: 'boolean', help: 'skip (g) the runs at the second size' },
+  profile: { type: 'boolean', help: 'also profile (d) and (e) at the second size with node --cpu-prof' },
+  'cli-timeout': { type: 'string', help: 'seconds after which a rebuilder run is stopped and reported as timed out (default: 1800)' },
+  'stall-timeout': { type: 'string', help: 'seconds without progress after which a rebuild is stopped as stalled (default: 180)' },
+  keep: { type: 'boolean', help: 'keep the databases and topics afterwards' },
+  'no-write': { type: 'boolean', help: 'do not write the results files' },
+  'results-name': { type: 'string', help: 'name of the results files in bench/results/ (default: latest)' },
+  help: { type: 'boolean', help: 'print this help' },
+} as const;
+
+function usage(): string {
+  return `Usage: npm run bench -- [options]\n\n${Object.entries(OPTIONS)
+    .map(([name, spec]) => `  --${name}${spec.type === 'string' ? ' N' : ''}`.padEnd(24) + spec.help)
+    .join('\n')}\n\nQuick mode for development: npm run bench -- --n 2000\n`;
+}
+
+function positiveInt(text: string | undefined, fallback: number, flag: string): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new Error(`--${flag} must be a positive integer, got "${text}"`);
+  return Number(text);
+}
+
+const startedClock = Date.now();
+function log(line: string): void {
+  const seconds = ((Date.now() - startedClock) / 1000).toFixed(1).padStart(7);
+  process.stderr.write(`[bench ${seconds}s] ${line}\n`);
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ args: process.argv.slice(2), options: OPTIONS, strict: true });
+  if (values.help) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const n = positiveInt(values.n ?? process.env.BENCH_N, 100_000, 'n');
+  const k = positiveInt(values.k ?? process.env.BENCH_K, 3, 'k');
+  const partitions = positiveInt(values.partitions, 4, 'partitions');
+  const seed = positiveInt(values.seed, 1, 'seed');
+  const smallN = positiveInt(values['small-n'], Math.max(1, Math.round(n / 10)), 'small-n');
+  const followRate = positiveInt(values['follow-rate'], 1000, 'follow-rate');
+  const followSeconds = positiveInt(values['follow-seconds'], 30, 'follow-seconds');
+  const followWarmup = positiveInt(values['follow-warmup'], 5, 'follow-warmup');
+  const resultsName = values['results-name'] ?? 'latest';
+  if (!/^[\w.-]+$/.test(resultsName)) throw new Error(`--results-name must be a plain file name, got "${resultsName}"`);
+  const cliTimeoutMs = positiveInt(values['cli-timeout'], 1800, 'cli-timeout') * 1000;
+  const stallMs = positiveInt(values['stall-timeout'], 180, 'stall-timeout') * 1000;
+  const kafkaMode = values['kafka-mode'] ?? 'rebuild';
+  if (kafkaMode !== 'rebuild' && kafkaMode !== 'replay') throw new Error(`--kafka-mode must be "rebuild" or "replay", got "${kafkaMode}"`);
+  const skip = (step: string) => values[`skip-${step}` as keyof typeof values] === true;
+  const spec: WorkloadSpec = { n, k, seed };
+  const smallSpec: WorkloadSpec = { n: smallN, k, seed };
+  const runId = Date.now().toString(36);
+  const notes: string[] = [];
+
+  const startedAt = new Date();
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'rebuild-projection-bench-'));
+  const copyFile = path.join(tmp, 'final-rows.csv');
+  const devfileCache = path.join(tmp, 'devfiles.bin');
+  const url = databaseUrl(DATABASE);
+  const smallUrl = databaseUrl(SMALL_DATABASE);
+  const topics: string[] = [];
+  let broker: Broker | undefined;
+  let kafka: ReturnType<typeof benchKafka> | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
+
+  try {
+    const code = await codeVersion();
+    const removeFrozenCli = freezeCli(runId);
+    cleanups.push(async () => removeFrozenCli());
+    broker = await ensureBroker(log);
+    kafka = benchKafka(broker.brokers, 'rebuild-projection-bench');
+    await waitForKafka(kafka);
+
+    log(`creating database ${DATABASE} and loading ${n} workspaces …`);
+    await recreateDatabase(DATABASE);
+    if (!values.keep) cleanups.push(() => dropDatabase(DATABASE));
+    const recorder = new DevfileRecorder(devfileCache);
+    const pgLoad = await loadGitlabDatabase(url, spec, recorder);
+    recorder.close();
+    const replay = async <T>(work: (devfiles: DevfileReplayer) => T | Promise<T>): Promise<T> => {
+      const devfiles = new DevfileReplayer(devfileCache);
+      try {
+        return await work(devfiles);
+      } finally {
+        devfiles.close();
+      }
+    };
+    log(`  loaded in ${(pgLoad.elapsedMs / 1000).toFixed(1)} s (${(pgLoad.workspaceBytes / 2 ** 20).toFixed(0)} MB of rows)`);
+
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const machine = await describeMachine(pool, !!process.env.KAFKA_BROKERS?.trim());
+    await pool.end();
+
+    const topic = `bench-workspace-events-${runId}`;
+    log(`producing ${eventCount(spec)} events into ${topic} (${partitions} partitions) …`);
+    await createBenchTopic(kafka, topic, partitions);
+    topics.push(topic);
+    const loaded = await replay((devfiles) =>
+      produceWorkload(kafka!, topic, spec, devfiles, (sent) => {
+        if (sent % 50_000 < 200) log(`  … ${sent} sent`);
+      }),
+    );
+    log(`  produced ${loaded.messages} messages, ${(loaded.bytes / 2 ** 20).toFixed(0)} MB in ${(loaded.elapsedMs / 1000).toFixed(1)} s`);
+
+    const workload: WorkloadFacts = {
+      n,
+      k,
+      partitions,
+      seed,
+      events: loaded.messages,
+      updateLag: updateLag(spec),
+      topicBytes: loaded.bytes,
+      workspaceTableBytes: pgLoad.workspaceBytes,
+      loadKafkaMs: loaded.elapsedMs,
+      loadPostgresMs: pgLoad.elapsedMs,
+    };
+    const results: BenchResults = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: '',
+      totalSeconds: 0,
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      machine,
+      workload,
+      code,
+      kafkaMode,
+      cpu: {},
+      foreignActivity: [],
+      notes,
+    };
+    const target = (group: string): KafkaTarget => ({ brokers: broker!.brokers, topic, group, databaseUrl: url });
+    const foreign = new Set<string>();
+    const lookAround = () => foreignActivity().forEach((line) => foreign.add(line));
+    lookAround();
+    /** Runs one measurement; a failure is reported in the results and the other steps still run. */
+    const step = async (name: string, work: () => Promise<void>): Promise<boolean> => {
+      lookAround();
+      try {
+        await work();
+        return true;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        log(`${name} FAILED: ${message}`);
+        notes.push(`${name} failed: ${message.split('\n')[0]}`);
+        return false;
+      } finally {
+        lookAround();
+      }
+    };
+
+    if (!skip('a')) {
+      await step('(a)', async () => {
+        log('(a) consuming and decoding the topic with kafkajs …');
+        const before = cpuSnapshot();
+        results.a = await measureKafkaDecode(kafka!, topic, `bench-raw-${runId}`);
+        results.cpu.a = cpuSince(before);
+        log(`  ${(results.a.elapsedMs / 1000).toFixed(2)} s`);
+      });
+    }
+    if (!skip('c') || !skip('b')) {
+      await step('(c)', async () => {
+        log('(c) generating the final rows in process …');
+        const before = cpuSnapshot();
+        const generated = await replay((devfiles) => measureGenerate(spec, copyFile, devfiles));
+        if (!skip('c')) {
+          results.c = generated;
+          results.cpu.c = cpuSince(before);
+        }
+        log(`  ${(generated.elapsedMs / 1000).toFixed(2)} s, ${generated.failures} failures`);
+        if (!skip('b')) {
+          await step('(b)', async () => {
+            log('(b) COPY of the final rows …');
+            const beforeCopy = cpuSnapshot();
+            results.b = await measureCopy(url, copyFile, generated.copyFileBytes);
+            results.cpu.b = cpuSince(beforeCopy);
+            log(`  ${(results.b.elapsedMs / 1000).toFixed(2)} s`);
+            results.bSummary = await summarizeReadModel(url, COPY_TABLE);
+            await dropCopyTable(url);
+          });
+        }
+      });
+      rmSync(copyFile, { force: true });
+    }
+    let dSucceeded = false;
+    if (!skip('d')) {
+      dSucceeded = await step('(d)', async () => {
+        log('(d) rebuild from Kafka with the CLI …');
+        results.d = await measureKafkaRebuild(target(`bench-rebuild-${runId}`), { mode: kafkaMode, timeoutMs: cliTimeoutMs, stallMs });
+        if (results.d.error) throw new Error(results.d.error);
+        log(`  ${(results.d.run.wallMs / 1000).toFixed(2)} s, peak RSS ${((results.d.run.peakRssKb ?? 0) / 1024).toFixed(0)} MB`);
+      });
+    }
+    if (!skip('f')) {
+      if (!dSucceeded) notes.push('(f) was skipped: it runs on the result of (d), which was skipped or failed.');
+      else {
+        await step('(f)', async () => {
+          log(`(f) follow mode at ${followRate} events/s for ${followSeconds} s …`);
+          results.f = await measureFollow(kafka!, target(`bench-follow-${runId}`), spec, {
+            rate: followRate,
+            seconds: followSeconds,
+            warmupSeconds: followWarmup,
+            drainSeconds: 15,
+            cpuProfDir: process.env.BENCH_FOLLOW_CPU_PROF,
+          });
+          log(`  p50 ${results.f.latencyMs.p50.toFixed(1)} ms, p99 ${results.f.latencyMs.p99.toFixed(1)} ms at ${results.f.achievedRate.toFixed(0)} events/s`);
+        });
+      }
+    }
+    if (!skip('e')) {
+      await step('(e)', async () => {
+        log('(e) snapshot backfill with the CLI …');
+        results.e = await measureSnapshotBackfill(url, { timeoutMs: cliTimeoutMs, stallMs });
+        if (results.e.error) throw new Error(results.e.error);
+        log(`  ${(results.e.run.wallMs / 1000).toFixed(2)} s, peak RSS ${((results.e.run.peakRssKb ?? 0) / 1024).toFixed(0)} MB`);
+      });
+    }
+
+    if (!skip('g') || values.profile) {
+      await step('(g)', async () => {
+        log(`(g) second size: N = ${smallN} …`);
+        await recreateDatabase(SMALL_DATABASE);
+        if (!values.keep) cleanups.push(() => dropDatabase(SMALL_DATABASE));
+        const smallLoad = await replay((devfiles) => loadGitlabDatabase(smallUrl, smallSpec, devfiles));
+        const smallTopic = `bench-workspace-events-small-${runId}`;
+        await createBenchTopic(kafka!, smallTopic, partitions);
+        topics.push(smallTopic);
+        const smallLoaded = await replay((devfiles) => produceWorkload(kafka!, smallTopic, smallSpec, devfiles));
+        const smallTarget = (group: string): KafkaTarget => ({ brokers: broker!.brokers, topic: smallTopic, group, databaseUrl: smallUrl });
+        const small: NonNullable<BenchResults['small']> = {
+          n: smallN,
+          workload: {
+            n: smallN,
+            k,
+            partitions,
+            seed,
+            events: smallLoaded.messages,
+            updateLag: updateLag(smallSpec),
+            topicBytes: smallLoaded.bytes,
+            workspaceTableBytes: smallLoad.workspaceBytes,
+            loadKafkaMs: smallLoaded.elapsedMs,
+            loadPostgresMs: smallLoad.elapsedMs,
+          },
+        };
+        results.small = small;
+        if (!skip('g') && !skip('d')) {
+          await step('(g/d)', async () => {
+            small.d = await measureKafkaRebuild(smallTarget(`bench-rebuild-small-${runId}`), { mode: kafkaMode, timeoutMs: cliTimeoutMs, stallMs });
+            if (small.d.error) throw new Error(small.d.error);
+            log(`  (d) ${(small.d.run.wallMs / 1000).toFixed(2)} s, peak RSS ${((small.d.run.peakRssKb ?? 0) / 1024).toFixed(0)} MB`);
+          });
+        }
+        if (!skip('g') && !skip('e')) {
+          await step('(g/e)', async () => {
+            small.e = await measureSnapshotBackfill(smallUrl, { timeoutMs: cliTimeoutMs, stallMs });
+            if (small.e.error) throw new Error(small.e.error);
+            log(`  (e) ${(small.e.run.wallMs / 1000).toFixed(2)} s, peak RSS ${((small.e.run.peakRssKb ?? 0) / 1024).toFixed(0)} MB`);
+          });
+        }
+        if (values.profile) {
+          await step('(profile)', async () => {
+            const profileDir = mkdtempSync(path.join(os.tmpdir(), 'rebuild-projection-profiles-'));
+            log(`profiling (d) and (e) at N = ${smallN} (profiles kept in ${profileDir}) …`);
+            const dRun = await measureKafkaRebuild(smallTarget(`bench-profile-${runId}`), { cpuProfDir: path.join(profileDir, 'kafka'), verify: false, mode: kafkaMode, timeoutMs: cliTimeoutMs, stallMs });
+            const eRun = await measureSnapshotBackfill(smallUrl, { cpuProfDir: path.join(profileDir, 'snapshot'), verify: false, timeoutMs: cliTimeoutMs, stallMs });
+            results.profiles = [];
+            if (dRun.run.cpuProfile)
+              results.profiles.push({ label: `(d) rebuild from Kafka, N = ${smallN} (profiled run ${(dRun.run.wallMs / 1000).toFixed(1)} s)`, summary: summarizeProfile(dRun.run.cpuProfile) });
+            if (eRun.run.cpuProfile)
+              results.profiles.push({ label: `(e) snapshot backfill, N = ${smallN} (profiled run ${(eRun.run.wallMs / 1000).toFixed(1)} s)`, summary: summarizeProfile(eRun.run.cpuProfile) });
+            notes.push(`CPU profiles (.cpuprofile, open in Chrome DevTools) were kept in ${profileDir}.`);
+          });
+        }
+      });
+    }
+    results.foreignActivity = [...foreign];
+
+    const finishedAt = new Date();
+    results.finishedAt = finishedAt.toISOString();
+    results.totalSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
+    process.stdout.write(`\n${renderSummary(results)}\n`);
+    if (!values['no-write']) {
+      const dir = path.join(REPO_ROOT, 'bench', 'results');
+      mkdirSync(dir, { recursive: true });
+      const name = resultsName;
+      writeFileSync(path.join(dir, `${name}.md`), renderMarkdown(results));
+      writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+      log(`results written to bench/results/${name}.md and ${name}.json`);
+    }
+    return 0;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => log(`cleanup: ${error.message}`));
+    if (kafka && !values.keep && broker && !broker.startedHere) await deleteBenchTopics(kafka, topics).catch((error: Error) => log(`deleting topics: ${error.message}`));
+    if (broker?.startedHere && values.keep) log('--keep: the broker this run started is left running (scripts/kafka-broker.sh stop)');
+    else if (broker?.startedHere) {
+      log('stopping the broker this run started …');
+      await broker.stop().catch((error: Error) => log(`stopping the broker: ${error.message}`));
+    }
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
