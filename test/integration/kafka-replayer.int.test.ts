@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { isDeepStrictEqual } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
 import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
@@ -236,7 +237,8 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     expect(await readModel(db.pool)).toEqual(expectedModel([row]));
     await produce(kafka, topic, [asJson(updatedEvent(61, 2, { desired_state: 'Stopped' }))]);
     const stopped = { ...row, desired_state: 'Stopped' };
-    while (Date.now() < deadline && JSON.stringify((await readModel(db.pool)).get(61)) !== JSON.stringify(expectedModel([stopped]).get(61))) {
+    // Deep equality: jsonb returns keys in its own order, so comparing JSON texts would never match.
+    while (Date.now() < deadline && !isDeepStrictEqual((await readModel(db.pool)).get(61), expectedModel([stopped]).get(61))) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(await readModel(db.pool)).toEqual(expectedModel([stopped]));
