@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import type { Kafka } from 'kafkajs';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
 import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
 import type { WorkspaceRow } from '../../src/events/workspace-event.js';
-import { CLI_PATH, runCli } from '../support/cli.js';
+import { runCli, spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
 import { createTestKafka } from '../support/kafka-broker.js';
@@ -44,7 +43,9 @@ beforeEach(async () => {
 afterEach(async () => {
   await db.drop();
 });
-afterAll(() => undefined);
+
+const spawnFollower = () =>
+  spawnCli(['agentk-states', '--source', 'kafka', '--follow', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url]);
 
 function consume(...extra: string[]) {
   return runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url, ...(extra.length ? extra : ['--from-checkpoint'])]);
@@ -205,15 +206,14 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     }
     await upsertWorkspaceRows(db.pool, finalRows);
     await produce(kafka, topic, messages);
-    const child = spawn(process.execPath, [CLI_PATH, 'agentk-states', '--source', 'kafka', '--follow', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url], { stdio: 'ignore' });
-    const deadline = Date.now() + 60_000;
+    const { child, exited } = spawnFollower();
     let applied = 0;
-    while (applied === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
+    await waitFor(async () => {
       applied = [...(await checkpoints()).values()].reduce((a, b) => a + b, 0);
-    }
+      return applied > 0;
+    });
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
     expect(applied).toBeGreaterThan(0);
     expect(applied).toBeLessThan(messages.length);
     const restarted = await consume();
@@ -227,23 +227,18 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     await createTopic(kafka, topic, 2);
     const row = workspaceRow(61);
     await upsertWorkspaceRows(db.pool, [row]);
-    const child = spawn(process.execPath, [CLI_PATH, 'agentk-states', '--source', 'kafka', '--follow', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, exited } = spawnFollower();
     await produce(kafka, topic, [asJson(createdEvent(row))]);
-    const deadline = Date.now() + 30_000;
-    while ((await readModel(db.pool)).size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(async () => (await readModel(db.pool)).size > 0, 30_000);
     expect(await readModel(db.pool)).toEqual(expectedModel([row]));
     await produce(kafka, topic, [asJson(updatedEvent(61, 2, { desired_state: 'Stopped' }))]);
     const stopped = { ...row, desired_state: 'Stopped' };
     // Deep equality: jsonb returns keys in its own order, so comparing JSON texts would never match.
-    while (Date.now() < deadline && !isDeepStrictEqual((await readModel(db.pool)).get(61), expectedModel([stopped]).get(61))) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(async () => isDeepStrictEqual((await readModel(db.pool)).get(61), expectedModel([stopped]).get(61)), 30_000);
     expect(await readModel(db.pool)).toEqual(expectedModel([stopped]));
     child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const { code, stdout } = await exited;
+    expect(code).toBe(0);
     expect(stdout).toMatch(/kafka follow: 2 events/);
   });
 
@@ -293,22 +288,11 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     }
     await upsertWorkspaceRows(db.pool, finalRows);
     await produce(kafka, topic, firstHalf);
-    const start = () => {
-      const child = spawn(process.execPath, [CLI_PATH, 'agentk-states', '--source', 'kafka', '--follow', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      const exited = new Promise<string>((resolve) => child.once('exit', () => resolve(stdout)));
-      return { child, exited };
-    };
     const total = firstHalf.length + secondHalf.length;
     const applied = async () => [...(await checkpoints()).values()].reduce((x, y) => x + y, 0);
-    const waitFor = async (condition: () => Promise<boolean>) => {
-      const deadline = Date.now() + 60_000;
-      while (!(await condition()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    };
-    const one = start();
+    const one = spawnFollower();
     await waitFor(async () => (await applied()) > 0);
-    const two = start();
+    const two = spawnFollower();
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -324,7 +308,7 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     expect(await applied()).toBe(total);
     one.child.kill('SIGTERM');
     two.child.kill('SIGTERM');
-    const outputs = await Promise.all([one.exited, two.exited]);
+    const outputs = (await Promise.all([one.exited, two.exited])).map((result) => result.stdout);
     const consumed = outputs.map((out) => Number(/kafka follow: (\d+) events/.exec(out)?.[1] ?? NaN));
     // Every event was applied by exactly one of the two processes.
     expect(consumed[0]! + consumed[1]!).toBe(total);

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Kafka } from 'kafkajs';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
 import type { WorkspaceRow } from '../../src/events/workspace-event.js';
-import { CLI_PATH, runCli } from '../support/cli.js';
+import { runCli, spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
 import { createTestKafka } from '../support/kafka-broker.js';
@@ -41,24 +40,7 @@ afterEach(async () => {
 
 const kafkaArgs = () => ['--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url];
 const cli = (...args: string[]) => runCli(['agentk-states', ...args, ...kafkaArgs()]);
-const spawnCli = (...args: string[]): { child: ChildProcess; exited: Promise<{ code: number | null; stdout: string; stderr: string }> } => {
-  const child = spawn(process.execPath, [CLI_PATH, 'agentk-states', ...args, ...kafkaArgs()], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  return { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr }))) };
-};
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  // Until the CLI has run its migrations, the bookkeeping tables do not exist (42P01): not yet.
-  const check = () => condition().catch((error: { code?: string }) => (error.code === '42P01' ? false : Promise.reject(error)));
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const spawnAgentkStates = (...args: string[]) => spawnCli(['agentk-states', ...args, ...kafkaArgs()]);
 
 async function query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
   return (await db.pool.query(sql, params)).rows as T[];
@@ -131,7 +113,7 @@ describe('rebuild-projection agentk-states (rebuild from zero)', () => {
 
   it('survives kill -9 mid-rebuild with the live table untouched, resumes, and --rollback restores the previous table', async () => {
     const before = await liveGenerationOne(600);
-    const { child, exited } = spawnCli();
+    const { child, exited } = spawnAgentkStates();
     // Kill it while it folds the topic's history into the shadow (checkpoints move, no switch yet).
     const shadowProgress = async () =>
       (await query<{ n: number }>(`SELECT coalesce(sum(next_offset), 0)::int AS n FROM rebuild_projection.checkpoints WHERE projection LIKE '%@rebuild-%'`))[0]!.n;
@@ -165,7 +147,7 @@ describe('rebuild-projection agentk-states (rebuild from zero)', () => {
 
   it('refuses a second rebuild at once, naming the holder', async () => {
     await liveGenerationOne(600);
-    const first = spawnCli();
+    const first = spawnAgentkStates();
     await waitFor(async () => (await query<{ n: number }>(`SELECT count(*)::int AS n FROM rebuild_projection.rebuilds WHERE phase = 'building'`))[0]!.n > 0);
     const second = await cli();
     expect(second.code).toBe(1);
@@ -196,7 +178,7 @@ describe('rebuild-projection agentk-states (rebuild from zero)', () => {
     await createTopic(kafka, topic, 2);
     const rows = Array.from({ length: 3000 }, (_, i) => workspaceRow(i + 1));
     await upsertWorkspaceRows(db.pool, rows);
-    const follower = spawnCli('--source', 'snapshot', '--follow', '--batch-size', '100');
+    const follower = spawnAgentkStates('--source', 'snapshot', '--follow', '--batch-size', '100');
     // While the snapshot is being read: GitLab stops workspace 2999 and publishes the event.
     await waitFor(async () => (await query<{ done: number }>(`SELECT done::int FROM rebuild_projection.rebuilds WHERE start_offsets IS NOT NULL AND done > 0`)).length > 0);
     await db.pool.query(`UPDATE workspaces SET desired_state = 'Stopped', updated_at = now() WHERE id = 2999`);
@@ -217,8 +199,8 @@ describe('rebuild-projection agentk-states (rebuild from zero)', () => {
 
   it('keeps a running --follow consumer working during a Kafka rebuild; events of that time are in the switched-in table', async () => {
     await liveGenerationOne(300);
-    const follower = spawnCli('--follow');
-    const rebuild = spawnCli();
+    const follower = spawnAgentkStates('--follow');
+    const rebuild = spawnAgentkStates();
     await waitFor(async () => (await query<{ n: number }>(`SELECT count(*)::int AS n FROM rebuild_projection.rebuilds WHERE phase IN ('building', 'catching_up')`))[0]!.n > 0);
     await produce(kafka, topic, [asAvro(updatedEvent(7, 3, { desired_state: 'Running' }))]);
     const { code, stdout } = await rebuild.exited;

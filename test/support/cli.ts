@@ -1,5 +1,5 @@
 /** Runs the built CLI (dist/) as a subprocess, the way operators run it. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const CLI_PATH = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
@@ -22,4 +22,33 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
       },
     );
   });
+}
+
+export interface SpawnedCli {
+  child: ChildProcess;
+  /** Resolves when the process exits, with everything it printed. */
+  exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+/** Starts the CLI in the background (a --follow consumer, a rebuild to kill), capturing its output. */
+export function spawnCli(args: string[]): SpawnedCli {
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  return { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr }))) };
+}
+
+/**
+ * Polls until `condition` holds; throws after `timeoutMs`. Until the CLI has run its migrations, the
+ * bookkeeping tables do not exist (42P01): that counts as "not yet".
+ */
+export async function waitFor(condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const check = () => condition().catch((error: { code?: string }) => (error.code === '42P01' ? false : Promise.reject(error)));
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
