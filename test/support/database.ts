@@ -12,7 +12,7 @@ export interface TestDatabase {
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = inject('postgresAdminUrl');
-  const name = `rebuild_projection_test_${randomBytes(6).toString('hex')}`;
+  const name = `${inject('postgresRunPrefix')}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {

@@ -2,6 +2,7 @@
  * vitest globalSetup: builds a template database holding GitLab's tables (test/fixtures/sql/gitlab-schema.sql)
  * once per run, so that every test file can clone a fresh, isolated database from it in milliseconds.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
@@ -10,21 +11,22 @@ declare module 'vitest' {
   export interface ProvidedContext {
     postgresAdminUrl: string;
     postgresTemplate: string;
+    postgresRunPrefix: string;
   }
 }
 
-export const TEMPLATE_DATABASE = 'rebuild_projection_test_template';
+/**
+ * This run's own prefix: the server may be shared with other checkouts and other runs, so the run creates,
+ * and later drops, only databases whose names start with it (never a pattern that could match theirs).
+ */
+export const RUN_PREFIX = `rebuild_projection_test_${randomBytes(4).toString('hex')}`;
+const TEMPLATE_DATABASE = `${RUN_PREFIX}_template`;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    // Leftovers of an interrupted earlier run would otherwise accumulate.
-    const { rows } = await admin.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname LIKE 'rebuild_projection_test_%'`,
-    );
-    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
   } finally {
     await admin.end();
@@ -40,12 +42,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide('postgresAdminUrl', adminUrl);
   project.provide('postgresTemplate', TEMPLATE_DATABASE);
+  project.provide('postgresRunPrefix', RUN_PREFIX);
   return async () => {
     const cleanup = new pg.Client({ connectionString: adminUrl });
     await cleanup.connect();
     try {
+      // Only this run's databases: LIKE with the run's random prefix (no wildcard characters in it).
       const { rows: dbs } = await cleanup.query<{ datname: string }>(
-        `SELECT datname FROM pg_database WHERE datname LIKE 'rebuild_projection_test_%'`,
+        `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`,
+        [RUN_PREFIX],
       );
       for (const { datname } of dbs) await cleanup.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     } finally {
