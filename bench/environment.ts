@@ -35,17 +35,14 @@ export async function ensureBroker(log: (line: string) => void): Promise<Broker>
     log(`using the Kafka cluster at ${external} (KAFKA_BROKERS)`);
     return { brokers: external, startedHere: false, stop: async () => undefined };
   }
-  const status = await run('bash', [BROKER_SCRIPT, 'status']).then(
-    () => true,
-    () => false,
-  );
-  if (status) {
-    log('reusing the broker already started by scripts/kafka-broker.sh (it is left running)');
-    return { brokers: '127.0.0.1:19092', startedHere: false, stop: async () => undefined };
-  }
-  log('starting a broker with scripts/kafka-broker.sh start …');
+  // `start` is idempotent: it reuses a running broker (and says so on stderr) and prints the address either way.
   const started = await run('bash', [BROKER_SCRIPT, 'start'], { timeout: 15 * 60_000 });
-  const brokers = started.stdout.trim().split('\n').pop() || '127.0.0.1:19092';
+  const brokers = started.stdout.trim().split('\n').pop() ?? '';
+  if (started.stderr.includes('already running')) {
+    log(`reusing the broker already started by scripts/kafka-broker.sh at ${brokers} (it is left running)`);
+    return { brokers, startedHere: false, stop: async () => undefined };
+  }
+  log(`started a broker with scripts/kafka-broker.sh at ${brokers}`);
   return {
     brokers,
     startedHere: true,

@@ -5,24 +5,31 @@
 #
 #   scripts/kafka-broker.sh fetch    copy the jars into .cache/kafka/lib (skipped when present)
 #   scripts/kafka-broker.sh start    fetch if needed, format a fresh data dir, start in background,
-#                                    wait until 127.0.0.1:19092 accepts connections (idempotent)
+#                                    wait until 127.0.0.1:$KAFKA_PORT accepts connections (idempotent);
+#                                    prints the broker address on stdout
 #   scripts/kafka-broker.sh stop     SIGTERM, wait for exit, remove the data dir (idempotent)
+#   scripts/kafka-broker.sh pause    SIGTERM, wait for exit, KEEP the data dir (a broker outage)
+#   scripts/kafka-broker.sh resume   start again on the data dir kept by 'pause'
 #   scripts/kafka-broker.sh status   exit 0 and print details if running, exit 3 if not
 #
-# Environment:
-#   KAFKA_START_TIMEOUT  seconds to wait for the port after launching (default 90)
-#   KAFKA_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
+# Environment (the one place the broker's ports are set; the template and the tests read them from here):
+#   KAFKA_PORT             the client listener's port (default 19092)
+#   KAFKA_CONTROLLER_PORT  the KRaft controller's port (default KAFKA_PORT + 1)
+#   KAFKA_STATE_DIR        where this broker keeps its pid, data and log (default .cache/kafka): a second
+#                          broker (e.g. the fault suite's, which it stops and restarts) needs its own
+#   KAFKA_START_TIMEOUT    seconds to wait for the port after launching (default 90)
+#   KAFKA_STOP_TIMEOUT     seconds to wait after SIGTERM before SIGKILL (default 30)
 #
 # The broker's stdout/stderr (log4j2 at WARN, test/kafka/log4j2.properties) goes to
-# .cache/kafka/broker.log, which is kept after stop for debugging.
+# $KAFKA_STATE_DIR/broker.log, which is kept after stop for debugging.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 ROOT="$(cd -- "$SCRIPT_DIR/.." && pwd -P)"
 
 HOST=127.0.0.1
-PORT=19092
-CONTROLLER_PORT=19093
+PORT="${KAFKA_PORT:-19092}"
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}"
 CLUSTER_ID=4L6g3nShT-eMCtK--X86sw
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.11.0
 
@@ -31,9 +38,11 @@ POM="$KAFKA_DIR/pom.xml"
 TEMPLATE="$KAFKA_DIR/server.properties.template"
 LOG4J2_CONFIG="$KAFKA_DIR/log4j2.properties"
 
-CACHE="$ROOT/.cache/kafka"
-LIB="$CACHE/lib"
+# The jars are shared by every broker; the state (pid, data, log) is per broker.
+LIB="$ROOT/.cache/kafka/lib"
+LIB_LOCK_FILE="$ROOT/.cache/kafka/.lib.lock"
 STAMP="$LIB/.pom.sha256"
+CACHE="${KAFKA_STATE_DIR:-$ROOT/.cache/kafka}"
 PID_FILE="$CACHE/broker.pid"
 DATA_FILE="$CACHE/broker.datadir"
 LOG_FILE="$CACHE/broker.log"
@@ -54,7 +63,7 @@ die() { log "ERROR: $*"; exit 1; }
 
 usage() {
   cat >&2 <<EOF
-usage: $(basename -- "$0") fetch|start|stop|status
+usage: $(basename -- "$0") fetch|start|stop|pause|resume|status
 EOF
   exit 2
 }
@@ -76,17 +85,20 @@ jars_present() {
 }
 
 do_fetch() {
+  mkdir -p "$(dirname "$LIB")"
+  exec 8>"$LIB_LOCK_FILE"
+  flock -w 600 8 || die "timed out waiting for $LIB_LOCK_FILE (another fetch is running?)"
   if jars_present; then
     log "jars already in ${LIB#"$ROOT/"} (pom unchanged); skipping fetch"
     return 0
   fi
   command -v mvn >/dev/null || die "mvn not found on PATH (needed to fetch the Kafka jars)"
-  local tmp="$CACHE/lib.tmp.$$"
+  local tmp="$LIB.tmp.$$"
   rm -rf "$tmp"
   log "fetching Kafka jars with Maven into ${LIB#"$ROOT/"} ..."
   local started=$SECONDS
   # Maven's output goes to a file (shown on failure): stdout of 'start' is the broker address.
-  local mvn_log="$CACHE/fetch.log"
+  local mvn_log="$(dirname "$LIB")/fetch.log"
   if ! mvn -B -q -f "$POM" "$DEP_PLUGIN:copy-dependencies" \
       "-DoutputDirectory=$tmp" -DincludeScope=runtime >"$mvn_log" 2>&1; then
     tail -n 40 "$mvn_log" >&2 || true
@@ -164,8 +176,9 @@ terminate() {
   done
 }
 
+# $1 = fresh: format a new data dir; kept: reuse the one 'pause' left.
 do_start() {
-  local pid
+  local mode="$1" pid
   pid="$(running_pid)"
   if [[ -n "$pid" ]]; then
     if port_open "$PORT"; then
@@ -175,7 +188,14 @@ do_start() {
     fi
     die "broker pid $pid is running but $HOST:$PORT does not accept connections; run '$0 stop' first"
   fi
-  clean_stale
+  local kept=""
+  if [[ "$mode" == kept ]]; then
+    kept="$(cat "$DATA_FILE" 2>/dev/null || true)"
+    [[ -n "$kept" && -f "$kept/server.properties" ]] || die "no data dir kept by 'pause' in ${CACHE#"$ROOT/"}; use 'start'"
+    rm -f "$PID_FILE"
+  else
+    clean_stale
+  fi
 
   local p
   for p in "$PORT" "$CONTROLLER_PORT"; do
@@ -187,21 +207,25 @@ do_start() {
   command -v java >/dev/null || die "java not found on PATH (Java 17+ is needed to run Kafka)"
   do_fetch
 
-  local data
-  data="$(mktemp -d "$CACHE/data-XXXXXXXX")"
-  echo "$data" >"$DATA_FILE"
-  mkdir -p "$data/logs"
-  sed "s|@LOG_DIRS@|$data/logs|" "$TEMPLATE" >"$data/server.properties"
-  grep -q '@LOG_DIRS@' "$data/server.properties" && die "placeholder not replaced in server.properties"
-
-  : >"$LOG_FILE"
-  local cp="$LIB/*"
-  log "formatting ${data#"$ROOT/"}"
-  if ! java "${JAVA_OPTS[@]}" -cp "$cp" kafka.tools.StorageTool format \
-      -t "$CLUSTER_ID" -c "$data/server.properties" --ignore-formatted >>"$LOG_FILE" 2>&1; then
-    log_tail
-    rm -rf -- "$data"; rm -f "$DATA_FILE"
-    die "kafka-storage format failed"
+  local data cp="$LIB/*"
+  if [[ -n "$kept" ]]; then
+    data="$kept"
+    log "resuming on ${data#"$ROOT/"}"
+  else
+    data="$(mktemp -d "$CACHE/data-XXXXXXXX")"
+    echo "$data" >"$DATA_FILE"
+    mkdir -p "$data/logs"
+    sed -e "s|@LOG_DIRS@|$data/logs|" -e "s|@PORT@|$PORT|g" -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
+      "$TEMPLATE" >"$data/server.properties"
+    grep -q '@[A-Z_]*@' "$data/server.properties" && die "placeholder not replaced in server.properties"
+    : >"$LOG_FILE"
+    log "formatting ${data#"$ROOT/"}"
+    if ! java "${JAVA_OPTS[@]}" -cp "$cp" kafka.tools.StorageTool format \
+        -t "$CLUSTER_ID" -c "$data/server.properties" --ignore-formatted >>"$LOG_FILE" 2>&1; then
+      log_tail
+      rm -rf -- "$data"; rm -f "$DATA_FILE"
+      die "kafka-storage format failed"
+    fi
   fi
 
   local started=$SECONDS
@@ -235,8 +259,9 @@ do_start() {
   echo "$HOST:$PORT"
 }
 
+# $1 = remove: delete the data dir; keep: leave it for 'resume'.
 do_stop() {
-  local pid
+  local mode="$1" pid
   pid="$(running_pid)"
   if [[ -n "$pid" ]]; then
     log "stopping broker pid $pid"
@@ -248,7 +273,11 @@ do_stop() {
   else
     log "not running"
   fi
-  clean_stale
+  if [[ "$mode" == keep ]]; then
+    rm -f "$PID_FILE"
+  else
+    clean_stale
+  fi
 }
 
 do_status() {
@@ -268,8 +297,10 @@ main() {
   [[ $# -eq 1 ]] || usage
   case "$1" in
     fetch) take_lock; do_fetch ;;
-    start) take_lock; do_start ;;
-    stop) take_lock; do_stop ;;
+    start) take_lock; do_start fresh ;;
+    resume) take_lock; do_start kept ;;
+    stop) take_lock; do_stop remove ;;
+    pause) take_lock; do_stop keep ;;
     status) do_status ;;
     -h | --help | help) usage ;;
     *) usage ;;

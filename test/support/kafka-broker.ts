@@ -3,7 +3,7 @@
  *
  * If KAFKA_BROKERS is set (e.g. "127.0.0.1:9092" or "h1:9092,h2:9092") that cluster is used and
  * left alone. Otherwise `scripts/kafka-broker.sh start` launches a single-node KRaft broker from
- * Maven Central jars on 127.0.0.1:19092 (see shared/kafka-broker.md), and stop() shuts it down
+ * Maven Central jars on 127.0.0.1:$KAFKA_PORT (default 19092; see shared/kafka-broker.md), and stop() shuts it down
  * again, but only if this call was the one that started it: a broker that was already running
  * (e.g. started by hand with `scripts/kafka-broker.sh start`) is reused and kept.
  */
@@ -71,12 +71,14 @@ interface ScriptResult {
   stderr: string;
 }
 
-function runScript(subcommand: 'start' | 'stop' | 'status'): Promise<ScriptResult> {
+type ScriptCommand = 'start' | 'stop' | 'pause' | 'resume' | 'status';
+
+function runScript(subcommand: ScriptCommand, env: Record<string, string> = {}): Promise<ScriptResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [brokerScript, subcommand], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: process.env,
+      env: { ...process.env, ...env },
     });
     let stdout = '';
     let stderr = '';
@@ -95,6 +97,54 @@ function runScript(subcommand: 'start' | 'stop' | 'status'): Promise<ScriptResul
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+async function runScriptOrThrow(subcommand: ScriptCommand, env: Record<string, string> = {}): Promise<ScriptResult> {
+  const result = await runScript(subcommand, env);
+  if (result.code !== 0) {
+    throw new Error(`scripts/kafka-broker.sh ${subcommand} failed (exit ${result.code}):\n${result.stderr}${result.stdout}`);
+  }
+  return result;
+}
+
+/** `start` and `resume` print the broker's address as their last line of stdout. */
+function addressOf(result: ScriptResult): string {
+  const address = result.stdout.trim().split('\n').pop() ?? '';
+  if (!/^[\w.-]+:\d+$/.test(address)) throw new Error(`scripts/kafka-broker.sh printed no broker address:\n${result.stdout}`);
+  return address;
+}
+
+export interface OwnKafkaBroker {
+  brokers: string;
+  /** Stops the broker and keeps its data (an outage). */
+  pause: () => Promise<void>;
+  /** Starts it again on the kept data, same address. */
+  resume: () => Promise<void>;
+  /** Stops it and removes its data. */
+  stop: () => Promise<void>;
+}
+
+/**
+ * A broker of the caller's own, on its own ports and state directory, for tests that stop and restart it
+ * (the shared test broker must keep running for everyone else).
+ */
+export async function startOwnKafkaBroker(options: { stateDir: string; port: number }): Promise<OwnKafkaBroker> {
+  const env = { KAFKA_STATE_DIR: options.stateDir, KAFKA_PORT: String(options.port) };
+  const brokers = addressOf(await runScriptOrThrow('start', env));
+  await waitForKafka(brokers);
+  return {
+    brokers,
+    pause: async () => {
+      await runScriptOrThrow('pause', env);
+    },
+    resume: async () => {
+      await runScriptOrThrow('resume', env);
+      await waitForKafka(brokers);
+    },
+    stop: async () => {
+      await runScriptOrThrow('stop', env);
+    },
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -138,28 +188,15 @@ export async function startKafkaForTests(): Promise<KafkaForTests> {
     return { brokers: external, stop: async () => undefined };
   }
 
-  // Reuse a broker that is already running; stop() then leaves it alone.
-  const status = await runScript('status');
-  let ownsBroker = false;
-  if (status.code !== 0) {
-    const started = await runScript('start');
-    if (started.code !== 0) {
-      throw new Error(
-        `scripts/kafka-broker.sh start failed (exit ${started.code}):\n${started.stderr}${started.stdout}`,
-      );
-    }
-    // Another process may have won the race between status and start.
-    ownsBroker = !started.stderr.includes('already running');
-  }
-  const brokers = '127.0.0.1:19092';
+  // `start` reuses a broker that is already running (and says so); stop() then leaves it alone.
+  const started = await runScriptOrThrow('start');
+  let ownsBroker = !started.stderr.includes('already running');
+  const brokers = addressOf(started);
 
   const stop = async (): Promise<void> => {
     if (!ownsBroker) return;
     ownsBroker = false;
-    const stopped = await runScript('stop');
-    if (stopped.code !== 0) {
-      throw new Error(`scripts/kafka-broker.sh stop failed (exit ${stopped.code}):\n${stopped.stderr}`);
-    }
+    await runScriptOrThrow('stop');
   };
 
   try {
