@@ -90,6 +90,7 @@ do_fetch() {
   flock -w 600 8 || die "timed out waiting for $LIB_LOCK_FILE (another fetch is running?)"
   if jars_present; then
     log "jars already in ${LIB#"$ROOT/"} (pom unchanged); skipping fetch"
+    exec 8>&-
     return 0
   fi
   command -v mvn >/dev/null || die "mvn not found on PATH (needed to fetch the Kafka jars)"
@@ -110,6 +111,8 @@ do_fetch() {
   rm -rf "$LIB"
   mv "$tmp" "$LIB"
   log "fetched $(find "$LIB" -name '*.jar' | wc -l) jars in $((SECONDS - started))s"
+  # Released here: a broker started after the fetch must not inherit (and hold) the lock.
+  exec 8>&-
 }
 
 # Prints the pid of our running broker, or nothing. Verifies the pid really is a kafka.Kafka JVM
@@ -233,7 +236,7 @@ do_start() {
   # goes to files so a caller that captures our output (e.g. node's execFile) is not held open,
   # and the lock fd is closed so the JVM does not hold the lock for its lifetime.
   ( trap '' HUP; exec java "${JAVA_OPTS[@]}" -cp "$cp" kafka.Kafka "$data/server.properties" ) \
-    </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+    </dev/null >>"$LOG_FILE" 2>&1 8>&- 9>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
   log "started broker pid $pid; waiting up to ${START_TIMEOUT}s for $HOST:$PORT"
