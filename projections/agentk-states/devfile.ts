@@ -140,7 +140,7 @@ function invalid(detail: string, path: ReadonlyArray<string | number>): Generati
 }
 
 /** Number of Unicode characters (code points), as PostgreSQL and Ruby count them. */
-function characterCount(text: string, limit: number): number {
+export function characterCount(text: string, limit: number): number {
   if (text.length <= limit) return text.length;
   let count = 0;
   for (let i = 0; i < text.length; i++) {
@@ -160,16 +160,19 @@ function describe(value: unknown): string {
   return `a ${typeof value} scalar`;
 }
 
+/** The failure of a devfile of `characters` characters (over the limit), also raised for a folded state's marker. */
+export function devfileTooLarge(characters: number): GenerationFailure {
+  return new GenerationFailure(
+    'devfile_too_large',
+    `processed_devfile has ${characters} characters; at most ${MAX_DEVFILE_CHARACTERS} are allowed`,
+    undefined,
+  );
+}
+
 /** Layer 1: text to JSON values. */
 function parseYaml(text: string): Record<string, unknown> {
   const characters = characterCount(text, MAX_DEVFILE_CHARACTERS);
-  if (characters > MAX_DEVFILE_CHARACTERS) {
-    throw new GenerationFailure(
-      'devfile_too_large',
-      `processed_devfile has ${characters} characters; at most ${MAX_DEVFILE_CHARACTERS} are allowed`,
-      undefined,
-    );
-  }
+  if (characters > MAX_DEVFILE_CHARACTERS) throw devfileTooLarge(characters);
   let document: unknown;
   try {
     document = loadSafeYaml(text);

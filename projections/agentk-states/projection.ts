@@ -2,6 +2,7 @@
  * The agentk-states projection for one workspace: its inputs in, its read-model row (or the reason it has
  * none) out. Pure: the engine decides what to do with failures (dead letters), this only classifies them.
  */
+import { devfileTooLarge } from './devfile.js';
 import { DesiredConfigError } from './errors.js';
 import { generateDesiredConfigJson } from './generate.js';
 import type { GeneratorInput } from './inputs.js';
@@ -42,4 +43,14 @@ export function projectAgentkState(input: GeneratorInput, projectId: number): Pr
       failure: { workspaceId, kind: 'generator_bug', path: undefined, message: `workspace ${workspaceId}: ${detail}` },
     };
   }
+}
+
+/**
+ * The failure of a workspace whose folded state keeps only a marker of its oversized devfile (fold.ts):
+ * the same typed devfile_too_large failure the generator gives for the text itself.
+ */
+export function oversizedDevfileFailure(workspaceId: number, characters: number): WorkspaceFailure {
+  const failure = devfileTooLarge(characters);
+  const error = new DesiredConfigError(failure.kind, failure.detail, failure.path, workspaceId);
+  return { workspaceId, kind: error.kind, path: error.path, message: error.message };
 }

@@ -132,7 +132,9 @@ async function rebuild(
     const { rebuild: r, switched } = result;
     const written = switched.inserted + switched.updated;
     const rows = switched.unchanged + written;
-    await finishRun(target, runId, result.failed > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written, unchanged: switched.unchanged, failed: result.failed });
+    const { parked } = result;
+    const problems = result.failed + parked.workspaces;
+    await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written, unchanged: switched.unchanged, failed: result.failed });
     const buildS = result.buildMs / 1000;
     io.report(
       `agentk-states rebuild #${r.id} from ${r.source}${result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
@@ -140,8 +142,16 @@ async function rebuild(
         `${switched.kept} live rows kept without a rebuilt row; ` +
         `build ${buildS.toFixed(1)} s (${Math.round(rows / Math.max(buildS, 0.001))} workspaces/s), switch ${(result.switchMs / 1000).toFixed(1)} s`,
     );
+    if (parked.workspaces > 0) {
+      const named = parked.sample.map((p) => `${p.workspaceId} (${p.updates} from ${p.from})`).join('; ');
+      io.log(
+        `${parked.workspaces} workspaces (${parked.updates} updates) stay parked: the topic holds updates but not their creates ` +
+          `(compacted or truncated history), so they have no rebuilt row and their live rows were kept: ${named}` +
+          `${parked.workspaces > parked.sample.length ? '; …' : ''}. Rebuild with --source snapshot`,
+      );
+    }
     if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' });
-    return result.failed > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
+    return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
     await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);

@@ -9,7 +9,7 @@ import { foldEvent, type WorkspaceFold } from '../../projections/agentk-states/f
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
 import { lockCheckpoint, saveCheckpoints } from '../sink/postgres/checkpoints.js';
-import { excerpt, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
+import { clearDeadLetters, excerpt, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
 import { lockProjectionShared } from '../sink/postgres/projection-locks.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { loadFolds, saveFolds } from '../sink/postgres/workspace-states.js';
@@ -17,7 +17,6 @@ import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
 import { AGENTK_STATES_PROJECTION, writeProjectedBatch, type BatchCounts } from './workspace-batch.js';
 
 export { KAFKA_SOURCE };
-
 
 export interface PartitionBatch {
   topic: string;
@@ -103,6 +102,9 @@ export async function applyKafkaBatch(client: pg.ClientBase, batch: PartitionBat
 
   const deletedIds = [...touched].filter(([, fold]) => fold.state?.deleted).map(([id]) => id);
   result.deleted = await deps.sink.delete(client, deletedIds);
+  // A deleted workspace needs no row any more: its workspace-level letters (a failed generation, no row in
+  // `workspaces`) are moot. Letters of bad messages are keyed by position and stay.
+  await clearDeadLetters(client, AGENTK_STATES_PROJECTION, deletedIds);
   let counts: BatchCounts;
   if (deps.materialize) {
     // Every live workspace the batch touched is regenerated, even when its events were stale: a replay then
@@ -112,7 +114,7 @@ export async function applyKafkaBatch(client: pg.ClientBase, batch: PartitionBat
     );
     const projected = await projectFolds(client, touched, deps.agentConfigMode, positions);
     projected.deadLetters.unshift(...deadLetters);
-    counts = await writeProjectedBatch(client, deps.sink, projected, KAFKA_SOURCE);
+    counts = await writeProjectedBatch(client, deps.sink, projected, KAFKA_SOURCE, positions);
   } else {
     await recordDeadLetters(client, AGENTK_STATES_PROJECTION, deadLetters);
     counts = { written: 0, unchanged: 0, failed: deadLetters.length };

@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
-import { projectAgentkState } from '../../projections/agentk-states/projection.js';
+import { oversizedDevfileFailure, projectAgentkState } from '../../projections/agentk-states/projection.js';
 import { AgentConfigResolver, type AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { loadProjectPaths } from '../gitlab/project-paths.js';
 import type { DeadLetter } from '../sink/postgres/dead-letters.js';
@@ -30,6 +30,12 @@ export async function projectFolds(
   const batch: ProjectedBatch = { rows: [], deadLetters: [] };
   for (const { id, state, workspace } of live) {
     const kafka = positions.get(id);
+    if (state.oversizedDevfile) {
+      const { characters, sha256 } = state.oversizedDevfile;
+      const input = `processed_devfile of ${characters} characters, sha256 ${sha256} (not kept: over the limit)`;
+      batch.deadLetters.push({ ...failureToDeadLetter(oversizedDevfileFailure(id, characters), KAFKA_SOURCE, input), kafka });
+      continue;
+    }
     const agentConfig = state.agentConfig
       ? { ok: true as const, config: state.agentConfig }
       : resolver.resolve(workspace.cluster_agent_id, workspace.workspaces_agent_config_version);

@@ -33,8 +33,8 @@ import {
 import { shadowAgentkStates } from '../sink/postgres/shadow-agentk-states.js';
 import { adoptShadowBookkeeping, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
-import { saveFolds } from '../sink/postgres/workspace-states.js';
-import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
+import { listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
+import { snapshotState, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { runKafkaReplay } from './kafka-replayer.js';
 import { materializeShadow } from './materialize-shadow.js';
 import { runSnapshotBackfill } from './snapshot-backfill.js';
@@ -68,6 +68,8 @@ export interface RebuildResult {
   resumed: boolean;
   switched: SwitchCounts;
   failed: number;
+  /** Updates still parked at the switch: the history lacks their workspaces' creates (exit 2, named). */
+  parked: UnappliedParked;
   buildMs: number;
   switchMs: number;
 }
@@ -158,16 +160,17 @@ async function rebuildHoldingLock(options: RebuildOptions): Promise<RebuildResul
         const behind = await shadowBehindLive(client, projection, rebuild!, options.kafka.topics);
         if (behind.length > 0) return { behind };
       }
+      const parked = await listUnappliedParked(client, rebuild!.shadow_projection);
       // The switch reads the shadow's folded states (which workspaces were deleted): adopt them after it.
       const counts = await switchShadowIntoLive(client, rebuild!.shadow_projection, rebuild!.id);
       if (options.kafka) await adoptShadowBookkeeping(client, projection, rebuild!.shadow_projection);
       await client.query('DELETE FROM rebuild_projection.shadow_agentk_states WHERE rebuild_id = $1', [rebuild!.id]);
       await updateRebuild(client, rebuild!.id, { phase: 'switched', switched: counts });
-      return { counts };
+      return { counts, parked };
     });
     if (outcome.counts) {
       const switchMs = performance.now() - switchStarted;
-      return { rebuild: { ...rebuild, phase: 'switched' }, resumed, switched: outcome.counts, failed, buildMs, switchMs };
+      return { rebuild: { ...rebuild, phase: 'switched' }, resumed, switched: outcome.counts, failed, parked: outcome.parked, buildMs, switchMs };
     }
     if (round >= MAX_CATCH_UP_ROUNDS) {
       throw new RebuildRefusedError(`the shadow could not catch up with the live consumer after ${round} rounds (${outcome.behind?.join(', ')})`);
@@ -311,7 +314,7 @@ function snapshotFolds(records: readonly SnapshotRecord[]): Map<number, Workspac
   for (const record of records) {
     const row = workspaceRowSchema.safeParse(record.row);
     // A row that does not parse was dead-lettered by the projection; it gets no folded state either.
-    if (row.success) folds.set(record.workspaceId, { state: { version: 0, deleted: false, workspace: row.data, agentConfig: null }, parked: [] });
+    if (row.success) folds.set(record.workspaceId, { state: snapshotState(row.data), parked: [] });
   }
   return folds;
 }

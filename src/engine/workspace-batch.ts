@@ -32,12 +32,16 @@ export function failureToDeadLetter(failure: WorkspaceFailure, source: string, i
   };
 }
 
-/** Writes a projected batch inside the caller's transaction. */
+/**
+ * Writes a projected batch inside the caller's transaction. `positions`: where each workspace's latest
+ * event was read (Kafka), recorded on the letters this writes.
+ */
 export async function writeProjectedBatch(
   client: pg.ClientBase,
   sink: RowSink,
   batch: ProjectedBatch,
   source: string,
+  positions: ReadonlyMap<number, NonNullable<DeadLetter['kafka']>> = new Map(),
 ): Promise<BatchCounts> {
   const upsert = await sink.upsert(client, batch.rows);
   const missing = new Set(upsert.missingWorkspaceIds);
@@ -51,6 +55,7 @@ export async function writeProjectedBatch(
         errorPath: undefined,
         message: `workspace ${workspaceId}: no such row in the target database's workspaces table, so no workspace_agentk_states row can reference it`,
         inputExcerpt: undefined,
+        kafka: positions.get(workspaceId),
       }),
     ),
   ];

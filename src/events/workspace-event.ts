@@ -179,9 +179,14 @@ export interface WorkspaceUpdated {
   version: number;
   occurredAt: Date;
   changes: WorkspaceChanges;
+  /**
+   * The whole row after the update, when the event carries it (a Debezium `u` with every column in
+   * `after`): it can stand in for a create that log compaction removed.
+   */
+  row?: WorkspaceRow;
 }
 
-/** A Kafka tombstone (version null: a tombstone carries none) or a Debezium `op: d`. */
+/** A Kafka tombstone (version null: a tombstone carries none; its offset orders it) or a Debezium `op: d`. */
 export interface WorkspaceDeleted {
   type: 'workspace-deleted';
   workspaceId: number;

@@ -1,7 +1,8 @@
 /**
  * Debezium change events for GitLab's `workspaces` table (JSON converter; the `{schema, payload}` envelope
  * is removed by detect.ts). `c`/`r` create from `after`, `u` updates with the columns that differ between
- * `before` and `after` (all of `after` without `before`), `d` deletes. The version is `source.lsn`, or the
+ * `before` and `after` (all of `after` without `before`) and, when `after` holds every column (none
+ * unavailable), also carries that full row, which folds like a create on a compacted topic; `d` deletes. The version is `source.lsn`, or the
  * Kafka offset when there is no LSN. Epoch timestamps are microseconds (MicroTimestamp); timestamptz
  * columns arrive as ISO strings (ZonedTimestamp).
  */
@@ -12,7 +13,7 @@ import {
   debeziumWorkspaceChangesSchema,
   debeziumWorkspaceRowSchema,
 } from '../workspace-event.js';
-import type { WorkspaceChanges, WorkspaceColumn, WorkspaceEvent } from '../workspace-event.js';
+import type { WorkspaceChanges, WorkspaceColumn, WorkspaceEvent, WorkspaceRow, WorkspaceUpdated } from '../workspace-event.js';
 import { schemaInvalid } from './bad-message.js';
 import type { CodecFailure, CodecResult } from './bad-message.js';
 import { isObject, readWorkspaceId } from './util.js';
@@ -122,10 +123,18 @@ export function decodeDebezium(payload: UnknownObject | null, context: DebeziumC
     if (!parsedBefore.success) return fail(schemaInvalid(parsedBefore.error, ['before']));
     previous = parsedBefore.data;
   }
-  return {
-    ok: true,
-    value: { type: 'workspace-updated', ...header, workspaceId: next.data.id, changes: changedColumns(previous, next.data) },
-  };
+  const updated: WorkspaceUpdated = { type: 'workspace-updated', ...header, workspaceId: next.data.id, changes: changedColumns(previous, next.data) };
+  const row = fullRow(after);
+  if (row !== undefined) updated.row = row;
+  return { ok: true, value: updated };
+}
+
+/** `after` as a whole row, when it names every column and none is an unavailable (unchanged TOASTed) value. */
+function fullRow(after: UnknownObject): WorkspaceRow | undefined {
+  const complete = ['id', ...WORKSPACE_CHANGE_COLUMNS].every((column) => column in after && after[column] !== DEBEZIUM_UNAVAILABLE_VALUE);
+  if (!complete) return undefined;
+  const parsed = debeziumWorkspaceRowSchema.safeParse(after);
+  return parsed.success ? parsed.data : undefined;
 }
 
 function deleteByKey(context: DebeziumContext, version: number | null): CodecResult<WorkspaceEvent> {

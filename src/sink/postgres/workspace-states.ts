@@ -17,6 +17,9 @@ const stateRowSchema = z
     workspace: z.record(z.string(), z.unknown()).nullable(),
     processed_devfile: z.string().nullable(),
     agent_config: agentConfigSchema.nullable(),
+    offsets: z.record(z.string(), z.string()),
+    deleted_on: z.string().nullable(),
+    oversized_devfile: z.object({ characters: z.number(), sha256: z.string() }).nullable(),
   })
   // The devfile is stored in its own column (migration 004); the row is whole again here.
   .transform(({ workspace, processed_devfile, ...rest }) => ({
@@ -27,7 +30,7 @@ const stateRowSchema = z
 /** Enough to keep unrelated batches apart, few enough for any lock table (4 concurrent batches: 1,024 locks). */
 const LOCK_BUCKETS = 256;
 
-const STATE_COLUMNS = 'workspace_id::text, version::text, deleted, workspace, processed_devfile, agent_config';
+const STATE_COLUMNS = 'workspace_id::text, version::text, deleted, workspace, processed_devfile, agent_config, offsets, deleted_on, oversized_devfile';
 
 const parkedRowSchema = z.object({
   workspace_id: z.string(),
@@ -106,7 +109,15 @@ export async function readLiveFoldsPage(
 }
 
 function toFold(row: z.output<typeof stateRowSchema>): [number, WorkspaceFold] {
-  const state: FoldedWorkspace = { version: Number(row.version), deleted: row.deleted, workspace: row.workspace, agentConfig: row.agent_config };
+  const state: FoldedWorkspace = {
+    version: Number(row.version),
+    deleted: row.deleted,
+    workspace: row.workspace,
+    agentConfig: row.agent_config,
+    offsets: row.offsets,
+    deletedOn: row.deleted_on,
+    oversizedDevfile: row.oversized_devfile,
+  };
   return [Number(row.workspace_id), { state, parked: [] }];
 }
 
@@ -124,7 +135,7 @@ export async function saveFolds(
   const states = [...folds]
     .filter(([, fold]) => fold.state !== undefined)
     .map(([workspaceId, fold]) => {
-      const { workspace, version, deleted, agentConfig } = fold.state!;
+      const { workspace, version, deleted, agentConfig, offsets, deletedOn, oversizedDevfile } = fold.state!;
       const devfile = workspace?.processed_devfile ?? null;
       const stored = loaded.get(workspaceId)?.state;
       const devfileChanged = stored === undefined || (stored.workspace?.processed_devfile ?? null) !== devfile;
@@ -136,19 +147,25 @@ export async function saveFolds(
         devfile_changed: devfileChanged,
         processed_devfile: devfileChanged ? devfile : null,
         agent_config: agentConfig,
+        offsets,
+        deleted_on: deletedOn,
+        oversized_devfile: oversizedDevfile,
       };
     });
   const rewritten = states.filter((state) => state.devfile_changed);
   const kept = states.filter((state) => !state.devfile_changed);
   if (rewritten.length > 0) {
     await client.query(
-      `INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_states AS s (projection, workspace_id, version, deleted, workspace, processed_devfile, agent_config)
-       SELECT $1, r.workspace_id, r.version, r.deleted, r.workspace, r.processed_devfile, r.agent_config
+      `INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_states AS s
+         (projection, workspace_id, version, deleted, workspace, processed_devfile, agent_config, offsets, deleted_on, oversized_devfile)
+       SELECT $1, r.workspace_id, r.version, r.deleted, r.workspace, r.processed_devfile, r.agent_config, r.offsets, r.deleted_on, r.oversized_devfile
          FROM jsonb_to_recordset($2::jsonb)
-           AS r(workspace_id bigint, version bigint, deleted boolean, workspace jsonb, processed_devfile text, agent_config jsonb)
+           AS r(workspace_id bigint, version bigint, deleted boolean, workspace jsonb, processed_devfile text, agent_config jsonb,
+                offsets jsonb, deleted_on text, oversized_devfile jsonb)
        ON CONFLICT (projection, workspace_id) DO UPDATE
          SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, workspace = EXCLUDED.workspace,
-             processed_devfile = EXCLUDED.processed_devfile, agent_config = EXCLUDED.agent_config, updated_at = now()`,
+             processed_devfile = EXCLUDED.processed_devfile, agent_config = EXCLUDED.agent_config, offsets = EXCLUDED.offsets,
+             deleted_on = EXCLUDED.deleted_on, oversized_devfile = EXCLUDED.oversized_devfile, updated_at = now()`,
       [projection, JSON.stringify(rewritten)],
     );
   }
@@ -156,8 +173,11 @@ export async function saveFolds(
     // These states exist (loaded above) and keep their devfile: the column is left out of the update.
     await client.query(
       `UPDATE ${BOOKKEEPING_SCHEMA}.workspace_states AS s
-          SET version = r.version, deleted = r.deleted, workspace = r.workspace, agent_config = r.agent_config, updated_at = now()
-         FROM jsonb_to_recordset($2::jsonb) AS r(workspace_id bigint, version bigint, deleted boolean, workspace jsonb, agent_config jsonb)
+          SET version = r.version, deleted = r.deleted, workspace = r.workspace, agent_config = r.agent_config, offsets = r.offsets,
+              deleted_on = r.deleted_on, oversized_devfile = r.oversized_devfile, updated_at = now()
+         FROM jsonb_to_recordset($2::jsonb)
+           AS r(workspace_id bigint, version bigint, deleted boolean, workspace jsonb, agent_config jsonb,
+                offsets jsonb, deleted_on text, oversized_devfile jsonb)
         WHERE s.projection = $1 AND s.workspace_id = r.workspace_id`,
       [projection, JSON.stringify(kept)],
     );
@@ -184,4 +204,44 @@ export async function saveFolds(
       [projection, JSON.stringify(parked)],
     );
   }
+}
+
+/** Workspaces whose parked updates no create (or full row) in the projection's history applied. */
+export interface UnappliedParked {
+  workspaces: number;
+  updates: number;
+  /** The first PARKED_REPORT_LIMIT workspaces, in id order, with where their updates were read. */
+  sample: { workspaceId: number; updates: number; from: string }[];
+}
+
+/** How many parked workspaces a report names; the count covers them all. */
+export const PARKED_REPORT_LIMIT = 20;
+
+/**
+ * The parked updates of a projection that are still waiting for their workspace's create. At the end of a
+ * rebuild from zero they never will be: the history lacks the create (compacted or truncated topic).
+ */
+export async function listUnappliedParked(client: pg.ClientBase | pg.Pool, projection: string): Promise<UnappliedParked> {
+  const { rows } = await client.query(
+    `WITH waiting AS (
+       SELECT p.workspace_id, count(*)::int AS updates,
+              string_agg(format('%s[%s]@%s', p.topic, p.kafka_partition, p.kafka_offset), ', ' ORDER BY p.version) AS from_positions
+         FROM ${BOOKKEEPING_SCHEMA}.parked_updates AS p
+        WHERE p.projection = $1
+          AND NOT EXISTS (SELECT 1 FROM ${BOOKKEEPING_SCHEMA}.workspace_states AS s
+                           WHERE s.projection = p.projection AND s.workspace_id = p.workspace_id AND NOT s.deleted)
+        GROUP BY p.workspace_id)
+     SELECT w.workspace_id::text, w.updates, w.from_positions,
+            count(*) OVER ()::int AS workspaces, sum(w.updates) OVER ()::int AS total_updates
+       FROM waiting AS w ORDER BY w.workspace_id LIMIT $2`,
+    [projection, PARKED_REPORT_LIMIT],
+  );
+  const parsed = z
+    .array(z.object({ workspace_id: z.string(), updates: z.number(), from_positions: z.string(), workspaces: z.number(), total_updates: z.number() }))
+    .parse(rows);
+  return {
+    workspaces: parsed[0]?.workspaces ?? 0,
+    updates: parsed[0]?.total_updates ?? 0,
+    sample: parsed.map((r) => ({ workspaceId: Number(r.workspace_id), updates: r.updates, from: r.from_positions })),
+  };
 }

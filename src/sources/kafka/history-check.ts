@@ -1,7 +1,10 @@
 /**
  * Can these topics rebuild the read model from zero? Not if retention already deleted their early
  * segments: a partition whose log start offset is above 0 on a topic that is not compacted has lost
- * events (a compacted topic keeps the latest event per key, which is enough for a full rebuild).
+ * events. A compacted topic passes: compaction keeps, per key, a suffix of the workspace's history, which
+ * folds completely when it starts with a full row (a create, a Debezium `u` with the whole row). A
+ * workspace whose surviving history starts with a partial update stays parked, and the rebuild names it
+ * and exits 2 (listUnappliedParked): a per-workspace check, since only the records say which ones survived.
  */
 import kafkajs, { type Admin } from 'kafkajs';
 

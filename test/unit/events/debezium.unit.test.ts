@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeWorkspaceMessage } from '../../../src/events/decode.js';
+import { DEBEZIUM_UNAVAILABLE_VALUE } from '../../../src/events/codec/debezium.js';
 import { DEVFILE, jsonMessage, workspaceRow } from './helpers.js';
 
 /**
@@ -87,8 +88,21 @@ describe('Debezium change events', () => {
         version: 33816576,
         occurredAt: new Date('2025-03-01T10:00:04.500Z'),
         changes: { updated_at: new Date('2025-03-01T11:00:00.000Z'), desired_state: 'Stopped' },
+        // `after` holds every column: the whole row rides along, to stand in for a compacted-away create.
+        row: expect.objectContaining({ id: 42, desired_state: 'Stopped', updated_at: new Date('2025-03-01T11:00:00.000Z'), url: null }),
       },
     });
+  });
+
+  it('carries no full row when a column of after is unavailable (unchanged TOASTed) or missing', () => {
+    const unavailable = { ...row, desired_state: 'Stopped', processed_devfile: DEBEZIUM_UNAVAILABLE_VALUE };
+    const { url: _url, ...missing } = { ...row, desired_state: 'Stopped' };
+    for (const after of [unavailable, missing]) {
+      const result = decodeWorkspaceMessage(jsonMessage(change('u', row, after)));
+      if (!result.ok || result.event.type !== 'workspace-updated') throw new Error('expected an update');
+      expect(result.event.changes).toEqual({ desired_state: 'Stopped' });
+      expect(result.event).not.toHaveProperty('row');
+    }
   });
 
   it('treats timestamps that differ only in notation as unchanged', () => {

@@ -1,0 +1,228 @@
+/**
+ * The fold against real Kafka and PostgreSQL: replays converge on the rebuild's rows across a delete and a
+ * re-create, a compacted history is either complete or named (exit 2), a deleted workspace leaves no dead
+ * letter, and an oversized devfile stays out of the folded state. Expected rows come from the generator
+ * (verified against GitLab's goldens in the unit tests) applied to the final `workspaces` rows the spec says
+ * the events describe.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
+import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
+import type { WorkspaceRow } from '../../src/events/workspace-event.js';
+import { runCli } from '../support/cli.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { insertAgentConfig } from '../support/gitlab-rows.js';
+import { createTestKafka } from '../support/kafka-broker.js';
+import {
+  asJson,
+  createdEvent,
+  createTopic,
+  produce,
+  readModel,
+  seedDevfile,
+  tombstone,
+  updatedEvent,
+  upsertWorkspaceRows,
+  workspaceRow,
+  type OutgoingMessage,
+} from '../support/workspace-events.js';
+
+const brokers = inject('kafkaBrokers');
+const agentConfig = agentConfigSchema.parse({ dns_zone: 'test.workspace.me' });
+let kafka: Kafka;
+let db: TestDatabase;
+let topic: string;
+let group: string;
+
+beforeAll(() => {
+  kafka = createTestKafka(brokers, 'fold-history-tests');
+});
+beforeEach(async () => {
+  db = await createTestDatabase();
+  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
+  const suffix = randomBytes(4).toString('hex');
+  topic = `workspace-events-${suffix}`;
+  group = `fold-history-${suffix}`;
+});
+afterEach(async () => {
+  await db.drop();
+});
+
+/** Runs the CLI; `problems` are its stderr lines other than progress samples. */
+async function cli(...args: string[]) {
+  const result = await runCli(['agentk-states', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url, ...args]);
+  const problems = result.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('{"progress"'));
+  return { ...result, problems };
+}
+
+function expectedModel(finalRows: WorkspaceRow[]): Map<number, unknown> {
+  return new Map(finalRows.map((row) => [row.id, generateDesiredConfig({ workspace: row, agentConfig })]));
+}
+
+async function deadLetters(): Promise<Record<string, unknown>[]> {
+  const { rows } = await db.pool.query(
+    `SELECT workspace_id::int AS workspace_id, error_kind, topic, kafka_partition, kafka_offset::int AS kafka_offset, message
+       FROM rebuild_projection.dead_letters ORDER BY workspace_id`,
+  );
+  return rows;
+}
+
+const columns = (row: WorkspaceRow) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]));
+
+function debezium(op: string, lsn: number, before: WorkspaceRow | null, after: WorkspaceRow | null): OutgoingMessage {
+  const id = (after ?? before)!.id;
+  const payload = { before: before && columns(before), after: after && columns(after), op, source: { connector: 'postgresql', table: 'workspaces', lsn }, ts_ms: 1_756_904_881_000 };
+  return { key: Buffer.from(JSON.stringify({ id })), value: Buffer.from(JSON.stringify(payload)) };
+}
+
+describe('replays after a delete and a re-create', () => {
+  /** Rebuilds from zero, then replays three ways: each must leave exactly the expected rows, exit 0. */
+  async function rebuildThenReplay(messages: OutgoingMessage[], finalRows: WorkspaceRow[]): Promise<void> {
+    await createTopic(kafka, topic, 1);
+    await upsertWorkspaceRows(db.pool, finalRows);
+    await produce(kafka, topic, messages);
+    const expected = expectedModel(finalRows);
+    const rebuilt = await cli();
+    expect(rebuilt.problems).toEqual([]);
+    expect(rebuilt.code).toBe(0);
+    expect(await readModel(db.pool)).toEqual(expected);
+    for (const replay of [['--from-beginning'], ['--from-offset', '1'], ['--from-timestamp', '2000-01-01T00:00:00Z']]) {
+      const result = await cli(...replay);
+      expect({ replay, code: result.code, problems: result.problems }).toEqual({ replay, code: 0, problems: [] });
+      expect(await readModel(db.pool)).toEqual(expected);
+      expect(await deadLetters()).toEqual([]);
+    }
+  }
+
+  it('our JSON format: create, update, tombstone, re-create, update → the same rows on rebuild and every replay', async () => {
+    const first = workspaceRow(1);
+    const second = workspaceRow(1, { name: 'second-life' });
+    const gone = workspaceRow(2);
+    const kept = workspaceRow(3);
+    await rebuildThenReplay(
+      [
+        asJson(createdEvent(first)), asJson(createdEvent(gone)), asJson(createdEvent(kept)),
+        asJson(updatedEvent(1, 2, { desired_state: 'Stopped' })), tombstone(1), tombstone(2),
+        asJson(createdEvent(second)), asJson(updatedEvent(1, 2, { url: 'https://second' })),
+        asJson(updatedEvent(3, 2, { desired_state: 'Stopped' })),
+      ],
+      [{ ...second, url: 'https://second' }, { ...kept, desired_state: 'Stopped' }],
+    );
+  });
+
+  it('Debezium: c, u, d, tombstone, c, u with LSNs → the same rows on rebuild and every replay', async () => {
+    const first = workspaceRow(1);
+    const stopped = { ...first, desired_state: 'Stopped' };
+    const second = workspaceRow(1, { name: 'second-life' });
+    const secondStopped = { ...second, desired_state: 'Stopped' };
+    const kept = workspaceRow(3);
+    await rebuildThenReplay(
+      [
+        debezium('c', 1000, null, first), debezium('c', 1010, null, kept), debezium('u', 1100, first, stopped),
+        debezium('d', 1200, stopped, null), tombstone(1), debezium('c', 1300, null, second), debezium('u', 1400, second, secondStopped),
+      ],
+      [secondStopped, kept],
+    );
+  });
+});
+
+describe('a compacted topic', () => {
+  const compacted = [
+    { name: 'cleanup.policy', value: 'compact' },
+    { name: 'segment.ms', value: '100' },
+    { name: 'min.cleanable.dirty.ratio', value: '0.01' },
+  ];
+
+  it('our JSON format: workspaces whose creates compaction removed are named and the rebuild exits 2; the rest is rebuilt', async () => {
+    await createTopic(kafka, topic, 1, compacted);
+    // What survives compaction of each key's history (a suffix of it): 11 its create, 12 and 13 their last update.
+    const whole = workspaceRow(11);
+    await upsertWorkspaceRows(db.pool, [whole, workspaceRow(12), workspaceRow(13)]);
+    await produce(kafka, topic, [
+      asJson(createdEvent(whole)),
+      asJson(updatedEvent(12, 3, { desired_state: 'Stopped' })),
+      asJson(updatedEvent(13, 2, { name: 'renamed' })),
+    ]);
+    const result = await cli();
+    expect(result.code).toBe(2);
+    const lines = result.problems;
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^2 workspaces \(2 updates\) stay parked/);
+    expect(lines[0]).toContain(`12 (1 from ${topic}[0]@1)`);
+    expect(lines[0]).toContain(`13 (1 from ${topic}[0]@2)`);
+    expect(lines[0]).toContain('--source snapshot');
+    expect(await readModel(db.pool)).toEqual(expectedModel([whole]));
+  });
+
+  it('Debezium full rows: a workspace whose c was compacted away is rebuilt from its u, exit 0', async () => {
+    await createTopic(kafka, topic, 1, compacted);
+    const a = workspaceRow(21);
+    const aStopped = { ...a, desired_state: 'Stopped' };
+    const b = workspaceRow(22);
+    const bRenamed = { ...b, name: 'renamed' };
+    await upsertWorkspaceRows(db.pool, [aStopped, bRenamed]);
+    // 21's c compacted away, its u survives; 22 entirely in the not-yet-compacted head.
+    await produce(kafka, topic, [debezium('u', 2000, a, aStopped), debezium('r', 2100, null, b), debezium('u', 2200, b, bRenamed)]);
+    const result = await cli();
+    expect(result.problems).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(await readModel(db.pool)).toEqual(expectedModel([aStopped, bRenamed]));
+  });
+});
+
+describe('dead letters of deleted workspaces', () => {
+  it('a workspace deleted from GitLab while the consumer was down leaves no dead letter once its tombstone is consumed', async () => {
+    await createTopic(kafka, topic, 1);
+    const live = workspaceRow(30);
+    await upsertWorkspaceRows(db.pool, [live]);
+    // 31 was deleted from `workspaces` before the consumer caught up; its tombstone comes later.
+    await produce(kafka, topic, [asJson(createdEvent(live)), asJson(createdEvent(workspaceRow(31))), asJson(updatedEvent(31, 2, { desired_state: 'Stopped' }))]);
+    const first = await cli('--from-checkpoint');
+    expect(first.code).toBe(2);
+    expect(await deadLetters()).toEqual([
+      expect.objectContaining({ workspace_id: 31, error_kind: 'workspace_missing_in_target', topic, kafka_partition: 0, kafka_offset: 2 }),
+    ]);
+    await produce(kafka, topic, [tombstone(31)]);
+    const second = await cli('--from-checkpoint');
+    expect(second.code).toBe(0);
+    expect(await deadLetters()).toEqual([]);
+    const replay = await cli('--from-beginning');
+    expect(replay.code).toBe(0);
+    expect(await deadLetters()).toEqual([]);
+    expect(await readModel(db.pool)).toEqual(expectedModel([live]));
+  });
+});
+
+describe('an oversized devfile', () => {
+  it('is kept out of the folded state; a later valid devfile projects', async () => {
+    await createTopic(kafka, topic, 1);
+    // 300,000 characters: far beyond the generator's 65,535 (spec §9), within Kafka's default 1 MB message.
+    // Random text, so that PostgreSQL's compression cannot hide it in the size measured below.
+    const huge = `${seedDevfile}\n# ${randomBytes(150_000).toString('hex')}\n`;
+    const row = workspaceRow(41, { processed_devfile: huge });
+    await upsertWorkspaceRows(db.pool, [workspaceRow(41)]);
+    await produce(kafka, topic, [asJson(createdEvent(row)), asJson(updatedEvent(41, 2, { desired_state: 'Stopped' }))]);
+    const first = await cli('--from-checkpoint');
+    expect(first.code).toBe(2);
+    expect(await deadLetters()).toEqual([
+      expect.objectContaining({
+        workspace_id: 41, error_kind: 'devfile_too_large',
+        message: `workspace 41: devfile_too_large: processed_devfile has ${huge.length} characters; at most 65535 are allowed`,
+      }),
+    ]);
+    const { rows } = await db.pool.query(
+      `SELECT version::int AS version, pg_column_size(workspace) + coalesce(pg_column_size(processed_devfile), 0) AS bytes
+         FROM rebuild_projection.workspace_states WHERE workspace_id = 41`,
+    );
+    expect(rows[0].version).toBe(2);
+    expect(rows[0].bytes).toBeLessThan(4_096);
+
+    await produce(kafka, topic, [asJson(updatedEvent(41, 3, { processed_devfile: seedDevfile }))]);
+    const second = await cli('--from-checkpoint');
+    expect(second.code).toBe(0);
+    expect(await deadLetters()).toEqual([]);
+    expect(await readModel(db.pool)).toEqual(expectedModel([workspaceRow(41, { desired_state: 'Stopped' })]));
+  });
+});
