@@ -183,14 +183,17 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
       log: io.log,
     });
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
-    await finishRun(target, runId, totals.failed > 0 ? 'succeeded_with_dead_letters' : 'succeeded', totals);
+    // A replay or catch-up finishes: exit 2 while any dead letter is left (README, exit codes), not only new
+    // ones. A follower is stopped, not finished: only what it dead-lettered itself.
+    const unresolved = args.follow ? totals.failed : deadLetters;
+    await finishRun(target, runId, unresolved > 0 ? 'succeeded_with_dead_letters' : 'succeeded', totals);
     const seconds = (performance.now() - started) / 1000;
     io.report(
       `agentk-states kafka ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
         `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.skipped} already applied, ` +
         `${seconds.toFixed(1)} s; ${deadLetters} dead letters in total`,
     );
-    return totals.failed > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
+    return unresolved > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
     throw error;

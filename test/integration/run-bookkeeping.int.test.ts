@@ -66,6 +66,27 @@ describe('the runs table after a kill -9', () => {
   });
 });
 
+describe('exit codes of a Kafka replay', () => {
+  it('--from-checkpoint exits 2 while the dead-letter table holds letters from an earlier run, 0 once it is empty', async () => {
+    await createTopic(kafka, topic, 1);
+    const good = workspaceRow(71);
+    await upsertWorkspaceRows(db.pool, [good]);
+    await produce(kafka, topic, [asJson(createdEvent(good)), { key: Buffer.from('72'), value: Buffer.from('not an event') }]);
+    const first = await consume('--from-beginning');
+    expect(first.code).toBe(2);
+    expect(first.stdout).toMatch(/1 failed, .*; 1 dead letters in total/);
+
+    // Nothing new to consume, but the bad message is still in the dead-letter table.
+    const again = await consume('--from-checkpoint');
+    expect(again.stdout).toMatch(/: 0 events, .*; 1 dead letters in total/);
+    expect(again.code).toBe(2);
+    expect((await db.pool.query(`SELECT status FROM rebuild_projection.runs ORDER BY id DESC LIMIT 1`)).rows[0].status).toBe('succeeded_with_dead_letters');
+
+    await db.pool.query('DELETE FROM rebuild_projection.dead_letters');
+    expect((await consume('--from-checkpoint')).code).toBe(0);
+  });
+});
+
 describe('a database that is not GitLab\'s', () => {
   it('is refused with exit 1 before our schema is created in it', async () => {
     await db.pool.query('DROP TABLE workspaces CASCADE');
