@@ -66,8 +66,9 @@ async function withReadOnlyRole(work: (url: string) => Promise<void>): Promise<v
 
 describe('rebuild-projection agentk-states --verify (the table against what a snapshot rebuild would write)', () => {
   let ids: { a: number; b: number; c: number; d: number; broken: number };
+  let agentConfigId: number;
   beforeEach(async () => {
-    await insertAgentConfig(db.pool, { cluster_agent_id: 1 });
+    agentConfigId = await insertAgentConfig(db.pool, { cluster_agent_id: 1 });
     ids = {
       a: await insertWorkspace(db.pool, { name: 'ws-a', processed_devfile: seedDevfile }),
       b: await insertWorkspace(db.pool, { name: 'ws-b', processed_devfile: seedDevfile }),
@@ -142,6 +143,20 @@ describe('rebuild-projection agentk-states --verify (the table against what a sn
       [999_998, 'extra'],
       [999_999, 'extra'],
     ]);
+  });
+
+  it('resolves agent configs as the rebuild does, --agent-config included', async () => {
+    // Spec §1.2: workspaces at agent config version 0 are pinned to version row 0's object once it exists.
+    await db.pool.query(
+      `INSERT INTO workspaces_agent_config_versions (created_at, project_id, item_id, event, item_type, object)
+       VALUES ('2025-09-01T00:00:00Z', 1, $1, 'update', 'RemoteDevelopment::WorkspacesAgentConfig', $2)`,
+      [agentConfigId, JSON.stringify({ dns_zone: 'old.workspace.me' })],
+    );
+    const pinned = JSON.parse((await verify('--json')).stdout) as VerifyJson;
+    expect(pinned).toMatchObject({ workspaces: 5, equal: 0, differing: 4, failed: 1, clean: false });
+    const live = await verify('--agent-config', 'live');
+    expect(live.code).toBe(0);
+    expect(live.stdout).toMatch(/^agentk-states verify: 5 workspaces, 4 equal, 0 differing/);
   });
 
   it('--sample checks a random sample of that size and says so', async () => {
