@@ -57,6 +57,9 @@ export async function startRun(db: pg.Pool, run: { projection: string; mode: str
   session.on('error', () => undefined);
   await session.connect();
   try {
+    // The lock must last as long as the process: no idle timeout may end this idle session, and TCP
+    // keepalives let the server notice within about a minute that a lost host's session is gone.
+    await session.query('SET idle_session_timeout = 0; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3');
     await markCrashedRuns(session);
     await session.query('BEGIN');
     const { rows } = await session.query<{ id: string }>(
