@@ -4,7 +4,7 @@ export const ExitCode = {
   ok: 0,
   /** Could not run: a database or broker unreachable, a lock held, a refused operation. */
   couldNotRun: 1,
-  /** Finished, but some workspaces or messages are in the dead-letter table. */
+  /** Finished, but some workspaces or messages are in the dead-letter table (`--verify`: the table drifted). */
   finishedWithDeadLetters: 2,
   /** The command line is wrong. */
   usage: 64,

@@ -28,6 +28,9 @@ export const OPTIONS = {
   'from-checkpoint': { type: 'boolean', help: 'resume from the checkpoints in PostgreSQL (what --follow does), and stop at the end' },
   status: { type: 'boolean', help: 'print generation, checkpoints, lag per partition, dead letters and the last rebuild' },
   rollback: { type: 'boolean', help: "restore the rows the last rebuild's switch changed" },
+  verify: { type: 'boolean', help: 'compare workspace_agentk_states with what a snapshot rebuild would write; read-only, exit 2 on drift' },
+  json: { type: 'boolean', help: 'with --verify: print the result as one JSON object' },
+  sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -43,6 +46,7 @@ Modes:
   --source kafka --from-offset …     replay from offsets (or --from-timestamp, --from-beginning,
                                      --from-checkpoint), stopping at the end offsets read at start
   --status | --rollback              inspect, or undo the last rebuild's switch
+  --verify [--sample N] [--json]     check the table against GitLab's workspaces (read-only)
 
 Options:
 ${Object.entries(OPTIONS)
@@ -52,7 +56,8 @@ ${Object.entries(OPTIONS)
   })
   .join('\n')}
 
-Exit codes: 0 all projected, 2 finished with dead letters, 1 could not run, 64 wrong command line.
+Exit codes: 0 all projected (--verify: clean), 2 finished with dead letters (--verify: drift), 1 could not run,
+64 wrong command line.
 `;
 
 const positiveInt = (flag: string) =>
@@ -94,6 +99,9 @@ const argsSchema = z
     'from-checkpoint': z.boolean().default(false),
     status: z.boolean().default(false),
     rollback: z.boolean().default(false),
+    verify: z.boolean().default(false),
+    json: z.boolean().default(false),
+    sample: positiveInt('sample').optional(),
     help: z.boolean().default(false),
   })
   .refine(
@@ -123,6 +131,10 @@ export interface CliArgs {
   fromTimestamp: number | undefined;
   fromBeginning: boolean;
   fromCheckpoint: boolean;
+  /** --verify: print one JSON object instead of text. */
+  json: boolean;
+  /** --verify: check only this many workspaces, drawn at random. */
+  sample: number | undefined;
   help: boolean;
   mode: Mode;
 }
@@ -132,9 +144,10 @@ export interface CliArgs {
  * - `rebuild`: no mode flag; from zero through a shadow and an atomic switch (then `follow` if --follow with a snapshot);
  * - `follow`: Kafka from the PostgreSQL checkpoints, until a signal;
  * - `replay`: Kafka from the given start, until the end offsets read at start (or on, with --follow);
- * - `status`, `rollback`.
+ * - `status`, `rollback`;
+ * - `verify`: read-only comparison of the table with a snapshot's generated rows.
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback';
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify';
 
 /** Parses argv (without node and script) and the environment. Throws UsageError naming the bad value. */
 export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
@@ -156,17 +169,23 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   if (!checked.success) throw new UsageError(checked.error.issues[0]?.message ?? 'invalid arguments');
   const args = checked.data;
   const replay = Boolean(args['from-offset'] || args['from-timestamp'] !== undefined || args['from-beginning'] || args['from-checkpoint']);
-  if (args.status && args.rollback) throw new UsageError('choose one of --status, --rollback');
-  if ((args.status || args.rollback) && (replay || args.follow)) throw new UsageError('--status and --rollback take no other mode flag');
+  if ([args.status, args.rollback, args.verify].filter(Boolean).length > 1) throw new UsageError('choose one of --status, --rollback, --verify');
+  if ((args.status || args.rollback || args.verify) && (replay || args.follow)) {
+    throw new UsageError('--status, --rollback and --verify take no other mode flag');
+  }
+  if (!args.verify && (args.json || args.sample !== undefined)) throw new UsageError('--json and --sample go with --verify');
+  if (args.verify && args['source-database-url']) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
   const mode: Mode = args.status
     ? 'status'
     : args.rollback
       ? 'rollback'
-      : replay
-        ? 'replay'
-        : args.follow && args.source === 'kafka'
-          ? 'follow'
-          : 'rebuild';
+      : args.verify
+        ? 'verify'
+        : replay
+          ? 'replay'
+          : args.follow && args.source === 'kafka'
+            ? 'follow'
+            : 'rebuild';
   const brokers = args.brokers ?? env.KAFKA_BROKERS;
   return {
     projection: 'agentk-states',
@@ -183,6 +202,8 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     fromTimestamp: args['from-timestamp'],
     fromBeginning: args['from-beginning'],
     fromCheckpoint: args['from-checkpoint'],
+    json: args.json,
+    sample: args.sample,
     help: args.help,
     mode,
   };

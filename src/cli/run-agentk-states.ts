@@ -7,11 +7,12 @@ import type pg from 'pg';
 import { runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
 import { RebuildInterruptedError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { rollbackLastRebuild } from '../engine/rollback.js';
+import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
-import { ensureAgentkStatesTable, NotAGitLabDatabaseError } from '../sink/postgres/ensure-agentk-states-table.js';
+import { ensureAgentkStatesTable, NotAGitLabDatabaseError, requireAgentkStatesTable } from '../sink/postgres/ensure-agentk-states-table.js';
 import { migrate } from '../sink/postgres/migrate.js';
 import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { finishRun, startRun } from '../sink/postgres/runs.js';
@@ -23,6 +24,7 @@ import type { CliArgs } from './options.js';
 import { createProgressReporter } from './progress.js';
 import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
+import { verifyJson, verifyText } from './verify-report.js';
 
 export interface CliIo {
   signal: AbortSignal;
@@ -44,6 +46,7 @@ const OPERATIONAL_ERRORS = [
   HistoryMissingError,
   RebuildRefusedError,
   RebuildInterruptedError,
+  VerifyInterruptedError,
   kafkajs.KafkaJSError,
 ];
 
@@ -53,9 +56,11 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     if (!args.databaseUrl) throw new UsageError('no target database: pass --database-url or set DATABASE_URL');
     const target = await openPool(args.databaseUrl, 'target', 4);
     releasers.push(() => target.end());
+    if (args.mode === 'verify') return await verify(args, io, target);
+    // Check that this is GitLab's database before creating our schema in it.
     await withClient(target, async (client) => {
-      await migrate(client);
       await ensureAgentkStatesTable(client);
+      await migrate(client);
     });
     const kafka = args.brokers?.length ? { kafka: createKafka({ brokers: args.brokers, log: io.log }), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
@@ -89,6 +94,16 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
   } finally {
     for (const release of releasers.reverse()) await release();
   }
+}
+
+/** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
+async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+  const report = await withClient(target, async (client) => {
+    await requireAgentkStatesTable(client);
+    return verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal });
+  });
+  for (const line of args.json ? [verifyJson(report)] : verifyText(report)) io.report(line);
+  return isClean(report) ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
 }
 
 function replayStart(args: CliArgs): ReplayStart {
@@ -178,14 +193,17 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
       log: io.log,
     });
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
-    await finishRun(target, runId, totals.failed > 0 ? 'succeeded_with_dead_letters' : 'succeeded', totals);
+    // A replay or catch-up finishes: exit 2 while any dead letter is left (README, exit codes), not only new
+    // ones. A follower is stopped, not finished: only what it dead-lettered itself.
+    const unresolved = args.follow ? totals.failed : deadLetters;
+    await finishRun(target, runId, unresolved > 0 ? 'succeeded_with_dead_letters' : 'succeeded', totals);
     const seconds = (performance.now() - started) / 1000;
     io.report(
       `agentk-states kafka ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
         `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.skipped} already applied, ` +
         `${seconds.toFixed(1)} s; ${deadLetters} dead letters in total`,
     );
-    return totals.failed > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
+    return unresolved > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
     throw error;

@@ -4,6 +4,8 @@ import type pg from 'pg';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { latestRebuilds, type Rebuild } from '../sink/postgres/rebuilds.js';
+import { markCrashedRuns, unfinishedAndCrashedRuns, type RunRow } from '../sink/postgres/runs.js';
+import { withClient } from '../sink/postgres/transaction.js';
 import { partitionKey, readPartitionRanges } from '../sources/kafka/kafka-client.js';
 
 const seconds = (from: Date | null, to: Date | null) =>
@@ -13,6 +15,9 @@ function describeRebuild(r: Rebuild): string {
   const counts = r.inserted === null ? '' : `, ${r.inserted} inserted, ${r.updated} updated, ${r.deleted} deleted`;
   return `#${r.id} from ${r.source}, ${r.phase}, started ${r.started_at.toISOString()} by pid ${r.pid} on ${r.host}, build ${seconds(r.started_at, r.built_at)}, switch ${seconds(r.built_at, r.switched_at)}${counts}`;
 }
+
+const describeRun = (r: RunRow) =>
+  `#${r.id} ${r.mode}, started ${r.startedAt.toISOString()} by pid ${r.pid} on ${r.host}${r.finishedAt ? `, found crashed ${r.finishedAt.toISOString()}` : ''}`;
 
 export async function statusReport(db: pg.Pool, projection: string, kafka: { kafka: Kafka; topics: string[] } | undefined): Promise<string[]> {
   const lines: string[] = [`projection: ${projection}`];
@@ -42,5 +47,10 @@ export async function statusReport(db: pg.Pool, projection: string, kafka: { kaf
     lines.push(`  ${c.topic}[${c.partition}] next offset ${c.nextOffset}${end === undefined ? '' : `, end ${end}, lag ${BigInt(end) - BigInt(c.nextOffset)}`}`);
   }
   lines.push(`dead letters: ${await countDeadLetters(db, projection)}`);
+  await withClient(db, markCrashedRuns);
+  const runs = await unfinishedAndCrashedRuns(db, projection, 5);
+  for (const r of runs.running) lines.push(`running: ${describeRun(r)}`);
+  lines.push(`crashed runs: ${runs.crashedTotal}${runs.crashed.length > 0 ? ' (latest first)' : ''}`);
+  for (const r of runs.crashed) lines.push(`  ${describeRun(r)}`);
   return lines;
 }

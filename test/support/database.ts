@@ -27,6 +27,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     url: url.toString(),
     pool,
     drop: async () => {
+      // pool.end() resolves before its last connections have closed; DROP … WITH (FORCE) may then terminate one
+      // (FATAL 57P01), which the pool re-emits as 'error': expected here, and without a listener it would throw.
+      pool.on('error', () => undefined);
       await pool.end();
       const cleanup = new pg.Client({ connectionString: adminUrl });
       await cleanup.connect();

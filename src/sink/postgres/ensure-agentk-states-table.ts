@@ -11,7 +11,8 @@ export class NotAGitLabDatabaseError extends Error {
   override readonly name = 'NotAGitLabDatabaseError';
 }
 
-export async function ensureAgentkStatesTable(client: pg.ClientBase): Promise<'existed' | 'created'> {
+/** Whether `workspace_agentk_states` exists; throws when `workspaces` does not (not GitLab's database). */
+async function findAgentkStatesTable(client: pg.ClientBase): Promise<boolean> {
   const { rows } = await client.query<{ workspaces: string | null; states: string | null }>(
     `SELECT to_regclass('workspaces')::text AS workspaces, to_regclass('workspace_agentk_states')::text AS states`,
   );
@@ -21,7 +22,18 @@ export async function ensureAgentkStatesTable(client: pg.ClientBase): Promise<'e
       'the target database has no "workspaces" table: point --database-url at GitLab\'s database',
     );
   }
-  if (found.states) return 'existed';
+  return Boolean(found.states);
+}
+
+/** For read-only commands: both GitLab tables must exist; nothing is created. */
+export async function requireAgentkStatesTable(client: pg.ClientBase): Promise<void> {
+  if (!(await findAgentkStatesTable(client))) {
+    throw new NotAGitLabDatabaseError('the target database has no "workspace_agentk_states" table: nothing to verify (a rebuild creates it)');
+  }
+}
+
+export async function ensureAgentkStatesTable(client: pg.ClientBase): Promise<'existed' | 'created'> {
+  if (await findAgentkStatesTable(client)) return 'existed';
   await client.query(readFileSync(join(gitlabSchemaDir, 'workspace_agentk_states.sql'), 'utf8'));
   return 'created';
 }

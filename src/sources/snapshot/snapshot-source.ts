@@ -91,13 +91,26 @@ export class WorkspaceSnapshot {
         [this.options.afterWorkspaceId ?? 0, this.options.changedSince ?? null, lastId, this.options.batchSize],
       );
       if (rows.length === 0) return;
-      const keys = rows.map((row) => snapshotRowSchema.parse(row));
-      await this.resolver.preload(keys.map((key) => key.cluster_agent_id));
-      const projectPaths = await loadProjectPaths(this.client, keys.map((key) => key.project_id));
-      yield rows.map((row, index) => this.toRecord(row, keys[index]!, projectPaths));
-      lastId = keys[keys.length - 1]!.id;
+      const records = await this.toRecords(rows);
+      yield records;
+      lastId = records[records.length - 1]!.workspaceId;
       if (rows.length < this.options.batchSize) return;
     }
+  }
+
+  /** The snapshot's records of these workspaces (those that exist), in id order; one batch, so pass at most `batchSize`. */
+  async recordsOf(workspaceIds: readonly number[]): Promise<SnapshotRecord[]> {
+    const { rows } = await this.client.query<Record<string, unknown>>('SELECT * FROM workspaces WHERE id = ANY($1::bigint[]) ORDER BY id', [
+      [...workspaceIds],
+    ]);
+    return this.toRecords(rows);
+  }
+
+  private async toRecords(rows: Record<string, unknown>[]): Promise<SnapshotRecord[]> {
+    const keys = rows.map((row) => snapshotRowSchema.parse(row));
+    await this.resolver.preload(keys.map((key) => key.cluster_agent_id));
+    const projectPaths = await loadProjectPaths(this.client, keys.map((key) => key.project_id));
+    return rows.map((row, index) => this.toRecord(row, keys[index]!, projectPaths));
   }
 
   private toRecord(

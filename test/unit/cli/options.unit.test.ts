@@ -32,6 +32,16 @@ describe('the command line', () => {
     expect(parse('agentk-states', '--rollback').mode).toBe('rollback');
   });
 
+  it('takes --verify as a mode, with --json and --sample', () => {
+    expect(parse('agentk-states', '--verify')).toMatchObject({ mode: 'verify', json: false, sample: undefined });
+    expect(parse('agentk-states', '--verify', '--json', '--sample', '500')).toMatchObject({ mode: 'verify', json: true, sample: 500 });
+    expect(parse('agentk-states', '--verify', '--agent-config', 'live', '--batch-size', '50')).toMatchObject({
+      mode: 'verify',
+      agentConfigMode: 'live',
+      batchSize: 50,
+    });
+  });
+
   it('parses per-partition offsets and a single offset for every partition', () => {
     expect(parse('agentk-states', '--from-offset', '0:1200,1:998').fromOffset).toEqual({
       partitions: new Map([
@@ -55,8 +65,16 @@ describe('the command line', () => {
     [['agentk-states', '--from-timestamp', 'yesterday'], '--from-timestamp must be an ISO-8601 time'],
     [['agentk-states', '--from-beginning', '--from-offset', '3'], 'choose one of --from-offset, --from-timestamp, --from-beginning, --from-checkpoint'],
     [['agentk-states', '--source', 'snapshot', '--from-beginning'], '--from-* options replay Kafka topics: they need --source kafka'],
-    [['agentk-states', '--status', '--rollback'], 'choose one of --status, --rollback'],
-    [['agentk-states', '--status', '--follow'], '--status and --rollback take no other mode flag'],
+    [['agentk-states', '--status', '--rollback'], 'choose one of --status, --rollback, --verify'],
+    [['agentk-states', '--verify', '--status'], 'choose one of --status, --rollback, --verify'],
+    [['agentk-states', '--status', '--follow'], '--status, --rollback and --verify take no other mode flag'],
+    [['agentk-states', '--verify', '--from-checkpoint'], '--status, --rollback and --verify take no other mode flag'],
+    [['agentk-states', '--verify', '--follow'], '--status, --rollback and --verify take no other mode flag'],
+    [['agentk-states', '--json'], '--json and --sample go with --verify'],
+    [['agentk-states', '--sample', '10'], '--json and --sample go with --verify'],
+    [['agentk-states', '--verify', '--sample', '0'], '--sample must be between 1 and 100000'],
+    [['agentk-states', '--verify', '--sample', 'some'], '--sample must be a positive integer'],
+    [['agentk-states', '--verify', '--source-database-url', 'postgres://replica/x'], '--verify reads --database-url only'],
     [['workspaces'], 'unknown projection "workspaces" (known: agentk-states)'],
     [[], 'name the projection: rebuild-projection agentk-states'],
     [['agentk-states', 'extra'], 'unexpected argument "extra"'],

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { runCli, spawnCli, waitFor } from '../support/cli.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { insertAgentConfig } from '../support/gitlab-rows.js';
+import { createTestKafka } from '../support/kafka-broker.js';
+import { asJson, createdEvent, createTopic, produce, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
+
+const brokers = inject('kafkaBrokers');
+let kafka: Kafka;
+let db: TestDatabase;
+let topic: string;
+let group: string;
+
+beforeAll(() => {
+  kafka = createTestKafka(brokers, 'run-bookkeeping-tests');
+});
+beforeEach(async () => {
+  db = await createTestDatabase();
+  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
+  const suffix = randomBytes(4).toString('hex');
+  topic = `workspace-events-${suffix}`;
+  group = `run-bookkeeping-${suffix}`;
+});
+afterEach(async () => {
+  await db.drop();
+});
+
+const kafkaArgs = () => ['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url];
+const consume = (...extra: string[]) => runCli([...kafkaArgs(), ...extra]);
+
+async function runStatuses(): Promise<Map<number, { mode: string; status: string }>> {
+  const { rows } = await db.pool.query<{ id: string; mode: string; status: string }>('SELECT id::text, mode, status FROM rebuild_projection.runs ORDER BY id');
+  return new Map(rows.map((row) => [Number(row.id), { mode: row.mode, status: row.status }]));
+}
+
+const schemaExists = async () =>
+  (await db.pool.query<{ oid: string | null }>(`SELECT to_regnamespace('rebuild_projection')::text AS oid`)).rows[0]?.oid !== null;
+
+describe('the runs table after a kill -9', () => {
+  it("marks the killed run crashed when the next run starts, leaves a live run's row running, and --status shows it", async () => {
+    await createTopic(kafka, topic, 2);
+    const live = spawnCli([...kafkaArgs(), '--follow']);
+    await waitFor(async () => [...(await runStatuses()).values()].filter((r) => r.status === 'running').length === 1);
+    const killed = spawnCli([...kafkaArgs(), '--follow']);
+    await waitFor(async () => [...(await runStatuses()).values()].filter((r) => r.status === 'running').length === 2);
+    const [liveId, killedId] = [...(await runStatuses()).keys()];
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+
+    const catchUp = await consume('--from-checkpoint');
+    expect(catchUp.code).toBe(0);
+    const statuses = await runStatuses();
+    expect(statuses.get(killedId!)).toEqual({ mode: 'follow', status: 'crashed' });
+    expect(statuses.get(liveId!)).toEqual({ mode: 'follow', status: 'running' });
+
+    const status = await runCli(['agentk-states', '--status', '--database-url', db.url]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(new RegExp(`^running: #${liveId} follow, started `, 'm'));
+    expect(status.stdout).toMatch(new RegExp(`^crashed runs: 1 \\(latest first\\)\\n  #${killedId} follow, started .*, found crashed `, 'm'));
+
+    live.child.kill('SIGTERM');
+    expect((await live.exited).code).toBe(0);
+    expect((await runStatuses()).get(liveId!)?.status).toBe('succeeded');
+  });
+});
+
+describe('exit codes of a Kafka replay', () => {
+  it('--from-checkpoint exits 2 while the dead-letter table holds letters from an earlier run, 0 once it is empty', async () => {
+    await createTopic(kafka, topic, 1);
+    const good = workspaceRow(71);
+    await upsertWorkspaceRows(db.pool, [good]);
+    await produce(kafka, topic, [asJson(createdEvent(good)), { key: Buffer.from('72'), value: Buffer.from('not an event') }]);
+    const first = await consume('--from-beginning');
+    expect(first.code).toBe(2);
+    expect(first.stdout).toMatch(/1 failed, .*; 1 dead letters in total/);
+
+    // Nothing new to consume, but the bad message is still in the dead-letter table.
+    const again = await consume('--from-checkpoint');
+    expect(again.stdout).toMatch(/: 0 events, .*; 1 dead letters in total/);
+    expect(again.code).toBe(2);
+    expect((await db.pool.query(`SELECT status FROM rebuild_projection.runs ORDER BY id DESC LIMIT 1`)).rows[0].status).toBe('succeeded_with_dead_letters');
+
+    await db.pool.query('DELETE FROM rebuild_projection.dead_letters');
+    expect((await consume('--from-checkpoint')).code).toBe(0);
+  });
+});
+
+describe('a database that is not GitLab\'s', () => {
+  it('is refused with exit 1 before our schema is created in it', async () => {
+    await db.pool.query('DROP TABLE workspaces CASCADE');
+    const result = await runCli(['agentk-states', '--source', 'snapshot', '--database-url', db.url]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^rebuild-projection: the target database has no "workspaces" table: .*\n$/);
+    expect(await schemaExists()).toBe(false);
+  });
+});
