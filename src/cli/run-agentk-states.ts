@@ -4,7 +4,8 @@
  */
 import kafkajs, { type Kafka } from 'kafkajs';
 import type pg from 'pg';
-import { runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
+import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
+import { BatchFailedError } from '../engine/retry.js';
 import { RebuildInterruptedError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { rollbackLastRebuild } from '../engine/rollback.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
@@ -44,6 +45,8 @@ const OPERATIONAL_ERRORS = [
   HistoryMissingError,
   RebuildRefusedError,
   RebuildInterruptedError,
+  BatchFailedError,
+  RetentionGapError,
   kafkajs.KafkaJSError,
 ];
 

@@ -1,6 +1,6 @@
-/** JSON values: UTF-8 text that must be an object (our event or a Debezium change event). */
+/** JSON values: strictly UTF-8 text that must be an object (our event or a Debezium change event) PostgreSQL can store. */
 import type { CodecResult } from './bad-message.js';
-import { errorMessage, isObject } from './util.js';
+import { decodeUtf8, errorMessage, findUnstorableText, isObject } from './util.js';
 import type { UnknownObject } from './util.js';
 
 /**
@@ -8,9 +8,11 @@ import type { UnknownObject } from './util.js';
  * (`not_json`) versus bytes that are neither encoding (`bad_magic_byte`).
  */
 export function parseJsonObject(value: Buffer, startsLikeObject: boolean): CodecResult<UnknownObject> {
+  const text = decodeUtf8(value, 'the value');
+  if (!text.ok) return text;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value.toString('utf8')) as unknown;
+    parsed = JSON.parse(text.text) as unknown;
   } catch (error) {
     if (startsLikeObject) return { ok: false, failure: { reason: 'not_json', detail: `invalid JSON: ${errorMessage(error)}` } };
     const first = value.length === 0 ? 'an empty value' : `byte 0 = 0x${(value[0] ?? 0).toString(16).padStart(2, '0')}`;
@@ -23,5 +25,7 @@ export function parseJsonObject(value: Buffer, startsLikeObject: boolean): Codec
     const kind = Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : `a ${typeof parsed}`;
     return { ok: false, failure: { reason: 'not_an_object', detail: `JSON value is ${kind}, not an object` } };
   }
-  return { ok: true, value: parsed };
+  // JSON escapes (`\u0000`, `\ud800`) reach strings that valid UTF-8 bytes cannot carry.
+  const unstorable = findUnstorableText(parsed);
+  return unstorable ? { ok: false, failure: unstorable } : { ok: true, value: parsed };
 }
