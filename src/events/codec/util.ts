@@ -64,36 +64,51 @@ const UNSTORABLE_CHAR = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\
 
 /**
  * The first string (value or object key) PostgreSQL cannot store: U+0000 (rejected by text and jsonb) or a
- * lone surrogate (rejected by jsonb, and not Unicode text at all). `replacementIsInvalid`: the string came
- * through a lossy decoder (avsc), so a U+FFFD stands for invalid UTF-8 bytes.
+ * lone surrogate (rejected by jsonb, and not Unicode text at all). `replacementIsInvalid`: the strings came
+ * through a lossy decoder (avsc), so a U+FFFD stands for invalid UTF-8 bytes (a genuine U+FFFD in an Avro
+ * string is dead-lettered too: avsc cannot tell them apart). Iterative: JSON.parse accepts nesting far
+ * deeper than the call stack.
  */
-export function findUnstorableText(value: unknown, replacementIsInvalid = false, path: PropertyKey[] = []): CodecFailure | undefined {
-  const check = (text: string, at: PropertyKey[]): CodecFailure | undefined => {
-    const index = text.search(UNSTORABLE_CHAR);
-    if (index >= 0) {
-      const code = text.charCodeAt(index).toString(16).padStart(4, '0');
-      const what = code === '0000' ? 'U+0000 (NUL)' : `a lone surrogate U+${code.toUpperCase()}`;
-      return { reason: 'unstorable_text', detail: `${what} at character ${index}, which PostgreSQL cannot store`, path: formatPath(at) || '(root)' };
-    }
-    const replaced = replacementIsInvalid ? text.indexOf('\ufffd') : -1;
-    if (replaced >= 0) {
-      return { reason: 'invalid_utf8', detail: `string is not valid UTF-8 (decoded to U+FFFD at character ${replaced})`, path: formatPath(at) || '(root)' };
-    }
-    return undefined;
+export function findUnstorableText(root: unknown, replacementIsInvalid = false): CodecFailure | undefined {
+  // Each entry links to its parent, so the path is built only for the one string reported (copying a
+  // path per node would be quadratic in the depth).
+  interface Node {
+    value: unknown;
+    key?: PropertyKey;
+    parent?: Node;
+  }
+  const pathOf = (node: Node): PropertyKey[] => {
+    const path: PropertyKey[] = [];
+    for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) path.push(n.key);
+    return path.reverse();
   };
-  if (typeof value === 'string') return check(value, path);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findUnstorableText(value[i], replacementIsInvalid, [...path, i]);
-      if (found) return found;
+  const pending: Node[] = [{ value: root }];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    const { value } = node;
+    if (typeof value === 'string') {
+      const found = checkText(value, replacementIsInvalid);
+      if (found) return { ...found, path: formatPath(pathOf(node)) || '(root)' };
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) pending.push({ value: value[i], key: i, parent: node });
+    } else if (isObject(value)) {
+      // Reversed onto the stack, so the first field (and a key before its value) is reported first.
+      for (const [key, child] of Object.entries(value).reverse()) {
+        pending.push({ value: child, key, parent: node });
+        pending.push({ value: key, key, parent: node });
+      }
     }
-    return undefined;
   }
-  if (isObject(value)) {
-    for (const [key, child] of Object.entries(value)) {
-      const found = check(key, [...path, key]) ?? findUnstorableText(child, replacementIsInvalid, [...path, key]);
-      if (found) return found;
-    }
+  return undefined;
+}
+
+function checkText(text: string, replacementIsInvalid: boolean): Omit<CodecFailure, 'path'> | undefined {
+  const index = text.search(UNSTORABLE_CHAR);
+  if (index >= 0) {
+    const code = text.charCodeAt(index).toString(16).toUpperCase().padStart(4, '0');
+    const what = code === '0000' ? 'U+0000 (NUL)' : `a lone surrogate U+${code}`;
+    return { reason: 'unstorable_text', detail: `${what} at character ${index}, which PostgreSQL cannot store` };
   }
+  const replaced = replacementIsInvalid ? text.indexOf('\ufffd') : -1;
+  if (replaced >= 0) return { reason: 'invalid_utf8', detail: `string is not valid UTF-8 (decoded to U+FFFD at character ${replaced})` };
   return undefined;
 }
