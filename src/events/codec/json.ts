@@ -8,18 +8,18 @@ import type { UnknownObject } from './util.js';
  * (`not_json`) versus bytes that are neither encoding (`bad_magic_byte`).
  */
 export function parseJsonObject(value: Buffer, startsLikeObject: boolean): CodecResult<UnknownObject> {
+  const notJson = (): CodecResult<UnknownObject> => {
+    const first = value.length === 0 ? 'an empty value' : `byte 0 = 0x${(value[0] ?? 0).toString(16).padStart(2, '0')}`;
+    return { ok: false, failure: { reason: 'bad_magic_byte', detail: `${first}: neither Confluent Avro (0x00) nor JSON` } };
+  };
   const text = decodeUtf8(value, 'the value');
-  if (!text.ok) return text;
+  if (!text.ok) return startsLikeObject ? text : notJson();
   let parsed: unknown;
   try {
     parsed = JSON.parse(text.text) as unknown;
   } catch (error) {
     if (startsLikeObject) return { ok: false, failure: { reason: 'not_json', detail: `invalid JSON: ${errorMessage(error)}` } };
-    const first = value.length === 0 ? 'an empty value' : `byte 0 = 0x${(value[0] ?? 0).toString(16).padStart(2, '0')}`;
-    return {
-      ok: false,
-      failure: { reason: 'bad_magic_byte', detail: `${first}: neither Confluent Avro (0x00) nor JSON` },
-    };
+    return notJson();
   }
   if (!isObject(parsed)) {
     const kind = Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : `a ${typeof parsed}`;
