@@ -274,7 +274,8 @@ async function rewriteCheckpoints(admin: Admin, db: pg.Pool, options: ReplayOpti
 async function caughtUp(db: pg.Pool, projection: string, ranges: PartitionRange[], signal: AbortSignal): Promise<void> {
   const topics = [...new Set(ranges.map((r) => r.topic))];
   while (!signal.aborted) {
-    const checkpoints = new Map((await readCheckpoints(db, projection, topics)).map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
+    const read = await retryTransient(() => readCheckpoints(db, projection, topics), { signal });
+    const checkpoints = new Map(read.map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
     const behind = ranges.filter((r) => BigInt(checkpoints.get(partitionKey(r.topic, r.partition)) ?? r.low) < BigInt(r.high));
     if (behind.length === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 200));

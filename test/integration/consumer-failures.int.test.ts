@@ -174,6 +174,28 @@ describe('the Kafka consumer is never silently stuck', () => {
     expect(stderr).toMatch(/transient failure/);
   });
 
+  it('a follower restarted after kill -9 applies a new event within 12 s (not after the 30 s session timeout)', async () => {
+    await createTopic(kafka, topic, 2);
+    const rows = [51, 52].map((id) => workspaceRow(id));
+    await upsertWorkspaceRows(db.pool, rows);
+    const first = spawnCli(cliArgs('--follow'));
+    await produce(kafka, topic, [asJson(createdEvent(rows[0]!))]);
+    await waitFor(async () => (await readModel(db.pool)).size === 1, 30_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = spawnCli(cliArgs('--follow'));
+    const started = Date.now();
+    await produce(kafka, topic, [asJson(createdEvent(rows[1]!))]);
+    try {
+      await waitFor(async () => (await readModel(db.pool)).size === 2, 40_000);
+      expect(Date.now() - started).toBeLessThan(12_000);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+    expect(await readModel(db.pool)).toEqual(expectedModel(rows));
+  });
+
   it('refuses a retention gap past the checkpoint, naming partition, checkpoint and log start', async () => {
     await createTopic(kafka, topic, 1);
     const rows = [41, 42, 43, 44, 45, 46].map((id) => workspaceRow(id));
