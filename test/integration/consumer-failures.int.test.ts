@@ -220,4 +220,40 @@ describe('the Kafka consumer is never silently stuck', () => {
     }
     expect(await readModel(db.pool)).toEqual(expectedModel(rows.slice(0, 3)));
   });
+
+  it('a running follower refuses a retention gap that opens while it lags (detected at fetch, not only at start)', async () => {
+    await createTopic(kafka, topic, 1);
+    const rows = [61, 62, 63, 64, 65, 66, 67].map((id) => workspaceRow(id));
+    await upsertWorkspaceRows(db.pool, rows);
+    const follower = spawnCli(cliArgs('--follow'));
+    await produce(kafka, topic, rows.slice(0, 3).map((r) => asJson(createdEvent(r))));
+    await waitFor(async () => (await readModel(db.pool)).size === 3, 30_000);
+    // Make the follower lag: its next batch waits for this lock while records past it are produced and deleted.
+    const blocker = await db.pool.connect();
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE rebuild_projection.checkpoints IN ACCESS EXCLUSIVE MODE');
+      await produce(kafka, topic, [asJson(createdEvent(rows[3]!))]);
+      await waitFor(async () => {
+        const { rows: waiting } = await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+        return waiting.length > 0;
+      }, 10_000);
+      await produce(kafka, topic, rows.slice(4).map((r) => asJson(createdEvent(r))));
+      await admin.fetchTopicMetadata({ topics: [topic] });
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '6' }] });
+    } finally {
+      await blocker.query('COMMIT');
+      blocker.release();
+      await admin.disconnect();
+    }
+    const exited = await Promise.race([follower.exited, new Promise<undefined>((r) => setTimeout(r, 20_000))]);
+    if (exited === undefined) follower.child.kill('SIGKILL');
+    expect(exited?.code).toBe(1);
+    expect(exited?.stderr).toMatch(new RegExp(`${topic}\\[0\\].*checkpoint is at offset 4 but the log now starts at 6.*--source snapshot`));
+    noStackTrace(exited?.stderr ?? '');
+    expect(await readModel(db.pool)).toEqual(expectedModel(rows.slice(0, 4)));
+    expect(await runStatus()).toBe('failed');
+  });
 });
