@@ -248,7 +248,7 @@ describe('the Kafka consumer is never silently stuck', () => {
       blocker.release();
       await admin.disconnect();
     }
-    const exited = await Promise.race([follower.exited, new Promise<undefined>((r) => setTimeout(r, 20_000))]);
+    const exited = await Promise.race([follower.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000))]);
     if (exited === undefined) follower.child.kill('SIGKILL');
     expect(exited?.code).toBe(1);
     expect(exited?.stderr).toMatch(new RegExp(`${topic}\\[0\\].*checkpoint is at offset 4 but the log now starts at 6.*--source snapshot`));

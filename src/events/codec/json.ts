@@ -3,6 +3,8 @@ import type { CodecResult } from './bad-message.js';
 import { decodeUtf8, errorMessage, findUnstorableText, isObject } from './util.js';
 import type { UnknownObject } from './util.js';
 
+const ESCAPED_NUL_OR_SURROGATE = /\\u(?:0000|[dD][89a-fA-F])/;
+
 /**
  * Parses a value. `startsLikeObject` (first byte `{`) decides the reason when parsing fails: broken JSON
  * (`not_json`) versus bytes that are neither encoding (`bad_magic_byte`).
@@ -25,7 +27,9 @@ export function parseJsonObject(value: Buffer, startsLikeObject: boolean): Codec
     const kind = Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : `a ${typeof parsed}`;
     return { ok: false, failure: { reason: 'not_an_object', detail: `JSON value is ${kind}, not an object` } };
   }
-  // JSON escapes (`\u0000`, `\ud800`) reach strings that valid UTF-8 bytes cannot carry.
-  const unstorable = findUnstorableText(parsed);
+  // Only JSON escapes (`\u0000`, `\ud800`) can put NUL or a lone surrogate into a string decoded from strict
+  // UTF-8 (JSON.parse rejects raw control characters), so the walk runs only when the text has one (it
+  // costs ~14 µs per event, ~20 % of decoding).
+  const unstorable = ESCAPED_NUL_OR_SURROGATE.test(text.text) ? findUnstorableText(parsed) : undefined;
   return unstorable ? { ok: false, failure: unstorable } : { ok: true, value: parsed };
 }
