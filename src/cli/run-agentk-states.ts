@@ -4,7 +4,8 @@
  */
 import kafkajs, { type Kafka } from 'kafkajs';
 import type pg from 'pg';
-import { runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
+import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
+import { BatchFailedError } from '../engine/retry.js';
 import { RebuildInterruptedError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { rollbackLastRebuild } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
@@ -47,6 +48,8 @@ const OPERATIONAL_ERRORS = [
   RebuildRefusedError,
   RebuildInterruptedError,
   VerifyInterruptedError,
+  BatchFailedError,
+  RetentionGapError,
   kafkajs.KafkaJSError,
 ];
 

@@ -11,17 +11,23 @@
  * Modes:
  *   follow = false: stop once every partition's checkpoint reaches the high watermark read at start.
  *   follow = true:  run until `signal` aborts; then finish the batch in flight, commit, leave the group.
+ *
+ * Failures. A transient one inside a batch is retried here (retry.ts), logged each time; anything else
+ * becomes a BatchFailedError, which kafkajs neither retries nor restarts on, and which ends the run.
+ * Retention gaps: records deleted between our checkpoint and the log start were never applied; a replay
+ * past them would leave those workspaces stale without a word, so it is refused, at start and whenever a
+ * batch starts above the position we expected.
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { createWorkspaceDecoder } from '../events/decode.js';
-import { offsetsAtTimestamp, partitionKey, readPartitionRanges, type PartitionRange } from '../sources/kafka/kafka-client.js';
+import { logStartOffset, offsetsAtTimestamp, partitionKey, readPartitionRanges, type PartitionRange } from '../sources/kafka/kafka-client.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { readCheckpoints, saveCheckpoints, type Checkpoint } from '../sink/postgres/checkpoints.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import { applyKafkaBatch, type AppliedBatch } from './apply-kafka-batch.js';
-import { retryTransient } from './retry.js';
+import { BatchFailedError, findBatchFailure, isTransient, retryTransient } from './retry.js';
 
 export type ReplayStart =
   | { kind: 'checkpoints' }
@@ -69,18 +75,34 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
   try {
     const ranges = await readPartitionRanges(admin, topics);
     await rewriteCheckpoints(admin, db, options, ranges);
+    for (const c of await readCheckpoints(db, projection, topics)) {
+      const range = ranges.find((r) => r.topic === c.topic && r.partition === c.partition);
+      if (range !== undefined) assertNoRetentionGap(c.topic, c.partition, c.nextOffset, range.low);
+    }
     const lowByPartition = new Map(ranges.map((r) => [partitionKey(r.topic, r.partition), r.low]));
     const decode = createWorkspaceDecoder();
 
     consumer = kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      // After a kill -9 the coordinator waits one session timeout for the dead member before a restarted
+      // process gets its partitions: 6 s is the broker's default minimum (group.min.session.timeout.ms).
+      // The trade-off: a batch that blocks heartbeats longer than this (a stalled database) costs a
+      // rebalance, which is harmless (PostgreSQL checkpoints), where 30 s would hide it.
+      sessionTimeout: 6_000,
+      heartbeatInterval: 1_000,
       maxBytesPerPartition: 4 * 1024 * 1024,
       // An idle fetch long-polls this long; disconnecting and seeking wait for it (kafkajs' 5 s default
       // made every finite replay end 5 s late). A fetch still returns as soon as data arrives.
       maxWaitTimeInMs: 250,
+      retry: {
+        // kafkajs restarts the consumer after a crash it deems retriable (a broker gone): say so, with the cause.
+        // Our permanent errors (retriable = false) never reach here; they end the run.
+        restartOnFailure: async (error: Error) => {
+          log(`kafka consumer restarting after: ${error.message}`);
+          return findBatchFailure(error) === undefined;
+        },
+      },
     });
     const running = consumer;
     await running.connect();
@@ -116,51 +138,83 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
 
     const crashed = new Promise<never>((_, reject) => {
       running.on(running.events.CRASH, ({ payload }) => {
-        if (!payload.restart) reject(payload.error);
+        if (!payload.restart) reject(findBatchFailure(payload.error) ?? payload.error);
       });
     });
     crashed.catch(() => undefined);
+
+    // The offset each partition's next batch should start at; above it, records may have been deleted.
+    const expected = new Map<string, string>();
+    const retrying = (what: string, payload?: EachBatchPayload) => ({
+      signal,
+      onRetry: (error: unknown, attempt: number, delayMs: number) => {
+        log(`${what}: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`);
+        // Keep the group membership while the database is away (the session timeout is short).
+        payload?.heartbeat().catch(() => undefined);
+      },
+    });
+
+    const processBatch = async (payload: EachBatchPayload): Promise<void> => {
+      const { batch } = payload;
+      const key = partitionKey(batch.topic, batch.partition);
+      const first = batch.firstOffset();
+      if (!aligned.has(key)) {
+        aligned.add(key);
+        const target = await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key));
+        expected.set(key, target);
+        if (first !== null && BigInt(first) > BigInt(target)) await checkRetention(batch.topic, batch.partition, target);
+        if (batch.messages.length === 0 || BigInt(first ?? '0') !== BigInt(target)) {
+          // Fetched from Kafka's committed offset, which may differ from ours: start over at ours.
+          running.seek({ topic: batch.topic, partition: batch.partition, offset: target });
+          return;
+        }
+      }
+      if (batch.messages.length === 0) return;
+      // Above the expected offset: a transaction marker or compaction (harmless), or deleted records (a gap).
+      const want = expected.get(key);
+      if (want !== undefined && first !== null && BigInt(first) > BigInt(want)) {
+        await checkRetention(batch.topic, batch.partition, await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key)));
+      }
+      const messages = batch.messages.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition }));
+      const deps = { projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize ?? true };
+      const applied: AppliedBatch = await retryTransient(
+        () => withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps)),
+        retrying(`${key} offsets ${first}..${batch.lastOffset()}`, payload),
+      );
+      const last = batch.messages[batch.messages.length - 1]!.offset;
+      payload.resolveOffset(last);
+      expected.set(key, applied.nextOffset ?? (BigInt(last) + 1n).toString());
+      for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
+      options.onBatch?.({ ...totals });
+      if (applied.nextOffset !== undefined) {
+        // A copy for kafka-consumer-groups; PostgreSQL already holds the truth, so a failure here only delays lag display.
+        await running
+          .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: applied.nextOffset }])
+          .catch((error: Error) => log(`${key}: could not commit offset ${applied.nextOffset} to Kafka: ${error.message}`));
+      }
+      await payload.heartbeat();
+    };
+
+    const checkRetention = async (topic: string, partition: number, checkpoint: string): Promise<void> => {
+      const low = await retryTransient(() => logStartOffset(admin, topic, partition), retrying(partitionKey(topic, partition)));
+      if (low !== undefined) assertNoRetentionGap(topic, partition, checkpoint, low);
+    };
 
     await running.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 4,
       eachBatch: async (payload: EachBatchPayload) => {
-        const { batch } = payload;
         // A batch fetched before a seek or a rebalance belongs to a position we no longer hold.
         if (payload.isStale() || !payload.isRunning()) return;
-        const key = partitionKey(batch.topic, batch.partition);
-        if (!aligned.has(key)) {
-          aligned.add(key);
-          const target = await targetOf(batch.topic, batch.partition);
-          if (batch.messages.length === 0 || BigInt(batch.firstOffset() ?? '0') !== BigInt(target)) {
-            // Fetched from Kafka's committed offset, which may differ from ours: start over at ours.
-            running.seek({ topic: batch.topic, partition: batch.partition, offset: target });
-            return;
-          }
+        try {
+          await processBatch(payload);
+        } catch (error) {
+          // kafkajs' rebalance errors while heartbeating are its own to handle (it re-joins).
+          if (isTransient(error) && !signal.aborted) throw error;
+          const { batch } = payload;
+          throw findBatchFailure(error) ?? new BatchFailedError(batch.topic, batch.partition, batch.firstOffset() ?? '?', batch.lastOffset(), error);
         }
-        if (batch.messages.length === 0) return;
-        const messages = batch.messages.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition }));
-        const deps = { projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize ?? true };
-        const applied: AppliedBatch = await retryTransient(
-          () => withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps)),
-          {
-            signal,
-            onRetry: (error, attempt, delayMs) =>
-              log(`${key}: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`),
-          },
-        );
-        const last = batch.messages[batch.messages.length - 1]!.offset;
-        payload.resolveOffset(last);
-        for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
-        options.onBatch?.({ ...totals });
-        if (applied.nextOffset !== undefined) {
-          // A copy for kafka-consumer-groups; PostgreSQL already holds the truth, so a failure here only delays lag display.
-          await running
-            .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: applied.nextOffset }])
-            .catch((error: Error) => log(`${key}: could not commit offset ${applied.nextOffset} to Kafka: ${error.message}`));
-        }
-        await payload.heartbeat();
       },
     });
 
@@ -171,6 +225,21 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
     await consumer?.disconnect();
     await admin.disconnect();
   }
+}
+
+/** Records deleted between the checkpoint and the log start were never applied: refuse (permanent). */
+export class RetentionGapError extends Error {
+  override readonly name = 'RetentionGapError';
+  readonly retriable = false;
+}
+
+function assertNoRetentionGap(topic: string, partition: number, checkpoint: string, logStart: string): void {
+  if (BigInt(checkpoint) >= BigInt(logStart)) return;
+  throw new RetentionGapError(
+    `${topic}[${partition}]: the checkpoint is at offset ${checkpoint} but the log now starts at ${logStart}: ` +
+      `records ${checkpoint}..${BigInt(logStart) - 1n} were deleted (retention) before they were applied; ` +
+      `rebuild with --source snapshot`,
+  );
 }
 
 /** For a replay, moves the PostgreSQL checkpoints to the requested start before anything is consumed. */
@@ -205,7 +274,8 @@ async function rewriteCheckpoints(admin: Admin, db: pg.Pool, options: ReplayOpti
 async function caughtUp(db: pg.Pool, projection: string, ranges: PartitionRange[], signal: AbortSignal): Promise<void> {
   const topics = [...new Set(ranges.map((r) => r.topic))];
   while (!signal.aborted) {
-    const checkpoints = new Map((await readCheckpoints(db, projection, topics)).map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
+    const read = await retryTransient(() => readCheckpoints(db, projection, topics), { signal });
+    const checkpoints = new Map(read.map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
     const behind = ranges.filter((r) => BigInt(checkpoints.get(partitionKey(r.topic, r.partition)) ?? r.low) < BigInt(r.high));
     if (behind.length === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -1,11 +1,14 @@
 /**
- * Transient vs permanent failures, decided once from a table (graphile-worker / kafkajs style): a transient
- * one (database or broker unreachable, serialization conflict) is retried with capped exponential backoff and
- * is never dead-lettered; anything else propagates.
+ * Transient vs permanent failures, decided once, here, from a table (graphile-worker / kafkajs style).
+ * Transient (the database or the broker unreachable or restarting, a serialization conflict, a deadlock, a
+ * lock or statement timeout, an administrator's shutdown of our backend) is retried with capped, jittered
+ * exponential backoff, logged each time, never dead-lettered. Everything else (bad data in our own tables, a
+ * constraint violation, a bug) is permanent: retrying would fail the same way for ever, so it stops the run.
  */
 
 /**
- * SQLSTATE classes and codes worth retrying: the server or the connection, not the data. Of class 53 only
+ * SQLSTATE classes and codes worth retrying: the server or the connection, not the data. Class 08 is the
+ * connection, 57 operator intervention (57P01 admin shutdown, 57014 statement timeout). Of class 53 only
  * "too many connections": "out of memory/shared memory" would fail the same batch again forever.
  */
 const RETRIABLE_SQLSTATE_CLASSES = new Set(['08', '57']);
@@ -25,12 +28,45 @@ export function isTransient(error: unknown): boolean {
     if (/^[0-9A-Z]{5}$/.test(code) && RETRIABLE_SQLSTATE_CLASSES.has(code.slice(0, 2))) return true;
   }
   // node-postgres reports a dropped connection without a code.
-  if (error instanceof Error && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(error.message)) {
+  if (error instanceof Error && /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed/i.test(error.message)) {
     return true;
   }
   // kafkajs marks its own transient errors.
   if (typeof error === 'object' && error !== null && 'retriable' in error && (error as { retriable: unknown }).retriable === true) return true;
   return error instanceof Error && error.cause !== undefined && isTransient(error.cause);
+}
+
+/**
+ * A batch that failed permanently. `retriable = false` is what kafkajs reads (its retrier and its
+ * restart-on-crash both skip such errors), so the consumer stops instead of re-fetching the batch for ever.
+ */
+export class BatchFailedError extends Error {
+  override readonly name = 'BatchFailedError';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly firstOffset: string,
+    readonly lastOffset: string,
+    cause: unknown,
+  ) {
+    super(`${topic}[${partition}] offsets ${firstOffset}..${lastOffset}: ${describeCause(cause)}`, { cause });
+  }
+}
+
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = codeOf(error);
+  // A ZodError's message is a multi-line JSON dump: keep the first issue, on one line.
+  const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
+  const text = Array.isArray(issues) && issues[0] ? `${issues[0].path.map(String).join('.') || '(root)'}: ${issues[0].message}` : error.message;
+  return `${error.name}${code === undefined ? '' : ` ${code}`}: ${text}`.replace(/\s*\n\s*/g, ' ');
+}
+
+/** The BatchFailedError in an error's cause chain (kafkajs wraps what eachBatch threw). */
+export function findBatchFailure(error: unknown): BatchFailedError | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof BatchFailedError) return e;
+  return undefined;
 }
 
 export interface RetryOptions {
@@ -42,6 +78,12 @@ export interface RetryOptions {
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
 }
 
+/** The delay before retry `attempt`: exponential, capped, with jitter in [50 %, 100 %] so that restarted peers do not retry in lockstep. */
+export function backoffDelay(attempt: number, initialDelayMs: number, maxDelayMs: number, random = Math.random): number {
+  const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
+  return Math.round(ceiling * (0.5 + random() / 2));
+}
+
 /** Runs `work` until it succeeds, a permanent error occurs, or `signal` aborts. */
 export async function retryTransient<T>(work: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const { initialDelayMs = 200, maxDelayMs = 10_000, signal, onRetry } = options;
@@ -50,7 +92,7 @@ export async function retryTransient<T>(work: () => Promise<T>, options: RetryOp
       return await work();
     } catch (error) {
       if (!isTransient(error) || signal?.aborted) throw error;
-      const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
+      const delayMs = backoffDelay(attempt, initialDelayMs, maxDelayMs);
       onRetry?.(error, attempt, delayMs);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }

@@ -11,6 +11,10 @@ export const BAD_MESSAGE_REASONS = [
   'unknown_schema_id',
   /** The Avro body does not decode with its writer schema (truncated, trailing bytes, unsafe long, …). */
   'avro_decode_failed',
+  /** Bytes that are not valid UTF-8 in a JSON value, a key or an Avro string; the detail names the byte position. */
+  'invalid_utf8',
+  /** A string (or object key) holding U+0000 or a lone surrogate, which PostgreSQL cannot store; `path` names it. */
+  'unstorable_text',
   /** Starts like a JSON object but does not parse. */
   'not_json',
   /** Valid JSON that is not an object (array, string, number, …), or a Debezium envelope without one. */

@@ -5,7 +5,7 @@
  */
 import type { CodecResult } from './bad-message.js';
 import type { SchemaCatalog } from './catalog.js';
-import { errorMessage, isObject } from './util.js';
+import { errorMessage, findUnstorableText, isObject } from './util.js';
 
 export const CONFLUENT_MAGIC_BYTE = 0x00;
 export const CONFLUENT_HEADER_LENGTH = 5;
@@ -39,6 +39,9 @@ export function decodeConfluentAvro(value: Buffer, catalog: SchemaCatalog): Code
       failure: { reason: 'avro_decode_failed', detail: `schema id ${schemaId} (${entry.file}): ${errorMessage(error)}`, schemaId },
     };
   }
+  // avsc decodes strings lossily (invalid UTF-8 becomes U+FFFD) and lets NUL through: check every string.
+  const unstorable = findUnstorableText(decoded, true);
+  if (unstorable) return { ok: false, failure: { ...unstorable, schemaId } };
   return { ok: true, value: { schemaId, record: unwrapChanges(decoded) } };
 }
 

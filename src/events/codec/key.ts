@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { bigintId } from '../../../projections/agentk-states/inputs.js';
 import type { CodecResult } from './bad-message.js';
-import { errorMessage } from './util.js';
+import { decodeUtf8, errorMessage, findUnstorableText } from './util.js';
 
 const DECIMAL = /^-?\d+$/;
 
@@ -18,7 +18,11 @@ const jsonKey = z.union([
 /** The key's workspace id, null for a null key (nothing to check against). */
 export function parseKey(key: Buffer | null): CodecResult<number | null> {
   if (key === null) return { ok: true, value: null };
-  const text = key.toString('utf8').trim();
+  const decoded = decodeUtf8(key, 'the key');
+  if (!decoded.ok) return decoded;
+  const text = decoded.text.trim();
+  const unstorable = findUnstorableText(text);
+  if (unstorable) return { ok: false, failure: { ...unstorable, path: 'key' } };
   const bad = (why: string): CodecResult<number | null> => ({
     ok: false,
     failure: {

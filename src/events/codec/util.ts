@@ -1,5 +1,7 @@
 /** Small helpers for handling untyped decoded values before zod sees them. */
 import { bigintId } from '../../../projections/agentk-states/inputs.js';
+import type { CodecFailure } from './bad-message.js';
+import { formatPath } from './bad-message.js';
 
 export type UnknownObject = Record<string, unknown>;
 
@@ -15,4 +17,98 @@ export function readWorkspaceId(value: unknown): number | undefined {
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decodes UTF-8 strictly: Buffer#toString would replace invalid bytes with U+FFFD and the replacement would
+ * be written as if it were the producer's text. `what` names the bytes in the failure (e.g. "the value").
+ */
+export function decodeUtf8(bytes: Uint8Array, what: string): { ok: true; text: string } | { ok: false; failure: CodecFailure } {
+  try {
+    return { ok: true, text: STRICT_UTF8.decode(bytes) };
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    return { ok: false, failure: { reason: 'invalid_utf8', detail: `${what} is not valid UTF-8 at byte ${at}` } };
+  }
+}
+
+/** The offset of the first byte that starts an invalid UTF-8 sequence (the decoder does not say). */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let lo = 0;
+  let hi = bytes.length;
+  // The longest valid prefix, by bisection on whole prefixes (a cut inside a sequence is invalid too, so
+  // probe a few bytes past the midpoint to let a sequence complete).
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (validPrefix(bytes, mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+function validPrefix(bytes: Uint8Array, length: number): boolean {
+  for (let extra = 0; extra < 4 && length + extra <= bytes.length; extra++) {
+    try {
+      STRICT_UTF8.decode(bytes.subarray(0, length + extra));
+      return true;
+    } catch {
+      // try a longer cut: `length` may split a multi-byte sequence
+    }
+  }
+  return false;
+}
+
+const UNSTORABLE_CHAR = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * The first string (value or object key) PostgreSQL cannot store: U+0000 (rejected by text and jsonb) or a
+ * lone surrogate (rejected by jsonb, and not Unicode text at all). `replacementIsInvalid`: the strings came
+ * through a lossy decoder (avsc), so a U+FFFD stands for invalid UTF-8 bytes (a genuine U+FFFD in an Avro
+ * string is dead-lettered too: avsc cannot tell them apart). Iterative: JSON.parse accepts nesting far
+ * deeper than the call stack.
+ */
+export function findUnstorableText(root: unknown, replacementIsInvalid = false): CodecFailure | undefined {
+  // Each entry links to its parent, so the path is built only for the one string reported (copying a
+  // path per node would be quadratic in the depth).
+  interface Node {
+    value: unknown;
+    key?: PropertyKey;
+    parent?: Node;
+  }
+  const pathOf = (node: Node): PropertyKey[] => {
+    const path: PropertyKey[] = [];
+    for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) path.push(n.key);
+    return path.reverse();
+  };
+  const pending: Node[] = [{ value: root }];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    const { value } = node;
+    if (typeof value === 'string') {
+      const found = checkText(value, replacementIsInvalid);
+      if (found) return { ...found, path: formatPath(pathOf(node)) || '(root)' };
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) pending.push({ value: value[i], key: i, parent: node });
+    } else if (isObject(value)) {
+      // Reversed onto the stack, so the first field (and a key before its value) is reported first.
+      for (const [key, child] of Object.entries(value).reverse()) {
+        pending.push({ value: child, key, parent: node });
+        pending.push({ value: key, key, parent: node });
+      }
+    }
+  }
+  return undefined;
+}
+
+function checkText(text: string, replacementIsInvalid: boolean): Omit<CodecFailure, 'path'> | undefined {
+  const index = text.search(UNSTORABLE_CHAR);
+  if (index >= 0) {
+    const code = text.charCodeAt(index).toString(16).toUpperCase().padStart(4, '0');
+    const what = code === '0000' ? 'U+0000 (NUL)' : `a lone surrogate U+${code}`;
+    return { reason: 'unstorable_text', detail: `${what} at character ${index}, which PostgreSQL cannot store` };
+  }
+  const replaced = replacementIsInvalid ? text.indexOf('\ufffd') : -1;
+  if (replaced >= 0) return { reason: 'invalid_utf8', detail: `string is not valid UTF-8 (decoded to U+FFFD at character ${replaced})` };
+  return undefined;
 }

@@ -29,9 +29,22 @@ export function excerpt(text: string | null | undefined): string | undefined {
     : `${text.slice(0, INPUT_EXCERPT_MAX_CHARS)}… (${text.length - INPUT_EXCERPT_MAX_CHARS} more characters)`;
 }
 
+/**
+ * Text PostgreSQL can store: `text` rejects NUL and `jsonb` (our recordset parameter) also rejects lone
+ * surrogates, and one such character in a bad message's key or excerpt would fail the whole batch's
+ * transaction. They are written as `\u0000`-style escapes instead.
+ */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+export function storableText(text: string): string;
+export function storableText(text: string | null): string | null;
+export function storableText(text: string | null): string | null {
+  return text === null ? null : text.replace(UNSTORABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A bad message is its own letter (keyed by position); a workspace that fails generation is one letter. */
 function deadLetterKey(letter: DeadLetter): string {
-  if (letter.kafka && letter.badMessage) return `message:${letter.kafka.topic}:${letter.kafka.partition}:${letter.kafka.offset}`;
+  if (letter.kafka && letter.badMessage) return `message:${storableText(letter.kafka.topic)}:${letter.kafka.partition}:${letter.kafka.offset}`;
   if (letter.workspaceId !== undefined) return `workspace:${letter.workspaceId}`;
   throw new Error('a dead letter needs a workspace id or a Kafka position');
 }
@@ -48,14 +61,14 @@ export async function recordDeadLetters(
     dead_letter_key: key,
     workspace_id: letter.workspaceId ?? null,
     source: letter.source,
-    topic: letter.kafka?.topic ?? null,
+    topic: storableText(letter.kafka?.topic ?? null),
     kafka_partition: letter.kafka?.partition ?? null,
     kafka_offset: letter.kafka?.offset ?? null,
-    message_key: letter.kafka?.key ?? null,
+    message_key: storableText(letter.kafka?.key ?? null),
     error_kind: letter.errorKind,
-    error_path: letter.errorPath ?? null,
-    message: letter.message,
-    input_excerpt: excerpt(letter.inputExcerpt) ?? null,
+    error_path: storableText(letter.errorPath ?? null),
+    message: storableText(letter.message),
+    input_excerpt: storableText(excerpt(letter.inputExcerpt) ?? null),
   }));
   await client.query(
     `INSERT INTO ${BOOKKEEPING_SCHEMA}.dead_letters AS d

@@ -1,28 +1,47 @@
-/** Runs `work` in one transaction on a pooled connection: COMMIT on success, ROLLBACK and rethrow on failure. */
+/**
+ * Borrowing pooled connections safely. pg emits 'error' on a checked-out client whose backend dies
+ * (pg_terminate_backend, a server restart); the pool's own handler covers only idle clients, and an 'error'
+ * without a listener crashes the process. So each borrower listens while it holds the client, and a client
+ * that broke is released with the error, which makes the pool discard it instead of lending it again.
+ */
 import type pg from 'pg';
 
-export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+type Work<T> = (client: pg.PoolClient, markBroken: (error: unknown) => void) => Promise<T>;
+
+async function borrow<T>(pool: pg.Pool, work: Work<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
+  const markBroken = (error: unknown): void => {
+    broken ??= error instanceof Error ? error : new Error(String(error));
+  };
+  // The query in flight fails with the same cause and reports it; this listener only marks the client.
+  client.on('error', markBroken);
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    // A failed ROLLBACK (connection already gone) must not hide the original error.
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    return await work(client, markBroken);
   } finally {
-    client.release();
+    client.off('error', markBroken);
+    client.release(broken);
   }
 }
 
 /** Lends `work` one pooled connection (for session-level things like advisory locks) and returns it after. */
-export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    return await work(client);
-  } finally {
-    client.release();
-  }
+export function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return borrow(pool, (client) => work(client));
+}
+
+/** Runs `work` in one transaction on a pooled connection: COMMIT on success, ROLLBACK and rethrow on failure. */
+export function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return borrow(pool, async (client, markBroken) => {
+    await client.query('BEGIN');
+    let result: T;
+    try {
+      result = await work(client);
+    } catch (error) {
+      // A failed ROLLBACK means the connection is gone: discard it, and do not hide the original error.
+      await client.query('ROLLBACK').catch(markBroken);
+      throw error;
+    }
+    await client.query('COMMIT');
+    return result;
+  });
 }

@@ -14,18 +14,28 @@ export function createKafka(options: KafkaClientOptions): Kafka {
   return new Kafka({
     clientId: options.clientId ?? 'rebuild-projection',
     brokers: options.brokers,
-    // kafkajs logs every retried broker error at ERROR level (a coordinator loading, a rebalance); they are
-    // noise to operators, and a failure that outlives the retries is thrown and reported. KAFKAJS_LOG_LEVEL
-    // (read by kafkajs itself) turns its logs back on for debugging.
-    logLevel: logLevel.NOTHING,
+    // WARN and above reach our log, one line each (a broker gone, a crash and restart). INFO and below are
+    // per-connection chatter.
+    logLevel: logLevel.WARN,
     // Fail fast on a wrong address instead of kafkajs' default ~30 s of silent retries at startup.
     connectionTimeout: 3_000,
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
-    logCreator:
-      () =>
-      ({ namespace, log }: LogEntry) =>
-        options.log(`kafka ${namespace}: ${log.message}`),
+    logCreator: () => (entry: LogEntry) => {
+      const line = kafkaLogLine(entry);
+      if (line !== undefined) options.log(line);
+    },
   });
+}
+
+/**
+ * One line for a kafkajs log entry, or undefined for the entries that only echo an error the replayer
+ * reports itself: what eachBatch threw, and the consumer's crash (the replayer logs a restart's cause in
+ * `restartOnFailure` and fails the run on a crash that does not restart).
+ */
+export function kafkaLogLine({ namespace, label, log }: LogEntry): string | undefined {
+  if (log.message === 'Error when calling eachBatch' || log.message.startsWith('Crash: ')) return undefined;
+  const error = 'error' in log && typeof log.error === 'string' && !log.message.includes(log.error) ? `: ${log.error}` : '';
+  return `kafka ${label} ${namespace}: ${log.message}${error}`.replace(/\s*\n\s*/g, ' ');
 }
 
 export interface PartitionRange {
@@ -35,6 +45,11 @@ export interface PartitionRange {
   low: string;
   /** High watermark: the offset the next message will get. */
   high: string;
+}
+
+/** The log start offset of one partition (it moves as retention deletes records). */
+export async function logStartOffset(admin: Admin, topic: string, partition: number): Promise<string | undefined> {
+  return (await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low;
 }
 
 /** Watermarks of every partition of `topics`. Fails with a clear message for a missing topic. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTransient, retryTransient } from '../../../src/engine/retry.js';
+import { BatchFailedError, backoffDelay, findBatchFailure, isTransient, retryTransient } from '../../../src/engine/retry.js';
 
 const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
 
@@ -8,7 +8,11 @@ describe('transient failure classification', () => {
     expect(isTransient(pgError(code))).toBe(true);
   });
 
-  it.each(['23505', '22P02', '42P01', '23503', '53200'])('does not retry data or schema errors such as %s', (code) => {
+  it.each(['57014', '55P03'])('retries statement and lock timeouts (%s)', (code) => {
+    expect(isTransient(pgError(code))).toBe(true);
+  });
+
+  it.each(['23505', '22P02', '42P01', '23503', '23514', '53200'])('does not retry data or schema errors such as %s', (code) => {
     expect(isTransient(pgError(code))).toBe(false);
   });
 
@@ -20,7 +24,7 @@ describe('transient failure classification', () => {
 });
 
 describe('retryTransient', () => {
-  it('retries a transient failure until it succeeds, with growing delays', async () => {
+  it('retries a transient failure until it succeeds, with jittered delays within [50 %, 100 %] of 1, 2 ms', async () => {
     const delays: number[] = [];
     let calls = 0;
     const result = await retryTransient(
@@ -32,7 +36,11 @@ describe('retryTransient', () => {
       { initialDelayMs: 1, onRetry: (_e, _a, delay) => delays.push(delay) },
     );
     expect(result).toBe('done');
-    expect(delays).toEqual([1, 2]);
+    expect(delays).toHaveLength(2);
+    expect(delays[0]).toBeGreaterThanOrEqual(0.5);
+    expect(delays[0]).toBeLessThanOrEqual(1);
+    expect(delays[1]).toBeGreaterThanOrEqual(1);
+    expect(delays[1]).toBeLessThanOrEqual(2);
   });
 
   it('rethrows a permanent failure at once', async () => {
@@ -44,5 +52,24 @@ describe('retryTransient', () => {
       }),
     ).rejects.toThrow('pg 23505');
     expect(calls).toBe(1);
+  });
+});
+
+describe('backoffDelay', () => {
+  it('doubles from the initial delay, is capped, and jitters between half and all of it', () => {
+    expect([1, 2, 3, 4, 10].map((a) => backoffDelay(a, 200, 1_000, () => 0.999999))).toEqual([200, 400, 800, 1000, 1000]);
+    expect([1, 2, 3, 4, 10].map((a) => backoffDelay(a, 200, 1_000, () => 0))).toEqual([100, 200, 400, 500, 500]);
+  });
+});
+
+describe('BatchFailedError', () => {
+  it('is one line naming topic, partition, offsets and the cause, and is not retriable to kafkajs', () => {
+    const cause = Object.assign(new Error('new row violates check constraint "c"\nDETAIL: x'), { code: '23514' });
+    const error = new BatchFailedError('workspace-events', 2, '10', '19', cause);
+    expect(error.message).toBe('workspace-events[2] offsets 10..19: Error 23514: new row violates check constraint "c" DETAIL: x');
+    expect(error.retriable).toBe(false);
+    expect(isTransient(error)).toBe(false);
+    // kafkajs wraps what eachBatch threw; the run still reports ours.
+    expect(findBatchFailure(new Error('wrapped', { cause: error }))).toBe(error);
   });
 });

@@ -9,6 +9,8 @@ const cases: [BadMessageReason, WorkspaceMessage, string | undefined][] = [
   ['bad_magic_byte', message(Buffer.from([0x7f, 0x01])), undefined],
   ['unknown_schema_id', message(Buffer.from([0, 0, 0, 0x01, 0x00, 0x02])), undefined],
   ['avro_decode_failed', message(encodeAvro(updatedEvent).subarray(0, 12)), undefined],
+  ['invalid_utf8', message(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d])), undefined],
+  ['unstorable_text', message('{"type":"workspace-created","event_id":"a\\u0000"}'), 'event_id'],
   ['not_json', message('{workspace}'), undefined],
   ['not_an_object', message('[]'), undefined],
   ['schema_invalid', jsonMessage({ ...JSON.parse(encodeJson(updatedEvent).toString()), workspace_id: 'forty-two' }), 'workspace_id'],
