@@ -5,7 +5,8 @@
 import kafkajs, { type Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
-import { RebuildInterruptedError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
+import { isTransient } from '../engine/retry.js';
+import { RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { rollbackLastRebuild } from '../engine/rollback.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
@@ -44,6 +45,7 @@ const OPERATIONAL_ERRORS = [
   HistoryMissingError,
   RebuildRefusedError,
   RebuildInterruptedError,
+  RebuildLockLostError,
   kafkajs.KafkaJSError,
 ];
 
@@ -144,8 +146,21 @@ async function rebuild(
     return result.failed > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
-    await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
+    await recordFailedRun(target, runId, error, io.log);
     throw error;
+  }
+}
+
+/**
+ * Records a failed run without replacing why it failed. When the failure was lost database connections, the
+ * first attempt can get one the pool has not discarded yet, so a transient failure is tried once more.
+ */
+async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, log: (line: string) => void): Promise<void> {
+  const record = () => finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
+  try {
+    await record().catch((first: unknown) => (isTransient(first) ? record() : Promise.reject(first)));
+  } catch (recordError) {
+    log(`rebuild-projection: could not record run ${runId} as failed: ${(recordError as Error).message}`);
   }
 }
 
@@ -177,7 +192,7 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
     );
     return totals.failed > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
-    await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
+    await recordFailedRun(target, runId, error, io.log);
     throw error;
   }
 }
