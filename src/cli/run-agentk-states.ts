@@ -5,8 +5,8 @@
 import kafkajs, { type Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
-import { BatchFailedError } from '../engine/retry.js';
-import { RebuildInterruptedError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
+import { BatchFailedError, isTransient } from '../engine/retry.js';
+import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { rollbackLastRebuild } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
@@ -50,6 +50,7 @@ const OPERATIONAL_ERRORS = [
   VerifyInterruptedError,
   BatchFailedError,
   RetentionGapError,
+  RebuildLockLostError,
   kafkajs.KafkaJSError,
 ];
 
@@ -161,19 +162,27 @@ async function rebuild(
         `build ${buildS.toFixed(1)} s (${Math.round(rows / Math.max(buildS, 0.001))} workspaces/s), switch ${(result.switchMs / 1000).toFixed(1)} s`,
     );
     if (parked.workspaces > 0) {
-      const named = parked.sample.map((p) => `${p.workspaceId} (${p.updates} from ${p.from})`).join('; ');
-      io.log(
-        `${parked.workspaces} workspaces (${parked.updates} updates) stay parked: the topic holds updates but not their creates ` +
-          `(compacted or truncated history), so they have no rebuilt row and their live rows were kept: ${named}` +
-          `${parked.workspaces > parked.sample.length ? '; …' : ''}. Rebuild with --source snapshot`,
-      );
+      io.log(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`);
     }
     if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' });
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
-    await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
+    await recordFailedRun(target, runId, error, io.log);
     throw error;
+  }
+}
+
+/**
+ * Records a failed run without replacing why it failed. When the failure was lost database connections, the
+ * first attempt can get one the pool has not discarded yet, so a transient failure is tried once more.
+ */
+async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, log: (line: string) => void): Promise<void> {
+  const record = () => finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
+  try {
+    await record().catch((first: unknown) => (isTransient(first) ? record() : Promise.reject(first)));
+  } catch (recordError) {
+    log(`rebuild-projection: could not record run ${runId} as failed: ${(recordError as Error).message}`);
   }
 }
 
@@ -208,7 +217,7 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
     );
     return unresolved > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
-    await finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
+    await recordFailedRun(target, runId, error, io.log);
     throw error;
   }
 }

@@ -6,11 +6,16 @@
  *                nothing and the same command resumes it. From Kafka, the events are only folded, and the
  *                rows are then generated once per workspace from the final states (materializing)
  *   catching_up  (Kafka, or a snapshot handed off to Kafka) the shadow consumes until it has reached the live
- *                projection's checkpoints, so events a running --follow consumer applied meanwhile are in it
- *   switched     one transaction, holding the projection's exclusive lock, merged the shadow into the live
- *                table and adopted the shadow's folded states and checkpoints (switch-shadow.ts)
+ *                projection's checkpoints, so events a running --follow consumer applied meanwhile are in it.
+ *                After at most UNLOCKED_CATCH_UP_ROUNDS rounds beside a busy consumer, the last round runs
+ *                holding the projection's exclusive lock (the consumer's batches wait), so it always converges
+ *   switched     in that same transaction, on the session holding the rebuild lock, the shadow was merged
+ *                into the live table and its folded states and checkpoints adopted (switch-shadow.ts)
  *
- * The live table is untouched until the switch. One rebuild at a time: a session-level advisory lock.
+ * The live table is untouched until the switch. One rebuild at a time: a session-level advisory lock on a
+ * dedicated connection; losing that connection stops the rebuild before its switch (RebuildLockLostError).
+ * Each rebuild consumes in its own Kafka group (rebuildGroupId), deleted once the rebuild switched or was
+ * abandoned. A transient failure of a pooled connection is retried; every phase is idempotent.
  */
 import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
@@ -20,23 +25,25 @@ import { assertFullHistory } from '../sources/kafka/history-check.js';
 import { partitionKey, readPartitionRanges } from '../sources/kafka/kafka-client.js';
 import type { SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
 import { readCheckpoints, saveCheckpoints } from '../sink/postgres/checkpoints.js';
-import { lockProjectionExclusive, tryLockRebuild, unlockRebuild } from '../sink/postgres/projection-locks.js';
+import { keepsItsBackend, tryLockRebuild, unlockRebuild, withProjectionFrozen } from '../sink/postgres/projection-locks.js';
 import {
   adoptRebuild,
   discardShadow,
   findUnfinishedRebuild,
+  rebuildGroupId,
   startRebuild,
   updateRebuild,
   type Rebuild,
   type RebuildSource,
 } from '../sink/postgres/rebuilds.js';
-import { shadowAgentkStates } from '../sink/postgres/shadow-agentk-states.js';
+import { dropShadowRows, pruneShadowRange, shadowAgentkStates } from '../sink/postgres/shadow-agentk-states.js';
 import { adoptShadowBookkeeping, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
-import { withTransaction } from '../sink/postgres/transaction.js';
+import { withClient, withTransaction } from '../sink/postgres/transaction.js';
 import { listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
 import { snapshotState, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { runKafkaReplay } from './kafka-replayer.js';
 import { materializeShadow } from './materialize-shadow.js';
+import { retryTransient } from './retry.js';
 import { runSnapshotBackfill } from './snapshot-backfill.js';
 
 export type RebuildPhaseName = 'building' | 'materializing' | 'catching_up' | 'switching';
@@ -82,24 +89,50 @@ export class RebuildInterruptedError extends Error {
   override readonly name = 'RebuildInterruptedError';
 }
 
-/** Catch-up rounds before giving up on reaching a live consumer that keeps running ahead. */
-const MAX_CATCH_UP_ROUNDS = 20;
+/** The rebuild lock's session ended (terminated, network): the rebuild stopped before its switch. */
+export class RebuildLockLostError extends Error {
+  override readonly name = 'RebuildLockLostError';
+}
+
+/**
+ * Catch-up rounds beside a live consumer before the last one runs holding the projection's exclusive lock.
+ * Each unlocked round shrinks the gap, so the locked one (which makes the consumer wait) is short.
+ */
+const UNLOCKED_CATCH_UP_ROUNDS = 2;
+
+const SESSION_POOLING_REFUSAL =
+  'the target database connection does not keep one PostgreSQL session across statements (PgBouncer in transaction pooling mode?): ' +
+  'a rebuild holds a session advisory lock for its whole run; pass a --database-url that connects directly to PostgreSQL or through a session-pooled PgBouncer';
 
 export async function runRebuild(options: RebuildOptions): Promise<RebuildResult> {
   const { db, projection, log } = options;
+  let compacted = new Set<string>();
   if (options.source === 'kafka') {
     if (!options.kafka) throw new RebuildRefusedError('a Kafka rebuild needs brokers: pass --brokers or set KAFKA_BROKERS');
     const admin = options.kafka.kafka.admin();
     await admin.connect();
     try {
-      await assertFullHistory(admin, options.kafka.topics);
+      compacted = await assertFullHistory(admin, options.kafka.topics);
     } finally {
       await admin.disconnect();
     }
   }
   const lockClient = await db.connect();
+  // The session holding the rebuild lock: its loss (pg_terminate_backend, network) is reported here and stops
+  // the rebuild through `lost`; unheard, a checked-out client's 'error' would crash the process.
+  let lockLost: Error | undefined;
+  const lost = new AbortController();
+  const onLockError = (error: Error): void => {
+    lockLost ??= error;
+    lost.abort();
+  };
+  lockClient.on('error', onLockError);
   try {
-    if (!(await tryLockRebuild(lockClient, projection))) {
+    const session = await withClient(db, (other) => keepsItsBackend(lockClient, other));
+    if (!session.stable) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
+    const lock = await tryLockRebuild(lockClient, projection);
+    if (lock.backendPid !== session.backendPid) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
+    if (!lock.locked) {
       const holder = await findUnfinishedRebuild(db, projection);
       throw new RebuildRefusedError(
         holder
@@ -108,16 +141,26 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildResult
       );
     }
     try {
-      return await rebuildHoldingLock(options);
+      return await rebuildHoldingLock({ ...options, signal: AbortSignal.any([options.signal, lost.signal]) }, lockClient, compacted);
+    } catch (error) {
+      if (lockLost) {
+        throw new RebuildLockLostError(
+          `lost the rebuild lock (its database session ended: ${lockLost.message}); the rebuild stopped before its switch and the live table is untouched; run the same command again to resume it`,
+          { cause: error },
+        );
+      }
+      throw error;
     } finally {
-      await unlockRebuild(lockClient, projection);
+      // A lost session released its lock with it.
+      if (!lockLost) await unlockRebuild(lockClient, projection);
     }
   } finally {
-    lockClient.release();
+    lockClient.off('error', onLockError);
+    lockClient.release(lockLost);
   }
 }
 
-async function rebuildHoldingLock(options: RebuildOptions): Promise<RebuildResult> {
+async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.ClientBase, compacted: ReadonlySet<string>): Promise<RebuildResult> {
   const { db, projection, log } = options;
   const started = performance.now();
   let rebuild = await findUnfinishedRebuild(db, projection);
@@ -134,49 +177,105 @@ async function rebuildHoldingLock(options: RebuildOptions): Promise<RebuildResul
         await discardShadow(client, stale);
         await updateRebuild(client, stale.id, { phase: 'abandoned' });
       });
+      await deleteRebuildGroup(options, stale);
     }
     rebuild = await startRebuild(db, projection, options.source);
   }
-  const sink = shadowAgentkStates(rebuild.id);
+  const current = rebuild;
+  const sink = shadowAgentkStates(current.id);
+  // Every phase resumes from what has committed, so a transient failure (a pooled connection lost) is retried.
+  const retrying = <T>(step: string, work: () => Promise<T>): Promise<T> =>
+    retryTransient(work, {
+      signal: options.signal,
+      onRetry: (error, attempt, delayMs) =>
+        log(`rebuild #${current.id}: ${step}: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`),
+    });
   let failed = 0;
 
   if (options.source === 'snapshot') {
-    failed += await buildFromSnapshot(options, rebuild, sink);
-    if (options.kafka) failed += await catchUpShadow(options, rebuild, sink, 'catching_up');
+    // A rebuild interrupted while catching up has a complete snapshot; re-reading it would overwrite folded
+    // states the catch-up already advanced past the checkpoints.
+    if (current.phase === 'building') failed += await retrying('snapshot', () => buildFromSnapshot(options, sink));
+    if (options.kafka) failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
   } else {
-    failed += await catchUpShadow(options, rebuild, sink, 'building');
-    failed += await materialize(options, rebuild, sink);
+    failed += await retrying('build', () => catchUpShadow(options, current, sink, 'building'));
+    failed += await retrying('materialize', () => materialize(options, current, sink));
   }
-  await updateRebuild(db, rebuild.id, { builtAt: new Date() });
+  await retrying('build', () => updateRebuild(db, current.id, { builtAt: new Date() }));
   const buildMs = performance.now() - started;
 
   const switchStarted = performance.now();
-  for (let round = 1; ; round++) {
-    interruptIfAborted(options.signal, rebuild);
-    options.onProgress?.({ phase: 'switching', done: 0, total: undefined });
-    const outcome = await withTransaction(db, async (client) => {
-      await lockProjectionExclusive(client, projection);
-      if (options.kafka) {
-        const behind = await shadowBehindLive(client, projection, rebuild!, options.kafka.topics);
-        if (behind.length > 0) return { behind };
+  if (options.kafka) {
+    const { topics } = options.kafka;
+    for (let round = 1; round <= UNLOCKED_CATCH_UP_ROUNDS; round++) {
+      const behind = await retrying('catch-up', () => shadowBehindLive(db, projection, current, topics));
+      if (behind.length === 0) break;
+      log(`shadow is behind the live consumer on ${behind.join(', ')}: catching up`);
+      failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
+    }
+  }
+  interruptIfAborted(options.signal, current);
+  options.onProgress?.({ phase: 'switching', done: 0, total: undefined });
+  const { counts, parked } = await withProjectionFrozen(lockClient, projection, async () => {
+    if (options.kafka) {
+      // The live consumer now waits for this transaction: what it applied is final, and one round reaches it.
+      const { topics } = options.kafka;
+      if ((await shadowBehindLive(lockClient, projection, current, topics)).length > 0) {
+        failed += await catchUpShadow(options, current, sink, 'catching_up');
+        const behind = await shadowBehindLive(lockClient, projection, current, topics);
+        if (behind.length > 0) throw new RebuildRefusedError(`rebuild #${current.id}: the shadow stopped short of the live consumer on ${behind.join(', ')}`);
       }
-      const parked = await listUnappliedParked(client, rebuild!.shadow_projection);
-      // The switch reads the shadow's folded states (which workspaces were deleted): adopt them after it.
-      const counts = await switchShadowIntoLive(client, rebuild!.shadow_projection, rebuild!.id);
-      if (options.kafka) await adoptShadowBookkeeping(client, projection, rebuild!.shadow_projection);
-      await client.query('DELETE FROM rebuild_projection.shadow_agentk_states WHERE rebuild_id = $1', [rebuild!.id]);
-      await updateRebuild(client, rebuild!.id, { phase: 'switched', switched: counts });
-      return { counts, parked };
-    });
-    if (outcome.counts) {
-      const switchMs = performance.now() - switchStarted;
-      return { rebuild: { ...rebuild, phase: 'switched' }, resumed, switched: outcome.counts, failed, parked: outcome.parked, buildMs, switchMs };
     }
-    if (round >= MAX_CATCH_UP_ROUNDS) {
-      throw new RebuildRefusedError(`the shadow could not catch up with the live consumer after ${round} rounds (${outcome.behind?.join(', ')})`);
+    interruptIfAborted(options.signal, current);
+    const unapplied = await listUnappliedParked(lockClient, current.shadow_projection);
+    // On a compacted topic, a parked workspace means compaction removed the create its updates need: the
+    // topic does not carry full rows, and a switch would keep those workspaces' stale rows. Refuse it.
+    if (unapplied.workspaces > 0 && options.source === 'kafka' && compacted.size > 0) {
+      throw new RebuildRefusedError(
+        `cannot rebuild from the compacted topic ${[...compacted].join(', ')}: ${describeParked(unapplied)}. ` +
+          `Compaction removed their creates, so the topic's events are not full rows. Nothing was switched. Rebuild with --source snapshot`,
+      );
     }
-    log(`shadow is behind the live consumer on ${outcome.behind?.join(', ')}: catching up`);
-    failed += await catchUpShadow(options, rebuild, sink, 'catching_up');
+    // The switch reads the shadow's folded states (which workspaces were deleted): adopt them after it.
+    const switched = await switchShadowIntoLive(lockClient, current.shadow_projection, current.id);
+    if (options.kafka) await adoptShadowBookkeeping(lockClient, projection, current.shadow_projection);
+    await dropShadowRows(lockClient, current.id);
+    await updateRebuild(lockClient, current.id, { phase: 'switched', switched });
+    return { counts: switched, parked: unapplied };
+  });
+  await deleteRebuildGroup(options, current);
+  const switchMs = performance.now() - switchStarted;
+  return { rebuild: { ...current, phase: 'switched' }, resumed, switched: counts, failed, parked, buildMs, switchMs };
+}
+
+/** "N workspaces (M updates) stay parked …: 12 (2 from t[0]@5, t[0]@9); …" for messages. */
+export function describeParked(parked: UnappliedParked): string {
+  const named = parked.sample.map((p) => `${p.workspaceId} (${p.updates} from ${p.from})`).join('; ');
+  return (
+    `${parked.workspaces} workspaces (${parked.updates} updates) stay parked, waiting for creates the topic does not hold: ` +
+    `${named}${parked.workspaces > parked.sample.length ? '; …' : ''}`
+  );
+}
+
+/**
+ * A switched or abandoned rebuild's consumer group would linger in Kafka with a stale lag. Its positions live
+ * in PostgreSQL, so failing to delete it only leaves that behind: said, not fatal.
+ */
+async function deleteRebuildGroup(options: RebuildOptions, rebuild: Rebuild): Promise<void> {
+  if (!options.kafka) return;
+  const groupId = rebuildGroupId(options.kafka.groupId, rebuild);
+  const admin = options.kafka.kafka.admin();
+  try {
+    await admin.connect();
+    await admin.deleteGroups([groupId]);
+  } catch (error) {
+    const groups = (error as { groups?: { error?: { type?: string } }[] }).groups;
+    // Never created (the rebuild consumed nothing from Kafka) is the same as deleted.
+    if (!groups?.every((g) => g.error?.type === 'GROUP_ID_NOT_FOUND')) {
+      options.log(`rebuild #${rebuild.id}: could not delete its Kafka consumer group ${groupId} (delete it with kafka-consumer-groups --delete): ${(error as Error).message}`);
+    }
+  } finally {
+    await admin.disconnect();
   }
 }
 
@@ -203,7 +302,7 @@ async function materialize(options: RebuildOptions, rebuild: Rebuild, sink: Retu
 }
 
 /** Partitions where the live projection has applied more than the shadow has (a running --follow consumer). */
-async function shadowBehindLive(client: pg.ClientBase, projection: string, rebuild: Rebuild, topics: string[]): Promise<string[]> {
+async function shadowBehindLive(client: pg.ClientBase | pg.Pool, projection: string, rebuild: Rebuild, topics: string[]): Promise<string[]> {
   const shadow = new Map((await readCheckpoints(client, rebuild.shadow_projection, topics)).map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
   return (await readCheckpoints(client, projection, topics))
     .filter((live) => BigInt(live.nextOffset) > BigInt(shadow.get(partitionKey(live.topic, live.partition)) ?? '0'))
@@ -226,8 +325,9 @@ async function catchUpShadow(
     db: options.db,
     projection: rebuild.shadow_projection,
     topics: kafka.topics,
-    // Its own group: the shadow must not take partitions away from a live --follow consumer.
-    groupId: `${kafka.groupId}.rebuild-${rebuild.id}`,
+    // Its own group: the shadow must not take partitions away from a live --follow consumer, nor from
+    // another database's rebuild.
+    groupId: rebuildGroupId(kafka.groupId, rebuild),
     follow: false,
     start: { kind: 'checkpoints' },
     agentConfigMode: options.agentConfigMode,
@@ -263,12 +363,18 @@ async function remainingEvents(options: RebuildOptions, rebuild: Rebuild): Promi
 
 /**
  * Fills the shadow from one snapshot. With Kafka configured this is a handoff: the end offsets are recorded
- * BEFORE the snapshot is taken and become the shadow's checkpoints, and the snapshot's rows become folded
+ * BEFORE the first snapshot is taken and become the shadow's checkpoints, and the snapshot's rows become folded
  * states at version 0, so every event from those offsets on applies over them (an event the snapshot already
  * reflects is re-applied, harmlessly, before the later ones). Nothing that happened during the snapshot is lost.
+ *
+ * Resumed, it reads the whole of a new snapshot again: rows generated before that are unchanged cost no write
+ * (the shadow upsert compares), changed ones are rewritten, and rows of workspaces gone or failing now are
+ * pruned, so the shadow equals a fresh snapshot's whatever `updated_at` says.
  */
-async function buildFromSnapshot(options: RebuildOptions, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<number> {
+async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeof shadowAgentkStates>): Promise<number> {
   const { db } = options;
+  // Read afresh: a retried attempt must see the start offsets an earlier attempt recorded.
+  const rebuild = (await findUnfinishedRebuild(db, options.projection))!;
   if (options.kafka && rebuild.start_offsets === null) {
     const admin = options.kafka.kafka.admin();
     await admin.connect();
@@ -283,21 +389,21 @@ async function buildFromSnapshot(options: RebuildOptions, rebuild: Rebuild, sink
       await admin.disconnect();
     }
   }
-  let done = rebuild.done;
-  let afterId = rebuild.snapshot_after_id ?? 0;
+  let done = 0;
+  let afterId = 0;
   let total: number | undefined;
   const summary = await runSnapshotBackfill(options.sourceDb, db, {
     batchSize: options.batchSize,
     agentConfigMode: options.agentConfigMode,
-    afterWorkspaceId: rebuild.snapshot_after_id ?? undefined,
-    changedSince: rebuild.snapshot_taken_at ?? undefined,
     sink,
     onSnapshotOpened: async (snapshot) => {
-      total = done + snapshot.total;
-      if (rebuild.snapshot_taken_at === null) await updateRebuild(db, rebuild.id, { snapshotTakenAt: snapshot.takenAt, total });
+      total = snapshot.total;
+      await updateRebuild(db, rebuild.id, { snapshotTakenAt: snapshot.takenAt, total });
     },
-    withinBatch: async (client, records) => {
-      afterId = Math.max(afterId, ...records.map((r) => r.workspaceId));
+    withinBatch: async (client, records, projected) => {
+      const upto = Math.max(afterId, ...records.map((r) => r.workspaceId));
+      await pruneShadowRange(client, rebuild.id, afterId, upto, projected.rows.map((row) => row.workspaceId));
+      afterId = upto;
       done += records.length;
       await updateRebuild(client, rebuild.id, { snapshotAfterId: afterId, done });
       if (options.kafka) await saveFolds(client, rebuild.shadow_projection, snapshotFolds(records));
@@ -306,6 +412,8 @@ async function buildFromSnapshot(options: RebuildOptions, rebuild: Rebuild, sink
     signal: options.signal,
   });
   interruptIfAborted(options.signal, rebuild);
+  // Past the snapshot's last workspace: whatever an earlier pass generated there is gone from the table.
+  await withTransaction(db, (client) => pruneShadowRange(client, rebuild.id, afterId, undefined, []));
   return summary.failed;
 }
 

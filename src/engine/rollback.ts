@@ -12,7 +12,7 @@ import { RebuildRefusedError } from './rebuild.js';
 export async function rollbackLastRebuild(db: pg.Pool, projection: string): Promise<{ rebuild: Rebuild; restored: number }> {
   const lockClient = await db.connect();
   try {
-    if (!(await tryLockRebuild(lockClient, projection))) {
+    if (!(await tryLockRebuild(lockClient, projection)).locked) {
       throw new RebuildRefusedError(`a rebuild of ${projection} is running: roll back after it has finished`);
     }
     try {

@@ -24,8 +24,8 @@ export interface SnapshotBackfillOptions extends SnapshotOptions {
   sink: RowSink;
   /** Called once the snapshot transaction is open. */
   onSnapshotOpened?: (snapshot: { takenAt: Date; total: number }) => Promise<void>;
-  /** Extra writes that must commit with each batch (a rebuild's resume point, folded states). */
-  withinBatch?: (client: pg.ClientBase, records: readonly SnapshotRecord[]) => Promise<void>;
+  /** Extra writes that must commit with each batch (a rebuild's progress, folded states, shadow pruning). */
+  withinBatch?: (client: pg.ClientBase, records: readonly SnapshotRecord[], projected: ProjectedBatch) => Promise<void>;
   /** Called after each committed batch. */
   onProgress?: (progress: { done: number; total: number; counts: BatchCounts }) => void;
   /** Stops after the batch in flight has committed. */
@@ -78,6 +78,10 @@ export async function runSnapshotBackfill(
   const counts: BatchCounts = { written: 0, unchanged: 0, failed: 0 };
   let done = 0;
   const client = await source.connect();
+  // A checked-out client whose connection drops emits 'error'; unheard, that crashes the process. The
+  // query in flight (or the next one) rejects with the same error, which is what reports it.
+  const onConnectionError = (): void => undefined;
+  client.on('error', onConnectionError);
   try {
     const snapshot = await WorkspaceSnapshot.open(client, options);
     await options.onSnapshotOpened?.({ takenAt: snapshot.takenAt, total: snapshot.total });
@@ -89,7 +93,7 @@ export async function runSnapshotBackfill(
         await inFlight;
         inFlight = withTransaction(target, async (tx) => {
           const written = await writeProjectedBatch(tx, options.sink, projected, SNAPSHOT_SOURCE);
-          await options.withinBatch?.(tx, records);
+          await options.withinBatch?.(tx, records, projected);
           return written;
         }).then((batchCounts) => {
           counts.written += batchCounts.written;
@@ -107,6 +111,7 @@ export async function runSnapshotBackfill(
     }
     return { ...counts, total: snapshot.total, elapsedMs: performance.now() - started };
   } finally {
+    client.off('error', onConnectionError);
     client.release();
   }
 }

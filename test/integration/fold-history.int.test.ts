@@ -135,7 +135,7 @@ describe('a compacted topic', () => {
     { name: 'min.cleanable.dirty.ratio', value: '0.01' },
   ];
 
-  it('our JSON format: workspaces whose creates compaction removed are named and the rebuild exits 2; the rest is rebuilt', async () => {
+  it('our JSON format: a rebuild whose creates compaction removed is refused before its switch, naming the workspaces; the live table is untouched', async () => {
     await createTopic(kafka, topic, 1, compacted);
     // What survives compaction of each key's history (a suffix of it): 11 its create, 12 and 13 their last update.
     const whole = workspaceRow(11);
@@ -146,14 +146,15 @@ describe('a compacted topic', () => {
       asJson(updatedEvent(13, 2, { name: 'renamed' })),
     ]);
     const result = await cli();
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     const lines = result.problems;
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^2 workspaces \(2 updates\) stay parked/);
+    expect(lines[0]).toContain(`cannot rebuild from the compacted topic ${topic}: 2 workspaces (2 updates) stay parked`);
     expect(lines[0]).toContain(`12 (1 from ${topic}[0]@1)`);
     expect(lines[0]).toContain(`13 (1 from ${topic}[0]@2)`);
+    expect(lines[0]).toContain('Nothing was switched');
     expect(lines[0]).toContain('--source snapshot');
-    expect(await readModel(db.pool)).toEqual(expectedModel([whole]));
+    expect(await readModel(db.pool)).toEqual(new Map());
   });
 
   it('Debezium full rows: a workspace whose c was compacted away is rebuilt from its u, exit 0', async () => {
@@ -169,6 +170,22 @@ describe('a compacted topic', () => {
     expect(result.problems).toEqual([]);
     expect(result.code).toBe(0);
     expect(await readModel(db.pool)).toEqual(expectedModel([aStopped, bRenamed]));
+  });
+});
+
+describe('updates whose create never arrives (a topic that never carried it)', () => {
+  it('a rebuild switches the rest, names the parked workspaces with their positions, and exits 2', async () => {
+    await createTopic(kafka, topic, 1);
+    const whole = workspaceRow(41);
+    await upsertWorkspaceRows(db.pool, [whole, workspaceRow(42)]);
+    await produce(kafka, topic, [asJson(createdEvent(whole)), asJson(updatedEvent(42, 2, { desired_state: 'Stopped' }))]);
+    const result = await cli();
+    expect(result.code).toBe(2);
+    expect(result.problems).toHaveLength(1);
+    expect(result.problems[0]).toMatch(/^1 workspaces \(1 updates\) stay parked/);
+    expect(result.problems[0]).toContain(`42 (1 from ${topic}[0]@1)`);
+    expect(result.problems[0]).toContain('--source snapshot');
+    expect(await readModel(db.pool)).toEqual(expectedModel([whole]));
   });
 });
 

@@ -20,8 +20,10 @@ export function redactUrl(url: string): string {
 /** Creates a pool and proves it can connect, so a wrong URL fails at once with one clear line. */
 export async function openPool(url: string, role: string, max = 4): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max, application_name: `rebuild-projection (${role})` });
-  // An idle client losing its connection must not crash the process; the next query reports the failure.
+  // A client losing its connection, idle or checked out, must not crash the process with an unheard 'error'
+  // event: the query in flight (or the next one) rejects with the failure, which is where it is handled.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     await pool.query('SELECT 1');
   } catch (error) {

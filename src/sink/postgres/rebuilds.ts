@@ -30,8 +30,14 @@ const rebuildRowSchema = z.object({
   updated: z.coerce.number().nullable(),
   deleted: z.coerce.number().nullable(),
   error: z.string().nullable(),
+  kafka_group_uuid: z.uuid(),
 });
 export type Rebuild = z.infer<typeof rebuildRowSchema>;
+
+/** The Kafka consumer group a rebuild's shadow consumes in: its own, unique across databases (006). */
+export function rebuildGroupId(group: string, rebuild: Rebuild): string {
+  return `${group}.rebuild-${rebuild.kafka_group_uuid}`;
+}
 
 const parse = (rows: unknown[]): Rebuild[] => rows.map((row) => rebuildRowSchema.parse(row));
 

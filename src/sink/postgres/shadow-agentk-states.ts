@@ -46,3 +46,27 @@ export function shadowAgentkStates(rebuildId: number): RowSink {
     },
   };
 }
+
+/**
+ * Makes the shadow hold exactly the rows of the workspaces with ids in (afterId, uptoId] that a snapshot pass
+ * just generated (`kept`): a resumed snapshot rebuild drops what it generated before for workspaces that
+ * vanished or no longer project. `uptoId` undefined: no upper bound (after the last batch).
+ */
+export async function pruneShadowRange(
+  client: pg.ClientBase,
+  rebuildId: number,
+  afterId: number,
+  uptoId: number | undefined,
+  kept: readonly number[],
+): Promise<void> {
+  await client.query(
+    `DELETE FROM ${BOOKKEEPING_SCHEMA}.shadow_agentk_states
+      WHERE rebuild_id = $1 AND workspace_id > $2 AND ($3::bigint IS NULL OR workspace_id <= $3) AND NOT workspace_id = ANY($4::bigint[])`,
+    [rebuildId, afterId, uptoId ?? null, [...kept]],
+  );
+}
+
+/** The switch has merged the shadow: its rows are no longer needed. */
+export async function dropShadowRows(client: pg.ClientBase, rebuildId: number): Promise<void> {
+  await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.shadow_agentk_states WHERE rebuild_id = $1`, [rebuildId]);
+}

@@ -27,16 +27,14 @@ export interface SnapshotRecord {
   row: Record<string, unknown>;
 }
 
+/**
+ * Always the whole table: a resumed rebuild re-reads every row too, because no column tells which rows changed
+ * since an interrupted snapshot (Rails sets `updated_at` before COMMIT, so a change committed after that
+ * snapshot can carry an older `updated_at`). The rebuild then writes only the rows whose content differs.
+ */
 export interface SnapshotOptions {
   batchSize: number;
   agentConfigMode: AgentConfigMode;
-  /** Resume after this workspace id (exclusive)… */
-  afterWorkspaceId?: number | undefined;
-  /**
-   * …and also re-read the workspaces at or below it that changed since this time (the interrupted snapshot's
-   * start): a resumed snapshot is then as current as a fresh one, without re-reading everything.
-   */
-  changedSince?: Date | undefined;
 }
 
 const snapshotRowSchema = z.object({
@@ -46,14 +44,11 @@ const snapshotRowSchema = z.object({
   workspaces_agent_config_version: z.number().int(),
 });
 
-/** $1 = resume after this id, $2 = also rows changed since this time (null: none). */
-const WANTED = '(id > $1 OR updated_at >= $2::timestamptz)';
-
 export class WorkspaceSnapshot {
   private constructor(
     private readonly client: pg.ClientBase,
     private readonly resolver: AgentConfigResolver,
-    /** Number of workspaces in the snapshot after the resume point, for progress reporting. */
+    /** Number of workspaces in the snapshot, for progress reporting. */
     readonly total: number,
     /** The time the snapshot shows (its transaction's start). */
     readonly takenAt: Date,
@@ -66,8 +61,7 @@ export class WorkspaceSnapshot {
     try {
       // now() is the transaction's start: the moment this snapshot shows.
       const { rows } = await client.query<{ total: string; taken_at: Date }>(
-        `SELECT count(*)::text AS total, now() AS taken_at FROM workspaces WHERE ${WANTED}`,
-        [options.afterWorkspaceId ?? 0, options.changedSince ?? null],
+        'SELECT count(*)::text AS total, now() AS taken_at FROM workspaces',
       );
       return new WorkspaceSnapshot(
         client,
@@ -84,12 +78,12 @@ export class WorkspaceSnapshot {
 
   /** Yields the snapshot's workspaces in id order, `batchSize` at a time. */
   async *batches(): AsyncGenerator<SnapshotRecord[]> {
-    let lastId = this.options.changedSince ? 0 : (this.options.afterWorkspaceId ?? 0);
+    let lastId = 0;
     for (;;) {
-      const { rows } = await this.client.query<Record<string, unknown>>(
-        `SELECT * FROM workspaces WHERE id > $3 AND ${WANTED} ORDER BY id LIMIT $4`,
-        [this.options.afterWorkspaceId ?? 0, this.options.changedSince ?? null, lastId, this.options.batchSize],
-      );
+      const { rows } = await this.client.query<Record<string, unknown>>('SELECT * FROM workspaces WHERE id > $1 ORDER BY id LIMIT $2', [
+        lastId,
+        this.options.batchSize,
+      ]);
       if (rows.length === 0) return;
       const records = await this.toRecords(rows);
       yield records;
