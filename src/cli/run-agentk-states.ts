@@ -5,7 +5,7 @@
 import kafkajs, { type Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
-import { BatchFailedError, isTransient } from '../engine/retry.js';
+import { BatchFailedError, isTransient, retryTransient } from '../engine/retry.js';
 import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { rollbackLastRebuild } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
@@ -61,11 +61,16 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     const target = await openPool(args.databaseUrl, 'target', 4);
     releasers.push(() => target.end());
     if (args.mode === 'verify') return await verify(args, io, target);
-    // Check that this is GitLab's database before creating our schema in it.
-    await withClient(target, async (client) => {
-      await ensureAgentkStatesTable(client);
-      await migrate(client);
-    });
+    // Check that this is GitLab's database before creating our schema in it. Both steps are idempotent, so a
+    // connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
+    await retryTransient(
+      () =>
+        withClient(target, async (client) => {
+          await ensureAgentkStatesTable(client);
+          await migrate(client);
+        }),
+      { signal: io.signal, onRetry: (error, attempt, delayMs) => io.log(`preparing the target database: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`) },
+    );
     const kafka = args.brokers?.length ? { kafka: createKafka({ brokers: args.brokers, log: io.log }), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
       case 'status':
@@ -205,9 +210,9 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
       log: io.log,
     });
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
-    // A replay or catch-up finishes: exit 2 while any dead letter is left (README, exit codes), not only new
-    // ones. A follower is stopped, not finished: only what it dead-lettered itself.
-    const unresolved = args.follow ? totals.failed : deadLetters;
+    // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters
+    // a later event cleared (a workspace deleted from GitLab before its tombstone arrived), nor only new ones.
+    const unresolved = deadLetters;
     await finishRun(target, runId, unresolved > 0 ? 'succeeded_with_dead_letters' : 'succeeded', totals);
     const seconds = (performance.now() - started) / 1000;
     io.report(

@@ -18,7 +18,7 @@
  * past them would leave those workspaces stale without a word, so it is refused, at start and whenever a
  * batch starts above the position we expected.
  */
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { createWorkspaceDecoder } from '../events/decode.js';
@@ -71,7 +71,6 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
   const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, failed: 0 };
   const admin = kafka.admin();
   await admin.connect();
-  let consumer: Consumer | undefined;
   try {
     const ranges = await readPartitionRanges(admin, topics);
     await rewriteCheckpoints(admin, db, options, ranges);
@@ -82,147 +81,158 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
     const lowByPartition = new Map(ranges.map((r) => [partitionKey(r.topic, r.partition), r.low]));
     const decode = createWorkspaceDecoder();
 
-    consumer = kafka.consumer({
-      groupId: options.groupId,
-      allowAutoTopicCreation: false,
-      // After a kill -9 the coordinator waits one session timeout for the dead member before a restarted
-      // process gets its partitions: 6 s is the broker's default minimum (group.min.session.timeout.ms).
-      // The trade-off: a batch that blocks heartbeats longer than this (a stalled database) costs a
-      // rebalance, which is harmless (PostgreSQL checkpoints), where 30 s would hide it.
-      sessionTimeout: 6_000,
-      heartbeatInterval: 1_000,
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      // An idle fetch long-polls this long; disconnecting and seeking wait for it (kafkajs' 5 s default
-      // made every finite replay end 5 s late). A fetch still returns as soon as data arrives.
-      maxWaitTimeInMs: 250,
-      retry: {
-        // kafkajs restarts the consumer after a crash it deems retriable (a broker gone): say so, with the cause.
-        // Our permanent errors (retriable = false) never reach here; they end the run.
-        restartOnFailure: async (error: Error) => {
-          log(`kafka consumer restarting after: ${error.message}`);
-          return findBatchFailure(error) === undefined;
+    // One consumer's life. A crash that kafkajs will not restart from, but that we call transient (the broker
+    // or its group coordinator gone for longer than kafkajs' own retries), ends it; then a new consumer is
+    // started with backoff, for as long as it takes: positions live in PostgreSQL, so nothing is lost or doubled.
+    const consumeOnce = async (): Promise<void> => {
+      const running = kafka.consumer({
+        groupId: options.groupId,
+        allowAutoTopicCreation: false,
+        // After a kill -9 the coordinator waits one session timeout for the dead member before a restarted
+        // process gets its partitions: 6 s is the broker's default minimum (group.min.session.timeout.ms).
+        // The trade-off: a batch that blocks heartbeats longer than this (a stalled database) costs a
+        // rebalance, which is harmless (PostgreSQL checkpoints), where 30 s would hide it.
+        sessionTimeout: 6_000,
+        heartbeatInterval: 1_000,
+        maxBytesPerPartition: 4 * 1024 * 1024,
+        // An idle fetch long-polls this long; disconnecting and seeking wait for it (kafkajs' 5 s default
+        // made every finite replay end 5 s late). A fetch still returns as soon as data arrives.
+        maxWaitTimeInMs: 250,
+        retry: {
+          // kafkajs restarts the consumer after a crash it deems retriable (a broker gone): say so, with the cause.
+          // Our permanent errors (retriable = false) never reach here; they end the run.
+          restartOnFailure: async (error: Error) => {
+            log(`kafka consumer restarting after: ${error.message}`);
+            return findBatchFailure(error) === undefined;
+          },
         },
-      },
-    });
-    const running = consumer;
-    await running.connect();
-    await running.subscribe({ topics, fromBeginning: true });
-
-    // Seek each newly assigned partition to its PostgreSQL checkpoint (or the log start). On assignment,
-    // because a partition with nothing new at Kafka's committed offset would never deliver a batch to
-    // compare; and again before its first batch, in case a fetch from the old position was already on its way.
-    const aligned = new Set<string>();
-    const targetOf = async (topic: string, partition: number): Promise<string> =>
-      (await readCheckpoints(db, projection, [topic])).find((c) => c.partition === partition)?.nextOffset ??
-      lowByPartition.get(partitionKey(topic, partition)) ??
-      '0';
-    // Kafka starts a partition at the group's committed offset (the earliest without one); we commit there
-    // after each PostgreSQL commit, so usually nothing needs to move, and a needless seek would throw away
-    // the batches already being fetched.
-    const kafkaStart = async (topic: string, partition: number): Promise<string> => {
-      const committed = (await admin.fetchOffsets({ groupId: options.groupId, topics: [topic] }))[0]?.partitions.find(
-        (p) => p.partition === partition,
-      )?.offset;
-      return committed !== undefined && BigInt(committed) >= 0n ? committed : (lowByPartition.get(partitionKey(topic, partition)) ?? '0');
-    };
-    running.on(running.events.GROUP_JOIN, ({ payload }) => {
-      aligned.clear();
-      const seeks = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
-        partitions.map(async (partition) => {
-          const target = await targetOf(topic, partition);
-          if (BigInt(await kafkaStart(topic, partition)) !== BigInt(target)) running.seek({ topic, partition, offset: target });
-        }),
-      );
-      Promise.all(seeks).catch((error: Error) => log(`could not seek to the PostgreSQL checkpoints: ${error.message}`));
-    });
-
-    const crashed = new Promise<never>((_, reject) => {
-      running.on(running.events.CRASH, ({ payload }) => {
-        if (!payload.restart) reject(findBatchFailure(payload.error) ?? payload.error);
       });
-    });
-    crashed.catch(() => undefined);
+      try {
+        await running.connect();
+        await running.subscribe({ topics, fromBeginning: true });
 
-    // The offset each partition's next batch should start at; above it, records may have been deleted.
-    const expected = new Map<string, string>();
-    const retrying = (what: string, payload?: EachBatchPayload) => ({
-      signal,
-      onRetry: (error: unknown, attempt: number, delayMs: number) => {
-        log(`${what}: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`);
-        // Keep the group membership while the database is away (the session timeout is short).
-        payload?.heartbeat().catch(() => undefined);
-      },
-    });
+        // Seek each newly assigned partition to its PostgreSQL checkpoint (or the log start). On assignment,
+        // because a partition with nothing new at Kafka's committed offset would never deliver a batch to
+        // compare; and again before its first batch, in case a fetch from the old position was already on its way.
+        const aligned = new Set<string>();
+        const targetOf = async (topic: string, partition: number): Promise<string> =>
+          (await readCheckpoints(db, projection, [topic])).find((c) => c.partition === partition)?.nextOffset ??
+          lowByPartition.get(partitionKey(topic, partition)) ??
+          '0';
+        // Kafka starts a partition at the group's committed offset (the earliest without one); we commit there
+        // after each PostgreSQL commit, so usually nothing needs to move, and a needless seek would throw away
+        // the batches already being fetched.
+        const kafkaStart = async (topic: string, partition: number): Promise<string> => {
+          const committed = (await admin.fetchOffsets({ groupId: options.groupId, topics: [topic] }))[0]?.partitions.find(
+            (p) => p.partition === partition,
+          )?.offset;
+          return committed !== undefined && BigInt(committed) >= 0n ? committed : (lowByPartition.get(partitionKey(topic, partition)) ?? '0');
+        };
+        running.on(running.events.GROUP_JOIN, ({ payload }) => {
+          aligned.clear();
+          const seeks = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
+            partitions.map(async (partition) => {
+              const target = await targetOf(topic, partition);
+              if (BigInt(await kafkaStart(topic, partition)) !== BigInt(target)) running.seek({ topic, partition, offset: target });
+            }),
+          );
+          Promise.all(seeks).catch((error: Error) => log(`could not seek to the PostgreSQL checkpoints: ${error.message}`));
+        });
 
-    const processBatch = async (payload: EachBatchPayload): Promise<void> => {
-      const { batch } = payload;
-      const key = partitionKey(batch.topic, batch.partition);
-      const first = batch.firstOffset();
-      if (!aligned.has(key)) {
-        aligned.add(key);
-        const target = await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key));
-        expected.set(key, target);
-        if (first !== null && BigInt(first) > BigInt(target)) await checkRetention(batch.topic, batch.partition, target);
-        if (batch.messages.length === 0 || BigInt(first ?? '0') !== BigInt(target)) {
-          // Fetched from Kafka's committed offset, which may differ from ours: start over at ours.
-          running.seek({ topic: batch.topic, partition: batch.partition, offset: target });
-          return;
-        }
-      }
-      if (batch.messages.length === 0) return;
-      // Above the expected offset: a transaction marker or compaction (harmless), or deleted records (a gap).
-      const want = expected.get(key);
-      if (want !== undefined && first !== null && BigInt(first) > BigInt(want)) {
-        await checkRetention(batch.topic, batch.partition, await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key)));
-      }
-      const messages = batch.messages.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition }));
-      const deps = { projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize ?? true };
-      const applied: AppliedBatch = await retryTransient(
-        () => withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps)),
-        retrying(`${key} offsets ${first}..${batch.lastOffset()}`, payload),
-      );
-      const last = batch.messages[batch.messages.length - 1]!.offset;
-      payload.resolveOffset(last);
-      expected.set(key, applied.nextOffset ?? (BigInt(last) + 1n).toString());
-      for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
-      options.onBatch?.({ ...totals });
-      if (applied.nextOffset !== undefined) {
-        // A copy for kafka-consumer-groups; PostgreSQL already holds the truth, so a failure here only delays lag display.
-        await running
-          .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: applied.nextOffset }])
-          .catch((error: Error) => log(`${key}: could not commit offset ${applied.nextOffset} to Kafka: ${error.message}`));
-      }
-      await payload.heartbeat();
-    };
+        const crashed = new Promise<never>((_, reject) => {
+          running.on(running.events.CRASH, ({ payload }) => {
+            if (!payload.restart) reject(findBatchFailure(payload.error) ?? payload.error);
+          });
+        });
+        crashed.catch(() => undefined);
 
-    const checkRetention = async (topic: string, partition: number, checkpoint: string): Promise<void> => {
-      const low = await retryTransient(() => logStartOffset(admin, topic, partition), retrying(partitionKey(topic, partition)));
-      if (low !== undefined) assertNoRetentionGap(topic, partition, checkpoint, low);
-    };
+        // The offset each partition's next batch should start at; above it, records may have been deleted.
+        const expected = new Map<string, string>();
+        const retrying = (what: string, payload?: EachBatchPayload) => ({
+          signal,
+          onRetry: (error: unknown, attempt: number, delayMs: number) => {
+            log(`${what}: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`);
+            // Keep the group membership while the database is away (the session timeout is short).
+            payload?.heartbeat().catch(() => undefined);
+          },
+        });
 
-    await running.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 4,
-      eachBatch: async (payload: EachBatchPayload) => {
-        // A batch fetched before a seek or a rebalance belongs to a position we no longer hold.
-        if (payload.isStale() || !payload.isRunning()) return;
-        try {
-          await processBatch(payload);
-        } catch (error) {
-          // kafkajs' rebalance errors while heartbeating are its own to handle (it re-joins).
-          if (isTransient(error) && !signal.aborted) throw error;
+        const processBatch = async (payload: EachBatchPayload): Promise<void> => {
           const { batch } = payload;
-          throw findBatchFailure(error) ?? new BatchFailedError(batch.topic, batch.partition, batch.firstOffset() ?? '?', batch.lastOffset(), error);
-        }
-      },
-    });
+          const key = partitionKey(batch.topic, batch.partition);
+          const first = batch.firstOffset();
+          if (!aligned.has(key)) {
+            aligned.add(key);
+            const target = await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key));
+            expected.set(key, target);
+            if (first !== null && BigInt(first) > BigInt(target)) await checkRetention(batch.topic, batch.partition, target);
+            if (batch.messages.length === 0 || BigInt(first ?? '0') !== BigInt(target)) {
+              // Fetched from Kafka's committed offset, which may differ from ours: start over at ours.
+              running.seek({ topic: batch.topic, partition: batch.partition, offset: target });
+              return;
+            }
+          }
+          if (batch.messages.length === 0) return;
+          // Above the expected offset: a transaction marker or compaction (harmless), or deleted records (a gap).
+          const want = expected.get(key);
+          if (want !== undefined && first !== null && BigInt(first) > BigInt(want)) {
+            await checkRetention(batch.topic, batch.partition, await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key)));
+          }
+          const messages = batch.messages.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition }));
+          const deps = { projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize ?? true };
+          const applied: AppliedBatch = await retryTransient(
+            () => withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps)),
+            retrying(`${key} offsets ${first}..${batch.lastOffset()}`, payload),
+          );
+          const last = batch.messages[batch.messages.length - 1]!.offset;
+          payload.resolveOffset(last);
+          expected.set(key, applied.nextOffset ?? (BigInt(last) + 1n).toString());
+          for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
+          options.onBatch?.({ ...totals });
+          if (applied.nextOffset !== undefined) {
+            // A copy for kafka-consumer-groups; PostgreSQL already holds the truth, so a failure here only delays lag display.
+            await running
+              .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: applied.nextOffset }])
+              .catch((error: Error) => log(`${key}: could not commit offset ${applied.nextOffset} to Kafka: ${error.message}`));
+          }
+          await payload.heartbeat();
+        };
 
-    const finished = options.follow ? abortPromise(signal) : caughtUp(db, projection, ranges, signal);
-    await Promise.race([finished, crashed]);
+        const checkRetention = async (topic: string, partition: number, checkpoint: string): Promise<void> => {
+          const low = await retryTransient(() => logStartOffset(admin, topic, partition), retrying(partitionKey(topic, partition)));
+          if (low !== undefined) assertNoRetentionGap(topic, partition, checkpoint, low);
+        };
+
+        await running.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 4,
+          eachBatch: async (payload: EachBatchPayload) => {
+            // A batch fetched before a seek or a rebalance belongs to a position we no longer hold.
+            if (payload.isStale() || !payload.isRunning()) return;
+            try {
+              await processBatch(payload);
+            } catch (error) {
+              // kafkajs' rebalance errors while heartbeating are its own to handle (it re-joins).
+              if (isTransient(error) && !signal.aborted) throw error;
+              const { batch } = payload;
+              throw findBatchFailure(error) ?? new BatchFailedError(batch.topic, batch.partition, batch.firstOffset() ?? '?', batch.lastOffset(), error);
+            }
+          },
+        });
+        const finished = options.follow ? abortPromise(signal) : caughtUp(db, projection, ranges, signal);
+        await Promise.race([finished, crashed]);
+      } finally {
+        await running.disconnect();
+      }
+    };
+    await retryTransient(consumeOnce, {
+      signal,
+      onRetry: (error, attempt, delayMs) =>
+        log(`kafka consumer stopped (attempt ${attempt}), starting a new one in ${delayMs} ms: ${(error as Error).message}`),
+    });
     return totals;
   } finally {
-    await consumer?.disconnect();
     await admin.disconnect();
   }
 }

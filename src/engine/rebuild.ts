@@ -216,7 +216,8 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.Client
   }
   interruptIfAborted(options.signal, current);
   options.onProgress?.({ phase: 'switching', done: 0, total: undefined });
-  const { counts, parked } = await withProjectionFrozen(lockClient, projection, async () => {
+  // Retried as a whole when transient (e.g. GitLab deleting a workspace between the switch's check and insert).
+  const { counts, parked } = await retrying('switch', () => withProjectionFrozen(lockClient, projection, async () => {
     if (options.kafka) {
       // The live consumer now waits for this transaction: what it applied is final, and one round reaches it.
       const { topics } = options.kafka;
@@ -242,7 +243,7 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.Client
     await dropShadowRows(lockClient, current.id);
     await updateRebuild(lockClient, current.id, { phase: 'switched', switched });
     return { counts: switched, parked: unapplied };
-  });
+  }));
   await deleteRebuildGroup(options, current);
   const switchMs = performance.now() - switchStarted;
   return { rebuild: { ...current, phase: 'switched' }, resumed, switched: counts, failed, parked, buildMs, switchMs };

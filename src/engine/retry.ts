@@ -14,6 +14,32 @@
 const RETRIABLE_SQLSTATE_CLASSES = new Set(['08', '57']);
 const RETRIABLE_SQLSTATES = new Set(['40001', '40P01', '55P03', '53300']);
 const RETRIABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/**
+ * kafkajs errors that mean "the cluster is unreachable for now" although kafkajs gives up on them (it marks
+ * them non-retriable once its own retries are spent): a broker outage must not end a follower that runs for
+ * months. Seen in the fault suite: a 5 s broker restart ended --follow with "Failed to find group coordinator".
+ */
+const RETRIABLE_KAFKAJS_ERRORS = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+]);
+
+/**
+ * GitLab's foreign key from workspace_agentk_states to workspaces. Our writes skip rows whose workspace is
+ * missing, but GitLab may delete a workspace between that check and the insert (READ COMMITTED): a race, not
+ * bad data, and a retry sees the workspace gone. Seen in the fault suite (23503 ended a follower).
+ */
+const RACING_FOREIGN_KEYS = new Set(['workspace_agentk_states_workspace_id_fkey']);
+
+function constraintOf(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('constraint' in error)) return undefined;
+  const { constraint } = error as { constraint: unknown };
+  return typeof constraint === 'string' ? constraint : undefined;
+}
 
 function codeOf(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
@@ -25,12 +51,14 @@ export function isTransient(error: unknown): boolean {
   const code = codeOf(error);
   if (code !== undefined) {
     if (RETRIABLE_NODE_CODES.has(code) || RETRIABLE_SQLSTATES.has(code)) return true;
+    if (code === '23503' && RACING_FOREIGN_KEYS.has(constraintOf(error) ?? '')) return true;
     if (/^[0-9A-Z]{5}$/.test(code) && RETRIABLE_SQLSTATE_CLASSES.has(code.slice(0, 2))) return true;
   }
   // node-postgres reports a dropped connection without a code.
   if (error instanceof Error && /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed/i.test(error.message)) {
     return true;
   }
+  if (error instanceof Error && RETRIABLE_KAFKAJS_ERRORS.has(error.name)) return true;
   // kafkajs marks its own transient errors.
   if (typeof error === 'object' && error !== null && 'retriable' in error && (error as { retriable: unknown }).retriable === true) return true;
   return error instanceof Error && error.cause !== undefined && isTransient(error.cause);

@@ -16,6 +16,20 @@ describe('transient failure classification', () => {
     expect(isTransient(pgError(code))).toBe(false);
   });
 
+  it("retries a violation of GitLab's workspace foreign key (a race with a workspace's deletion), not of any other", () => {
+    const race = Object.assign(pgError('23503'), { constraint: 'workspace_agentk_states_workspace_id_fkey' });
+    const other = Object.assign(pgError('23503'), { constraint: 'some_other_fkey' });
+    expect(isTransient(race)).toBe(true);
+    expect(isTransient(other)).toBe(false);
+  });
+
+  it('retries kafkajs errors that mean the cluster is unreachable, although kafkajs gives up on them', () => {
+    const named = (name: string) => Object.assign(new Error(name), { name, retriable: false });
+    expect(isTransient(named('KafkaJSGroupCoordinatorNotFound'))).toBe(true);
+    expect(isTransient(named('KafkaJSConnectionError'))).toBe(true);
+    expect(isTransient(named('KafkaJSNonRetriableError'))).toBe(false);
+  });
+
   it("recognises node-postgres's dropped connection and a transient cause", () => {
     expect(isTransient(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isTransient(new Error('wrapped', { cause: pgError('08006') }))).toBe(true);
