@@ -28,8 +28,15 @@ async function main(): Promise<number> {
       process.stderr.write(`rebuild-projection: second ${signal}, exiting now\n`);
       process.exit(ExitCode.couldNotRun);
     }
-    process.stderr.write(`rebuild-projection: ${signal} received, finishing the batch in flight…\n`);
+    // On a terminal the progress bar holds the current line: start a new one.
+    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}rebuild-projection: ${signal} received, finishing the batch in flight…\n`);
     abort.abort();
+    // A stop must end within a bound even if a client hangs (a broker or database that stopped answering):
+    // every commit is already in PostgreSQL, so exiting now loses nothing (as after a kill -9).
+    setTimeout(() => {
+      process.stderr.write(`rebuild-projection: still not stopped ${args.shutdownTimeoutS} s after ${signal}, exiting now (committed work is kept)\n`);
+      process.exit(ExitCode.couldNotRun);
+    }, args.shutdownTimeoutS * 1000).unref();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -41,15 +48,24 @@ async function main(): Promise<number> {
   });
 }
 
+/**
+ * The work is done and its result printed: a library handle left open (a client's retry timer) must not keep
+ * the process alive without a word. Unreferenced, so a clean exit is not delayed.
+ */
+function exitSoon(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 2_000).unref();
+}
+
 main().then(
   (code) => {
-    process.exitCode = code;
+    exitSoon(code);
   },
   (error: unknown) => {
     // Last resort: an unexpected failure still ends as one line, with the cause chain, and exit code 1.
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`rebuild-projection: ${message}\n`);
     if (process.env.REBUILD_PROJECTION_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    process.exitCode = ExitCode.couldNotRun;
+    exitSoon(ExitCode.couldNotRun);
   },
 );

@@ -31,6 +31,7 @@ export const OPTIONS = {
   verify: { type: 'boolean', help: 'compare workspace_agentk_states with what a snapshot rebuild would write; read-only, exit 2 on drift' },
   json: { type: 'boolean', help: 'with --verify: print the result as one JSON object' },
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
+  'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this (default: 30)' },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -102,6 +103,7 @@ const argsSchema = z
     verify: z.boolean().default(false),
     json: z.boolean().default(false),
     sample: positiveInt('sample').optional(),
+    'shutdown-timeout': positiveInt('shutdown-timeout').default(30),
     help: z.boolean().default(false),
   })
   .refine(
@@ -135,6 +137,8 @@ export interface CliArgs {
   json: boolean;
   /** --verify: check only this many workspaces, drawn at random. */
   sample: number | undefined;
+  /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
+  shutdownTimeoutS: number;
   help: boolean;
   mode: Mode;
 }
@@ -204,6 +208,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     fromCheckpoint: args['from-checkpoint'],
     json: args.json,
     sample: args.sample,
+    shutdownTimeoutS: args['shutdown-timeout'],
     help: args.help,
     mode,
   };

@@ -157,7 +157,8 @@ async function rebuild(
     const written = switched.inserted + switched.updated;
     const rows = switched.unchanged + written;
     const { parked } = result;
-    const problems = result.failed + parked.workspaces;
+    // Exit 2 while any dead letter is left (also older ones this rebuild did not clear), or workspaces stay parked.
+    const problems = (await countDeadLetters(target, AGENTK_STATES_PROJECTION)) + parked.workspaces;
     await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written, unchanged: switched.unchanged, failed: result.failed });
     const buildS = result.buildMs / 1000;
     io.report(

@@ -59,6 +59,23 @@ async function expectVerifyClean(): Promise<void> {
   expect(verify.stdout).toMatch(/ 0 differing, 0 missing, 0 extra/);
 }
 
+/** A timeline of the case, printed as it goes (vitest shows it for a failing case). */
+function step(label: string): void {
+  console.log(`[faults] ${new Date().toISOString()} ${label}`);
+}
+
+/** SIGTERM, then the exit within a bound: a follower that does not stop is a finding, not a hung test. */
+async function stopFollower(follower: SpawnedCli): Promise<{ code: number | null; stderr: string }> {
+  follower.child.kill('SIGTERM');
+  const timeout = sleep(30_000).then(() => undefined);
+  const exited = await Promise.race([follower.exited, timeout]);
+  if (exited === undefined) {
+    follower.child.kill('SIGKILL');
+    throw new Error(`the follower did not exit within 30 s of SIGTERM: ${(await follower.exited).stderr}`);
+  }
+  return exited;
+}
+
 /** No crash output: every failure is one line, never an unhandled event or a stack trace. */
 function expectNoCrashOutput(stderr: string): void {
   expect(stderr).not.toMatch(/Unhandled|\n\s+at .+:\d+:\d+/);
@@ -151,8 +168,7 @@ describe('fault suite', () => {
     expect(terminated).toBeGreaterThan(0);
     // The follower survived every termination and catches up by itself.
     await waitForFollowerToCatchUp(kafka, follower);
-    follower.child.kill('SIGTERM');
-    const { code, stderr } = await follower.exited;
+    const { code, stderr } = await stopFollower(follower);
     expectNoCrashOutput(stderr);
     expect({ code, stderr }).toMatchObject({ code: 0 });
     await expectVerifyClean();
@@ -172,15 +188,19 @@ describe('fault suite', () => {
       // The producer is GitLab's side: it stops publishing while the broker is down (no event is lost there).
       await gitlab.disconnect();
       await sleep(between(200, 1_000));
+      step('broker stopping (data kept)');
       await broker.pause();
       await sleep(between(3_000, 6_000));
+      step('broker restarting');
       await broker.resume();
+      step('broker back');
       await gitlab.connect();
       await gitlab.burst(200);
       await gitlab.disconnect();
+      step('waiting for the follower to catch up');
       await waitForFollowerToCatchUp(kafka, follower);
-      follower.child.kill('SIGTERM');
-      const { code, stderr } = await follower.exited;
+      step('stopping the follower');
+      const { code, stderr } = await stopFollower(follower);
       expectNoCrashOutput(stderr);
       expect({ code, stderr }).toMatchObject({ code: 0 });
       await expectVerifyClean();

@@ -69,4 +69,12 @@ it('dead-letters each bad input at its position with its reason and path, and pr
   expect(await readModel(db.pool)).toEqual(new Map(goodRows.map((row) => [row.id, generateDesiredConfig({ workspace: row, agentConfig })])));
   // GitLab's table is still there and intact: the SQL-looking name was data.
   expect((await db.pool.query('SELECT count(*)::int AS n FROM workspaces')).rows[0].n).toBe(goodRows.length);
-});
+
+  // A rebuild from zero over the same corpus (it used to hang in `building` on the first NUL): it finishes,
+  // exit 2, and switches in exactly the same rows.
+  const rebuild = await runCli(['agentk-states', '--brokers', brokers, '--topic', topic, '--group', topic, '--database-url', db.url], {}, 90_000);
+  expect(rebuild.stderr).not.toMatch(/^\s+at /m);
+  expect(rebuild.code, rebuild.stderr).toBe(2);
+  expect(rebuild.stdout).toContain(`0 written, ${goodRows.length} unchanged, 0 deleted`);
+  expect(await readModel(db.pool)).toEqual(new Map(goodRows.map((row) => [row.id, generateDesiredConfig({ workspace: row, agentConfig })])));
+}, 180_000);
