@@ -7,7 +7,7 @@
  * Moments are drawn from a seeded PRNG; the seed is printed, and FAULT_SEED=<n> replays a run.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -175,7 +175,9 @@ describe('fault suite', () => {
   }, 180_000);
 
   it('a broker outage (stopped with its data kept, then restarted) while the follower runs: --verify clean', async () => {
-    const stateDir = mkdtempSync(path.join(fileURLToPath(new URL('../../.cache/', import.meta.url)), 'fault-broker-'));
+    const cache = fileURLToPath(new URL('../../.cache/', import.meta.url));
+    mkdirSync(cache, { recursive: true });
+    const stateDir = mkdtempSync(path.join(cache, 'fault-broker-'));
     const broker = await startOwnKafkaBroker({ stateDir, port: await freePortPair() });
     try {
       const kafka = createTestKafka(broker.brokers, 'faults-outage');
