@@ -210,15 +210,16 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   if (!checked.success) throw new UsageError(checked.error.issues[0]?.message ?? 'invalid arguments');
   const args = checked.data;
   const replay = Boolean(args['from-offset'] || args['from-timestamp'] !== undefined || args['from-beginning'] || args['from-checkpoint']);
+  if ([args.status, args.rollback, args.verify].filter(Boolean).length > 1) throw new UsageError('choose one of --status, --rollback, --verify');
+  if ((args.status || args.rollback || args.verify) && (replay || args.follow)) {
+    throw new UsageError('--status, --rollback and --verify take no other mode flag');
+  }
   const deadLetterMode = DEAD_LETTER_MODES.find((flag) => args[flag]);
-  if ([args.status, args.rollback, args.verify, ...DEAD_LETTER_MODES.map((flag) => args[flag])].filter(Boolean).length > 1) {
-    throw new UsageError(`choose one of --status, --rollback, --verify, ${DEAD_LETTER_MODES.map((flag) => `--${flag}`).join(', ')}`);
+  if (deadLetterMode && [args.status, args.rollback, args.verify, replay, args.follow, ...DEAD_LETTER_MODES.map((flag) => args[flag])].filter(Boolean).length > 1) {
+    throw new UsageError(`--${deadLetterMode} takes no other mode flag`);
   }
-  if ((args.status || args.rollback || args.verify || deadLetterMode) && (replay || args.follow)) {
-    throw new UsageError('--status, --rollback, --verify and --*dead-letters take no other mode flag');
-  }
-  if (!args.verify && args.sample !== undefined) throw new UsageError('--sample goes with --verify');
-  if (!args.verify && deadLetterMode !== 'dead-letters' && args.json) throw new UsageError('--json goes with --verify or --dead-letters');
+  if (!args.verify && deadLetterMode !== 'dead-letters' && (args.json || args.sample !== undefined)) throw new UsageError('--json and --sample go with --verify');
+  if (deadLetterMode && args.sample !== undefined) throw new UsageError('--sample goes with --verify');
   const filterFlags = (['reason', 'workspace', 'older-than', 'since'] as const).filter((flag) => args[flag] !== undefined);
   if (!deadLetterMode && filterFlags.length > 0) throw new UsageError(`--${filterFlags[0]} goes with --dead-letters, --retry-dead-letters or --purge-dead-letters`);
   if (args['older-than'] !== undefined && args.since !== undefined) throw new UsageError('choose one of --older-than, --since');
