@@ -91,7 +91,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
         return ExitCode.ok;
       }
       case 'rebuild':
-        return await rebuild(args, io, target, kafka, releasers);
+        return await rebuild(args, io, target, kafka, releasers, decode);
       case 'follow':
       case 'replay':
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
@@ -140,6 +140,7 @@ async function rebuild(
   target: pg.Pool,
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
   releasers: Releaser[],
+  decode: WorkspaceDecoder,
 ): Promise<ExitCode> {
   if (args.source === 'kafka' && !kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
   if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
@@ -160,6 +161,7 @@ async function rebuild(
       kafka: handoff ? kafka : undefined,
       batchSize: args.batchSize,
       agentConfigMode: args.agentConfigMode,
+      decode,
       signal: io.signal,
       log: io.log,
       onProgress: (sample) => progress.update(sample),
@@ -181,7 +183,7 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`);
     }
-    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' });
+    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode);
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
@@ -203,7 +205,7 @@ async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, l
   }
 }
 
-async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, start: ReplayStart, decode?: WorkspaceDecoder): Promise<ExitCode> {
+async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
   const started = performance.now();

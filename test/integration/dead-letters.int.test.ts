@@ -199,4 +199,56 @@ describe('a workspace with a dead-lettered message holds its later events', () =
     expect(await held()).toEqual([{ workspace: 2, offset: 3, bad: true }, { workspace: 2, offset: 6, bad: false }]);
     expect((await letters()).map((l) => [l.workspace, l.error_kind])).toEqual([[2, 'schema_invalid'], [null, 'bad_key']]);
   });
+
+  it('a rebuild from zero holds W in its shadow too and hands the holds over at its switch; a retry then releases them', async () => {
+    await createTopic(kafka, topic, 2);
+    const w = workspaceRow(5);
+    const x = workspaceRow(6);
+    await upsertWorkspaceRows(db.pool, [w, x]);
+    await produce(kafka, topic, [
+      asJson(createdEvent(w)),
+      asJson(createdEvent(x)),
+      unknownSchema(updatedEvent(5, 2, { desired_state: 'Stopped' })),
+      asJson(updatedEvent(5, 3, { name: 'w-three' })),
+      asJson(updatedEvent(6, 2, { name: 'x-two' })),
+    ]);
+    const rebuilt = await cli();
+    expect(rebuilt.code).toBe(2);
+    noStackTrace(rebuilt.stderr);
+    const xFinal = generated({ ...x, name: 'x-two' });
+    expect(await readModel(db.pool)).toEqual(new Map([[5, generated(w)], [6, xFinal]]));
+    const { rows } = await db.pool.query(`SELECT DISTINCT projection FROM rebuild_projection.held_events`);
+    expect(rows).toEqual([{ projection: 'agentk-states' }]);
+    expect((await held()).map((h) => h.bad)).toEqual([true, false]);
+
+    const fixed = await cli('--retry-dead-letters', '--schemas', fixedSchemas);
+    expect(fixed.code).toBe(0);
+    expect(await readModel(db.pool)).toEqual(new Map([[5, generated({ ...w, desired_state: 'Stopped', name: 'w-three' })], [6, xFinal]]));
+    expect(await held()).toEqual([]);
+  });
+
+  it('a generation failure holds nothing (later events fold) and a retry regenerates the row after the agent-config fix', async () => {
+    await createTopic(kafka, topic, 1);
+    const w = workspaceRow(8, { cluster_agent_id: 2 }); // agent 2 has no workspaces_agent_configs row yet
+    const x = workspaceRow(9);
+    await upsertWorkspaceRows(db.pool, [w, x]);
+    await produce(kafka, topic, [asJson(createdEvent(w)), asJson(createdEvent(x)), asJson(updatedEvent(8, 2, { name: 'w-two' }))]);
+    const consumed = await cli('--from-checkpoint');
+    expect(consumed.code).toBe(2);
+    expect(consumed.stdout).toMatch(/, 0 held,/);
+    expect(await readModel(db.pool)).toEqual(new Map([[9, generated(x)]]));
+    expect((await letters()).map((l) => [l.workspace, l.offset])).toEqual([[8, 2]]);
+    expect(await held()).toEqual([]);
+
+    const unfixed = await cli('--retry-dead-letters');
+    expect(unfixed.code).toBe(2);
+    expect((await letters())[0]!.attempts).toBe(2);
+
+    await insertAgentConfig(db.pool, { cluster_agent_id: 2, dns_zone: 'test.workspace.me' });
+    const fixed = await cli('--retry-dead-letters', '--workspace', '8');
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toMatch(/1 dead letters chosen, 1 resolved, 0 still failing/);
+    expect(await readModel(db.pool)).toEqual(new Map([[8, generated({ ...w, name: 'w-two' })], [9, generated(x)]]));
+    expect(await letters()).toEqual([]);
+  });
 });
