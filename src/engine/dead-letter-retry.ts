@@ -72,22 +72,22 @@ export class DeadLettersBusyError extends Error {
 
 /** Retries the chosen letters. */
 export function retryDeadLetters(options: DeadLetterWorkOptions): Promise<DeadLetterWorkTotals> {
-  return work(options, new Set());
+  return work(options, false);
 }
 
 /** Deletes the chosen letters and releases what their bad messages held. */
-export async function purgeDeadLetters(options: DeadLetterWorkOptions): Promise<DeadLetterWorkTotals> {
-  const letters = await selectDeadLetters(options.db, AGENTK_STATES_PROJECTION, options.filter);
-  return work(options, new Set(letters.map((l) => l.key)));
+export function purgeDeadLetters(options: DeadLetterWorkOptions): Promise<DeadLetterWorkTotals> {
+  return work(options, true);
 }
 
-async function work(options: DeadLetterWorkOptions, purge: ReadonlySet<string>): Promise<DeadLetterWorkTotals> {
+async function work(options: DeadLetterWorkOptions, purging: boolean): Promise<DeadLetterWorkTotals> {
   const { db, projection } = options;
   const rebuild = await findUnfinishedRebuild(db, projection);
   if (rebuild !== undefined) {
     throw new DeadLettersBusyError(`rebuild #${rebuild.id} is unfinished (${rebuild.phase}): work off dead letters after it has switched or been abandoned`);
   }
   const letters = await selectDeadLetters(db, AGENTK_STATES_PROJECTION, options.filter);
+  const purge = new Set(purging ? letters.map((l) => l.key) : []);
   const totals: DeadLetterWorkTotals = { selected: letters.length, removed: 0, released: 0, stale: 0, remaining: 0 };
   // Workspaces to release, each with its chosen letters and the unheld bad messages that now decode to it.
   const workspaces = new Map<number, Chosen>();
