@@ -54,7 +54,7 @@ export interface DeadLetterWorkOptions {
 export interface DeadLetterWorkTotals {
   /** Letters the filter chose. */
   selected: number;
-  /** Letters removed: resolved by the retry, or purged. */
+  /** Chosen letters removed: resolved by the retry, or purged. */
   removed: number;
   /** Held events (not bad messages) applied. */
   released: number;
@@ -98,7 +98,7 @@ async function work(options: DeadLetterWorkOptions, purging: boolean): Promise<D
       continue;
     }
     if (purge.has(letter.key)) {
-      totals.removed += await retryTransient(() => withTransaction(db, (client) => deleteDeadLetters(client, AGENTK_STATES_PROJECTION, [letter.key])), retrying(options));
+      await retryTransient(() => withTransaction(db, (client) => deleteDeadLetters(client, AGENTK_STATES_PROJECTION, [letter.key])), retrying(options));
       continue;
     }
     const kafka = letter.kafka!;
@@ -109,11 +109,12 @@ async function work(options: DeadLetterWorkOptions, purging: boolean): Promise<D
   for (const [workspaceId, chosen] of workspaces) {
     if (options.signal.aborted) break;
     const released = await retryTransient(() => withTransaction(db, (client) => releaseWorkspace(client, options, workspaceId, chosen, purge)), retrying(options));
-    totals.removed += released.removed;
     totals.released += released.released;
     totals.stale += released.stale;
   }
-  totals.remaining = totals.selected - totals.removed;
+  // Counted, not tallied: releasing a workspace also resolves its letters the filter did not choose.
+  totals.remaining = (await existingDeadLetterKeys(db, AGENTK_STATES_PROJECTION, letters.map((l) => l.key))).size;
+  totals.removed = totals.selected - totals.remaining;
   return totals;
 }
 
@@ -141,7 +142,7 @@ async function releaseWorkspace(
   workspaceId: number,
   chosen: Chosen,
   purge: ReadonlySet<string>,
-): Promise<{ removed: number; released: number; stale: number }> {
+): Promise<{ released: number; stale: number }> {
   const { projection } = options;
   await lockProjectionShared(client, projection);
   const folds = await loadFolds(client, projection, [workspaceId]);
@@ -168,15 +169,14 @@ async function releaseWorkspace(
     ...chosen.keys.filter((key) => purge.has(key)),
     ...applied.flatMap((e) => (e.deadLetterKey === null ? [] : [e.deadLetterKey])),
   ];
-  const removed = await deleteDeadLetters(client, AGENTK_STATES_PROJECTION, removedKeys);
+  await deleteDeadLetters(client, AGENTK_STATES_PROJECTION, removedKeys);
   await releaseHeldEvents(client, projection, [...purged, ...applied]);
+  const hadLetter = (await existingDeadLetterKeys(client, AGENTK_STATES_PROJECTION, [workspaceLetterKey])).size > 0;
 
   const folding = await foldEvents(client, projection, events, folds, options.sink);
   const fold = folding.touched.get(workspaceId) ?? folds.get(workspaceId)!;
-  const hadLetter = (await existingDeadLetterKeys(client, AGENTK_STATES_PROJECTION, [workspaceLetterKey])).size > 0;
   // Generated once, from the state after the release (projectFolds skips a workspace with no live state).
   await projectTouched(client, new Map<number, WorkspaceFold>([[workspaceId, fold]]), folding.lastMessage, options, []);
-  const cleared = hadLetter && (await existingDeadLetterKeys(client, AGENTK_STATES_PROJECTION, [workspaceLetterKey])).size === 0;
   // No live folded state to generate from (a snapshot-only deployment, or its create is the bad message): it stays.
   if (hadLetter && !live(fold)) await touchDeadLetters(client, AGENTK_STATES_PROJECTION, [workspaceLetterKey]);
   if (blocked !== undefined) {
@@ -185,7 +185,7 @@ async function releaseWorkspace(
     if (entry.deadLetterKey === null) await markHeldEventBad(client, projection, entry, key);
     await stillFailing(client, { key, workspaceId, kafka: entry, raw: entry.raw }, error);
   }
-  return { removed: removed + (cleared ? 1 : 0), released: applied.filter((e) => e.deadLetterKey === null).length, stale: folding.stale };
+  return { released: applied.filter((e) => e.deadLetterKey === null).length, stale: folding.stale };
 }
 
 const live = (fold: WorkspaceFold): boolean => fold.state !== undefined && !fold.state.deleted;

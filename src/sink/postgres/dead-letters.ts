@@ -254,7 +254,7 @@ export async function deleteDeadLetters(client: pg.ClientBase, projection: strin
 }
 
 /** Which of these letters exist. */
-export async function existingDeadLetterKeys(client: pg.ClientBase, projection: string, keys: readonly string[]): Promise<Set<string>> {
+export async function existingDeadLetterKeys(client: pg.ClientBase | pg.Pool, projection: string, keys: readonly string[]): Promise<Set<string>> {
   const { rows } = await client.query<{ key: string }>(
     `SELECT dead_letter_key AS key FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1 AND dead_letter_key = ANY($2::text[])`,
     [projection, [...keys]],
