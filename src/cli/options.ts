@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
 import { UsageError } from './usage-error.js';
 
 interface OptionSpec {
@@ -29,7 +30,16 @@ export const OPTIONS = {
   status: { type: 'boolean', help: 'print generation, checkpoints, lag per partition, dead letters and the last rebuild' },
   rollback: { type: 'boolean', help: "restore the rows the last rebuild's switch changed" },
   verify: { type: 'boolean', help: 'compare workspace_agentk_states with what a snapshot rebuild would write; read-only, exit 2 on drift' },
-  json: { type: 'boolean', help: 'with --verify: print the result as one JSON object' },
+  'dead-letters': { type: 'boolean', help: 'list dead letters: counts by reason, then the letters (read-only; filters below, --json)' },
+  'retry-dead-letters': { type: 'boolean', help: 'decode dead-lettered messages again (after a fix), apply those that now succeed and the events they held' },
+  'purge-dead-letters': { type: 'boolean', help: 'delete the chosen dead letters (needs --yes) and apply the events they held' },
+  reason: { type: 'string', value: 'REASON', help: 'with --*dead-letters: only this error kind (e.g. unknown_schema_id)' },
+  workspace: { type: 'string', value: 'ID', help: 'with --*dead-letters: only this workspace' },
+  'older-than': { type: 'string', value: 'DURATION', help: 'with --*dead-letters: first seen at least this long ago (30m, 12h, 7d)' },
+  since: { type: 'string', value: 'ISO-8601', help: 'with --*dead-letters: first seen at or after this time' },
+  yes: { type: 'boolean', help: 'with --purge-dead-letters: really delete' },
+  schemas: { type: 'string', value: 'DIR', help: "Avro catalog directory (catalog.json and .avsc files; default: the package's schemas/)" },
+  json: { type: 'boolean', help: 'with --verify or --dead-letters: print the result as one JSON object' },
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this (default: 30)' },
   help: { type: 'boolean', help: 'print this help' },
@@ -48,6 +58,8 @@ Modes:
                                      --from-checkpoint), stopping at the end offsets read at start
   --status | --rollback              inspect, or undo the last rebuild's switch
   --verify [--sample N] [--json]     check the table against GitLab's workspaces (read-only)
+  --dead-letters [filters] [--json]  list dead letters (read-only); --retry-dead-letters [filters],
+                                     --purge-dead-letters [filters] --yes work them off
 
 Options:
 ${Object.entries(OPTIONS)
@@ -79,6 +91,12 @@ const offsetsSchema = z
 
 export type FromOffsets = z.infer<typeof offsetsSchema>;
 
+/** `30m`, `12h`, `7d`, `90s` → seconds. */
+const durationSchema = z
+  .string()
+  .regex(/^\d+[smhd]$/, '--older-than takes a number and a unit (s, m, h or d), e.g. 12h or 7d')
+  .transform((text) => Number(text.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd']);
+
 const argsSchema = z
   .object({
     source: z.enum(['kafka', 'snapshot'], { message: '--source must be "kafka" or "snapshot"' }).default('kafka'),
@@ -104,6 +122,19 @@ const argsSchema = z
     json: z.boolean().default(false),
     sample: positiveInt('sample').optional(),
     'shutdown-timeout': positiveInt('shutdown-timeout').default(30),
+    'dead-letters': z.boolean().default(false),
+    'retry-dead-letters': z.boolean().default(false),
+    'purge-dead-letters': z.boolean().default(false),
+    reason: z.string().min(1).optional(),
+    workspace: z.string().regex(/^\d+$/, '--workspace takes a workspace id').transform(Number).optional(),
+    'older-than': durationSchema.optional(),
+    since: z
+      .string()
+      .refine((text) => !Number.isNaN(Date.parse(text)), '--since must be an ISO-8601 time, e.g. 2026-11-25T10:00:00Z')
+      .transform((text) => new Date(text))
+      .optional(),
+    yes: z.boolean().default(false),
+    schemas: z.string().min(1).optional(),
     help: z.boolean().default(false),
   })
   .refine(
@@ -139,6 +170,12 @@ export interface CliArgs {
   sample: number | undefined;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
+  /** --dead-letters, --retry-dead-letters, --purge-dead-letters: which letters (`--source` only when given). */
+  deadLetterFilter: DeadLetterFilter;
+  /** --purge-dead-letters: confirmed. */
+  yes: boolean;
+  /** --schemas: the Avro catalog directory; undefined: the package's. */
+  schemasDir: string | undefined;
   help: boolean;
   mode: Mode;
 }
@@ -149,9 +186,13 @@ export interface CliArgs {
  * - `follow`: Kafka from the PostgreSQL checkpoints, until a signal;
  * - `replay`: Kafka from the given start, until the end offsets read at start (or on, with --follow);
  * - `status`, `rollback`;
- * - `verify`: read-only comparison of the table with a snapshot's generated rows.
+ * - `verify`: read-only comparison of the table with a snapshot's generated rows;
+ * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`.
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify';
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | DeadLetterMode;
+
+const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
+export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
 
 /** Parses argv (without node and script) and the environment. Throws UsageError naming the bad value. */
 export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
@@ -177,9 +218,20 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   if ((args.status || args.rollback || args.verify) && (replay || args.follow)) {
     throw new UsageError('--status, --rollback and --verify take no other mode flag');
   }
-  if (!args.verify && (args.json || args.sample !== undefined)) throw new UsageError('--json and --sample go with --verify');
+  const deadLetterMode = DEAD_LETTER_MODES.find((flag) => args[flag]);
+  if (deadLetterMode && [args.status, args.rollback, args.verify, replay, args.follow, ...DEAD_LETTER_MODES.map((flag) => args[flag])].filter(Boolean).length > 1) {
+    throw new UsageError(`--${deadLetterMode} takes no other mode flag`);
+  }
+  if (!args.verify && deadLetterMode !== 'dead-letters' && (args.json || args.sample !== undefined)) throw new UsageError('--json and --sample go with --verify');
+  if (deadLetterMode && args.sample !== undefined) throw new UsageError('--sample goes with --verify');
+  const filterFlags = (['reason', 'workspace', 'older-than', 'since'] as const).filter((flag) => args[flag] !== undefined);
+  if (!deadLetterMode && filterFlags.length > 0) throw new UsageError(`--${filterFlags[0]} goes with --dead-letters, --retry-dead-letters or --purge-dead-letters`);
+  if (args['older-than'] !== undefined && args.since !== undefined) throw new UsageError('choose one of --older-than, --since');
+  if (args.yes && deadLetterMode !== 'purge-dead-letters') throw new UsageError('--yes goes with --purge-dead-letters');
   if (args.verify && args['source-database-url']) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
-  const mode: Mode = args.status
+  const mode: Mode = deadLetterMode
+    ? deadLetterMode
+    : args.status
     ? 'status'
     : args.rollback
       ? 'rollback'
@@ -209,6 +261,16 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     json: args.json,
     sample: args.sample,
     shutdownTimeoutS: args['shutdown-timeout'],
+    deadLetterFilter: {
+      reason: args.reason,
+      workspaceId: args.workspace,
+      // A filter only when given: its default (kafka) chooses where a rebuild reads from.
+      source: parsed.values.source === undefined ? undefined : args.source,
+      olderThanSeconds: args['older-than'],
+      since: args.since,
+    },
+    yes: args.yes,
+    schemasDir: args.schemas,
     help: args.help,
     mode,
   };

@@ -20,6 +20,10 @@ import { finishRun, startRun } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
 import { HistoryMissingError } from '../sources/kafka/history-check.js';
 import { createKafka, KafkaTopicMissingError } from '../sources/kafka/kafka-client.js';
+import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
+import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
+import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
+import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
 import { createProgressReporter } from './progress.js';
@@ -51,6 +55,9 @@ const OPERATIONAL_ERRORS = [
   BatchFailedError,
   RetentionGapError,
   RebuildLockLostError,
+  DeadLettersBusyError,
+  DeadLetterTablesMissingError,
+  SchemaCatalogError,
   kafkajs.KafkaJSError,
 ];
 
@@ -61,6 +68,8 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     const target = await openPool(args.databaseUrl, 'target', 4);
     releasers.push(() => target.end());
     if (args.mode === 'verify') return await verify(args, io, target);
+    if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
+    const decode = createWorkspaceDecoder(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) });
     // Check that this is GitLab's database before creating our schema in it. Both steps are idempotent, so a
     // connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
     await retryTransient(
@@ -82,13 +91,16 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
         return ExitCode.ok;
       }
       case 'rebuild':
-        return await rebuild(args, io, target, kafka, releasers);
+        return await rebuild(args, io, target, kafka, releasers, decode);
       case 'follow':
       case 'replay':
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
-        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args));
+        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args), decode);
+      case 'retry-dead-letters':
+      case 'purge-dead-letters':
+        return await workOffDeadLetters(args, io, target, decode);
       default:
-        return args.mode satisfies never;
+        return args.mode satisfies 'dead-letters';
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -128,6 +140,7 @@ async function rebuild(
   target: pg.Pool,
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
   releasers: Releaser[],
+  decode: WorkspaceDecoder,
 ): Promise<ExitCode> {
   if (args.source === 'kafka' && !kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
   if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
@@ -148,6 +161,7 @@ async function rebuild(
       kafka: handoff ? kafka : undefined,
       batchSize: args.batchSize,
       agentConfigMode: args.agentConfigMode,
+      decode,
       signal: io.signal,
       log: io.log,
       onProgress: (sample) => progress.update(sample),
@@ -170,7 +184,7 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`);
     }
-    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' });
+    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode);
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
@@ -192,7 +206,7 @@ async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, l
   }
 }
 
-async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, start: ReplayStart): Promise<ExitCode> {
+async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
   const started = performance.now();
@@ -207,6 +221,7 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
       start,
       agentConfigMode: args.agentConfigMode,
       sink: liveAgentkStates,
+      decode,
       signal: io.signal,
       log: io.log,
     });
@@ -218,7 +233,7 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
     const seconds = (performance.now() - started) / 1000;
     io.report(
       `agentk-states kafka ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
-        `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.skipped} already applied, ` +
+        `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.held} held, ${totals.skipped} already applied, ` +
         `${seconds.toFixed(1)} s; ${deadLetters} dead letters in total`,
     );
     return unresolved > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;

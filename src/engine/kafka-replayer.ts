@@ -21,7 +21,7 @@
 import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
-import { createWorkspaceDecoder } from '../events/decode.js';
+import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { logStartOffset, offsetsAtTimestamp, partitionKey, readPartitionRanges, type PartitionRange } from '../sources/kafka/kafka-client.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { readCheckpoints, saveCheckpoints, type Checkpoint } from '../sink/postgres/checkpoints.js';
@@ -46,6 +46,8 @@ export interface ReplayOptions {
   agentConfigMode: AgentConfigMode;
   /** The live table, or a rebuild's shadow. */
   sink: RowSink;
+  /** The decoder (default: the package's schema catalog; --schemas chooses another). */
+  decode?: WorkspaceDecoder | undefined;
   /** Generate rows per batch (default), or only fold (a rebuild materializes at the end). */
   materialize?: boolean;
   signal: AbortSignal;
@@ -63,12 +65,13 @@ export interface ReplayTotals {
   unchanged: number;
   deleted: number;
   parked: number;
+  held: number;
   failed: number;
 }
 
 export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTotals> {
   const { kafka, db, projection, topics, log, signal } = options;
-  const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, failed: 0 };
+  const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -79,7 +82,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
       if (range !== undefined) assertNoRetentionGap(c.topic, c.partition, c.nextOffset, range.low);
     }
     const lowByPartition = new Map(ranges.map((r) => [partitionKey(r.topic, r.partition), r.low]));
-    const decode = createWorkspaceDecoder();
+    const decode = options.decode ?? createWorkspaceDecoder();
 
     // One consumer's life. A crash that kafkajs will not restart from, but that we call transient (the broker
     // or its group coordinator gone for longer than kafkajs' own retries), ends it; then a new consumer is

@@ -19,6 +19,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
+import type { WorkspaceDecoder } from '../events/decode.js';
 import { workspaceRowSchema } from '../events/workspace-event.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { assertFullHistory } from '../sources/kafka/history-check.js';
@@ -65,6 +66,8 @@ export interface RebuildOptions {
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined;
   batchSize: number;
   agentConfigMode: AgentConfigMode;
+  /** The Kafka decoder (--schemas); default: the package's catalog. */
+  decode?: WorkspaceDecoder | undefined;
   signal: AbortSignal;
   log: (line: string) => void;
   onProgress?: (progress: RebuildProgress) => void;
@@ -332,6 +335,7 @@ async function catchUpShadow(
     follow: false,
     start: { kind: 'checkpoints' },
     agentConfigMode: options.agentConfigMode,
+    decode: options.decode,
     sink,
     // The first pass over the history only folds; later catch-ups are small and write rows directly.
     materialize: phase !== 'building',

@@ -119,10 +119,10 @@ export async function updateRebuild(db: pg.ClientBase | pg.Pool, id: number, upd
   );
 }
 
-/** Drops what an abandoned rebuild left behind: its shadow rows, folded states, parked updates, checkpoints. */
+/** Drops what an abandoned rebuild left behind: its shadow rows, folded states, parked and held events, checkpoints. */
 export async function discardShadow(client: pg.ClientBase, rebuild: Rebuild): Promise<void> {
   await client.query(`DELETE FROM ${S}.shadow_agentk_states WHERE rebuild_id = $1`, [rebuild.id]);
-  for (const table of ['workspace_states', 'parked_updates', 'checkpoints']) {
+  for (const table of ['workspace_states', 'parked_updates', 'held_events', 'checkpoints']) {
     await client.query(`DELETE FROM ${S}.${table} WHERE projection = $1`, [rebuild.shadow_projection]);
   }
 }
