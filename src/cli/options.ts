@@ -29,7 +29,8 @@ export const OPTIONS = {
   status: { type: 'boolean', help: 'print generation, checkpoints, lag per partition, dead letters and the last rebuild' },
   rollback: { type: 'boolean', help: "restore the rows the last rebuild's switch changed" },
   verify: { type: 'boolean', help: 'compare workspace_agentk_states with what a snapshot rebuild would write; read-only, exit 2 on drift' },
-  json: { type: 'boolean', help: 'with --verify: print the result as one JSON object' },
+  explain: { type: 'string', value: 'WORKSPACE_ID', help: "one workspace: folded versions and their origins, parked updates, dead letters, agent config, live row diff; read-only" },
+  json: { type: 'boolean', help: 'with --verify or --explain: print the result as one JSON object' },
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, OptionSpec>;
@@ -47,6 +48,7 @@ Modes:
                                      --from-checkpoint), stopping at the end offsets read at start
   --status | --rollback              inspect, or undo the last rebuild's switch
   --verify [--sample N] [--json]     check the table against GitLab's workspaces (read-only)
+  --explain WORKSPACE_ID [--json]    everything known about one workspace (read-only)
 
 Options:
 ${Object.entries(OPTIONS)
@@ -100,6 +102,12 @@ const argsSchema = z
     status: z.boolean().default(false),
     rollback: z.boolean().default(false),
     verify: z.boolean().default(false),
+    explain: z
+      .string()
+      .regex(/^[1-9]\d{0,15}$/, '--explain takes a workspace id (a positive integer)')
+      .transform(Number)
+      .refine(Number.isSafeInteger, '--explain takes a workspace id (a positive integer)')
+      .optional(),
     json: z.boolean().default(false),
     sample: positiveInt('sample').optional(),
     help: z.boolean().default(false),
@@ -131,7 +139,9 @@ export interface CliArgs {
   fromTimestamp: number | undefined;
   fromBeginning: boolean;
   fromCheckpoint: boolean;
-  /** --verify: print one JSON object instead of text. */
+  /** --explain: the workspace to explain. */
+  explainWorkspaceId: number | undefined;
+  /** --verify, --explain: print one JSON object instead of text. */
   json: boolean;
   /** --verify: check only this many workspaces, drawn at random. */
   sample: number | undefined;
@@ -145,9 +155,10 @@ export interface CliArgs {
  * - `follow`: Kafka from the PostgreSQL checkpoints, until a signal;
  * - `replay`: Kafka from the given start, until the end offsets read at start (or on, with --follow);
  * - `status`, `rollback`;
- * - `verify`: read-only comparison of the table with a snapshot's generated rows.
+ * - `verify`: read-only comparison of the table with a snapshot's generated rows;
+ * - `explain`: read-only report on one workspace.
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify';
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain';
 
 /** Parses argv (without node and script) and the environment. Throws UsageError naming the bad value. */
 export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
@@ -169,11 +180,16 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   if (!checked.success) throw new UsageError(checked.error.issues[0]?.message ?? 'invalid arguments');
   const args = checked.data;
   const replay = Boolean(args['from-offset'] || args['from-timestamp'] !== undefined || args['from-beginning'] || args['from-checkpoint']);
-  if ([args.status, args.rollback, args.verify].filter(Boolean).length > 1) throw new UsageError('choose one of --status, --rollback, --verify');
-  if ((args.status || args.rollback || args.verify) && (replay || args.follow)) {
-    throw new UsageError('--status, --rollback and --verify take no other mode flag');
+  const explain = args.explain !== undefined;
+  if ([args.status, args.rollback, args.verify, explain].filter(Boolean).length > 1) {
+    throw new UsageError('choose one of --status, --rollback, --verify, --explain');
   }
-  if (!args.verify && (args.json || args.sample !== undefined)) throw new UsageError('--json and --sample go with --verify');
+  if ((args.status || args.rollback || args.verify || explain) && (replay || args.follow)) {
+    throw new UsageError('--status, --rollback, --verify and --explain take no other mode flag');
+  }
+  if (!args.verify && args.sample !== undefined) throw new UsageError('--sample goes with --verify');
+  if (!args.verify && !explain && args.json) throw new UsageError('--json goes with --verify or --explain');
+  if (explain && args['source-database-url']) throw new UsageError('--explain reads --database-url only (one snapshot): drop --source-database-url');
   if (args.verify && args['source-database-url']) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
   const mode: Mode = args.status
     ? 'status'
@@ -181,11 +197,13 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
       ? 'rollback'
       : args.verify
         ? 'verify'
-        : replay
-          ? 'replay'
-          : args.follow && args.source === 'kafka'
-            ? 'follow'
-            : 'rebuild';
+        : explain
+          ? 'explain'
+          : replay
+            ? 'replay'
+            : args.follow && args.source === 'kafka'
+              ? 'follow'
+              : 'rebuild';
   const brokers = args.brokers ?? env.KAFKA_BROKERS;
   return {
     projection: 'agentk-states',
@@ -202,6 +220,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     fromTimestamp: args['from-timestamp'],
     fromBeginning: args['from-beginning'],
     fromCheckpoint: args['from-checkpoint'],
+    explainWorkspaceId: args.explain,
     json: args.json,
     sample: args.sample,
     help: args.help,

@@ -4,6 +4,7 @@
  * `attempts`/`last_seen_at`, a later success for the workspace clears it. Set-based: one round trip per batch.
  */
 import type pg from 'pg';
+import { z } from 'zod';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
 /** Inputs are stored as a bounded excerpt: enough to diagnose, never a copy of a 64 KB devfile per retry. */
@@ -104,6 +105,52 @@ export async function clearDeadLetters(
     [projection, workspaceIds.map((id) => `workspace:${id}`)],
   );
   return rowCount ?? 0;
+}
+
+const storedDeadLetterSchema = z
+  .object({
+    error_kind: z.string(),
+    error_path: z.string().nullable(),
+    message: z.string(),
+    source: z.string(),
+    topic: z.string().nullable(),
+    kafka_partition: z.number().nullable(),
+    kafka_offset: z.string().nullable(),
+    attempts: z.number(),
+    first_seen_at: z.date(),
+    last_seen_at: z.date(),
+  })
+  .transform((row) => ({
+    errorKind: row.error_kind,
+    errorPath: row.error_path,
+    message: row.message,
+    source: row.source,
+    /** Where the bad message, or the failed workspace's latest event, was read (Kafka). */
+    kafka:
+      row.topic === null || row.kafka_partition === null || row.kafka_offset === null
+        ? null
+        : { topic: row.topic, partition: row.kafka_partition, offset: row.kafka_offset },
+    attempts: row.attempts,
+    firstSeenAt: row.first_seen_at,
+    lastSeenAt: row.last_seen_at,
+  }));
+
+export type StoredDeadLetter = z.output<typeof storedDeadLetterSchema>;
+
+/** A workspace's dead letters, newest first: at most `limit` of them, and how many there are (`--explain`). */
+export async function readWorkspaceDeadLetters(
+  client: pg.ClientBase,
+  projection: string,
+  workspaceId: number,
+  limit: number,
+): Promise<{ letters: StoredDeadLetter[]; total: number }> {
+  const { rows } = await client.query(
+    `SELECT error_kind, error_path, message, source, topic, kafka_partition, kafka_offset::text, attempts, first_seen_at, last_seen_at,
+            count(*) OVER ()::int AS total
+       FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1 AND workspace_id = $2 ORDER BY last_seen_at DESC, id DESC LIMIT $3`,
+    [projection, workspaceId, limit],
+  );
+  return { letters: rows.map((row) => storedDeadLetterSchema.parse(row)), total: z.number().optional().parse(rows[0]?.total) ?? 0 };
 }
 
 export async function countDeadLetters(client: pg.ClientBase | pg.Pool, projection: string): Promise<number> {
