@@ -166,6 +166,27 @@ describe('--explain: where each version came from', () => {
   });
 });
 
+describe('--explain: a long history keeps the last 50 origins and counts the rest', () => {
+  it('58 versions over two runs: v9…v58 kept with their offsets, 8 dropped', async () => {
+    const final = workspaceRow(55, { name: 'v58' });
+    await upsertWorkspaceRows(db.pool, [final]);
+    const update = (version: number) => asJson(updatedEvent(55, version, { name: `v${version}` }));
+    // Version v is at offset v-1: the create at 0, then one update per version.
+    await produce(kafka, creates, [asJson(createdEvent(workspaceRow(55))), ...Array.from({ length: 54 }, (_, i) => update(i + 2))]);
+    expect((await cli(creates, '--from-checkpoint')).code).toBe(0);
+    await produce(kafka, creates, [update(56), update(57), update(58)]);
+    expect((await cli(creates, '--from-checkpoint')).code).toBe(0);
+
+    const { code, json } = await explainJson(55);
+    expect(code).toBe(0);
+    expect(json.origins_dropped).toBe(8);
+    expect(json.origins).toEqual(
+      Array.from({ length: 50 }, (_, i) => ({ version: i + 9, kind: 'updated', topic: creates, partition: 0, offset: String(i + 8) })),
+    );
+    expect((await explain(55)).stdout).toContain('origins, oldest first (50 kept, 8 older dropped):\n');
+  });
+});
+
 describe('--explain: the live row against what the generator makes now', () => {
   it('a live row altered by SQL: the diff names the path, from the folded state and from GitLab\'s row, exit 2', async () => {
     await upsertWorkspaceRows(db.pool, [workspaceRow(71)]);

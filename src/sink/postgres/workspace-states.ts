@@ -289,7 +289,9 @@ export interface StoredOrigins {
 export async function readOrigins(client: pg.ClientBase, projection: string, workspaceId: number): Promise<StoredOrigins> {
   const { rows } = await client.query(
     `SELECT seq::text, version::text, kind, topic, kafka_partition, kafka_offset::text, snapshot_taken_at
-       FROM ${BOOKKEEPING_SCHEMA}.workspace_origins WHERE projection = $1 AND workspace_id = $2 ORDER BY seq`,
+       FROM ${BOOKKEEPING_SCHEMA}.workspace_origins AS o WHERE projection = $1 AND workspace_id = $2
+      -- Qualified: the unqualified name would sort by the selected seq::text, i.e. as strings.
+      ORDER BY o.seq`,
     [projection, workspaceId],
   );
   const last = rows.at(-1) as { seq: string } | undefined;
