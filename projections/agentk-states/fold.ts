@@ -22,6 +22,12 @@
  * A processed devfile over MAX_DEVFILE_CHARACTERS can never generate a row (spec §9), so the state keeps only
  * a marker of it (characters, sha256) instead of megabytes per workspace; generation keeps failing with
  * devfile_too_large until an update brings a devfile that fits.
+ *
+ * Each transition that changes the state appends the origin of the version it reaches to `newOrigins`
+ * (`--explain`): the event's kind and position, and for parked updates a create applies, their own positions.
+ * Stale and parked events append nothing: they did not change the state. The store keeps the last
+ * ORIGINS_KEPT origins per workspace in a table of their own, so the follow hot path appends one small row per
+ * applied event instead of rewriting a growing list inside the state.
  */
 import { createHash } from 'node:crypto';
 import type {
@@ -61,6 +67,14 @@ export interface FoldedWorkspace {
   oversizedDevfile: OversizedDevfile | null;
 }
 
+/** How many origins the store keeps per workspace (the newest); older ones are only counted. */
+export const ORIGINS_KEPT = 50;
+
+/** Where one folded version came from: an event read at its Kafka position, or a snapshot of `workspaces`. */
+export type VersionOrigin =
+  | ({ version: number; kind: 'created' | 'updated' | 'deleted' | 'full-row' } & EventPosition)
+  | { version: number; kind: 'snapshot'; takenAt: string };
+
 export interface ParkedUpdate {
   version: number;
   changes: WorkspaceChanges;
@@ -71,7 +85,12 @@ export interface ParkedUpdate {
 export interface WorkspaceFold {
   state: FoldedWorkspace | undefined;
   parked: ParkedUpdate[];
+  /** The origins of the versions folded since the fold was loaded, in order: the store appends them. */
+  newOrigins: VersionOrigin[];
 }
+
+/** The fold of a workspace the store knows nothing of. */
+export const emptyFold = (): WorkspaceFold => ({ state: undefined, parked: [], newOrigins: [] });
 
 export type FoldOutcome = 'applied' | 'stale' | 'parked' | 'deleted';
 
@@ -99,7 +118,7 @@ export function foldEvent(
       version, deleted: true, workspace: null, agentConfig: null,
       offsets: advance(state?.offsets ?? {}, position), deletedOn: partition, oversizedDevfile: null,
     };
-    return { fold: { state: deleted, parked: [] }, outcome: 'deleted' };
+    return { fold: { state: deleted, parked: [], newOrigins: [...fold.newOrigins, origin(version, 'deleted', position)] }, outcome: 'deleted' };
   }
 
   const row = event.type === 'workspace-created' ? event.workspace : event.row;
@@ -115,26 +134,41 @@ export function foldEvent(
       deletedOn: null,
       oversizedDevfile: null,
     });
+    const newOrigins = [...fold.newOrigins, origin(event.version, event.type === 'workspace-created' ? 'created' : 'full-row', position)];
     for (const update of [...fold.parked].sort((a, b) => a.version - b.version)) {
-      if (update.version > next.version) next = applyChanges(next, update.version, update.changes, update.position);
+      if (update.version <= next.version) continue;
+      next = applyChanges(next, update.version, update.changes, update.position);
+      newOrigins.push(origin(update.version, 'updated', update.position));
     }
-    return { fold: { state: next, parked: [] }, outcome: 'applied' };
+    return { fold: { state: next, parked: [], newOrigins }, outcome: 'applied' };
   }
   if (state === undefined && event.type === 'workspace-updated') {
     if (fold.parked.some((update) => update.version === event.version)) return stale;
-    return { fold: { state, parked: [...fold.parked, { version: event.version, changes: event.changes, position }] }, outcome: 'parked' };
+    return { fold: { ...fold, parked: [...fold.parked, { version: event.version, changes: event.changes, position }] }, outcome: 'parked' };
   }
   if (state === undefined || state.deleted || event.version <= state.version) return stale;
   const next =
     event.type === 'workspace-created'
       ? bounded({ ...state, version: event.version, workspace: event.workspace, agentConfig: event.agentConfig ?? null, offsets: advance(state.offsets, position), oversizedDevfile: null })
       : applyChanges(state, event.version, event.changes, position);
-  return { fold: { state: next, parked: fold.parked }, outcome: 'applied' };
+  const kind = event.type === 'workspace-created' ? 'created' : 'updated';
+  return { fold: { state: next, parked: fold.parked, newOrigins: [...fold.newOrigins, origin(event.version, kind, position)] }, outcome: 'applied' };
 }
 
-/** The state of a row read from a snapshot of `workspaces`: version 0, so every event from the handoff applies over it. */
-export function snapshotState(workspace: WorkspaceRow): FoldedWorkspace {
-  return bounded({ version: 0, deleted: false, workspace, agentConfig: null, offsets: {}, deletedOn: null, oversizedDevfile: null });
+/**
+ * The fold of a row read from a snapshot of `workspaces` taken at `takenAt` (ISO-8601): version 0, so every
+ * event from the handoff applies over it.
+ */
+export function snapshotFold(workspace: WorkspaceRow, takenAt: string): WorkspaceFold {
+  return {
+    state: bounded({ version: 0, deleted: false, workspace, agentConfig: null, offsets: {}, deletedOn: null, oversizedDevfile: null }),
+    parked: [],
+    newOrigins: [{ version: 0, kind: 'snapshot', takenAt }],
+  };
+}
+
+function origin(version: number, kind: 'created' | 'updated' | 'deleted' | 'full-row', position: EventPosition): VersionOrigin {
+  return { version, kind, topic: position.topic, partition: position.partition, offset: position.offset };
 }
 
 function advance(offsets: Record<string, string>, position: EventPosition): Record<string, string> {

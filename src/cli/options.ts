@@ -39,7 +39,8 @@ export const OPTIONS = {
   since: { type: 'string', value: 'ISO-8601', help: 'with --*dead-letters: first seen at or after this time' },
   yes: { type: 'boolean', help: 'with --purge-dead-letters: really delete' },
   schemas: { type: 'string', value: 'DIR', help: "Avro catalog directory (catalog.json and .avsc files; default: the package's schemas/)" },
-  json: { type: 'boolean', help: 'with --verify or --dead-letters: print the result as one JSON object' },
+  explain: { type: 'string', value: 'WORKSPACE_ID', help: "one workspace: folded versions and their origins, parked updates, dead letters, agent config, live row diff; read-only" },
+  json: { type: 'boolean', help: 'with --verify, --explain or --dead-letters: print the result as one JSON object' },
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this (default: 30)' },
   help: { type: 'boolean', help: 'print this help' },
@@ -60,6 +61,7 @@ Modes:
   --verify [--sample N] [--json]     check the table against GitLab's workspaces (read-only)
   --dead-letters [filters] [--json]  list dead letters (read-only); --retry-dead-letters [filters],
                                      --purge-dead-letters [filters] --yes work them off
+  --explain WORKSPACE_ID [--json]    everything known about one workspace (read-only)
 
 Options:
 ${Object.entries(OPTIONS)
@@ -119,6 +121,12 @@ const argsSchema = z
     status: z.boolean().default(false),
     rollback: z.boolean().default(false),
     verify: z.boolean().default(false),
+    explain: z
+      .string()
+      .regex(/^[1-9]\d{0,15}$/, '--explain takes a workspace id (a positive integer)')
+      .transform(Number)
+      .refine(Number.isSafeInteger, '--explain takes a workspace id (a positive integer)')
+      .optional(),
     json: z.boolean().default(false),
     sample: positiveInt('sample').optional(),
     'shutdown-timeout': positiveInt('shutdown-timeout').default(30),
@@ -164,7 +172,9 @@ export interface CliArgs {
   fromTimestamp: number | undefined;
   fromBeginning: boolean;
   fromCheckpoint: boolean;
-  /** --verify: print one JSON object instead of text. */
+  /** --explain: the workspace to explain. */
+  explainWorkspaceId: number | undefined;
+  /** --verify, --explain: print one JSON object instead of text. */
   json: boolean;
   /** --verify: check only this many workspaces, drawn at random. */
   sample: number | undefined;
@@ -187,9 +197,10 @@ export interface CliArgs {
  * - `replay`: Kafka from the given start, until the end offsets read at start (or on, with --follow);
  * - `status`, `rollback`;
  * - `verify`: read-only comparison of the table with a snapshot's generated rows;
+ * - `explain`: read-only report on one workspace;
  * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`.
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | DeadLetterMode;
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | DeadLetterMode;
 
 const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
 export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
@@ -214,16 +225,20 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   if (!checked.success) throw new UsageError(checked.error.issues[0]?.message ?? 'invalid arguments');
   const args = checked.data;
   const replay = Boolean(args['from-offset'] || args['from-timestamp'] !== undefined || args['from-beginning'] || args['from-checkpoint']);
-  if ([args.status, args.rollback, args.verify].filter(Boolean).length > 1) throw new UsageError('choose one of --status, --rollback, --verify');
-  if ((args.status || args.rollback || args.verify) && (replay || args.follow)) {
-    throw new UsageError('--status, --rollback and --verify take no other mode flag');
+  const explain = args.explain !== undefined;
+  if ([args.status, args.rollback, args.verify, explain].filter(Boolean).length > 1) {
+    throw new UsageError('choose one of --status, --rollback, --verify, --explain');
   }
   const deadLetterMode = DEAD_LETTER_MODES.find((flag) => args[flag]);
-  if (deadLetterMode && [args.status, args.rollback, args.verify, replay, args.follow, ...DEAD_LETTER_MODES.map((flag) => args[flag])].filter(Boolean).length > 1) {
+  if (deadLetterMode && [args.status, args.rollback, args.verify, explain, replay, args.follow, ...DEAD_LETTER_MODES.map((flag) => args[flag])].filter(Boolean).length > 1) {
     throw new UsageError(`--${deadLetterMode} takes no other mode flag`);
   }
-  if (!args.verify && deadLetterMode !== 'dead-letters' && (args.json || args.sample !== undefined)) throw new UsageError('--json and --sample go with --verify');
-  if (deadLetterMode && args.sample !== undefined) throw new UsageError('--sample goes with --verify');
+  if ((args.status || args.rollback || args.verify || explain) && (replay || args.follow)) {
+    throw new UsageError('--status, --rollback, --verify and --explain take no other mode flag');
+  }
+  if (!args.verify && args.sample !== undefined) throw new UsageError('--sample goes with --verify');
+  if (!args.verify && !explain && deadLetterMode !== 'dead-letters' && args.json) throw new UsageError('--json goes with --verify, --explain or --dead-letters');
+  if (explain && args['source-database-url']) throw new UsageError('--explain reads --database-url only (one snapshot): drop --source-database-url');
   const filterFlags = (['reason', 'workspace', 'older-than', 'since'] as const).filter((flag) => args[flag] !== undefined);
   if (!deadLetterMode && filterFlags.length > 0) throw new UsageError(`--${filterFlags[0]} goes with --dead-letters, --retry-dead-letters or --purge-dead-letters`);
   if (args['older-than'] !== undefined && args.since !== undefined) throw new UsageError('choose one of --older-than, --since');
@@ -237,11 +252,13 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
       ? 'rollback'
       : args.verify
         ? 'verify'
-        : replay
-          ? 'replay'
-          : args.follow && args.source === 'kafka'
-            ? 'follow'
-            : 'rebuild';
+        : explain
+          ? 'explain'
+          : replay
+            ? 'replay'
+            : args.follow && args.source === 'kafka'
+              ? 'follow'
+              : 'rebuild';
   const brokers = args.brokers ?? env.KAFKA_BROKERS;
   return {
     projection: 'agentk-states',
@@ -258,6 +275,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     fromTimestamp: args['from-timestamp'],
     fromBeginning: args['from-beginning'],
     fromCheckpoint: args['from-checkpoint'],
+    explainWorkspaceId: args.explain,
     json: args.json,
     sample: args.sample,
     shutdownTimeoutS: args['shutdown-timeout'],

@@ -8,6 +8,7 @@ import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals 
 import { BatchFailedError, isTransient, retryTransient } from '../engine/retry.js';
 import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { rollbackLastRebuild } from '../engine/rollback.js';
+import { BookkeepingOutdatedError, explainProblems, explainWorkspace, UnknownWorkspaceError } from '../engine/explain.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
@@ -26,6 +27,7 @@ import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
 import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
+import { explainJson, explainText } from './explain-report.js';
 import { createProgressReporter } from './progress.js';
 import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
@@ -52,6 +54,8 @@ const OPERATIONAL_ERRORS = [
   RebuildRefusedError,
   RebuildInterruptedError,
   VerifyInterruptedError,
+  UnknownWorkspaceError,
+  BookkeepingOutdatedError,
   BatchFailedError,
   RetentionGapError,
   RebuildLockLostError,
@@ -70,6 +74,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
     const decode = createWorkspaceDecoder(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) });
+    if (args.mode === 'explain') return await explain(args, io, target);
     // Check that this is GitLab's database before creating our schema in it. Both steps are idempotent, so a
     // connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
     await retryTransient(
@@ -125,6 +130,17 @@ async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCo
   });
   for (const line of args.json ? [verifyJson(report)] : verifyText(report)) io.report(line);
   return isClean(report) ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
+}
+
+/** `--explain`: read-only like --verify; exit 2 when it names problems (dead letters, drift, disagreement). */
+async function explain(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+  const workspaceId = args.explainWorkspaceId!;
+  const report = await withClient(target, async (client) => {
+    await requireAgentkStatesTable(client);
+    return explainWorkspace(client, { projection: AGENTK_STATES_PROJECTION, workspaceId, agentConfigMode: args.agentConfigMode });
+  });
+  for (const line of args.json ? [explainJson(report)] : explainText(report)) io.report(line);
+  return explainProblems(report).length === 0 ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
 }
 
 function replayStart(args: CliArgs): ReplayStart {

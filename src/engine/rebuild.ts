@@ -41,7 +41,7 @@ import { dropShadowRows, pruneShadowRange, shadowAgentkStates } from '../sink/po
 import { adoptShadowBookkeeping, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
 import { listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
-import { snapshotState, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
+import { snapshotFold, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { runKafkaReplay } from './kafka-replayer.js';
 import { materializeShadow } from './materialize-shadow.js';
 import { retryTransient } from './retry.js';
@@ -397,12 +397,14 @@ async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeo
   let done = 0;
   let afterId = 0;
   let total: number | undefined;
+  let takenAt = '';
   const summary = await runSnapshotBackfill(options.sourceDb, db, {
     batchSize: options.batchSize,
     agentConfigMode: options.agentConfigMode,
     sink,
     onSnapshotOpened: async (snapshot) => {
       total = snapshot.total;
+      takenAt = snapshot.takenAt.toISOString();
       await updateRebuild(db, rebuild.id, { snapshotTakenAt: snapshot.takenAt, total });
     },
     withinBatch: async (client, records, projected) => {
@@ -411,7 +413,7 @@ async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeo
       afterId = upto;
       done += records.length;
       await updateRebuild(client, rebuild.id, { snapshotAfterId: afterId, done });
-      if (options.kafka) await saveFolds(client, rebuild.shadow_projection, snapshotFolds(records));
+      if (options.kafka) await saveFolds(client, rebuild.shadow_projection, snapshotFolds(records, takenAt));
     },
     onProgress: () => options.onProgress?.({ phase: 'building', done, total }),
     signal: options.signal,
@@ -422,12 +424,12 @@ async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeo
   return summary.failed;
 }
 
-function snapshotFolds(records: readonly SnapshotRecord[]): Map<number, WorkspaceFold> {
+function snapshotFolds(records: readonly SnapshotRecord[], takenAt: string): Map<number, WorkspaceFold> {
   const folds = new Map<number, WorkspaceFold>();
   for (const record of records) {
     const row = workspaceRowSchema.safeParse(record.row);
     // A row that does not parse was dead-lettered by the projection; it gets no folded state either.
-    if (row.success) folds.set(record.workspaceId, { state: snapshotState(row.data), parked: [] });
+    if (row.success) folds.set(record.workspaceId, snapshotFold(row.data, takenAt));
   }
   return folds;
 }

@@ -20,7 +20,7 @@ import {
   type StoredAgentkState,
 } from '../sink/postgres/read-agentk-states.js';
 import { WorkspaceSnapshot, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
-import { DEFAULT_MAX_DIFF_PATHS, jsonDiff } from './diff/json-diff.js';
+import { DEFAULT_MAX_DIFF_PATHS, jsonDiff, type JsonDiff } from './diff/json-diff.js';
 import { projectSnapshotBatch } from './snapshot-backfill.js';
 
 export interface VerifyOptions {
@@ -80,6 +80,14 @@ export function isClean(report: VerifyReport): boolean {
   return report.differing + report.missing + report.extra === 0;
 }
 
+/** Where a stored row differs from a generated one: `project_id`, then `desired_config…` paths (at most `maxPaths`). */
+export function diffAgentkState(expected: AgentkStateRow, stored: StoredAgentkState, maxPaths: number): JsonDiff {
+  // Parsed from the very text a rebuild stores, so the comparison sees what jsonb would hold.
+  const config = jsonDiff(JSON.parse(expected.desiredConfigJson), stored.desiredConfig, { root: 'desired_config', maxPaths });
+  const project = expected.projectId === stored.projectId ? [] : ['project_id'];
+  return { paths: [...project, ...config.paths].slice(0, maxPaths), total: config.total + project.length };
+}
+
 /** Accumulates counts and bounded lists. */
 class Tally {
   readonly report: VerifyReport;
@@ -99,16 +107,13 @@ class Tally {
 
   compared(expected: AgentkStateRow, stored: StoredAgentkState): void {
     this.report.workspaces++;
-    // Parsed from the very text a rebuild stores, so the comparison sees what jsonb would hold.
-    const config = jsonDiff(JSON.parse(expected.desiredConfigJson), stored.desiredConfig, { root: 'desired_config', maxPaths: this.maxPaths });
-    const project = expected.projectId === stored.projectId ? [] : ['project_id'];
-    const total = config.total + project.length;
+    const { paths, total } = diffAgentkState(expected, stored, this.maxPaths);
     if (total === 0) {
       this.report.equal++;
       return;
     }
     this.report.differing++;
-    this.drift({ workspaceId: expected.workspaceId, kind: 'differing', paths: [...project, ...config.paths].slice(0, this.maxPaths), pathsTotal: total });
+    this.drift({ workspaceId: expected.workspaceId, kind: 'differing', paths, pathsTotal: total });
   }
 
   missingOrExtra(workspaceId: number, kind: 'missing' | 'extra'): void {

@@ -22,15 +22,21 @@ export interface AgentConfigFailure {
   message: string;
 }
 
-export type AgentConfigResolution = { ok: true; config: AgentConfig } | { ok: false; failure: AgentConfigFailure };
+/** Which row a config was read from, and why (`--explain`). */
+export type AgentConfigSource =
+  | { kind: 'version'; configId: string; versionId: string; position: number }
+  | { kind: 'live'; configId: string; reason: 'live_mode' | 'no_such_version' | 'version_without_object'; versions: number };
+
+export type AgentConfigResolution = { ok: true; config: AgentConfig; source: AgentConfigSource } | { ok: false; failure: AgentConfigFailure };
 
 interface AgentConfigs {
   live: { id: string; row: Record<string, unknown> } | undefined;
-  /** `object` of each version row, oldest first; null where paper_trail stored none (the create). */
-  versions: (Record<string, unknown> | null)[];
+  /** Each version row, oldest first; `object` null where paper_trail stored none (the create). */
+  versions: { id: string; object: Record<string, unknown> | null }[];
 }
 
 const versionRowSchema = z.object({
+  id: z.string(),
   item_id: z.string(),
   object: z.record(z.string(), z.unknown()).nullable(),
 });
@@ -60,7 +66,7 @@ export class AgentConfigResolver {
     }
     if (this.mode === 'live' || agentByConfigId.size === 0) return;
     const versions = await this.db.query(
-      `SELECT item_id::text AS item_id, object
+      `SELECT id::text AS id, item_id::text AS item_id, object
          FROM workspaces_agent_config_versions
         WHERE item_id = ANY($1::bigint[]) AND item_type = 'RemoteDevelopment::WorkspacesAgentConfig'
         ORDER BY item_id, created_at, id`,
@@ -69,7 +75,7 @@ export class AgentConfigResolver {
     for (const raw of versions.rows) {
       const row = versionRowSchema.parse(raw);
       const agentId = agentByConfigId.get(row.item_id);
-      if (agentId !== undefined) this.byAgent.get(agentId)?.versions.push(row.object);
+      if (agentId !== undefined) this.byAgent.get(agentId)?.versions.push({ id: row.id, object: row.object });
     }
   }
 
@@ -87,17 +93,23 @@ export class AgentConfigResolver {
         },
       };
     }
-    const versionObject = this.mode === 'pinned' ? configs.versions[pinnedVersion] : undefined;
-    const source = versionObject ?? configs.live.row;
-    const where = versionObject
-      ? `workspaces_agent_config_versions object #${pinnedVersion} of agent config ${configs.live.id}`
-      : `workspaces_agent_configs row ${configs.live.id}`;
-    return parseAgentConfig(source, where);
+    const configId = configs.live.id;
+    const version = this.mode === 'pinned' ? configs.versions[pinnedVersion] : undefined;
+    const parsed =
+      version?.object
+        ? parseAgentConfig(version.object, `workspaces_agent_config_versions object #${pinnedVersion} of agent config ${configId}`)
+        : parseAgentConfig(configs.live.row, `workspaces_agent_configs row ${configId}`);
+    if (!parsed.ok) return parsed;
+    const versions = configs.versions.length;
+    const source: AgentConfigSource = version?.object
+      ? { kind: 'version', configId, versionId: version.id, position: pinnedVersion }
+      : { kind: 'live', configId, versions, reason: this.mode === 'live' ? 'live_mode' : version ? 'version_without_object' : 'no_such_version' };
+    return { ...parsed, source };
   }
 }
 
 /** Parses a config row or version object; a zod failure names the field and where the config came from. */
-export function parseAgentConfig(source: unknown, where: string): AgentConfigResolution {
+function parseAgentConfig(source: unknown, where: string): { ok: true; config: AgentConfig } | { ok: false; failure: AgentConfigFailure } {
   const parsed = agentConfigSchema.safeParse(source);
   if (parsed.success) return { ok: true, config: parsed.data };
   const issue = parsed.error.issues[0];

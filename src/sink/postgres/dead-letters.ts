@@ -126,6 +126,53 @@ export async function clearDeadLetters(
   return rowCount ?? 0;
 }
 
+const storedDeadLetterSchema = z
+  .object({
+    error_kind: z.string(),
+    error_path: z.string().nullable(),
+    message: z.string(),
+    source: z.string(),
+    topic: z.string().nullable(),
+    kafka_partition: z.number().nullable(),
+    kafka_offset: z.string().nullable(),
+    attempts: z.number(),
+    first_seen_at: z.date(),
+    last_seen_at: z.date(),
+  })
+  .transform((row) => ({
+    errorKind: row.error_kind,
+    errorPath: row.error_path,
+    message: row.message,
+    source: row.source,
+    /** Where the bad message, or the failed workspace's latest event, was read (Kafka). */
+    kafka:
+      row.topic === null || row.kafka_partition === null || row.kafka_offset === null
+        ? null
+        : { topic: row.topic, partition: row.kafka_partition, offset: row.kafka_offset },
+    attempts: row.attempts,
+    firstSeenAt: row.first_seen_at,
+    lastSeenAt: row.last_seen_at,
+  }));
+
+/** A workspace's letter as `--explain` shows it (its Kafka position whatever its kind). */
+export type WorkspaceDeadLetter = z.output<typeof storedDeadLetterSchema>;
+
+/** A workspace's dead letters, newest first: at most `limit` of them, and how many there are (`--explain`). */
+export async function readWorkspaceDeadLetters(
+  client: pg.ClientBase,
+  projection: string,
+  workspaceId: number,
+  limit: number,
+): Promise<{ letters: WorkspaceDeadLetter[]; total: number }> {
+  const { rows } = await client.query(
+    `SELECT error_kind, error_path, message, source, topic, kafka_partition, kafka_offset::text, attempts, first_seen_at, last_seen_at,
+            count(*) OVER ()::int AS total
+       FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1 AND workspace_id = $2 ORDER BY last_seen_at DESC, id DESC LIMIT $3`,
+    [projection, workspaceId, limit],
+  );
+  return { letters: rows.map((row) => storedDeadLetterSchema.parse(row)), total: z.number().optional().parse(rows[0]?.total) ?? 0 };
+}
+
 export async function countDeadLetters(client: pg.ClientBase | pg.Pool, projection: string): Promise<number> {
   const { rows } = await client.query<{ count: string }>(
     `SELECT count(*)::text AS count FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1`,

@@ -9,6 +9,9 @@ import { postgresMigrationsDir } from '../../package-paths.js';
 
 export const BOOKKEEPING_SCHEMA = 'rebuild_projection';
 
+/** Our tables keyed by `projection`: a rebuild's shadow projection adopts or discards its rows in each. */
+export const PROJECTION_TABLES = ['workspace_states', 'parked_updates', 'held_events', 'workspace_origins', 'checkpoints'] as const;
+
 /** Arbitrary constant: the advisory lock key that serializes migrations across processes. */
 const MIGRATION_LOCK_KEY = 7_344_120_001;
 
@@ -27,6 +30,14 @@ function readMigrations(dir: string): Migration[] {
       name: file.slice(4, -4),
       sql: readFileSync(join(dir, file), 'utf8'),
     }));
+}
+
+/** The migrations recorded as applied; undefined when our schema was never created (read-only commands check this). */
+export async function readAppliedMigrations(client: pg.ClientBase): Promise<Set<number> | undefined> {
+  const { rows } = await client.query<{ present: boolean }>(`SELECT to_regclass('${BOOKKEEPING_SCHEMA}.schema_migrations') IS NOT NULL AS present`);
+  if (!rows[0]?.present) return undefined;
+  const applied = await client.query<{ version: number }>(`SELECT version FROM ${BOOKKEEPING_SCHEMA}.schema_migrations`);
+  return new Set(applied.rows.map((row) => row.version));
 }
 
 /** Applies every migration not yet recorded. Returns the versions it applied. */

@@ -1,5 +1,5 @@
 /**
- * Reads of `workspace_agentk_states` for `--verify`: keyset pages by workspace id (never the whole table), the
+ * Reads of `workspace_agentk_states` for `--verify` and `--explain`: keyset pages by workspace id (never the whole table), the
  * rows of given workspaces, and a random sample of workspace ids. Read-only: they run inside the caller's
  * REPEATABLE READ READ ONLY snapshot, next to the workspaces they are compared with.
  */
@@ -12,13 +12,16 @@ export interface StoredAgentkState {
   projectId: number;
   /** The jsonb value as node-postgres parses it. */
   desiredConfig: unknown;
+  updatedAt: Date;
 }
 
 const storedRowSchema = z
-  .object({ workspace_id: bigintId, project_id: bigintId, desired_config: z.unknown() })
-  .transform((row): StoredAgentkState => ({ workspaceId: row.workspace_id, projectId: row.project_id, desiredConfig: row.desired_config }));
+  .object({ workspace_id: bigintId, project_id: bigintId, desired_config: z.unknown(), updated_at: z.date() })
+  .transform(
+    (row): StoredAgentkState => ({ workspaceId: row.workspace_id, projectId: row.project_id, desiredConfig: row.desired_config, updatedAt: row.updated_at }),
+  );
 
-const COLUMNS = 'workspace_id, project_id, desired_config';
+const COLUMNS = 'workspace_id, project_id, desired_config, updated_at';
 
 /** Rows with `after < workspace_id <= upTo` (no upper bound when `upTo` is null), in id order, at most `limit`. */
 export async function readAgentkStatesPage(

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { z } from 'zod';
-import { BOOKKEEPING_SCHEMA } from './migrate.js';
+import { BOOKKEEPING_SCHEMA, PROJECTION_TABLES } from './migrate.js';
 
 const S = BOOKKEEPING_SCHEMA;
 
@@ -119,10 +119,10 @@ export async function updateRebuild(db: pg.ClientBase | pg.Pool, id: number, upd
   );
 }
 
-/** Drops what an abandoned rebuild left behind: its shadow rows, folded states, parked and held events, checkpoints. */
+/** Drops what an abandoned rebuild left behind: its shadow rows and every per-projection table (PROJECTION_TABLES). */
 export async function discardShadow(client: pg.ClientBase, rebuild: Rebuild): Promise<void> {
   await client.query(`DELETE FROM ${S}.shadow_agentk_states WHERE rebuild_id = $1`, [rebuild.id]);
-  for (const table of ['workspace_states', 'parked_updates', 'held_events', 'checkpoints']) {
+  for (const table of PROJECTION_TABLES) {
     await client.query(`DELETE FROM ${S}.${table} WHERE projection = $1`, [rebuild.shadow_projection]);
   }
 }

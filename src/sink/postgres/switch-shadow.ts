@@ -14,7 +14,7 @@
  * The caller holds the projection's exclusive lock for the transaction (no batch interleaves).
  */
 import type pg from 'pg';
-import { BOOKKEEPING_SCHEMA } from './migrate.js';
+import { BOOKKEEPING_SCHEMA, PROJECTION_TABLES } from './migrate.js';
 
 export interface SwitchCounts {
   inserted: number;
@@ -90,11 +90,11 @@ export async function switchShadowIntoLive(client: pg.ClientBase, shadowProjecti
 }
 
 /**
- * Makes the shadow's folded states, parked updates, held events and checkpoints the live projection's (a Kafka rebuild,
+ * Makes the shadow's folded states, parked updates, held events, origins and checkpoints the live projection's (a Kafka rebuild,
  * or a snapshot rebuild handed off to the stream), inside the switch transaction.
  */
 export async function adoptShadowBookkeeping(client: pg.ClientBase, projection: string, shadowProjection: string): Promise<void> {
-  for (const table of ['workspace_states', 'parked_updates', 'held_events', 'checkpoints']) {
+  for (const table of PROJECTION_TABLES) {
     await client.query(`DELETE FROM ${S}.${table} WHERE projection = $1`, [projection]);
     await client.query(`UPDATE ${S}.${table} SET projection = $1 WHERE projection = $2`, [projection, shadowProjection]);
   }

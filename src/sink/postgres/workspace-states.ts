@@ -1,11 +1,19 @@
 /**
- * The folded state of each workspace and its parked updates (`rebuild_projection.workspace_states`,
- * `parked_updates`). Loaded with row locks for a batch's workspaces, written back set-based.
+ * The folded state of each workspace, its parked updates and the origins of its last versions
+ * (`rebuild_projection.workspace_states`, `parked_updates`, `workspace_origins`). Loaded with locks for a
+ * batch's workspaces and written back set-based; read without locks by `--explain`.
  */
 import type pg from 'pg';
 import { z } from 'zod';
 import { agentConfigSchema } from '../../../projections/agentk-states/inputs.js';
-import type { FoldedWorkspace, ParkedUpdate, WorkspaceFold } from '../../../projections/agentk-states/fold.js';
+import {
+  emptyFold,
+  ORIGINS_KEPT,
+  type FoldedWorkspace,
+  type ParkedUpdate,
+  type VersionOrigin,
+  type WorkspaceFold,
+} from '../../../projections/agentk-states/fold.js';
 import { workspaceChangesSchema, workspaceRowSchema } from '../../events/workspace-event.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
@@ -51,8 +59,7 @@ export async function loadFolds(
   workspaceIds: readonly number[],
 ): Promise<Map<number, WorkspaceFold>> {
   const ids = [...new Set(workspaceIds)].sort((a, b) => a - b);
-  const folds = new Map<number, WorkspaceFold>(ids.map((id) => [id, { state: undefined, parked: [] }]));
-  if (ids.length === 0) return folds;
+  if (ids.length === 0) return new Map();
   // Serialize batches that touch the same workspaces (created/updated topics are consumed concurrently),
   // including workspaces that have no state row yet: FOR UPDATE cannot lock a row that does not exist.
   // One advisory lock per id would not scale: a batch of small updates holds tens of thousands of ids, and
@@ -63,6 +70,17 @@ export async function loadFolds(
     `SELECT pg_advisory_xact_lock(hashtext($1), bucket) FROM (SELECT bucket FROM unnest($2::int[]) AS bucket ORDER BY bucket) AS sorted`,
     [projection, buckets],
   );
+  return selectFolds(client, projection, ids);
+}
+
+/** One workspace's fold, read without locks (`--explain`: read-only, inside the caller's snapshot). */
+export async function readFold(client: pg.ClientBase, projection: string, workspaceId: number): Promise<WorkspaceFold> {
+  return (await selectFolds(client, projection, [workspaceId])).get(workspaceId)!;
+}
+
+/** The stored states and parked updates of `ids`, an entry per id. */
+async function selectFolds(client: pg.ClientBase, projection: string, ids: readonly number[]): Promise<Map<number, WorkspaceFold>> {
+  const folds = new Map<number, WorkspaceFold>(ids.map((id) => [id, emptyFold()]));
   const states = await client.query(
     `SELECT ${STATE_COLUMNS}
        FROM ${BOOKKEEPING_SCHEMA}.workspace_states WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`,
@@ -118,12 +136,12 @@ function toFold(row: z.output<typeof stateRowSchema>): [number, WorkspaceFold] {
     deletedOn: row.deleted_on,
     oversizedDevfile: row.oversized_devfile,
   };
-  return [Number(row.workspace_id), { state, parked: [] }];
+  return [Number(row.workspace_id), { state, parked: [], newOrigins: [] }];
 }
 
 /**
- * Writes back the folds of these workspaces: states upserted, parked updates replaced. `loaded` (what
- * loadFolds returned) lets an unchanged devfile stay as stored instead of being rewritten.
+ * Writes back the folds of these workspaces: states upserted, parked updates replaced, new origins appended.
+ * `loaded` (what loadFolds returned) lets an unchanged devfile stay as stored instead of being rewritten.
  */
 export async function saveFolds(
   client: pg.ClientBase,
@@ -204,6 +222,81 @@ export async function saveFolds(
       [projection, JSON.stringify(parked)],
     );
   }
+  await appendOrigins(client, projection, folds);
+}
+
+/**
+ * Appends each fold's new origins after the workspace's last one (seq). The table is a ring of ORIGINS_KEPT
+ * slots per workspace (slot = seq mod ORIGINS_KEPT), so an append overwrites the oldest kept origin in place:
+ * one upsert per applied event, no DELETE, never more than ORIGINS_KEPT rows per workspace.
+ */
+async function appendOrigins(client: pg.ClientBase, projection: string, folds: ReadonlyMap<number, WorkspaceFold>): Promise<void> {
+  const origins = [...folds].flatMap(([workspaceId, fold]) =>
+    fold.newOrigins
+      .map((origin, index) => ({
+        workspace_id: workspaceId,
+        n: index + 1,
+        version: origin.version,
+        kind: origin.kind,
+        topic: origin.kind === 'snapshot' ? null : origin.topic,
+        kafka_partition: origin.kind === 'snapshot' ? null : origin.partition,
+        kafka_offset: origin.kind === 'snapshot' ? null : origin.offset,
+        snapshot_taken_at: origin.kind === 'snapshot' ? origin.takenAt : null,
+      }))
+      // The older ones would be overwritten in this very statement (which may touch a row only once).
+      .slice(-ORIGINS_KEPT),
+  );
+  if (origins.length === 0) return;
+  await client.query(
+    `INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_origins AS o
+            (projection, workspace_id, slot, seq, version, kind, topic, kafka_partition, kafka_offset, snapshot_taken_at)
+     SELECT $1, r.workspace_id, r.seq % $3, r.seq, r.version, r.kind, r.topic, r.kafka_partition, r.kafka_offset, r.snapshot_taken_at
+       FROM (SELECT r.*, coalesce((SELECT max(k.seq) FROM ${BOOKKEEPING_SCHEMA}.workspace_origins AS k
+                                    WHERE k.projection = $1 AND k.workspace_id = r.workspace_id), 0) + r.n AS seq
+               FROM jsonb_to_recordset($2::jsonb) AS r(workspace_id bigint, n bigint, version bigint, kind text, topic text,
+                                                       kafka_partition int, kafka_offset bigint, snapshot_taken_at timestamptz)) AS r
+     ON CONFLICT (projection, workspace_id, slot) DO UPDATE
+       SET seq = EXCLUDED.seq, version = EXCLUDED.version, kind = EXCLUDED.kind, topic = EXCLUDED.topic,
+           kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset, snapshot_taken_at = EXCLUDED.snapshot_taken_at`,
+    [projection, JSON.stringify(origins), ORIGINS_KEPT],
+  );
+}
+
+const originRowSchema = z
+  .object({
+    seq: z.string(),
+    version: z.string(),
+    kind: z.enum(['created', 'updated', 'deleted', 'full-row', 'snapshot']),
+    topic: z.string().nullable(),
+    kafka_partition: z.number().nullable(),
+    kafka_offset: z.string().nullable(),
+    snapshot_taken_at: z.date().nullable(),
+  })
+  .transform((row): VersionOrigin => {
+    const version = Number(row.version);
+    if (row.kind === 'snapshot') return { version, kind: row.kind, takenAt: row.snapshot_taken_at!.toISOString() };
+    return { version, kind: row.kind, topic: row.topic!, partition: row.kafka_partition!, offset: row.kafka_offset! };
+  });
+
+export interface StoredOrigins {
+  /** The kept origins, oldest first. */
+  origins: VersionOrigin[];
+  /** How many older origins were recorded and dropped. */
+  dropped: number;
+}
+
+/** A workspace's kept origins (`--explain`). */
+export async function readOrigins(client: pg.ClientBase, projection: string, workspaceId: number): Promise<StoredOrigins> {
+  const { rows } = await client.query(
+    `SELECT seq::text, version::text, kind, topic, kafka_partition, kafka_offset::text, snapshot_taken_at
+       FROM ${BOOKKEEPING_SCHEMA}.workspace_origins AS o WHERE projection = $1 AND workspace_id = $2
+      -- Qualified: the unqualified name would sort by the selected seq::text, i.e. as strings.
+      ORDER BY o.seq`,
+    [projection, workspaceId],
+  );
+  const last = rows.at(-1) as { seq: string } | undefined;
+  // seq numbers a workspace's origins from 1 without gaps: the last one is how many were ever recorded.
+  return { origins: rows.map((raw) => originRowSchema.parse(raw)), dropped: last === undefined ? 0 : Number(last.seq) - rows.length };
 }
 
 /** Workspaces whose parked updates no create (or full row) in the projection's history applied. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_DEVFILE_CHARACTERS } from '../../../projections/agentk-states/devfile.js';
-import { foldEvent, type EventPosition, type FoldOutcome, type WorkspaceFold } from '../../../projections/agentk-states/fold.js';
+import { emptyFold, foldEvent, snapshotFold, type EventPosition, type FoldOutcome, type WorkspaceFold } from '../../../projections/agentk-states/fold.js';
 import { agentConfigSchema } from '../../../projections/agentk-states/inputs.js';
 import type { WorkspaceEvent, WorkspaceRow } from '../../../src/events/workspace-event.js';
 
@@ -33,7 +33,7 @@ const stream = (...events: WorkspaceEvent[]): Read[] => events.map((event, offse
 
 /** given(events already folded).when(new events) → the fold and each new event's outcome. */
 function given(...history: Read[]) {
-  let fold: WorkspaceFold = { state: undefined, parked: [] };
+  let fold: WorkspaceFold = emptyFold();
   for (const { event, position } of history) fold = foldEvent(fold, event, position).fold;
   return {
     when(...reads: Read[]): { fold: WorkspaceFold; outcomes: FoldOutcome[] } {
@@ -238,5 +238,46 @@ describe('oversized devfiles', () => {
     const { fold } = given().when(at(0, created(1, { processed_devfile: fits })));
     expect(fold.state?.oversizedDevfile).toBeNull();
     expect(fold.state?.workspace?.processed_devfile).toBe(fits);
+  });
+});
+
+describe('version origins', () => {
+  const pos = (topic: string, offset: number, partition = 0) => ({ topic, partition, offset: String(offset) });
+
+  it('each applied event appends its version, kind and position; parked updates get theirs when their create applies them', () => {
+    const { fold } = given(
+      at(0, updated(3, { name: 'third' }), 'updates'),
+      at(1, updated(2, { desired_state: 'Stopped' }), 'updates'),
+    ).when(at(0, created(1), 'creates'), at(2, updated(4, { url: 'https://x' }), 'updates'));
+    expect(fold.newOrigins).toEqual([
+      { version: 1, kind: 'created', ...pos('creates', 0) },
+      { version: 2, kind: 'updated', ...pos('updates', 1) },
+      { version: 3, kind: 'updated', ...pos('updates', 0) },
+      { version: 4, kind: 'updated', ...pos('updates', 2) },
+    ]);
+  });
+
+  it('stale and parked events append nothing; a delete and a re-create append theirs', () => {
+    const history = stream(created(1), updated(2, { desired_state: 'Stopped' }));
+    const { fold } = given(...history).when(history[1]!, at(2, deleted()), at(3, created(1, { name: 'again' })), at(0, updated(9, {}), 'other'));
+    expect(fold.newOrigins).toEqual([
+      { version: 1, kind: 'created', ...pos('workspace-events', 0) },
+      { version: 2, kind: 'updated', ...pos('workspace-events', 1) },
+      { version: 2, kind: 'deleted', ...pos('workspace-events', 2) },
+      { version: 1, kind: 'created', ...pos('workspace-events', 3) },
+      { version: 9, kind: 'updated', ...pos('other', 0) },
+    ]);
+    expect(given().when(at(5, updated(2, {}), 'updates')).fold.newOrigins).toEqual([]);
+  });
+
+  it('a full row standing in for a create is recorded as full-row', () => {
+    const full: WorkspaceEvent = { type: 'workspace-updated', ...header, version: 1500, changes: { desired_state: 'Stopped' }, row: row({ desired_state: 'Stopped' }) };
+    expect(given().when(at(4, full)).fold.newOrigins).toEqual([{ version: 1500, kind: 'full-row', ...pos('workspace-events', 4) }]);
+  });
+
+  it('a snapshot row starts at version 0 with the snapshot time as its origin', () => {
+    const fold = snapshotFold(row(), '2026-12-01T22:00:00.000Z');
+    expect(fold.state?.version).toBe(0);
+    expect(fold.newOrigins).toEqual([{ version: 0, kind: 'snapshot', takenAt: '2026-12-01T22:00:00.000Z' }]);
   });
 });

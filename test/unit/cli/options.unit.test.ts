@@ -42,6 +42,17 @@ describe('the command line', () => {
     });
   });
 
+  it('takes --explain WORKSPACE_ID as a mode, with --json and --agent-config', () => {
+    expect(parse('agentk-states', '--explain', '42')).toMatchObject({ mode: 'explain', explainWorkspaceId: 42, json: false });
+    expect(parse('agentk-states', '--explain', '42', '--json', '--agent-config', 'live')).toMatchObject({
+      mode: 'explain',
+      explainWorkspaceId: 42,
+      json: true,
+      agentConfigMode: 'live',
+    });
+    expect(parse('agentk-states', '--status').explainWorkspaceId).toBeUndefined();
+  });
+
   it('parses per-partition offsets and a single offset for every partition', () => {
     expect(parse('agentk-states', '--from-offset', '0:1200,1:998').fromOffset).toEqual({
       partitions: new Map([
@@ -67,11 +78,18 @@ describe('the command line', () => {
     [['agentk-states', '--source', 'snapshot', '--from-beginning'], '--from-* options replay Kafka topics: they need --source kafka'],
     [['agentk-states', '--status', '--rollback'], 'choose one of --status, --rollback, --verify'],
     [['agentk-states', '--verify', '--status'], 'choose one of --status, --rollback, --verify'],
-    [['agentk-states', '--status', '--follow'], '--status, --rollback and --verify take no other mode flag'],
-    [['agentk-states', '--verify', '--from-checkpoint'], '--status, --rollback and --verify take no other mode flag'],
-    [['agentk-states', '--verify', '--follow'], '--status, --rollback and --verify take no other mode flag'],
-    [['agentk-states', '--json'], '--json and --sample go with --verify'],
-    [['agentk-states', '--sample', '10'], '--json and --sample go with --verify'],
+    [['agentk-states', '--status', '--follow'], '--status, --rollback, --verify and --explain take no other mode flag'],
+    [['agentk-states', '--verify', '--from-checkpoint'], '--status, --rollback, --verify and --explain take no other mode flag'],
+    [['agentk-states', '--verify', '--follow'], '--status, --rollback, --verify and --explain take no other mode flag'],
+    [['agentk-states', '--json'], '--json goes with --verify or --explain'],
+    [['agentk-states', '--sample', '10'], '--sample goes with --verify'],
+    [['agentk-states', '--explain', '7', '--sample', '10'], '--sample goes with --verify'],
+    [['agentk-states', '--explain', '7', '--verify'], 'choose one of --status, --rollback, --verify, --explain'],
+    [['agentk-states', '--explain', '7', '--follow'], '--status, --rollback, --verify and --explain take no other mode flag'],
+    [['agentk-states', '--explain', 'x'], '--explain takes a workspace id (a positive integer)'],
+    [['agentk-states', '--explain', '0'], '--explain takes a workspace id (a positive integer)'],
+    [['agentk-states', '--explain', '99999999999999999'], '--explain takes a workspace id (a positive integer)'],
+    [['agentk-states', '--explain', '7', '--source-database-url', 'postgres://replica/x'], '--explain reads --database-url only'],
     [['agentk-states', '--verify', '--sample', '0'], '--sample must be between 1 and 100000'],
     [['agentk-states', '--verify', '--sample', 'some'], '--sample must be a positive integer'],
     [['agentk-states', '--verify', '--source-database-url', 'postgres://replica/x'], '--verify reads --database-url only'],
