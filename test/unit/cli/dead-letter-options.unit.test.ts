@@ -32,7 +32,7 @@ describe('the dead-letter command line', () => {
     [['agentk-states', '--dead-letters', '--since', 'last week'], '--since must be an ISO-8601 time'],
     [['agentk-states', '--dead-letters', '--older-than', '1h', '--since', '2026-01-01T00:00:00Z'], 'choose one of --older-than, --since'],
     [['agentk-states', '--retry-dead-letters', '--yes'], '--yes goes with --purge-dead-letters'],
-    [['agentk-states', '--retry-dead-letters', '--json'], '--json and --sample go with --verify'],
+    [['agentk-states', '--retry-dead-letters', '--json'], '--json goes with --verify, --explain or --dead-letters'],
     [['agentk-states', '--dead-letters', '--sample', '3'], '--sample goes with --verify'],
   ])('rejects %j with a message naming the problem', (argv, message) => {
     expect(() => parse(...argv)).toThrowError(UsageError);

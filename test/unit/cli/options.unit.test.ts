@@ -81,7 +81,7 @@ describe('the command line', () => {
     [['agentk-states', '--status', '--follow'], '--status, --rollback, --verify and --explain take no other mode flag'],
     [['agentk-states', '--verify', '--from-checkpoint'], '--status, --rollback, --verify and --explain take no other mode flag'],
     [['agentk-states', '--verify', '--follow'], '--status, --rollback, --verify and --explain take no other mode flag'],
-    [['agentk-states', '--json'], '--json goes with --verify or --explain'],
+    [['agentk-states', '--json'], '--json goes with --verify, --explain or --dead-letters'],
     [['agentk-states', '--sample', '10'], '--sample goes with --verify'],
     [['agentk-states', '--explain', '7', '--sample', '10'], '--sample goes with --verify'],
     [['agentk-states', '--explain', '7', '--verify'], 'choose one of --status, --rollback, --verify, --explain'],
