@@ -28,7 +28,14 @@ export const OPTIONS = {
   'from-beginning': { type: 'boolean', help: 'replay from the earliest offsets' },
   'from-checkpoint': { type: 'boolean', help: 'resume from the checkpoints in PostgreSQL (what --follow does), and stop at the end' },
   status: { type: 'boolean', help: 'print generation, checkpoints, lag per partition, dead letters and the last rebuild' },
-  rollback: { type: 'boolean', help: "restore the rows the last rebuild's switch changed" },
+  rollback: { type: 'boolean', help: 'undo the latest switch that is not rolled back yet (--to ID: every switch back to rebuild #ID)' },
+  to: { type: 'string', value: 'REBUILD_ID', help: 'with --rollback: restore the table as it was before rebuild #ID switched (undoing the later switches first)' },
+  'rollback-history': { type: 'string', value: 'K', help: 'switches whose undo logs are kept for --rollback, this one included (default: 3)' },
+  'no-switch': { type: 'boolean', help: 'rebuild the shadow, stop before the switch and print its preview (then --switch)' },
+  preview: { type: 'boolean', help: 'what switching the built shadow in would do: restarts, starts, stops, per workspace; writes nothing' },
+  switch: { type: 'boolean', help: 'switch the built shadow in, exactly as previewed (needs --fingerprint)' },
+  fingerprint: { type: 'string', value: 'F', help: 'with --switch: the fingerprint --preview printed; refused if the diff changed since' },
+  'max-restarts': { type: 'string', value: 'N', help: 'refuse to switch when more than N running workspaces would restart (rebuild, --switch)' },
   verify: { type: 'boolean', help: 'compare workspace_agentk_states with what a snapshot rebuild would write; read-only, exit 2 on drift' },
   'dead-letters': { type: 'boolean', help: 'list dead letters: counts by reason, then the letters (read-only; filters below, --json)' },
   'retry-dead-letters': { type: 'boolean', help: 'decode dead-lettered messages again (after a fix), apply those that now succeed and the events they held' },
@@ -40,7 +47,7 @@ export const OPTIONS = {
   yes: { type: 'boolean', help: 'with --purge-dead-letters: really delete' },
   schemas: { type: 'string', value: 'DIR', help: "Avro catalog directory (catalog.json and .avsc files; default: the package's schemas/)" },
   explain: { type: 'string', value: 'WORKSPACE_ID', help: "one workspace: folded versions and their origins, parked updates, dead letters, agent config, live row diff; read-only" },
-  json: { type: 'boolean', help: 'with --verify, --explain or --dead-letters: print the result as one JSON object' },
+  json: { type: 'boolean', help: 'with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object' },
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this (default: 30)' },
   help: { type: 'boolean', help: 'print this help' },
@@ -57,7 +64,9 @@ Modes:
   --source kafka --follow            run continuously, resuming from the checkpoints in PostgreSQL
   --source kafka --from-offset …     replay from offsets (or --from-timestamp, --from-beginning,
                                      --from-checkpoint), stopping at the end offsets read at start
-  --status | --rollback              inspect, or undo the last rebuild's switch
+  --status | --rollback [--to ID]    inspect, or undo switches (the last 3 are kept)
+  --no-switch | --preview            build the shadow without switching, and show what its switch would do
+  --switch --fingerprint F           switch the built shadow in, only if it is still the previewed diff
   --verify [--sample N] [--json]     check the table against GitLab's workspaces (read-only)
   --dead-letters [filters] [--json]  list dead letters (read-only); --retry-dead-letters [filters],
                                      --purge-dead-letters [filters] --yes work them off
@@ -81,6 +90,13 @@ const positiveInt = (flag: string) =>
     .regex(/^\d+$/, `--${flag} must be a positive integer`)
     .transform(Number)
     .refine((n) => n > 0 && n <= 100_000, `--${flag} must be between 1 and 100000`);
+
+const nonNegativeInt = (flag: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `--${flag} must be a whole number (0 or more)`)
+    .transform(Number)
+    .refine((n) => n <= 1_000_000_000, `--${flag} must be at most 1000000000`);
 
 const offsetsSchema = z
   .string()
@@ -120,6 +136,17 @@ const argsSchema = z
     'from-checkpoint': z.boolean().default(false),
     status: z.boolean().default(false),
     rollback: z.boolean().default(false),
+    to: positiveInt('to').optional(),
+    'rollback-history': positiveInt('rollback-history').optional(),
+    'no-switch': z.boolean().default(false),
+    preview: z.boolean().default(false),
+    switch: z.boolean().default(false),
+    fingerprint: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, '--fingerprint takes the 64 hex digits --preview printed')
+      .transform((f) => f.toLowerCase())
+      .optional(),
+    'max-restarts': nonNegativeInt('max-restarts').optional(),
     verify: z.boolean().default(false),
     explain: z
       .string()
@@ -174,8 +201,18 @@ export interface CliArgs {
   fromCheckpoint: boolean;
   /** --explain: the workspace to explain. */
   explainWorkspaceId: number | undefined;
-  /** --verify, --explain: print one JSON object instead of text. */
+  /** --verify, --explain, --preview, --no-switch, --dead-letters: print one JSON object instead of text. */
   json: boolean;
+  /** --no-switch: a rebuild that stops before its switch, keeping the shadow. */
+  noSwitch: boolean;
+  /** --switch: the fingerprint of the previewed diff. */
+  fingerprint: string | undefined;
+  /** Rebuild, --switch: refuse when more running workspaces would restart. */
+  maxRestarts: number | undefined;
+  /** Rebuild, --switch: switches whose undo logs are kept (default 3, in switch-shadow.ts). */
+  rollbackHistory: number | undefined;
+  /** --rollback --to: the rebuild to restore the table before. */
+  rollbackTo: number | undefined;
   /** --verify: check only this many workspaces, drawn at random. */
   sample: number | undefined;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
@@ -195,12 +232,13 @@ export interface CliArgs {
  * - `rebuild`: no mode flag; from zero through a shadow and an atomic switch (then `follow` if --follow with a snapshot);
  * - `follow`: Kafka from the PostgreSQL checkpoints, until a signal;
  * - `replay`: Kafka from the given start, until the end offsets read at start (or on, with --follow);
- * - `status`, `rollback`;
+ * - `status`, `rollback` (the latest switch, or with --to every switch back to one);
  * - `verify`: read-only comparison of the table with a snapshot's generated rows;
  * - `explain`: read-only report on one workspace;
+ * - `preview`: read-only impact of switching the built shadow in; `switch`: that switch, guarded by --fingerprint;
  * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`.
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | DeadLetterMode;
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | DeadLetterMode;
 
 const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
 export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
@@ -226,23 +264,32 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   const args = checked.data;
   const replay = Boolean(args['from-offset'] || args['from-timestamp'] !== undefined || args['from-beginning'] || args['from-checkpoint']);
   const explain = args.explain !== undefined;
-  if ([args.status, args.rollback, args.verify, explain].filter(Boolean).length > 1) {
-    throw new UsageError('choose one of --status, --rollback, --verify, --explain');
-  }
   const deadLetterMode = DEAD_LETTER_MODES.find((flag) => args[flag]);
-  if (deadLetterMode && [args.status, args.rollback, args.verify, explain, replay, args.follow, ...DEAD_LETTER_MODES.map((flag) => args[flag])].filter(Boolean).length > 1) {
-    throw new UsageError(`--${deadLetterMode} takes no other mode flag`);
+  const modes = {
+    '--status': args.status, '--rollback': args.rollback, '--verify': args.verify, '--explain': explain, '--preview': args.preview,
+    '--switch': args.switch, '--no-switch': args['no-switch'], '--dead-letters': args['dead-letters'],
+    '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'],
+  };
+  const chosen = Object.entries(modes).filter(([, on]) => on).map(([flag]) => flag);
+  if (chosen.length > 1) throw new UsageError(`choose one of ${Object.keys(modes).join(', ')} (not ${chosen.join(' and ')})`);
+  if (chosen.length === 1 && (replay || args.follow)) throw new UsageError(`${chosen[0]} takes no other mode flag`);
+  if (args.sample !== undefined && !args.verify) throw new UsageError('--sample goes with --verify');
+  if (args.json && !(args.verify || explain || args.preview || args['no-switch'] || deadLetterMode === 'dead-letters')) {
+    throw new UsageError('--json goes with --verify, --explain, --preview, --no-switch or --dead-letters');
   }
-  if ((args.status || args.rollback || args.verify || explain) && (replay || args.follow)) {
-    throw new UsageError('--status, --rollback, --verify and --explain take no other mode flag');
-  }
-  if (!args.verify && args.sample !== undefined) throw new UsageError('--sample goes with --verify');
-  if (!args.verify && !explain && deadLetterMode !== 'dead-letters' && args.json) throw new UsageError('--json goes with --verify, --explain or --dead-letters');
   if (explain && args['source-database-url']) throw new UsageError('--explain reads --database-url only (one snapshot): drop --source-database-url');
   const filterFlags = (['reason', 'workspace', 'older-than', 'since'] as const).filter((flag) => args[flag] !== undefined);
   if (!deadLetterMode && filterFlags.length > 0) throw new UsageError(`--${filterFlags[0]} goes with --dead-letters, --retry-dead-letters or --purge-dead-letters`);
   if (args['older-than'] !== undefined && args.since !== undefined) throw new UsageError('choose one of --older-than, --since');
   if (args.yes && deadLetterMode !== 'purge-dead-letters') throw new UsageError('--yes goes with --purge-dead-letters');
+  if (args.to !== undefined && !args.rollback) throw new UsageError('--to goes with --rollback');
+  if (args.switch && args.fingerprint === undefined) {
+    throw new UsageError('--switch needs --fingerprint F, the fingerprint --preview (or --no-switch) printed: it switches only that exact diff');
+  }
+  if (args.fingerprint !== undefined && !args.switch) throw new UsageError('--fingerprint goes with --switch');
+  const switches = !(args.status || args.rollback || args.verify || explain || deadLetterMode || args.preview || args['no-switch'] || replay || (args.follow && args.source === 'kafka'));
+  if (args['max-restarts'] !== undefined && !switches) throw new UsageError('--max-restarts goes with a rebuild that switches, or with --switch');
+  if (args['rollback-history'] !== undefined && !switches) throw new UsageError('--rollback-history goes with a rebuild that switches, or with --switch');
   if (args.verify && args['source-database-url']) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
   const mode: Mode = deadLetterMode
     ? deadLetterMode
@@ -254,11 +301,15 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
         ? 'verify'
         : explain
           ? 'explain'
-          : replay
-            ? 'replay'
-            : args.follow && args.source === 'kafka'
-              ? 'follow'
-              : 'rebuild';
+          : args.preview
+            ? 'preview'
+            : args.switch
+              ? 'switch'
+              : replay
+                ? 'replay'
+                : args.follow && args.source === 'kafka'
+                  ? 'follow'
+                  : 'rebuild';
   const brokers = args.brokers ?? env.KAFKA_BROKERS;
   return {
     projection: 'agentk-states',
@@ -289,6 +340,11 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     },
     yes: args.yes,
     schemasDir: args.schemas,
+    noSwitch: args['no-switch'],
+    fingerprint: args.fingerprint,
+    maxRestarts: args['max-restarts'],
+    rollbackHistory: args['rollback-history'],
+    rollbackTo: args.to,
     help: args.help,
     mode,
   };

@@ -7,8 +7,9 @@ import type pg from 'pg';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
 import { BatchFailedError, isTransient, retryTransient } from '../engine/retry.js';
 import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
-import { rollbackLastRebuild } from '../engine/rollback.js';
 import { BookkeepingOutdatedError, explainProblems, explainWorkspace, UnknownWorkspaceError } from '../engine/explain.js';
+import { previewShadow } from '../engine/impact/preview.js';
+import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
@@ -31,6 +32,7 @@ import { explainJson, explainText } from './explain-report.js';
 import { createProgressReporter } from './progress.js';
 import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
+import { previewJson, previewText } from './impact-report.js';
 import { verifyJson, verifyText } from './verify-report.js';
 
 export interface CliIo {
@@ -90,12 +92,16 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       case 'status':
         for (const line of await statusReport(target, AGENTK_STATES_PROJECTION, kafka)) io.report(line);
         return ExitCode.ok;
-      case 'rollback': {
-        const { rebuild, restored } = await rollbackLastRebuild(target, AGENTK_STATES_PROJECTION);
-        io.report(`agentk-states rollback: restored ${restored} rows changed by rebuild #${rebuild.id}`);
+      case 'rollback':
+        io.report(describeRollback(await rollbackRebuilds(target, AGENTK_STATES_PROJECTION, { to: args.rollbackTo })));
+        return ExitCode.ok;
+      case 'preview': {
+        const preview = await previewShadow(target, AGENTK_STATES_PROJECTION);
+        for (const line of args.json ? [previewJson(preview)] : previewText(preview)) io.report(line);
         return ExitCode.ok;
       }
       case 'rebuild':
+      case 'switch':
         return await rebuild(args, io, target, kafka, releasers, decode);
       case 'follow':
       case 'replay':
@@ -143,6 +149,17 @@ async function explain(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitC
   return explainProblems(report).length === 0 ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
 }
 
+function describeRollback(result: RollbackResult): string {
+  const ids = result.undone.map((u) => `#${u.rebuild.id}`);
+  const oldest = result.undone.at(-1)!.rebuild.id;
+  const what =
+    result.undone.length === 1
+      ? `restored ${result.restored} rows changed by rebuild ${ids[0]}`
+      : `restored ${result.restored} rows changed by rebuilds ${ids.join(', ')} (undone latest first): the table is as it was before rebuild #${oldest} switched`;
+  const left = result.remaining.length > 0 ? `; earlier switches that can still be undone: ${result.remaining.map((id) => `#${id}`).join(', ')}` : '';
+  return `agentk-states rollback: ${what}${left}`;
+}
+
 function replayStart(args: CliArgs): ReplayStart {
   if (args.fromOffset) return { kind: 'offsets', offsets: args.fromOffset };
   if (args.fromTimestamp !== undefined) return { kind: 'timestamp', timestampMs: args.fromTimestamp };
@@ -158,7 +175,7 @@ async function rebuild(
   releasers: Releaser[],
   decode: WorkspaceDecoder,
 ): Promise<ExitCode> {
-  if (args.source === 'kafka' && !kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
+  if (args.source === 'kafka' && !kafka && args.mode !== 'switch') throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
   if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
   const sourceDb = args.source === 'snapshot' && args.sourceDatabaseUrl ? await openPool(args.sourceDatabaseUrl, 'source', 2) : target;
   if (sourceDb !== target) releasers.push(() => sourceDb.end());
@@ -166,23 +183,47 @@ async function rebuild(
   // to the live table (it has checkpoints): the switched-in table must then contain what that consumer applied.
   const handoff =
     args.source === 'kafka' || args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0);
-  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: 'rebuild', source: args.source });
+  const switchOnly = args.mode === 'switch';
+  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: args.mode, source: args.source });
   const progress = createProgressReporter(io.progress);
   try {
+    const guard = args.fingerprint !== undefined || args.maxRestarts !== undefined ? { fingerprint: args.fingerprint, maxRestarts: args.maxRestarts } : undefined;
     const result = await runRebuild({
       db: target,
       sourceDb,
       projection: AGENTK_STATES_PROJECTION,
       source: args.source,
-      kafka: handoff ? kafka : undefined,
+      // --switch: the rebuild's own source decides whether it reads Kafka.
+      kafka: handoff || switchOnly ? kafka : undefined,
       batchSize: args.batchSize,
       agentConfigMode: args.agentConfigMode,
       decode,
       signal: io.signal,
       log: io.log,
       onProgress: (sample) => progress.update(sample),
+      until: args.noSwitch ? 'built' : 'switched',
+      switchOnly,
+      guard,
+      rollbackHistory: args.rollbackHistory,
     });
     progress.finish();
+    if (result.outcome === 'built') {
+      const problems = result.failed + result.parked.workspaces;
+      await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written: 0, unchanged: 0, failed: result.failed });
+      if (result.parked.workspaces > 0) io.log(`${describeParked(result.parked)}; they have no rebuilt row, and a switch would keep their live rows`);
+      // The preview of the shadow just built, read after the rebuild lock is released (it takes none).
+      const preview = await previewShadow(target, AGENTK_STATES_PROJECTION);
+      const build = { resumed: result.resumed, failed: result.failed, parked: result.parked.workspaces, build_s: Number((result.buildMs / 1000).toFixed(1)) };
+      if (args.json) io.report(previewJson(preview, { build }));
+      else {
+        io.report(
+          `agentk-states rebuild #${result.rebuild.id} from ${result.rebuild.source}${result.resumed ? ' (resumed)' : ''}: shadow built, not switched (--no-switch); ` +
+            `${result.failed} failed (dead letters); build ${build.build_s.toFixed(1)} s`,
+        );
+        for (const line of previewText(preview)) io.report(line);
+      }
+      return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
+    }
     const { rebuild: r, switched } = result;
     const written = switched.inserted + switched.updated;
     const rows = switched.unchanged + written;
@@ -192,10 +233,11 @@ async function rebuild(
     await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written, unchanged: switched.unchanged, failed: result.failed });
     const buildS = result.buildMs / 1000;
     io.report(
-      `agentk-states rebuild #${r.id} from ${r.source}${result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
+      `agentk-states rebuild #${r.id} from ${r.source}${switchOnly ? ' (switched as previewed)' : result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
         `${written} written, ${switched.unchanged} unchanged, ${switched.deleted} deleted, ${result.failed} failed (dead letters), ` +
         `${switched.kept} live rows kept without a rebuilt row; ` +
-        `build ${buildS.toFixed(1)} s (${Math.round(rows / Math.max(buildS, 0.001))} workspaces/s), switch ${(result.switchMs / 1000).toFixed(1)} s`,
+        `build ${buildS.toFixed(1)} s (${Math.round(rows / Math.max(buildS, 0.001))} workspaces/s), switch ${(result.switchMs / 1000).toFixed(1)} s` +
+        (result.impact ? `; ${result.impact.counts.restartRunning} running workspaces restarted, fingerprint ${result.impact.fingerprint}` : ''),
     );
     if (parked.workspaces > 0) {
       io.log(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`);

@@ -25,7 +25,12 @@ export async function statusReport(db: pg.Pool, projection: string, kafka: { kaf
   const generation = rebuilds.find((r) => r.phase === 'switched');
   lines.push(`generation: ${generation ? `rebuild ${describeRebuild(generation)}` : 'never rebuilt'}`);
   const running = rebuilds.find((r) => r.phase === 'building' || r.phase === 'catching_up');
-  if (running) lines.push(`unfinished rebuild: ${describeRebuild(running)}, ${running.done}/${running.total ?? '?'} done`);
+  if (running) {
+    const built = running.built_at ? `, shadow built ${running.built_at.toISOString()} (see it with --preview, switch it with --switch)` : '';
+    lines.push(`unfinished rebuild: ${describeRebuild(running)}, ${running.done}/${running.total ?? '?'} done${built}`);
+  }
+  const undoable = rebuilds.filter((r) => r.phase === 'switched' && r.undo_kept);
+  lines.push(`rollback history: ${undoable.length === 0 ? 'none' : `${undoable.map((r) => `#${r.id}`).join(', ')} (latest first; --rollback [--to ID])`}`);
   const last = rebuilds[0];
   if (last && last !== generation && last !== running) lines.push(`last rebuild: ${describeRebuild(last)}`);
 

@@ -12,6 +12,15 @@
  *   switched     in that same transaction, on the session holding the rebuild lock, the shadow was merged
  *                into the live table and its folded states and checkpoints adopted (switch-shadow.ts)
  *
+ * `built_at` is set once the shadow is complete (cleared while a resumed run builds it again). Two ways to
+ * stop short of the switch, both leaving the rebuild unfinished with its shadow kept:
+ *   --no-switch        (`until: 'built'`) the run ends after the unlocked catch-up rounds; `--preview` then
+ *                      reports on the shadow, and `--switch` (`switchOnly`) switches it without building again
+ *   a guard refusing   (`guard`: `--fingerprint`, `--max-restarts`) inside the switch transaction, under the
+ *                      projection lock and with the live table locked against writes, the impact of the
+ *                      merge is computed (impact/) and the switch refused when it is not the previewed diff
+ *                      or restarts more running workspaces than allowed: nothing is switched
+ *
  * The live table is untouched until the switch. One rebuild at a time: a session-level advisory lock on a
  * dedicated connection; losing that connection stops the rebuild before its switch (RebuildLockLostError).
  * Each rebuild consumes in its own Kafka group (rebuildGroupId), deleted once the rebuild switched or was
@@ -38,10 +47,12 @@ import {
   type RebuildSource,
 } from '../sink/postgres/rebuilds.js';
 import { dropShadowRows, pruneShadowRange, shadowAgentkStates } from '../sink/postgres/shadow-agentk-states.js';
-import { adoptShadowBookkeeping, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
+import { adoptShadowBookkeeping, lockLiveAgainstWrites, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
 import { listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
 import { snapshotFold, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
+import { computeImpact, type ImpactCache } from './impact/compute-impact.js';
+import type { Impact } from './impact/impact.js';
 import { runKafkaReplay } from './kafka-replayer.js';
 import { materializeShadow } from './materialize-shadow.js';
 import { retryTransient } from './retry.js';
@@ -71,21 +82,46 @@ export interface RebuildOptions {
   signal: AbortSignal;
   log: (line: string) => void;
   onProgress?: (progress: RebuildProgress) => void;
+  /** `'built'` (--no-switch): stop once the shadow is built and caught up, keeping it. Default `'switched'`. */
+  until?: 'built' | 'switched';
+  /**
+   * --switch: switch the unfinished rebuild whose shadow is built, without building it again (it still
+   * catches up with a live consumer first). Its own source decides; `source` is ignored.
+   */
+  switchOnly?: boolean;
+  /** Checked inside the switch transaction; refusing leaves the shadow for --preview. */
+  guard?: SwitchGuard;
+  /** Switches whose undo logs are kept after this one (--rollback-history). Default 3. */
+  rollbackHistory?: number;
 }
 
-export interface RebuildResult {
+export interface SwitchGuard {
+  /** Switch only if the diff's fingerprint is this one (--fingerprint, from --preview or --no-switch). */
+  fingerprint?: string;
+  /** Refuse when more running workspaces than this would restart (--max-restarts). */
+  maxRestarts?: number;
+}
+
+interface RebuildOutcome {
   rebuild: Rebuild;
   resumed: boolean;
-  switched: SwitchCounts;
   failed: number;
-  /** Updates still parked at the switch: the history lacks their workspaces' creates (exit 2, named). */
+  /** Updates still parked: the history lacks their workspaces' creates (exit 2, named). */
   parked: UnappliedParked;
   buildMs: number;
-  switchMs: number;
 }
 
+export type RebuildResult =
+  | (RebuildOutcome & { outcome: 'switched'; switched: SwitchCounts; switchMs: number; /** Computed when a guard was given. */ impact: Impact | undefined })
+  | (RebuildOutcome & { outcome: 'built' });
+
 export class RebuildRefusedError extends Error {
-  override readonly name = 'RebuildRefusedError';
+  override readonly name: string = 'RebuildRefusedError';
+}
+
+/** A switch guard (--fingerprint, --max-restarts) refused: nothing was switched, the shadow is kept. */
+export class SwitchRefusedError extends RebuildRefusedError {
+  override readonly name = 'SwitchRefusedError';
 }
 
 export class RebuildInterruptedError extends Error {
@@ -107,8 +143,18 @@ const SESSION_POOLING_REFUSAL =
   'the target database connection does not keep one PostgreSQL session across statements (PgBouncer in transaction pooling mode?): ' +
   'a rebuild holds a session advisory lock for its whole run; pass a --database-url that connects directly to PostgreSQL or through a session-pooled PgBouncer';
 
-export async function runRebuild(options: RebuildOptions): Promise<RebuildResult> {
-  const { db, projection, log } = options;
+export async function runRebuild(requested: RebuildOptions): Promise<RebuildResult> {
+  let options = requested;
+  if (options.switchOnly) {
+    // Its own source and Kafka needs: a snapshot rebuild reads Kafka only when it was handed off to it.
+    const built = await requireBuiltShadow(options.db, options.projection, 'switch');
+    const needsKafka = built.source === 'kafka' || built.start_offsets !== null;
+    if (needsKafka && !options.kafka) {
+      throw new RebuildRefusedError(`rebuild #${built.id} catches up with Kafka before its switch: pass --brokers or set KAFKA_BROKERS`);
+    }
+    options = { ...options, source: built.source, kafka: needsKafka ? options.kafka : undefined };
+  }
+  const { db, projection } = options;
   let compacted = new Set<string>();
   if (options.source === 'kafka') {
     if (!options.kafka) throw new RebuildRefusedError('a Kafka rebuild needs brokers: pass --brokers or set KAFKA_BROKERS');
@@ -168,7 +214,14 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.Client
   const started = performance.now();
   let rebuild = await findUnfinishedRebuild(db, projection);
   let resumed = false;
-  if (rebuild && rebuild.source === options.source) {
+  if (options.switchOnly) {
+    // Read again under the lock: the rebuild peeked at before may have been resumed and finished since.
+    const built = await requireBuiltShadow(db, projection, 'switch');
+    if (built.source !== options.source) throw new RebuildRefusedError(`rebuild #${built.id} changed while --switch waited for it: run --preview again`);
+    log(`switching rebuild #${built.id} (${built.source}, built ${built.built_at!.toISOString()})`);
+    rebuild = await adoptRebuild(db, built.id);
+    resumed = true;
+  } else if (rebuild && rebuild.source === options.source) {
     log(`resuming rebuild #${rebuild.id} (${rebuild.source}, started ${rebuild.started_at.toISOString()} by pid ${rebuild.pid} on ${rebuild.host})`);
     rebuild = await adoptRebuild(db, rebuild.id);
     resumed = true;
@@ -195,16 +248,20 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.Client
     });
   let failed = 0;
 
-  if (options.source === 'snapshot') {
-    // A rebuild interrupted while catching up has a complete snapshot; re-reading it would overwrite folded
-    // states the catch-up already advanced past the checkpoints.
-    if (current.phase === 'building') failed += await retrying('snapshot', () => buildFromSnapshot(options, sink));
-    if (options.kafka) failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
-  } else {
-    failed += await retrying('build', () => catchUpShadow(options, current, sink, 'building'));
-    failed += await retrying('materialize', () => materialize(options, current, sink));
+  if (!options.switchOnly) {
+    // Not switchable (--switch, --preview) until built again: a run killed halfway leaves a mixed shadow.
+    await retrying('build', () => updateRebuild(db, current.id, { builtAt: null }));
+    if (options.source === 'snapshot') {
+      // A rebuild interrupted while catching up has a complete snapshot; re-reading it would overwrite folded
+      // states the catch-up already advanced past the checkpoints.
+      if (current.phase === 'building') failed += await retrying('snapshot', () => buildFromSnapshot(options, sink));
+      if (options.kafka) failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
+    } else {
+      failed += await retrying('build', () => catchUpShadow(options, current, sink, 'building'));
+      failed += await retrying('materialize', () => materialize(options, current, sink));
+    }
+    await retrying('build', () => updateRebuild(db, current.id, { builtAt: new Date() }));
   }
-  await retrying('build', () => updateRebuild(db, current.id, { builtAt: new Date() }));
   const buildMs = performance.now() - started;
 
   const switchStarted = performance.now();
@@ -218,9 +275,18 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.Client
     }
   }
   interruptIfAborted(options.signal, current);
+  if (options.until === 'built') {
+    const parked = await retrying('build', () => listUnappliedParked(db, current.shadow_projection));
+    log(`rebuild #${current.id}: shadow built, not switched (--no-switch); preview it with --preview, switch it with --switch --fingerprint F`);
+    return { outcome: 'built', rebuild: (await findUnfinishedRebuild(db, projection)) ?? current, resumed, failed, parked, buildMs };
+  }
   options.onProgress?.({ phase: 'switching', done: 0, total: undefined });
+  // A guard's diff is measured twice: here without locks (summarizing every changed row), then inside the
+  // switch transaction, where only rows written since cost a summary, so the consumers wait for less.
+  const impactCache: ImpactCache = new Map();
+  if (options.guard) await retrying('impact', () => withClient(db, (client) => computeImpact(client, current, { cache: impactCache })));
   // Retried as a whole when transient (e.g. GitLab deleting a workspace between the switch's check and insert).
-  const { counts, parked } = await retrying('switch', () => withProjectionFrozen(lockClient, projection, async () => {
+  const { counts, parked, impact } = await retrying('switch', () => withProjectionFrozen(lockClient, projection, async () => {
     if (options.kafka) {
       // The live consumer now waits for this transaction: what it applied is final, and one round reaches it.
       const { topics } = options.kafka;
@@ -240,16 +306,63 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.Client
           `Compaction removed their creates, so the topic's events are not full rows. Nothing was switched. Rebuild with --source snapshot`,
       );
     }
+    let impact: Impact | undefined;
+    if (options.guard) {
+      // What is measured is what is merged: GitLab's own writes to the table wait until COMMIT too (its
+      // readers do not), and the projection lock already holds back our consumers.
+      await lockLiveAgainstWrites(lockClient);
+      impact = await computeImpact(lockClient, current, { sampleSize: GUARD_REPORT_LIMIT, cache: impactCache });
+      checkSwitchGuard(current, impact, options.guard);
+    }
     // The switch reads the shadow's folded states (which workspaces were deleted): adopt them after it.
-    const switched = await switchShadowIntoLive(lockClient, current.shadow_projection, current.id);
+    const switched = await switchShadowIntoLive(lockClient, current.shadow_projection, current.id, options.rollbackHistory);
     if (options.kafka) await adoptShadowBookkeeping(lockClient, projection, current.shadow_projection);
     await dropShadowRows(lockClient, current.id);
     await updateRebuild(lockClient, current.id, { phase: 'switched', switched });
-    return { counts: switched, parked: unapplied };
+    return { counts: switched, parked: unapplied, impact };
   }));
   await deleteRebuildGroup(options, current);
   const switchMs = performance.now() - switchStarted;
-  return { rebuild: { ...current, phase: 'switched' }, resumed, switched: counts, failed, parked, buildMs, switchMs };
+  return { outcome: 'switched', rebuild: { ...current, phase: 'switched' }, resumed, switched: counts, failed, parked, buildMs, switchMs, impact };
+}
+
+/** Workspaces a guard's refusal names. */
+const GUARD_REPORT_LIMIT = 10;
+
+/** Throws SwitchRefusedError (one line) when the impact is not what the guard allows. */
+export function checkSwitchGuard(rebuild: Pick<Rebuild, 'id'>, impact: Impact, guard: SwitchGuard): void {
+  if (guard.fingerprint !== undefined && impact.fingerprint !== guard.fingerprint) {
+    throw new SwitchRefusedError(
+      `rebuild #${rebuild.id}: the diff is not the one previewed (its fingerprint is now ${impact.fingerprint}, not ${guard.fingerprint}): ` +
+        `the shadow or the live table changed since the preview. Nothing was switched; run --preview again`,
+    );
+  }
+  const restarts = impact.counts.restartRunning;
+  if (guard.maxRestarts !== undefined && restarts > guard.maxRestarts) {
+    const named = impact.sample.filter((w) => w.change === 'restart' && w.running).map((w) => w.workspaceId);
+    throw new SwitchRefusedError(
+      `rebuild #${rebuild.id}: ${restarts} running workspaces would restart, more than --max-restarts ${guard.maxRestarts} ` +
+        `(${named.join(', ')}${restarts > named.length ? ', …' : ''}). Nothing was switched; the shadow is kept: ` +
+        `inspect it with --preview, then switch it with --switch --fingerprint ${impact.fingerprint}`,
+    );
+  }
+}
+
+/** The unfinished rebuild whose shadow is built (for --preview and --switch), or a refusal that says what to run. */
+export async function requireBuiltShadow(db: pg.Pool | pg.ClientBase, projection: string, what: 'preview' | 'switch'): Promise<Rebuild> {
+  const rebuild = await findUnfinishedRebuild(db, projection);
+  if (!rebuild) {
+    throw new RebuildRefusedError(
+      `no built shadow to ${what}: build one with \`rebuild-projection agentk-states --no-switch\` (it stops before the switch and prints the preview)`,
+    );
+  }
+  if (!rebuild.built_at) {
+    throw new RebuildRefusedError(
+      `rebuild #${rebuild.id} (${rebuild.source}, ${rebuild.phase}) has not finished building its shadow: finish it with ` +
+        `\`rebuild-projection agentk-states --no-switch${rebuild.source === 'snapshot' ? ' --source snapshot' : ''}\`, then ${what === 'preview' ? '--preview' : '--switch'}`,
+    );
+  }
+  return rebuild;
 }
 
 /** "N workspaces (M updates) stay parked …: 12 (2 from t[0]@5, t[0]@9); …" for messages. */

@@ -31,6 +31,8 @@ const rebuildRowSchema = z.object({
   deleted: z.coerce.number().nullable(),
   error: z.string().nullable(),
   kafka_group_uuid: z.uuid(),
+  undo_kept: z.boolean(),
+  rolled_back_at: z.date().nullable(),
 });
 export type Rebuild = z.infer<typeof rebuildRowSchema>;
 
@@ -81,7 +83,8 @@ export interface RebuildUpdate {
   startOffsets?: Record<string, string>;
   total?: number;
   done?: number;
-  builtAt?: Date;
+  /** null: the shadow is being (re)built and is not switchable until this is set again (`--switch`, `--preview`). */
+  builtAt?: Date | null;
   switched?: { inserted: number; updated: number; deleted: number };
   error?: string;
 }
@@ -95,7 +98,7 @@ export async function updateRebuild(db: pg.ClientBase | pg.Pool, id: number, upd
        start_offsets = coalesce($5::jsonb, start_offsets),
        total = coalesce($6, total),
        done = coalesce($7, done),
-       built_at = coalesce($8, built_at),
+       built_at = CASE WHEN $14::boolean THEN NULL ELSE coalesce($8, built_at) END,
        switched_at = CASE WHEN $9::boolean THEN now() ELSE switched_at END,
        inserted = coalesce($10, inserted), updated = coalesce($11, updated), deleted = coalesce($12, deleted),
        error = coalesce($13, error),
@@ -115,8 +118,37 @@ export async function updateRebuild(db: pg.ClientBase | pg.Pool, id: number, upd
       update.switched?.updated ?? null,
       update.switched?.deleted ?? null,
       update.error ?? null,
+      update.builtAt === null,
     ],
   );
+}
+
+/** Marks switched rebuilds as undone (`--rollback`), in the caller's transaction. */
+export async function markRolledBack(client: pg.ClientBase, ids: readonly number[]): Promise<void> {
+  await client.query(`UPDATE ${S}.rebuilds SET phase = 'rolled_back', undo_kept = false, rolled_back_at = now(), updated_at = now() WHERE id = ANY($1::bigint[])`, [[...ids]]);
+}
+
+/** A switched rebuild that can still be rolled back, with the size of its undo log. */
+export interface UndoableSwitch {
+  rebuild: Rebuild;
+  /** Rows in its undo log (the rows its switch inserted, updated or deleted). */
+  rows: number;
+}
+
+/**
+ * The switches that can still be undone, latest first: switched (not rolled back) rebuilds of the projection
+ * whose undo log is kept. Locks their rebuild rows for the caller's transaction.
+ */
+export async function undoableSwitches(client: pg.ClientBase, projection: string): Promise<UndoableSwitch[]> {
+  const { rows } = await client.query(
+    `SELECT r.*, (SELECT count(*) FROM ${S}.previous_agentk_states p WHERE p.rebuild_id = r.id)::int AS undo_rows
+       FROM ${S}.rebuilds r
+      WHERE r.projection = $1 AND r.phase = 'switched' AND r.undo_kept
+      ORDER BY r.switched_at DESC, r.id DESC
+      FOR UPDATE OF r`,
+    [projection],
+  );
+  return rows.map((row: { undo_rows: number }) => ({ rebuild: rebuildRowSchema.parse(row), rows: row.undo_rows }));
 }
 
 /** Drops what an abandoned rebuild left behind: its shadow rows and every per-projection table (PROJECTION_TABLES). */

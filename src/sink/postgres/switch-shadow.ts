@@ -6,7 +6,8 @@
  * sees the old contents until COMMIT and the new ones after, never an empty, partial or mixed table. Only
  * rows that differ are written, so a rebuild that changes nothing costs almost nothing at switch time.
  *
- * Each row the switch changes is first copied to `previous_agentk_states` (the undo log for --rollback).
+ * Each row the switch changes is first copied to `previous_agentk_states` (the undo log for --rollback); the
+ * undo logs of the latest K switches are kept (`rebuilds.undo_kept`), older ones deleted.
  * A live row is deleted only when the rebuild saw its workspace deleted (a tombstone in its folded states);
  * a live row the rebuild has no row for otherwise (the workspace failed and is dead-lettered, or the topic
  * never carried it) is kept and counted, never silently dropped. Rows of workspaces gone from GitLab's
@@ -28,14 +29,25 @@ export interface SwitchCounts {
 
 const S = BOOKKEEPING_SCHEMA;
 
-export async function switchShadowIntoLive(client: pg.ClientBase, shadowProjection: string, rebuildId: number): Promise<SwitchCounts> {
+/** Undo logs kept by default: this switch's and those of the two switches before it (`--rollback-history`). */
+export const DEFAULT_ROLLBACK_HISTORY = 3;
+
+/**
+ * Merges the shadow of rebuild `rebuildId` into the live table. `keepUndoLogsOf`: how many switches' undo
+ * logs are kept after this one (this one included, so at least 1); older ones are deleted.
+ */
+export async function switchShadowIntoLive(
+  client: pg.ClientBase,
+  shadowProjection: string,
+  rebuildId: number,
+  keepUndoLogsOf: number = DEFAULT_ROLLBACK_HISTORY,
+): Promise<SwitchCounts> {
   const { rows: shadow } = await client.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM ${S}.shadow_agentk_states s
       WHERE s.rebuild_id = $1 AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id)`,
     [rebuildId],
   );
-  // The undo log holds only the latest switch: "the previous contents stay available until the next rebuild".
-  await client.query(`DELETE FROM ${S}.previous_agentk_states WHERE rebuild_id <> $1`, [rebuildId]);
+  await keepUndoLogs(client, rebuildId, keepUndoLogsOf);
   await client.query(
     `INSERT INTO ${S}.previous_agentk_states (rebuild_id, workspace_id, existed, project_id, desired_config, created_at, updated_at)
      SELECT $1, l.workspace_id, true, l.project_id, l.desired_config, l.created_at, l.updated_at
@@ -90,6 +102,35 @@ export async function switchShadowIntoLive(client: pg.ClientBase, shadowProjecti
 }
 
 /**
+ * Marks `rebuildId`'s undo log kept and deletes those of the switches before it beyond the latest `keep` − 1
+ * (rolled-back switches have none: applying an undo log deletes it).
+ */
+async function keepUndoLogs(client: pg.ClientBase, rebuildId: number, keep: number): Promise<void> {
+  if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`rollback history must keep at least this switch's undo log (got ${keep})`);
+  const { rows } = await client.query<{ id: string }>(
+    `WITH mine AS (SELECT projection FROM ${S}.rebuilds WHERE id = $1),
+          kept AS (SELECT r.id FROM ${S}.rebuilds r, mine
+                    WHERE r.projection = mine.projection AND r.undo_kept AND r.id <> $1
+                    ORDER BY r.switched_at DESC NULLS LAST, r.id DESC LIMIT $2 - 1)
+     UPDATE ${S}.rebuilds r SET undo_kept = (r.id = $1)
+       FROM mine
+      WHERE r.projection = mine.projection AND (r.id = $1 OR (r.undo_kept AND r.id NOT IN (SELECT id FROM kept)))
+     RETURNING r.id::text AS id`,
+    [rebuildId, keep],
+  );
+  const dropped = rows.map((r) => Number(r.id)).filter((id) => id !== rebuildId);
+  if (dropped.length > 0) await client.query(`DELETE FROM ${S}.previous_agentk_states WHERE rebuild_id = ANY($1::bigint[])`, [dropped]);
+}
+
+/**
+ * Holds back every other writer of the live table (GitLab's own inserts and deletes included; its readers
+ * are not blocked) until the caller's transaction ends, so a diff measured now is the diff merged.
+ */
+export async function lockLiveAgainstWrites(client: pg.ClientBase): Promise<void> {
+  await client.query('LOCK TABLE workspace_agentk_states IN SHARE MODE');
+}
+
+/**
  * Makes the shadow's folded states, parked updates, held events, origins and checkpoints the live projection's (a Kafka rebuild,
  * or a snapshot rebuild handed off to the stream), inside the switch transaction.
  */
@@ -100,7 +141,11 @@ export async function adoptShadowBookkeeping(client: pg.ClientBase, projection: 
   }
 }
 
-/** Restores the rows the last switch changed, in one transaction. Returns how many rows it put back. */
+/**
+ * Restores the rows one switch changed from its undo log, then deletes the log, in the caller's transaction.
+ * Applied to several switches latest first, each restores the table as it was before that switch.
+ * Returns how many rows it put back (re-inserted, overwritten or removed).
+ */
 export async function rollbackSwitch(client: pg.ClientBase, rebuildId: number): Promise<number> {
   const removed = await client.query(
     `DELETE FROM workspace_agentk_states l USING ${S}.previous_agentk_states p

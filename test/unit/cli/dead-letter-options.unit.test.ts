@@ -23,16 +23,16 @@ describe('the dead-letter command line', () => {
   });
 
   it.each([
-    [['agentk-states', '--dead-letters', '--retry-dead-letters'], '--dead-letters takes no other mode flag'],
+    [['agentk-states', '--dead-letters', '--retry-dead-letters'], '(not --dead-letters and --retry-dead-letters)'],
     [['agentk-states', '--purge-dead-letters', '--follow'], '--purge-dead-letters takes no other mode flag'],
-    [['agentk-states', '--retry-dead-letters', '--status'], '--retry-dead-letters takes no other mode flag'],
+    [['agentk-states', '--retry-dead-letters', '--status'], '(not --status and --retry-dead-letters)'],
     [['agentk-states', '--reason', 'bad_key'], '--reason goes with --dead-letters, --retry-dead-letters or --purge-dead-letters'],
     [['agentk-states', '--dead-letters', '--workspace', 'w1'], '--workspace takes a workspace id'],
     [['agentk-states', '--dead-letters', '--older-than', '3 days'], '--older-than takes a number and a unit'],
     [['agentk-states', '--dead-letters', '--since', 'last week'], '--since must be an ISO-8601 time'],
     [['agentk-states', '--dead-letters', '--older-than', '1h', '--since', '2026-01-01T00:00:00Z'], 'choose one of --older-than, --since'],
     [['agentk-states', '--retry-dead-letters', '--yes'], '--yes goes with --purge-dead-letters'],
-    [['agentk-states', '--retry-dead-letters', '--json'], '--json goes with --verify, --explain or --dead-letters'],
+    [['agentk-states', '--retry-dead-letters', '--json'], '--json goes with --verify, --explain, --preview, --no-switch or --dead-letters'],
     [['agentk-states', '--dead-letters', '--sample', '3'], '--sample goes with --verify'],
   ])('rejects %j with a message naming the problem', (argv, message) => {
     expect(() => parse(...argv)).toThrowError(UsageError);

@@ -32,6 +32,24 @@ describe('the command line', () => {
     expect(parse('agentk-states', '--rollback').mode).toBe('rollback');
   });
 
+  it('takes --no-switch, --preview and --switch, with their options', () => {
+    const f = 'AB'.repeat(32);
+    expect(parse('agentk-states', '--no-switch', '--json')).toMatchObject({ mode: 'rebuild', noSwitch: true, json: true });
+    expect(parse('agentk-states', '--preview')).toMatchObject({ mode: 'preview', json: false });
+    expect(parse('agentk-states', '--switch', '--fingerprint', f, '--max-restarts', '0')).toMatchObject({
+      mode: 'switch',
+      fingerprint: f.toLowerCase(),
+      maxRestarts: 0,
+    });
+    expect(parse('agentk-states', '--source', 'snapshot', '--max-restarts', '5', '--rollback-history', '7')).toMatchObject({
+      mode: 'rebuild',
+      noSwitch: false,
+      maxRestarts: 5,
+      rollbackHistory: 7,
+    });
+    expect(parse('agentk-states', '--rollback', '--to', '12')).toMatchObject({ mode: 'rollback', rollbackTo: 12 });
+  });
+
   it('takes --verify as a mode, with --json and --sample', () => {
     expect(parse('agentk-states', '--verify')).toMatchObject({ mode: 'verify', json: false, sample: undefined });
     expect(parse('agentk-states', '--verify', '--json', '--sample', '500')).toMatchObject({ mode: 'verify', json: true, sample: 500 });
@@ -78,18 +96,32 @@ describe('the command line', () => {
     [['agentk-states', '--source', 'snapshot', '--from-beginning'], '--from-* options replay Kafka topics: they need --source kafka'],
     [['agentk-states', '--status', '--rollback'], 'choose one of --status, --rollback, --verify'],
     [['agentk-states', '--verify', '--status'], 'choose one of --status, --rollback, --verify'],
-    [['agentk-states', '--status', '--follow'], '--status, --rollback, --verify and --explain take no other mode flag'],
-    [['agentk-states', '--verify', '--from-checkpoint'], '--status, --rollback, --verify and --explain take no other mode flag'],
-    [['agentk-states', '--verify', '--follow'], '--status, --rollback, --verify and --explain take no other mode flag'],
-    [['agentk-states', '--json'], '--json goes with --verify, --explain or --dead-letters'],
     [['agentk-states', '--sample', '10'], '--sample goes with --verify'],
     [['agentk-states', '--explain', '7', '--sample', '10'], '--sample goes with --verify'],
-    [['agentk-states', '--explain', '7', '--verify'], 'choose one of --status, --rollback, --verify, --explain'],
-    [['agentk-states', '--explain', '7', '--follow'], '--status, --rollback, --verify and --explain take no other mode flag'],
     [['agentk-states', '--explain', 'x'], '--explain takes a workspace id (a positive integer)'],
     [['agentk-states', '--explain', '0'], '--explain takes a workspace id (a positive integer)'],
     [['agentk-states', '--explain', '99999999999999999'], '--explain takes a workspace id (a positive integer)'],
     [['agentk-states', '--explain', '7', '--source-database-url', 'postgres://replica/x'], '--explain reads --database-url only'],
+    [['agentk-states', '--status', '--follow'], '--status takes no other mode flag'],
+    [['agentk-states', '--verify', '--from-checkpoint'], '--verify takes no other mode flag'],
+    [['agentk-states', '--verify', '--follow'], '--verify takes no other mode flag'],
+    [['agentk-states', '--sample', '10'], '--sample goes with --verify'],
+    [['agentk-states', '--no-switch', '--follow'], '--no-switch takes no other mode flag'],
+    [['agentk-states', '--switch'], '--switch needs --fingerprint F'],
+    [['agentk-states', '--switch', '--fingerprint', 'abc'], '--fingerprint takes the 64 hex digits --preview printed'],
+    [['agentk-states', '--fingerprint', 'a'.repeat(64)], '--fingerprint goes with --switch'],
+    [['agentk-states', '--no-switch', '--max-restarts', '1'], '--max-restarts goes with a rebuild that switches, or with --switch'],
+    [['agentk-states', '--preview', '--max-restarts', '1'], '--max-restarts goes with a rebuild that switches, or with --switch'],
+    [['agentk-states', '--max-restarts=-1'], '--max-restarts must be a whole number (0 or more)'],
+    [['agentk-states', '--max-restarts', 'many'], '--max-restarts must be a whole number (0 or more)'],
+    [['agentk-states', '--to', '3'], '--to goes with --rollback'],
+    [['agentk-states', '--rollback', '--to', 'x'], '--to must be a positive integer'],
+    [['agentk-states', '--rollback', '--rollback-history', '2'], '--rollback-history goes with a rebuild that switches, or with --switch'],
+    [['agentk-states', '--rollback-history', '0'], '--rollback-history must be between 1 and 100000'],
+    [['agentk-states', '--json'], '--json goes with --verify, --explain, --preview, --no-switch or --dead-letters'],
+    [['agentk-states', '--explain', '7', '--verify'], 'not --verify and --explain'],
+    [['agentk-states', '--explain', '7', '--follow'], '--explain takes no other mode flag'],
+    [['agentk-states', '--preview', '--switch', '--fingerprint', 'a'.repeat(64)], '(not --preview and --switch)'],
     [['agentk-states', '--verify', '--sample', '0'], '--sample must be between 1 and 100000'],
     [['agentk-states', '--verify', '--sample', 'some'], '--sample must be a positive integer'],
     [['agentk-states', '--verify', '--source-database-url', 'postgres://replica/x'], '--verify reads --database-url only'],

@@ -1,0 +1,64 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { computeImpact, type ImpactCache } from '../../src/engine/impact/compute-impact.js';
+import { findUnfinishedRebuild } from '../../src/sink/postgres/rebuilds.js';
+import { runCli } from '../support/cli.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { insertAgentConfig } from '../support/gitlab-rows.js';
+import { upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
+
+let db: TestDatabase;
+beforeEach(async () => {
+  db = await createTestDatabase();
+  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'gen1.example' });
+});
+afterEach(async () => {
+  await db.drop();
+});
+
+const cli = (...args: string[]) => runCli(['agentk-states', '--source', 'snapshot', '--database-url', db.url, ...args]);
+
+describe('the switch guard measuring the diff twice (without locks, then in the switch transaction)', () => {
+  it('reuses the summaries of rows not written since and summarizes again those that were: the same impact as one pass', async () => {
+    await upsertWorkspaceRows(db.pool, Array.from({ length: 12 }, (_, i) => workspaceRow(i + 1)));
+    expect((await cli()).code).toBe(0);
+    await db.pool.query(`UPDATE workspaces SET desired_state = 'Stopped' WHERE id IN (2, 11)`);
+    expect((await cli('--no-switch')).code).toBe(0);
+    const rebuild = (await findUnfinishedRebuild(db.pool, 'agentk-states'))!;
+    const measure = async (cache?: ImpactCache) => {
+      const client = await db.pool.connect();
+      try {
+        // Small windows: cached and uncached rows in the same window and across windows.
+        return await computeImpact(client, rebuild, { pageSize: 4, cache });
+      } finally {
+        client.release();
+      }
+    };
+    const cache: ImpactCache = new Map();
+    const first = await measure(cache);
+    expect(first.counts).toMatchObject({ workspaces: 2, stop: 2 });
+    expect([...cache.keys()]).toEqual([2, 11]);
+    expect(await measure(cache)).toEqual(first);
+
+    // Written in between: a live row of the diff becomes equal to its shadow row (11: out of the diff), and a
+    // live row the diff had not held changes (7: into it).
+    await db.pool.query(`UPDATE workspace_agentk_states l SET desired_config = jsonb_set(l.desired_config, '{1,spec,replicas}', '0') WHERE workspace_id = 11`);
+    await db.pool.query(`UPDATE workspace_agentk_states SET project_id = project_id + 1 WHERE workspace_id = 7`);
+    const again = await measure(cache);
+    const fresh = await measure();
+    expect(again).toEqual(fresh);
+    expect(again.fingerprint).not.toBe(first.fingerprint);
+    expect(again.counts).toMatchObject({ workspaces: 2, stop: 1, none: 1 });
+    expect(again.sample.map((w) => [w.workspaceId, w.change, w.projectId])).toEqual([
+      [2, 'stop', undefined],
+      [7, 'none', { from: 101, to: 100 }],
+    ]);
+
+    // And a row whose content changes but stays in the diff is summarized again (2: now a restart too).
+    await db.pool.query(
+      `UPDATE workspace_agentk_states l SET desired_config = jsonb_set(l.desired_config, '{1,spec,template,spec,containers,0,image}', '"x"') WHERE workspace_id = 2`,
+    );
+    const moved = await measure(cache);
+    expect(moved).toEqual(await measure());
+    expect(moved.sample[0]).toMatchObject({ workspaceId: 2, change: 'stop', objects: [{ kind: 'Deployment', templateChanged: true }] });
+  });
+});
