@@ -197,7 +197,8 @@ describe('rebuild safety', () => {
   ];
 
   it.each(phases)('a %s rebuild whose every connection is terminated while %s stops before its switch with one line, then resumes', async (source, _phase, progressSql) => {
-    const n = 800;
+    // Enough workspaces that the phase is still running when the termination lands.
+    const n = 1500;
     await liveGenerationOne(n);
     const before = await readModel(db.pool);
     const rebuild = spawnCli(['agentk-states', '--source', source!, '--batch-size', '10', ...kafkaArgs()]);
