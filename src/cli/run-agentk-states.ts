@@ -5,7 +5,7 @@
 import kafkajs, { type Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
-import { BatchFailedError, isTransient, retryTransient } from '../engine/retry.js';
+import { BatchFailedError, retryTransient } from '../engine/retry.js';
 import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { BookkeepingOutdatedError, explainProblems, explainWorkspace, UnknownWorkspaceError } from '../engine/explain.js';
 import { previewShadow } from '../engine/impact/preview.js';
@@ -258,7 +258,9 @@ async function rebuild(
 async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, log: (line: string) => void): Promise<void> {
   const record = () => finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
   try {
-    await record().catch((first: unknown) => (isTransient(first) ? record() : Promise.reject(first)));
+    // The failure may have been the database dropping our connections: the pool's other clients can be
+    // broken too, so retry (transient only) for a few seconds rather than once.
+    await retryTransient(record, { initialDelayMs: 50, signal: AbortSignal.timeout(10_000) });
   } catch (recordError) {
     log(`rebuild-projection: could not record run ${runId} as failed: ${(recordError as Error).message}`);
   }
