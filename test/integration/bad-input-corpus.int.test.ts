@@ -4,26 +4,18 @@
  * path, every good one (the corpus's valid edge cases and all neighbours) is projected, and the run exits 2.
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, expect, it, inject } from 'vitest';
+import { expect, it, inject } from 'vitest';
 import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
 import type { WorkspaceRow } from '../../src/events/workspace-event.js';
 import { BAD_INPUT_CORPUS } from '../fixtures/bad-input/corpus.js';
 import { runCli } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { insertAgentConfig } from '../support/gitlab-rows.js';
+import { useFreshGitLabDatabase } from '../support/database.js';
 import { createTestKafka } from '../support/kafka-broker.js';
 import { asAvro, asJson, createdEvent, createTopic, produce, readModel, upsertWorkspaceRows, workspaceRow, type OutgoingMessage } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useFreshGitLabDatabase('test.workspace.me');
 
 it('dead-letters each bad input at its position with its reason and path, and projects every good neighbour (exit 2)', async () => {
   expect(BAD_INPUT_CORPUS.length).toBeGreaterThanOrEqual(40);

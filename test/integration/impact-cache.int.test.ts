@@ -1,19 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { computeImpact, type ImpactCache } from '../../src/engine/impact/compute-impact.js';
 import { findUnfinishedRebuild } from '../../src/sink/postgres/rebuilds.js';
 import { runCli } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { insertAgentConfig } from '../support/gitlab-rows.js';
+import { useFreshGitLabDatabase } from '../support/database.js';
 import { upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'gen1.example' });
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useFreshGitLabDatabase('gen1.example');
 
 const cli = (...args: string[]) => runCli(['agentk-states', '--source', 'snapshot', '--database-url', db.url, ...args]);
 

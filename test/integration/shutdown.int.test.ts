@@ -3,23 +3,14 @@
  * (its database waits on a lock) does not keep the process alive past --shutdown-timeout.
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, expect, it, inject } from 'vitest';
+import { expect, it, inject } from 'vitest';
 import { runCli, spawnCli, waitFor } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { insertAgentConfig } from '../support/gitlab-rows.js';
+import { useFreshGitLabDatabase } from '../support/database.js';
 import { createTestKafka } from '../support/kafka-broker.js';
 import { asJson, createdEvent, createTopic, produce, readModel, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
-let db: TestDatabase;
-
-beforeEach(async () => {
-  db = await createTestDatabase();
-  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
-});
-afterEach(async () => {
-  await db.drop();
-});
+const db = useFreshGitLabDatabase('test.workspace.me');
 
 it('SIGTERM while a batch is stuck on a lock: exits 1 after --shutdown-timeout with one line, and resumes correctly later', async () => {
   const kafka = createTestKafka(brokers, 'shutdown-tests');

@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterEach, beforeEach, inject } from 'vitest';
+import { insertAgentConfig } from './gitlab-rows.js';
 
 export interface TestDatabase {
   url: string;
@@ -47,4 +48,32 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 export function readFixture(relativePath: string): string {
   return readFileSync(new URL(`../fixtures/${relativePath}`, import.meta.url), 'utf8');
+}
+
+/**
+ * Registers a fresh GitLab-shaped database, holding one agent config (cluster agent 1, `dnsZone`), for every
+ * test of the calling file, dropped after it. The returned object reads the current test's database.
+ */
+export function useFreshGitLabDatabase(dnsZone: string): Pick<TestDatabase, 'url' | 'pool'> {
+  let current: TestDatabase | undefined;
+  beforeEach(async () => {
+    current = await createTestDatabase();
+    await insertAgentConfig(current.pool, { cluster_agent_id: 1, dns_zone: dnsZone });
+  });
+  afterEach(async () => {
+    await current?.drop();
+    current = undefined;
+  });
+  const now = (): TestDatabase => {
+    if (!current) throw new Error('useFreshGitLabDatabase: read the database inside a test');
+    return current;
+  };
+  return {
+    get url() {
+      return now().url;
+    },
+    get pool() {
+      return now().pool;
+    },
+  };
 }
