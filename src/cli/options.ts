@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
 import { UsageError } from './usage-error.js';
 
 interface OptionSpec {
@@ -50,6 +51,9 @@ export const OPTIONS = {
   json: { type: 'boolean', help: 'with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object' },
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this (default: 30)' },
+  'heartbeat-interval': { type: 'string', value: 'SECONDS', help: 'with --follow: log lag, rate and totals this often (default: 60; 0: never)' },
+  'log-level': { type: 'string', value: 'debug|info|warn|error', help: 'the least severe log lines written to stderr (default: info)' },
+  'log-format': { type: 'string', value: 'json|pretty', help: 'log lines as JSON objects or readable text (default: pretty on a terminal, else json)' },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -157,6 +161,9 @@ const argsSchema = z
     json: z.boolean().default(false),
     sample: positiveInt('sample').optional(),
     'shutdown-timeout': positiveInt('shutdown-timeout').default(30),
+    'heartbeat-interval': nonNegativeInt('heartbeat-interval').default(60),
+    'log-level': z.enum(LOG_LEVELS, { message: `--log-level must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+    'log-format': z.enum(LOG_FORMATS, { message: '--log-format must be "json" or "pretty"' }).optional(),
     'dead-letters': z.boolean().default(false),
     'retry-dead-letters': z.boolean().default(false),
     'purge-dead-letters': z.boolean().default(false),
@@ -217,6 +224,11 @@ export interface CliArgs {
   sample: number | undefined;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
+  /** --follow: seconds between heartbeat lines (lag, rate, totals); 0: none. */
+  heartbeatIntervalS: number;
+  logLevel: LogLevel;
+  /** Undefined: pretty on a terminal, JSON otherwise. */
+  logFormat: LogFormat | undefined;
   /** --dead-letters, --retry-dead-letters, --purge-dead-letters: which letters (`--source` only when given). */
   deadLetterFilter: DeadLetterFilter;
   /** --purge-dead-letters: confirmed. */
@@ -330,6 +342,9 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     json: args.json,
     sample: args.sample,
     shutdownTimeoutS: args['shutdown-timeout'],
+    heartbeatIntervalS: args['heartbeat-interval'],
+    logLevel: args['log-level'],
+    logFormat: args['log-format'],
     deadLetterFilter: {
       reason: args.reason,
       workspaceId: args.workspace,

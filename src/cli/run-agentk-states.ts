@@ -6,7 +6,7 @@ import kafkajs, { type Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
-import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
+import { describeParked, REBUILD_PHASES, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { BookkeepingOutdatedError, explainProblems, explainWorkspace, UnknownWorkspaceError } from '../engine/explain.js';
 import { previewShadow } from '../engine/impact/preview.js';
 import { logRetry } from '../ops/logger.js';
@@ -26,12 +26,12 @@ import { createKafka, KafkaTopicMissingError } from '../sources/kafka/kafka-clie
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
 import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
-import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
+import { deadLettersInTotal, DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
 import { explainJson, explainText } from './explain-report.js';
 import type { CliLogger } from './logger.js';
-import { createProgressReporter } from './progress.js';
+import { createProgressReporter, type StatusLine } from './progress.js';
 import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
 import { previewJson, previewText } from './impact-report.js';
@@ -43,8 +43,8 @@ export interface CliIo {
   log: CliLogger;
   /** The result people or scripts read (stdout). */
   report: (line: string) => void;
-  /** Progress output (stderr) and whether it is a terminal. */
-  progress: { write: (text: string) => void; isTty: boolean };
+  /** Progress: redrawn on this status line (a terminal), or else logged. */
+  progress: { statusLine: StatusLine | undefined };
 }
 
 type Releaser = () => Promise<void>;
@@ -187,7 +187,7 @@ async function rebuild(
     args.source === 'kafka' || args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0);
   const switchOnly = args.mode === 'switch';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: args.mode, source: args.source });
-  const progress = createProgressReporter(io.progress);
+  const progress = createProgressReporter({ statusLine: io.progress.statusLine, log: io.log, phases: REBUILD_PHASES });
   try {
     const guard = args.fingerprint !== undefined || args.maxRestarts !== undefined ? { fingerprint: args.fingerprint, maxRestarts: args.maxRestarts } : undefined;
     const result = await runRebuild({
@@ -233,15 +233,17 @@ async function rebuild(
     const rows = switched.unchanged + written;
     const { parked } = result;
     // Exit 2 while any dead letter is left (also older ones this rebuild did not clear), or workspaces stay parked.
-    const problems = (await countDeadLetters(target, AGENTK_STATES_PROJECTION)) + parked.workspaces;
+    const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
+    const problems = deadLetters + parked.workspaces;
     await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written, unchanged: switched.unchanged, failed: result.failed });
     const buildS = result.buildMs / 1000;
     io.report(
       `agentk-states rebuild #${r.id} from ${r.source}${switchOnly ? ' (switched as previewed)' : result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
         `${written} written, ${switched.unchanged} unchanged, ${switched.deleted} deleted, ${result.failed} failed (dead letters), ` +
         `${switched.kept} live rows kept without a rebuilt row; ` +
-        `build ${buildS.toFixed(1)} s (${Math.round(rows / Math.max(buildS, 0.001))} workspaces/s), switch ${(result.switchMs / 1000).toFixed(1)} s` +
-        (result.impact ? `; ${result.impact.counts.restartRunning} running workspaces restarted, fingerprint ${result.impact.fingerprint}` : ''),
+        `build ${buildS.toFixed(1)} s (${buildRate(result.generated, buildS)}), switch ${(result.switchMs / 1000).toFixed(1)} s` +
+        (result.impact ? `; ${result.impact.counts.restartRunning} running workspaces restarted, fingerprint ${result.impact.fingerprint}` : '') +
+        (deadLetters > 0 ? `; ${await deadLettersInTotal(target, deadLetters)}` : ''),
     );
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
@@ -249,10 +251,15 @@ async function rebuild(
     if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode);
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
-    progress.finish();
+    progress.finish({ complete: false });
     await recordFailedRun(target, runId, error, io.log);
     throw error;
   }
+}
+
+/** This run's own build rate: a resumed run's earlier work (or a --switch's, which builds nothing) is not in it. */
+export function buildRate(generated: number, buildS: number): string {
+  return generated === 0 ? 'built by an earlier run' : `${Math.round(generated / Math.max(buildS, 0.001))} workspaces/s`;
 }
 
 /**
@@ -288,6 +295,7 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
       decode,
       signal: io.signal,
       log: io.log,
+      heartbeatIntervalMs: args.heartbeatIntervalS * 1000,
     });
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
     // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters
@@ -298,7 +306,7 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
     io.report(
       `agentk-states kafka ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
         `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.held} held, ${totals.skipped} already applied, ` +
-        `${seconds.toFixed(1)} s; ${deadLetters} dead letters in total`,
+        `${seconds.toFixed(1)} s; ${await deadLettersInTotal(target, deadLetters)}`,
     );
     return unresolved > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {

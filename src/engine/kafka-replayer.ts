@@ -28,6 +28,7 @@ import type { RowSink } from '../sink/postgres/row-sink.js';
 import { readCheckpoints, saveCheckpoints, type Checkpoint } from '../sink/postgres/checkpoints.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import { applyKafkaBatch, type AppliedBatch } from './apply-kafka-batch.js';
+import { createHeartbeat } from './heartbeat.js';
 import { BatchFailedError, findBatchFailure, isTransient, retryTransient } from './retry.js';
 
 export type ReplayStart =
@@ -55,6 +56,8 @@ export interface ReplayOptions {
   log: Logger;
   /** Called after each committed batch with the running totals. */
   onBatch?: (totals: ReplayTotals) => void;
+  /** With `follow`: milliseconds between heartbeat lines (lag, rate, totals); 0 or undefined: none. */
+  heartbeatIntervalMs?: number;
   /** How many partitions are processed at once in this process (default 4: PostgreSQL work of one overlaps generation of another). */
   partitionsConsumedConcurrently?: number;
 }
@@ -73,9 +76,12 @@ export interface ReplayTotals {
 export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTotals> {
   const { kafka, db, projection, topics, log, signal } = options;
   const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
+  const heartbeat = options.follow && options.heartbeatIntervalMs ? createHeartbeat(log) : undefined;
+  const beating = heartbeat && setInterval(() => heartbeat.beat(totals), options.heartbeatIntervalMs);
+  beating?.unref();
   const admin = kafka.admin();
-  await admin.connect();
   try {
+    await admin.connect();
     const ranges = await readPartitionRanges(admin, topics);
     await rewriteCheckpoints(admin, db, options, ranges);
     for (const c of await readCheckpoints(db, projection, topics)) {
@@ -133,6 +139,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
         };
         running.on(running.events.GROUP_JOIN, ({ payload }) => {
           aligned.clear();
+          heartbeat?.assigned(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))));
           const seeks = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
             partitions.map(async (partition) => {
               const target = await targetOf(topic, partition);
@@ -190,6 +197,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           const last = batch.messages[batch.messages.length - 1]!.offset;
           payload.resolveOffset(last);
           expected.set(key, applied.nextOffset ?? (BigInt(last) + 1n).toString());
+          heartbeat?.applied(key, batch.highWatermark, expected.get(key)!);
           for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
           options.onBatch?.({ ...totals });
           if (applied.nextOffset !== undefined) {
@@ -238,6 +246,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
     });
     return totals;
   } finally {
+    clearInterval(beating);
     await admin.disconnect();
   }
 }
