@@ -6,6 +6,7 @@ import { runAgentkStates } from './run-agentk-states.js';
 import { ExitCode } from './exit-codes.js';
 import { HELP, parseCommandLine } from './options.js';
 import { UsageError } from './usage-error.js';
+import { VERSION } from './version.js';
 
 async function main(): Promise<number> {
   let args;
@@ -18,8 +19,8 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  if (args.help) {
-    process.stdout.write(HELP);
+  if (args.help || args.version) {
+    process.stdout.write(args.help ? HELP : `rebuild-projection ${VERSION}\n`);
     return ExitCode.ok;
   }
   const abort = new AbortController();

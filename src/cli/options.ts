@@ -3,10 +3,13 @@
  * variable and config-file key come from one entry of OPTIONS, so --help, parsing and the README's
  * configuration reference cannot drift apart. Adding a flag is adding one entry (and its field in CliArgs).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
 import { DEFAULT_ROLLBACK_HISTORY } from '../sink/postgres/switch-shadow.js';
+import { parseConfigFile, type ConfigValues } from './config-file.js';
+import { didYouMean } from './did-you-mean.js';
 import { UsageError } from './usage-error.js';
 
 /** Where an option's value may come from, besides its flag. */
@@ -17,6 +20,8 @@ export interface OptionSpec {
   type: 'string' | 'boolean';
   /** Placeholder for the value in --help, e.g. `N`. */
   value?: string;
+  /** One-letter alias, e.g. `h` for `-h`. */
+  short?: string;
   help: string;
   /** The value when no flag, environment variable or config key gives one, written as on the command line. */
   default?: string;
@@ -76,6 +81,8 @@ const FLAG_ONLY = [] as const;
 /** A boolean given on the command line only: a mode, or a one-off switch of one invocation. */
 const commandFlag = (help: string) => ({ type: 'boolean', help, schema: z.boolean(), from: FLAG_ONLY }) as const;
 
+export const CONFIG_FILE_FORMAT = 'YAML: the flag names without -- as keys, e.g. "batch-size: 500"';
+
 export const OPTIONS = {
   source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from', default: 'kafka', schema: z.enum(['kafka', 'snapshot'], { message: 'must be "kafka" or "snapshot"' }) },
   'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives", schema: nonEmpty, fallbackEnv: 'DATABASE_URL', secret: true },
@@ -123,7 +130,9 @@ export const OPTIONS = {
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
-  help: commandFlag('print this help'),
+  config: { type: 'string', value: 'FILE', help: `read settings from this file (${CONFIG_FILE_FORMAT}); flags and environment variables override it`, schema: nonEmpty, from: ['env'] },
+  version: commandFlag('print the version'),
+  help: { ...commandFlag('print this help'), short: 'h' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -157,11 +166,15 @@ Modes:
 Options:
 ${entries
   .map(([name, spec]) => {
-    const flag = `  --${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
+    const flag = `  ${spec.short === undefined ? '' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
     const fallback = [spec.fallbackEnv && `$${spec.fallbackEnv}`, defaultOf(spec)].filter(Boolean).join(', ');
     return `${flag.padEnd(37)}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
   })
   .join('\n')}
+
+Settings (options other than the modes and their one-off arguments) can also be set as REBUILD_PROJECTION_<FLAG>
+(e.g. REBUILD_PROJECTION_BATCH_SIZE) or as keys in the --config file; a flag overrides the environment, which
+overrides the file.
 
 Exit codes: 0 all projected (--verify: clean), 2 finished with dead letters (--verify: drift), 1 could not run,
 64 wrong command line.
@@ -176,7 +189,7 @@ type OptionValues = {
       : z.output<(typeof OPTIONS)[K]['schema']> | undefined;
 };
 
-const PARSE_ARGS_OPTIONS = Object.fromEntries(entries.map(([name, spec]) => [name, { type: spec.type }]));
+const PARSE_ARGS_OPTIONS = Object.fromEntries(entries.map(([name, spec]) => [name, { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }]));
 
 export interface CliArgs {
   projection: 'agentk-states';
@@ -218,6 +231,8 @@ export interface CliArgs {
   /** --schemas: the Avro catalog directory; undefined: the package's. */
   schemasDir: string | undefined;
   help: boolean;
+  /** --version: print the package's version. */
+  version: boolean;
   mode: Mode;
 }
 
@@ -240,63 +255,117 @@ export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
 /** REBUILD_PROJECTION_ variables that are not options, so not reported as unknown. */
 const OTHER_ENV_VARS = new Set(['REBUILD_PROJECTION_DEBUG']);
 
-/** A value as found, before its schema: a flag's string or true, an environment variable's text, a file's value. */
+/** A value as found, before its schema: a flag's string or true, or the text of a variable or file key. */
 interface Found {
   raw: string | boolean;
-  /** Names where it came from in messages: `--batch-size`, `REBUILD_PROJECTION_BATCH_SIZE`. */
+  /** Names where it came from in messages: `--batch-size`, `REBUILD_PROJECTION_BATCH_SIZE`, `app.yaml: batch-size`. */
   origin: string;
   fromCommandLine: boolean;
 }
 
 const allows = (spec: OptionSpec, source: Source) => (spec.from ?? ['env', 'file']).includes(source);
 
-function fromEnvironment(name: OptionName, spec: OptionSpec, env: Record<string, string | undefined>): Found | undefined {
-  if (!allows(spec, 'env')) return undefined;
-  for (const variable of [envVarOf(name), spec.fallbackEnv]) {
-    const text = variable === undefined ? undefined : env[variable];
+/** Text from a variable or a file: a string option's value as is; a flag's true/false or 1/0. */
+function fromText(spec: OptionSpec, text: string, origin: string): Found {
+  if (spec.type === 'string') return { raw: text, origin, fromCommandLine: false };
+  const flag = ({ true: true, 1: true, false: false, 0: false } as Record<string, boolean>)[text.toLowerCase()];
+  if (flag === undefined) throw new UsageError(`${origin} must be true or false (or 1 or 0)`);
+  return { raw: flag, origin, fromCommandLine: false };
+}
+
+/** Flag, then REBUILD_PROJECTION_<FLAG>, then the older variable, then the file; empty counts as unset. */
+function find(name: OptionName, flags: Partial<Record<string, string | boolean>>, env: Record<string, string | undefined>, file: ConfigFile | undefined): Found | undefined {
+  const spec: OptionSpec = OPTIONS[name];
+  const flag = flags[name];
+  if (flag !== undefined) return { raw: flag, origin: `--${name}`, fromCommandLine: true };
+  for (const variable of allows(spec, 'env') ? [envVarOf(name), spec.fallbackEnv] : []) {
     // Empty means unset, as compose files and systemd units write an absent value.
-    if (variable === undefined || text === undefined || text === '') continue;
-    if (spec.type === 'string') return { raw: text, origin: variable, fromCommandLine: false };
-    const flag = { true: true, 1: true, false: false, 0: false }[text.toLowerCase()];
-    if (flag === undefined) throw new UsageError(`${variable} must be true or false (or 1 or 0)`);
-    return { raw: flag, origin: variable, fromCommandLine: false };
+    const text = variable === undefined ? undefined : env[variable];
+    if (variable !== undefined && text !== undefined && text !== '') return fromText(spec, text, variable);
   }
-  return undefined;
+  const text = file && allows(spec, 'file') ? file.values.get(name) : undefined;
+  return text === undefined || text === '' ? undefined : fromText(spec, text, `${file?.path}: ${name}`);
+}
+
+/** Why a name that is not accepted from a source was not: unknown (with a suggestion), or not read there. */
+function refusal(word: string, source: Source, nameOf: (option: string) => string): string {
+  const option = entries.find(([name]) => nameOf(name) === word);
+  if (option) return (option[1].from ?? []).length === 0 ? `--${option[0]} is a command-line flag only` : `--${option[0]} is not read from ${source === 'env' ? 'the environment' : 'a config file'}`;
+  const candidates = entries.filter(([, spec]) => allows(spec, source)).map(([name]) => nameOf(name));
+  return `unknown ${source === 'env' ? 'environment variable' : 'key'}${didYouMean(word, candidates)}`;
 }
 
 function checkEnvironmentNames(env: Record<string, string | undefined>): void {
-  const known = new Set(entries.filter(([, spec]) => allows(spec, 'env')).map(([name]) => envVarOf(name)));
   for (const variable of Object.keys(env)) {
-    if (!variable.startsWith('REBUILD_PROJECTION_') || known.has(variable) || OTHER_ENV_VARS.has(variable) || env[variable] === '') continue;
-    const flag = entries.find(([name]) => envVarOf(name) === variable);
-    throw new UsageError(flag ? `${variable}: --${flag[0]} is a command-line flag only` : `unknown environment variable ${variable}`);
+    if (!variable.startsWith('REBUILD_PROJECTION_') || OTHER_ENV_VARS.has(variable) || env[variable] === '') continue;
+    const option = entries.find(([name]) => envVarOf(name) === variable);
+    if (!option || !allows(option[1], 'env')) throw new UsageError(`${variable}: ${refusal(variable, 'env', envVarOf)}`);
   }
 }
 
-/** Parses argv (without node and script) and the environment. Throws UsageError naming the bad value. */
-export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
+interface ConfigFile {
+  path: string;
+  values: ConfigValues;
+}
+
+function readConfig(path: string, readFile: (path: string) => string): ConfigFile {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    throw new UsageError(`--config ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const values = parseConfigFile(text, path);
+  for (const key of values.keys()) {
+    const option = entries.find(([name]) => name === key);
+    if (!option || !allows(option[1], 'file')) throw new UsageError(`${path}: ${key}: ${refusal(key, 'file', (name) => name)}`);
+  }
+  return { path, values };
+}
+
+/** parseArgs names an unknown option but suggests nothing: find it first, to say which flag was meant. */
+function checkOptionNames(argv: readonly string[]): void {
+  const { tokens } = parseArgs({ args: [...argv], options: PARSE_ARGS_OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name in OPTIONS) continue;
+    const names = entries.map(([name]) => name);
+    throw new UsageError(`Unknown option '${token.rawName}'${didYouMean(token.name, names, (name) => `--${name}`)}`);
+  }
+}
+
+/**
+ * Parses argv (without node and script), the environment and the --config file (read with `readFile`).
+ * Throws UsageError naming the bad value and where it came from, never a secret's value.
+ */
+export function parseCommandLine(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): CliArgs {
+  checkOptionNames(argv);
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options: PARSE_ARGS_OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const flags = parsed.values as Partial<Record<OptionName, string | boolean>>;
-  const helpOnly = flags.help === true;
+  const flags = parsed.values;
+  const infoOnly = flags.help === true || flags.version === true;
   const [projection, ...extra] = parsed.positionals;
-  if (!helpOnly && projection !== 'agentk-states') {
+  if (!infoOnly && projection !== 'agentk-states') {
     throw new UsageError(
       projection === undefined ? 'name the projection: rebuild-projection agentk-states' : `unknown projection "${projection}" (known: agentk-states)`,
     );
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   checkEnvironmentNames(env);
+  const configPath = find('config', flags, env, undefined);
+  const file = configPath === undefined ? undefined : readConfig(String(configPath.raw), readFile);
 
   const found = new Map<OptionName, Found>();
   const values: Record<string, unknown> = {};
   for (const [name, spec] of entries) {
-    const flag = flags[name];
-    const given: Found | undefined = flag === undefined ? fromEnvironment(name, spec, env) : { raw: flag, origin: `--${name}`, fromCommandLine: true };
+    const given = find(name, flags, env, file);
     if (given) found.set(name, given);
     const raw = given?.raw ?? spec.default ?? (spec.type === 'boolean' ? false : undefined);
     if (raw === undefined) continue;
@@ -397,6 +466,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     rollbackHistory: args['rollback-history'],
     rollbackTo: args.to,
     help: args.help,
+    version: args.version,
     mode,
   };
 }
