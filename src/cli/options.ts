@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
+import { defaultDataDir } from '../sink/postgres/embedded.js';
 import { UsageError } from './usage-error.js';
 
 interface OptionSpec {
@@ -17,6 +18,7 @@ export const OPTIONS = {
   source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from (default: kafka)' },
   'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives (default: $DATABASE_URL)" },
   'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from (default: --database-url)' },
+  'data-dir': { type: 'string', value: 'DIR', help: 'without a database URL: the embedded PostgreSQL\'s directory (default: $XDG_CACHE_HOME/rebuild-projection, else ~/.cache/rebuild-projection)' },
   'batch-size': { type: 'string', value: 'N', help: 'workspaces per transaction (default: 250)' },
   'agent-config': { type: 'string', value: 'pinned|live', help: "agent config per workspace: the pinned version (default) or the live row, as GitLab's backfill did" },
   brokers: { type: 'string', value: 'HOST:PORT,…', help: 'Kafka bootstrap brokers (default: $KAFKA_BROKERS)' },
@@ -120,6 +122,7 @@ const argsSchema = z
     source: z.enum(['kafka', 'snapshot'], { message: '--source must be "kafka" or "snapshot"' }).default('kafka'),
     'database-url': z.string().min(1).optional(),
     'source-database-url': z.string().min(1).optional(),
+    'data-dir': z.string().min(1).optional(),
     'batch-size': positiveInt('batch-size').default(250),
     'agent-config': z.enum(['pinned', 'live'], { message: '--agent-config must be "pinned" or "live"' }).default('pinned'),
     brokers: z.string().min(1).optional(),
@@ -189,6 +192,8 @@ export interface CliArgs {
   source: 'kafka' | 'snapshot';
   databaseUrl: string | undefined;
   sourceDatabaseUrl: string | undefined;
+  /** The embedded database's directory, used when `databaseUrl` is undefined. */
+  dataDir: string;
   batchSize: number;
   agentConfigMode: 'pinned' | 'live';
   brokers: string[] | undefined;
@@ -316,6 +321,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     source: args.source,
     databaseUrl: args['database-url'] ?? env.DATABASE_URL,
     sourceDatabaseUrl: args['source-database-url'],
+    dataDir: args['data-dir'] ?? defaultDataDir(env),
     batchSize: args['batch-size'],
     agentConfigMode: args['agent-config'],
     brokers: brokers ? brokers.split(',').map((b) => b.trim()).filter(Boolean) : undefined,
