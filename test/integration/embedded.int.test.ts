@@ -5,13 +5,17 @@
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { openEmbeddedDatabase } from '../../src/sink/postgres/embedded.js';
 import type { Session } from '../../src/sink/postgres/database.js';
-import { runCli } from '../support/cli.js';
+import { runCli, spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, readFixture } from '../support/database.js';
 import { insertAgentConfig, insertWorkspace } from '../support/gitlab-rows.js';
 import { gitlabBackfillGolden } from '../support/golden.js';
+import { createTestKafka } from '../support/kafka-broker.js';
+import { asAvro, createdEvent, createTopic, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
 const seedDevfile = readFixture('gitlab/seed-processed-devfile.yaml');
 const root = mkdtempSync(join(tmpdir(), 'rebuild-projection-embedded-'));
@@ -20,6 +24,8 @@ const template = join(root, 'template');
 let dataDir: string;
 
 beforeAll(async () => {
+  // The embedded default is what runs without one (spawnCli passes this process's environment on).
+  delete process.env.DATABASE_URL;
   await (await openEmbeddedDatabase({ dataDir: template })).end();
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -157,5 +163,80 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
     });
     // Released on end: the next process opens it.
     expect((await cli('--status')).code).toBe(0);
+  });
+});
+
+describe('the embedded PostgreSQL with Kafka', () => {
+  const brokers = inject('kafkaBrokers');
+  let kafka: Kafka;
+  let topic: string;
+  let group: string;
+  beforeAll(() => {
+    kafka = createTestKafka(brokers, 'embedded-tests');
+  });
+  beforeEach(() => {
+    const suffix = randomBytes(4).toString('hex');
+    topic = `embedded-events-${suffix}`;
+    group = `embedded-${suffix}`;
+  });
+  const kafkaArgs = () => ['--brokers', brokers, '--topic', topic, '--group', group];
+
+  /** The replicas of a workspace's Deployment (1 running, 0 stopped). */
+  const replicas = (config: unknown) => (config as { kind: string; spec?: { replicas?: number } }[]).find((o) => o.kind === 'Deployment')?.spec?.replicas;
+
+  /** Until the group has committed (after PostgreSQL) every partition's end offset. */
+  async function consumedToEnd(groupId: string): Promise<void> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await waitFor(async () => {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions;
+        return ends.every((end) => committed.find((c) => c.partition === end.partition)?.offset === end.high);
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  it('rebuilds from a 3-partition topic, then follows it (partitions consumed concurrently on the one session): the rows the pg path writes', async () => {
+    const n = 30;
+    const rows = Array.from({ length: n }, (_, i) => workspaceRow(i + 1));
+    await createTopic(kafka, topic, 3);
+    await produce(kafka, topic, rows.flatMap((row) => [asAvro(createdEvent(row)), asAvro(updatedEvent(row.id, 2, { desired_state: 'Stopped' }))]));
+    const prepare = async (db: Session) => {
+      await insertAgentConfig(db, { cluster_agent_id: 1, dns_zone: 'embedded.example' });
+      await upsertWorkspaceRows(db, rows);
+    };
+    await withEmbedded(prepare);
+
+    const rebuild = await cli(...kafkaArgs());
+    expect(rebuild.stdout).toMatch(new RegExp(`rebuild #1 from kafka: ${n} workspaces, ${n} written, 0 unchanged, 0 deleted, 0 failed`));
+    expect(rebuild.code).toBe(0);
+
+    const follower = spawnCli(['agentk-states', '--follow', ...kafkaArgs(), '--data-dir', dataDir]);
+    // Ten workspaces start again, spread over the three partitions.
+    await produce(kafka, topic, rows.slice(0, 10).map((row) => asAvro(updatedEvent(row.id, 3, { desired_state: 'Running' }))));
+    await consumedToEnd(group);
+    const beside = await cli('--status');
+    expect(beside.code).toBe(1);
+    expect(beside.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`in use by process ${follower.child.pid} on `))]);
+    follower.child.kill('SIGTERM');
+    const followed = await follower.exited;
+    expect(followed.stdout).toMatch(/agentk-states kafka follow: 10 events, 10 written/);
+    expect(followed.code).toBe(0);
+
+    const embedded = await withEmbedded(readModel);
+    expect(embedded.size).toBe(n);
+    expect([...embedded].map(([id, config]) => [id, replicas(config)])).toEqual(rows.map((row) => [row.id, row.id <= 10 ? 1 : 0]));
+    const pgDb = await createTestDatabase();
+    try {
+      await prepare(pgDb.pool);
+      const pgRun = await runCli(['agentk-states', ...kafkaArgs(), '--group', `${group}-pg`, '--database-url', pgDb.url]);
+      expect(pgRun.code).toBe(0);
+      expect(await readModel(pgDb.pool)).toEqual(embedded);
+    } finally {
+      await pgDb.drop();
+    }
   });
 });
