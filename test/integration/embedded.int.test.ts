@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import pg from 'pg';
 import { openEmbeddedDatabase } from '../../src/sink/postgres/embedded.js';
+import { SessionWaitError, SingleSessionDatabase } from '../../src/sink/postgres/single-session.js';
+import { withTransaction } from '../../src/sink/postgres/transaction.js';
 import type { Session } from '../../src/sink/postgres/database.js';
 import { runCli, spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, readFixture } from '../support/database.js';
@@ -62,6 +67,63 @@ async function rowsByName(db: Session): Promise<Map<string, { project_id: string
   );
   return new Map(rows.map((row) => [row.name, { project_id: row.project_id, desired_config: row.desired_config }]));
 }
+
+describe('the single-session adapter', () => {
+  let pglite: PGlite;
+  let db: SingleSessionDatabase;
+  beforeEach(async () => {
+    pglite = await PGlite.create({ dataDir: join(dataDir, 'postgres') });
+    const client = new pg.Client(createPgConfig(pglite));
+    await client.connect();
+    db = new SingleSessionDatabase(client, { waitLimitMs: 1_000 });
+    await db.query('CREATE TABLE t (x int)');
+  });
+  afterEach(async () => {
+    await db.end();
+    await pglite.close();
+  });
+  const count = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0]!.n;
+
+  it("gives a lease's transaction the session to itself: another lease's statement runs after its ROLLBACK, not inside it", async () => {
+    const a = await db.connect();
+    await a.query('BEGIN');
+    await a.query('INSERT INTO t VALUES (1)');
+    let seen: number | undefined;
+    const beside = count().then((n) => (seen = n));
+    await a.query('INSERT INTO t VALUES (2)');
+    expect(seen).toBeUndefined();
+    await a.query('ROLLBACK');
+    a.release();
+    expect(await beside).toBe(0);
+  });
+
+  it('rolls back a transaction whose lease is given back inside it, before any other statement', async () => {
+    const a = await db.connect();
+    await a.query('BEGIN');
+    await a.query('INSERT INTO t VALUES (1)');
+    a.release(new Error('its connection broke'));
+    expect(await count()).toBe(0);
+  });
+
+  it('does not hold a READ ONLY transaction open: transactions of other leases commit beside it', async () => {
+    const reader = await db.connect();
+    await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await withTransaction(db, (client) => client.query('INSERT INTO t VALUES (1)'));
+    expect((await reader.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0]!.n).toBe(1);
+    await reader.query('COMMIT');
+    reader.release();
+  });
+
+  it('fails a statement that waits too long for a transaction (one that waits for it) instead of hanging', async () => {
+    const a = await db.connect();
+    await a.query('BEGIN');
+    await expect(db.query('SELECT 1')).rejects.toThrow(SessionWaitError);
+    await expect(db.query('SELECT 1')).rejects.toThrow(/one session has been in another transaction of this process for 1 s while a statement waited/);
+    await a.query('ROLLBACK');
+    a.release();
+    expect(await count()).toBe(0);
+  });
+});
 
 describe('the embedded PostgreSQL (no --database-url)', () => {
   it("creates GitLab's tables in a new data dir on first use, says where the data is kept, and opens it again later", async () => {

@@ -49,6 +49,8 @@ class Turns {
   private holder: object | undefined;
   private readonly queue: { who: object; grant: () => void }[] = [];
 
+  constructor(private readonly waitLimitMs: number) {}
+
   async take(who: object, what: string): Promise<void> {
     if (this.holder === undefined) {
       this.holder = who;
@@ -60,11 +62,11 @@ class Turns {
         this.queue.splice(this.queue.indexOf(waiter), 1);
         reject(
           new SessionWaitError(
-            `the embedded database's one session has been in another transaction of this process for ${SESSION_WAIT_LIMIT_MS / 1000} s ` +
+            `the embedded database's one session has been in another transaction of this process for ${this.waitLimitMs / 1000} s ` +
               `while ${what} waited for it (a transaction waiting for a statement outside it?)`,
           ),
         );
-      }, SESSION_WAIT_LIMIT_MS);
+      }, this.waitLimitMs);
       this.queue.push(waiter);
     });
   }
@@ -138,10 +140,14 @@ class SessionLease implements Lease {
 export class SingleSessionDatabase implements Database {
   readonly singleSession = true;
   /** @internal Shared with the leases. */
-  readonly turns = new Turns();
+  readonly turns: Turns;
 
   /** `client`: connected, and used by nothing else from now on. */
-  constructor(readonly client: pg.Client) {
+  constructor(
+    readonly client: pg.Client,
+    options: { waitLimitMs?: number } = {},
+  ) {
+    this.turns = new Turns(options.waitLimitMs ?? SESSION_WAIT_LIMIT_MS);
     // A broken session rejects the statement in flight, which reports it; unheard, 'error' would crash.
     client.on('error', () => undefined);
   }
