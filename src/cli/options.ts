@@ -50,6 +50,9 @@ export const OPTIONS = {
   json: { type: 'boolean', help: 'with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object' },
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this (default: 30)' },
+  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a replay; default: off)' },
+  'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (default: 0.0.0.0, every interface, as probes reach a container)' },
+  'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind (default: 1000)' },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -157,6 +160,14 @@ const argsSchema = z
     json: z.boolean().default(false),
     sample: positiveInt('sample').optional(),
     'shutdown-timeout': positiveInt('shutdown-timeout').default(30),
+    'metrics-port': z
+      .string()
+      .regex(/^\d+$/, '--metrics-port takes a TCP port number')
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 65_535, '--metrics-port must be between 1 and 65535')
+      .optional(),
+    'metrics-host': z.string().min(1).default('0.0.0.0'),
+    'ready-max-lag': nonNegativeInt('ready-max-lag').default(1000),
     'dead-letters': z.boolean().default(false),
     'retry-dead-letters': z.boolean().default(false),
     'purge-dead-letters': z.boolean().default(false),
@@ -217,6 +228,8 @@ export interface CliArgs {
   sample: number | undefined;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
+  /** --metrics-port: the operations endpoint (/metrics, /healthz, /readyz); undefined: none. */
+  metrics: { host: string; port: number; readyMaxLag: number } | undefined;
   /** --dead-letters, --retry-dead-letters, --purge-dead-letters: which letters (`--source` only when given). */
   deadLetterFilter: DeadLetterFilter;
   /** --purge-dead-letters: confirmed. */
@@ -291,6 +304,11 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   if (args['max-restarts'] !== undefined && !switches) throw new UsageError('--max-restarts goes with a rebuild that switches, or with --switch');
   if (args['rollback-history'] !== undefined && !switches) throw new UsageError('--rollback-history goes with a rebuild that switches, or with --switch');
   if (args.verify && args['source-database-url']) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
+  const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => parsed.values[flag] !== undefined);
+  if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
+  if (args['metrics-port'] !== undefined && chosen.some((flag) => flag !== '--switch' && flag !== '--no-switch')) {
+    throw new UsageError(`--metrics-port goes with a rebuild, --follow or a replay (not ${chosen[0]})`);
+  }
   const mode: Mode = deadLetterMode
     ? deadLetterMode
     : args.status
@@ -330,6 +348,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     json: args.json,
     sample: args.sample,
     shutdownTimeoutS: args['shutdown-timeout'],
+    metrics: args['metrics-port'] === undefined ? undefined : { host: args['metrics-host'], port: args['metrics-port'], readyMaxLag: args['ready-max-lag'] },
     deadLetterFilter: {
       reason: args.reason,
       workspaceId: args.workspace,

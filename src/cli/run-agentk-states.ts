@@ -34,6 +34,8 @@ import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
 import { previewJson, previewText } from './impact-report.js';
 import { verifyJson, verifyText } from './verify-report.js';
+import { Metrics } from '../ops/metrics.js';
+import { OpsServerError, startOpsServer } from '../ops/http-server.js';
 
 export interface CliIo {
   signal: AbortSignal;
@@ -64,6 +66,7 @@ const OPERATIONAL_ERRORS = [
   DeadLettersBusyError,
   DeadLetterTablesMissingError,
   SchemaCatalogError,
+  OpsServerError,
   kafkajs.KafkaJSError,
 ];
 
@@ -71,6 +74,8 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
   const releasers: Releaser[] = [];
   try {
     if (!args.databaseUrl) throw new UsageError('no target database: pass --database-url or set DATABASE_URL');
+    // First, so that /readyz answers (503) while the run prepares, and /healthz from the start.
+    const metrics = args.metrics ? await serveMetrics(args.metrics, io, releasers) : undefined;
     const target = await openPool(args.databaseUrl, 'target', 4);
     releasers.push(() => target.end());
     if (args.mode === 'verify') return await verify(args, io, target);
@@ -102,11 +107,11 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       }
       case 'rebuild':
       case 'switch':
-        return await rebuild(args, io, target, kafka, releasers, decode);
+        return await rebuild(args, io, target, kafka, releasers, decode, metrics);
       case 'follow':
       case 'replay':
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
-        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args), decode);
+        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args), decode, metrics);
       case 'retry-dead-letters':
       case 'purge-dead-letters':
         return await workOffDeadLetters(args, io, target, decode);
@@ -126,6 +131,14 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
   } finally {
     for (const release of releasers.reverse()) await release();
   }
+}
+
+async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo, releasers: Releaser[]): Promise<Metrics> {
+  const metrics = new Metrics({ readyMaxLag: options.readyMaxLag });
+  const server = await startOpsServer({ ...options, registry: metrics.registry, readiness: () => metrics.consumer.readiness(options.readyMaxLag) });
+  releasers.push(() => server.close());
+  io.log(`serving /metrics, /healthz and /readyz on ${server.address.host}:${server.address.port}`);
+  return metrics;
 }
 
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
@@ -174,6 +187,7 @@ async function rebuild(
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
   releasers: Releaser[],
   decode: WorkspaceDecoder,
+  metrics: Metrics | undefined,
 ): Promise<ExitCode> {
   if (args.source === 'kafka' && !kafka && args.mode !== 'switch') throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
   if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
@@ -200,13 +214,17 @@ async function rebuild(
       decode,
       signal: io.signal,
       log: io.log,
-      onProgress: (sample) => progress.update(sample),
+      onProgress: (sample) => {
+        progress.update(sample);
+        metrics?.rebuildProgress(sample);
+      },
       until: args.noSwitch ? 'built' : 'switched',
       switchOnly,
       guard,
       rollbackHistory: args.rollbackHistory,
     });
     progress.finish();
+    metrics?.rebuildEnded(result.outcome);
     if (result.outcome === 'built') {
       const problems = result.failed + result.parked.workspaces;
       await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written: 0, unchanged: 0, failed: result.failed });
@@ -242,7 +260,7 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`);
     }
-    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode);
+    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, metrics);
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
@@ -266,7 +284,15 @@ async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, l
   }
 }
 
-async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ExitCode> {
+async function consume(
+  args: CliArgs,
+  io: CliIo,
+  target: pg.Pool,
+  kafka: Kafka,
+  start: ReplayStart,
+  decode: WorkspaceDecoder,
+  metrics: Metrics | undefined,
+): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
   const started = performance.now();
@@ -284,6 +310,7 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
       decode,
       signal: io.signal,
       log: io.log,
+      observer: metrics?.observer,
     });
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
     // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters
