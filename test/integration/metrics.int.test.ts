@@ -4,8 +4,9 @@
  * /readyz turns from 503 to 200, a bad message counts under its reason; a rebuild shows its phase.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { expect, inject, it } from 'vitest';
-import { spawnCli, waitFor, type SpawnedCli } from '../support/cli.js';
+import { runCli, spawnCli, waitFor, type SpawnedCli } from '../support/cli.js';
 import { useFreshGitLabDatabase } from '../support/database.js';
 import { createTestKafka } from '../support/kafka-broker.js';
 import { freePort, probe, sample, samples, scrape } from '../support/ops-endpoint.js';
@@ -98,8 +99,26 @@ it('a rebuild (--source snapshot --follow) shows its phase while it runs, is not
     const text = await scrape(port);
     expect(samples(text, 'rebuild_projection_rebuild_phase')).toEqual([{ labels: { phase: 'switched' }, value: 1 }]);
     expect((await readModel(db.pool)).size).toBe(400);
+    // The rebuild wrote those rows; the counters are the follower's, which has had nothing to do.
+    expect(sample(text, 'rebuild_projection_rows_total', { result: 'written' })).toBe(0);
+    expect(sample(text, 'rebuild_projection_events_total', { outcome: 'applied' })).toBe(0);
   } finally {
     const exited = await stop(cli);
     expect(exited.code, exited.stderr).toBe(0);
+  }
+});
+
+it('a --metrics-port already in use: exit 1 with one line, before touching the database', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const { port } = holder.address() as AddressInfo;
+  try {
+    const result = await runCli(['agentk-states', '--follow', '--metrics-port', String(port), '--metrics-host', '127.0.0.1', '--database-url', db.url, '--brokers', brokers]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`rebuild-projection: could not serve metrics on 127.0.0.1:${port} (--metrics-port, --metrics-host): EADDRINUSE\n`);
+    const { rows } = await db.pool.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rebuild_projection'`);
+    expect(rows).toEqual([]);
+  } finally {
+    await new Promise((resolve) => holder.close(resolve));
   }
 });
