@@ -18,6 +18,12 @@ describe('the metrics options', () => {
     }
   });
 
+  it("come from a service's environment too, which a one-off --status beside it ignores (its port is taken)", () => {
+    const env = { REBUILD_PROJECTION_METRICS_PORT: '9464', REBUILD_PROJECTION_READY_MAX_LAG: '10' };
+    expect(parseCommandLine(['agentk-states', '--follow'], env).metrics).toEqual({ host: '0.0.0.0', port: 9464, readyMaxLag: 10 });
+    expect(parseCommandLine(['agentk-states', '--status'], env).metrics).toBeUndefined();
+  });
+
   it('are refused, naming the flag, where they make no sense or the value is wrong', () => {
     expect(() => parse('agentk-states', '--status', '--metrics-port', '9464')).toThrow('--metrics-port goes with a rebuild, --follow or a replay (not --status)');
     expect(() => parse('agentk-states', '--follow', '--ready-max-lag', '5')).toThrow('--ready-max-lag goes with --metrics-port');
