@@ -56,6 +56,12 @@ const nonNegativeInt = z
   .transform(Number)
   .refine((n) => n <= 1_000_000_000, 'must be at most 1000000000');
 
+const tcpPort = z
+  .string()
+  .regex(/^\d+$/, 'takes a TCP port number')
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 65_535, 'must be between 1 and 65535');
+
 const isoTime = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'must be an ISO-8601 time, e.g. 2026-11-25T10:00:00Z');
 
 const list = nonEmpty.transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
@@ -132,6 +138,9 @@ export const OPTIONS = {
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
+  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a replay)', defaultText: 'off', schema: tcpPort },
+  'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (every interface, as probes reach a container)', default: '0.0.0.0', schema: nonEmpty },
+  'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind', default: '1000', schema: nonNegativeInt },
   config: { type: 'string', value: 'FILE', help: `read settings from this file (${CONFIG_FILE_FORMAT}); flags and environment variables override it`, schema: nonEmpty, from: ['env'] },
   version: commandFlag('print the version'),
   help: { ...commandFlag('print this help'), short: 'h' },
@@ -228,6 +237,8 @@ export interface CliArgs {
   sample: number | undefined;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
+  /** --metrics-port: the operations endpoint (/metrics, /healthz, /readyz); undefined: none. */
+  metrics: { host: string; port: number; readyMaxLag: number } | undefined;
   /** --dead-letters, --retry-dead-letters, --purge-dead-letters: which letters (`--source` only when given). */
   deadLetterFilter: DeadLetterFilter;
   /** --purge-dead-letters: confirmed. */
@@ -435,6 +446,12 @@ export function parseCommandLine(
                 : args.follow && args.source === 'kafka'
                   ? 'follow'
                   : 'rebuild';
+  // The endpoint serves the modes that run for a while. A service's metrics-port (environment or file) is
+  // ignored by a one-off --status beside it, which would find its port taken; on the command line it is refused.
+  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'replay' || mode === 'switch';
+  if (onCommandLine('metrics-port') && !serves) throw new UsageError(`--metrics-port goes with a rebuild, --follow or a replay (not ${chosen[0]})`);
+  const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
+  if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
   return {
     projection: 'agentk-states',
     source: args.source,
@@ -455,6 +472,7 @@ export function parseCommandLine(
     json: args.json,
     sample: args.sample,
     shutdownTimeoutS: args['shutdown-timeout'],
+    metrics: args['metrics-port'] === undefined || !serves ? undefined : { host: args['metrics-host'], port: args['metrics-port'], readyMaxLag: args['ready-max-lag'] },
     deadLetterFilter: {
       reason: args.reason,
       workspaceId: args.workspace,
