@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
+import { KafkaSecuritySettingsError, parseKafkaSecurity, type KafkaSecuritySettings } from '../sources/kafka/kafka-security.js';
 import { UsageError } from './usage-error.js';
 
 interface OptionSpec {
@@ -22,6 +23,15 @@ export const OPTIONS = {
   brokers: { type: 'string', value: 'HOST:PORT,…', help: 'Kafka bootstrap brokers (default: $KAFKA_BROKERS)' },
   topic: { type: 'string', value: 'NAME,…', help: 'topics to consume (default: workspace-events)' },
   group: { type: 'string', value: 'ID', help: 'Kafka consumer group (default: rebuild-projection-agentk-states)' },
+  'kafka-security-protocol': { type: 'string', value: 'PROTOCOL', help: "Kafka's security.protocol: PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL" },
+  'kafka-ssl-ca-file': { type: 'string', value: 'FILE', help: "PEM CA certificates the brokers' certificates must chain to (default: the system CAs)" },
+  'kafka-ssl-cert-file': { type: 'string', value: 'FILE', help: 'mutual TLS: our PEM client certificate (with --kafka-ssl-key-file)' },
+  'kafka-ssl-key-file': { type: 'string', value: 'FILE', help: 'mutual TLS: its PEM private key' },
+  'kafka-ssl-key-password-file': { type: 'string', value: 'FILE', help: 'the passphrase of an encrypted key (or $REBUILD_PROJECTION_KAFKA_SSL_KEY_PASSWORD)' },
+  'kafka-ssl-no-hostname-verification': { type: 'boolean', help: "accept a broker certificate that does not name the broker's host (the CA is still checked)" },
+  'kafka-sasl-mechanism': { type: 'string', value: 'MECHANISM', help: "Kafka's sasl.mechanism: plain, scram-sha-256 or scram-sha-512" },
+  'kafka-sasl-username': { type: 'string', value: 'NAME', help: 'SASL user' },
+  'kafka-sasl-password-file': { type: 'string', value: 'FILE', help: 'file holding the SASL password (or $REBUILD_PROJECTION_KAFKA_SASL_PASSWORD)' },
   follow: { type: 'boolean', help: 'keep consuming after catching up, until SIGTERM/SIGINT' },
   'from-offset': { type: 'string', value: 'P:O,…|O', help: 'replay from these offsets (partition:offset, or one offset for every partition)' },
   'from-timestamp': { type: 'string', value: 'ISO-8601', help: 'replay from the first offset at or after this time' },
@@ -46,6 +56,10 @@ export const OPTIONS = {
   since: { type: 'string', value: 'ISO-8601', help: 'with --*dead-letters: first seen at or after this time' },
   yes: { type: 'boolean', help: 'with --purge-dead-letters: really delete' },
   schemas: { type: 'string', value: 'DIR', help: "Avro catalog directory (catalog.json and .avsc files; default: the package's schemas/)" },
+  'export-events': { type: 'boolean', help: "produce one full-row event per workspace of GitLab's workspaces table (one snapshot) to --topic, or --to-file" },
+  'to-file': { type: 'string', value: 'FILE', help: 'with --export-events: write NDJSON (one JSON event per line) to this new file instead of Kafka' },
+  'export-encoding': { type: 'string', value: 'json|avro', help: 'with --export-events to Kafka: the event encoding (default: json)' },
+  append: { type: 'boolean', help: 'with --export-events: produce even though the topic already holds messages' },
   explain: { type: 'string', value: 'WORKSPACE_ID', help: "one workspace: folded versions and their origins, parked updates, dead letters, agent config, live row diff; read-only" },
   json: { type: 'boolean', help: 'with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object' },
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
@@ -71,6 +85,7 @@ Modes:
   --dead-letters [filters] [--json]  list dead letters (read-only); --retry-dead-letters [filters],
                                      --purge-dead-letters [filters] --yes work them off
   --explain WORKSPACE_ID [--json]    everything known about one workspace (read-only)
+  --export-events [--to-file FILE]   produce one full-row event per workspace (one snapshot) to bootstrap a topic
 
 Options:
 ${Object.entries(OPTIONS)
@@ -170,6 +185,10 @@ const argsSchema = z
       .optional(),
     yes: z.boolean().default(false),
     schemas: z.string().min(1).optional(),
+    'export-events': z.boolean().default(false),
+    'to-file': z.string().min(1).optional(),
+    'export-encoding': z.enum(['json', 'avro'], { message: '--export-encoding must be "json" or "avro"' }).optional(),
+    append: z.boolean().default(false),
     help: z.boolean().default(false),
   })
   .refine(
@@ -194,6 +213,8 @@ export interface CliArgs {
   brokers: string[] | undefined;
   topics: string[];
   group: string;
+  /** TLS and SASL towards Kafka (files not read yet). */
+  kafkaSecurity: KafkaSecuritySettings;
   follow: boolean;
   fromOffset: FromOffsets | undefined;
   fromTimestamp: number | undefined;
@@ -223,6 +244,8 @@ export interface CliArgs {
   yes: boolean;
   /** --schemas: the Avro catalog directory; undefined: the package's. */
   schemasDir: string | undefined;
+  /** --export-events: to Kafka (the first --topic) in this encoding, or to a new NDJSON file. */
+  exportTo: { kind: 'kafka'; encoding: 'json' | 'avro'; append: boolean } | { kind: 'file'; path: string } | undefined;
   help: boolean;
   mode: Mode;
 }
@@ -236,9 +259,10 @@ export interface CliArgs {
  * - `verify`: read-only comparison of the table with a snapshot's generated rows;
  * - `explain`: read-only report on one workspace;
  * - `preview`: read-only impact of switching the built shadow in; `switch`: that switch, guarded by --fingerprint;
- * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`.
+ * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`;
+ * - `export-events`: GitLab's workspaces as full-row events, to a topic or a file (writes no database).
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | DeadLetterMode;
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'export-events' | DeadLetterMode;
 
 const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
 export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
@@ -269,6 +293,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     '--status': args.status, '--rollback': args.rollback, '--verify': args.verify, '--explain': explain, '--preview': args.preview,
     '--switch': args.switch, '--no-switch': args['no-switch'], '--dead-letters': args['dead-letters'],
     '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'],
+    '--export-events': args['export-events'],
   };
   const chosen = Object.entries(modes).filter(([, on]) => on).map(([flag]) => flag);
   if (chosen.length > 1) throw new UsageError(`choose one of ${Object.keys(modes).join(', ')} (not ${chosen.join(' and ')})`);
@@ -290,9 +315,12 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   const switches = !(args.status || args.rollback || args.verify || explain || deadLetterMode || args.preview || args['no-switch'] || replay || (args.follow && args.source === 'kafka'));
   if (args['max-restarts'] !== undefined && !switches) throw new UsageError('--max-restarts goes with a rebuild that switches, or with --switch');
   if (args['rollback-history'] !== undefined && !switches) throw new UsageError('--rollback-history goes with a rebuild that switches, or with --switch');
+  const exportTo = exportTarget(args);
   if (args.verify && args['source-database-url']) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
   const mode: Mode = deadLetterMode
     ? deadLetterMode
+    : exportTo
+    ? 'export-events'
     : args.status
     ? 'status'
     : args.rollback
@@ -311,6 +339,12 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
                   ? 'follow'
                   : 'rebuild';
   const brokers = args.brokers ?? env.KAFKA_BROKERS;
+  let kafkaSecurity: KafkaSecuritySettings;
+  try {
+    kafkaSecurity = parseKafkaSecurity(parsed.values, env);
+  } catch (error) {
+    throw error instanceof KafkaSecuritySettingsError ? new UsageError(error.message) : error;
+  }
   return {
     projection: 'agentk-states',
     source: args.source,
@@ -321,6 +355,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     brokers: brokers ? brokers.split(',').map((b) => b.trim()).filter(Boolean) : undefined,
     topics: args.topic.split(',').map((t) => t.trim()).filter(Boolean),
     group: args.group,
+    kafkaSecurity,
     follow: args.follow,
     fromOffset: args['from-offset'],
     fromTimestamp: args['from-timestamp'],
@@ -340,6 +375,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     },
     yes: args.yes,
     schemasDir: args.schemas,
+    exportTo,
     noSwitch: args['no-switch'],
     fingerprint: args.fingerprint,
     maxRestarts: args['max-restarts'],
@@ -348,4 +384,18 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     help: args.help,
     mode,
   };
+}
+
+/** --export-events and its options, checked together. */
+function exportTarget(args: z.infer<typeof argsSchema>): CliArgs['exportTo'] {
+  const flags = (['to-file', 'export-encoding', 'append'] as const).filter((flag) => args[flag] !== undefined && args[flag] !== false);
+  if (!args['export-events']) {
+    if (flags.length > 0) throw new UsageError(`--${flags[0]} goes with --export-events`);
+    return undefined;
+  }
+  if (args['source-database-url']) throw new UsageError('--export-events reads --database-url (one snapshot): drop --source-database-url');
+  const path = args['to-file'];
+  if (path === undefined) return { kind: 'kafka', encoding: args['export-encoding'] ?? 'json', append: args.append };
+  if (args['export-encoding'] !== undefined || args.append) throw new UsageError('--to-file writes JSON to a new file: drop --export-encoding and --append');
+  return { kind: 'file', path };
 }
