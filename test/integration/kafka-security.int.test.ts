@@ -126,7 +126,7 @@ describe('secure Kafka', () => {
   it('a wrong CA fails within seconds with "certificate verify failed", exit 1', async () => {
     const args = scram512().map((arg) => (arg === broker.files.ca ? broker.files.otherCa : arg));
     const { result, seconds } = await timed(() => cli(broker.saslSsl, ['--topic', 'any', '--from-beginning', ...args]));
-    expectOneLineFailure(result, /^rebuild-projection: Kafka brokers 127\.0\.0\.1:\d+ \(SASL_SSL, SCRAM-SHA-512 as "alice"\): TLS certificate verify failed: .*certificate/);
+    expectOneLineFailure(result, /^rebuild-projection: Kafka brokers 127\.0\.0\.1:\d+ \(SASL_SSL, SCRAM-SHA-512 as "alice"\): TLS certificate verify failed: .*certificate.* \(check --kafka-ssl-ca-file\)$/);
     expect(seconds).toBeLessThan(15);
   });
 
@@ -134,6 +134,18 @@ describe('secure Kafka', () => {
     const { result, seconds } = await timed(() => cli(broker.saslSsl, ['--topic', 'any', '--from-beginning']));
     expectOneLineFailure(result, /^rebuild-projection: Kafka brokers 127\.0\.0\.1:\d+ \(PLAINTEXT\): the broker closed the connection: is this listener TLS/);
     expect(seconds).toBeLessThan(15);
+  });
+
+  it('hostname verification is on by default: a certificate that does not name the broker is refused, unless turned off', async () => {
+    const topic = await newTopic();
+    const tls = ['--topic', topic, '--status', '--kafka-security-protocol', 'SSL', '--kafka-ssl-ca-file', broker.files.ca];
+    const verified = await cli(broker.misnamed, tls);
+    expectOneLineFailure(verified, /^rebuild-projection: Kafka brokers 127\.0\.0\.1:\d+ \(SSL\): TLS certificate verify failed: the broker's certificate does not name the address we connected to \(.*127\.0\.0\.1.*\): use a broker address it names, or --kafka-ssl-no-hostname-verification$/);
+    const unverified = await cli(broker.misnamed, [...tls, '--kafka-ssl-no-hostname-verification']);
+    expect(unverified.code, unverified.stderr).toBe(0);
+    // The CA is still checked without hostname verification.
+    const otherCa = await cli(broker.misnamed, [...tls.map((arg) => (arg === broker.files.ca ? broker.files.otherCa : arg)), '--kafka-ssl-no-hostname-verification']);
+    expectOneLineFailure(otherCa, /TLS certificate verify failed/);
   });
 
   it('an unreadable CA file is one line naming the file, before any connection', async () => {

@@ -7,6 +7,7 @@
  *   PLAINTEXT  for the test's own setup (topics, events)
  *   SASL_SSL   PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512; server-authenticated TLS
  *   SSL        mutual TLS: the client must present a certificate signed by the CA
+ *   MISNAMED   TLS with a certificate (same CA) that names only elsewhere.example: hostname verification fails
  *
  * The broker certificate names 127.0.0.1 and localhost (subjectAltName), signed by a CA of its own; a second,
  * unrelated CA is there for the "wrong CA" case.
@@ -32,6 +33,7 @@ export interface SecureKafkaBroker {
   plaintext: string;
   saslSsl: string;
   mtls: string;
+  misnamed: string;
   files: {
     ca: string;
     otherCa: string;
@@ -68,11 +70,14 @@ function makeCertificates(dir: string, storePassword: string): void {
   }
   writeFileSync(path.join(dir, 'broker.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const [name, subject] of [['broker', '/CN=localhost'], ['client', '/CN=rebuild-projection']] as const) {
+  writeFileSync(path.join(dir, 'misnamed.ext'), 'subjectAltName=DNS:elsewhere.example\n');
+  for (const [name, subject] of [['broker', '/CN=localhost'], ['client', '/CN=rebuild-projection'], ['misnamed', '/CN=elsewhere.example']] as const) {
     openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
     openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', days, '-extfile', `${name}.ext`);
   }
-  openssl(dir, 'pkcs12', '-export', '-in', 'broker.pem', '-inkey', 'broker.key', '-certfile', 'ca.pem', '-name', 'broker', '-out', 'broker.p12', '-passout', `pass:${storePassword}`);
+  for (const name of ['broker', 'misnamed']) {
+    openssl(dir, 'pkcs12', '-export', '-in', `${name}.pem`, '-inkey', `${name}.key`, '-certfile', 'ca.pem', '-name', name, '-out', `${name}.p12`, '-passout', `pass:${storePassword}`);
+  }
   openssl(dir, 'pkcs8', '-topk8', '-in', 'client.key', '-out', 'client-encrypted.key', '-v2', 'aes-256-cbc', '-passout', `pass:${CLIENT_KEY_PASSWORD}`);
 }
 
@@ -83,7 +88,7 @@ export async function startSecureKafkaBroker(): Promise<SecureKafkaBroker> {
   mkdirSync(certs);
   const storePassword = 'broker-store-Secret';
   makeCertificates(certs, storePassword);
-  const [port, controllerPort, saslSslPort, mtlsPort] = (await freePorts(4)) as [number, number, number, number];
+  const [port, controllerPort, saslSslPort, mtlsPort, misnamedPort] = (await freePorts(5)) as [number, number, number, number, number];
   const file = (name: string) => path.join(certs, name);
   const scramJaas = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
   // @PORT@, @CONTROLLER_PORT@ and @LOG_DIRS@ are the script's to fill in.
@@ -91,11 +96,11 @@ export async function startSecureKafkaBroker(): Promise<SecureKafkaBroker> {
     'process.roles=broker,controller',
     'node.id=1',
     'controller.quorum.voters=1@127.0.0.1:@CONTROLLER_PORT@',
-    `listeners=PLAINTEXT://127.0.0.1:@PORT@,SASL_SSL://127.0.0.1:${saslSslPort},SSL://127.0.0.1:${mtlsPort},CONTROLLER://127.0.0.1:@CONTROLLER_PORT@`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:@PORT@,SASL_SSL://127.0.0.1:${saslSslPort},SSL://127.0.0.1:${mtlsPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:@PORT@,SASL_SSL://127.0.0.1:${saslSslPort},SSL://127.0.0.1:${mtlsPort},MISNAMED://127.0.0.1:${misnamedPort},CONTROLLER://127.0.0.1:@CONTROLLER_PORT@`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:@PORT@,SASL_SSL://127.0.0.1:${saslSslPort},SSL://127.0.0.1:${mtlsPort},MISNAMED://127.0.0.1:${misnamedPort}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,MISNAMED:SSL',
     'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
     `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${PLAIN_USER.username}="${PLAIN_USER.password}";`,
     `listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=${scramJaas}`,
@@ -106,6 +111,9 @@ export async function startSecureKafkaBroker(): Promise<SecureKafkaBroker> {
     'ssl.truststore.type=PEM',
     `ssl.truststore.location=${file('ca.pem')}`,
     'listener.name.ssl.ssl.client.auth=required',
+    `listener.name.misnamed.ssl.keystore.location=${file('misnamed.p12')}`,
+    'listener.name.misnamed.ssl.keystore.type=PKCS12',
+    `listener.name.misnamed.ssl.keystore.password=${storePassword}`,
     'log.dirs=@LOG_DIRS@',
     'offsets.topic.replication.factor=1',
     'offsets.topic.num.partitions=1',
@@ -138,6 +146,7 @@ export async function startSecureKafkaBroker(): Promise<SecureKafkaBroker> {
     plaintext: broker.brokers,
     saslSsl: `127.0.0.1:${saslSslPort}`,
     mtls: `127.0.0.1:${mtlsPort}`,
+    misnamed: `127.0.0.1:${misnamedPort}`,
     files: { ca: file('ca.pem'), otherCa: file('other-ca.pem'), clientCert: file('client.pem'), clientKey: file('client-encrypted.key'), dir: certs },
     stop: async () => {
       try {

@@ -101,9 +101,11 @@ export function describeConnectFailure(error: unknown, brokers: readonly string[
     const detail = root?.message.replace(/^SASL \S+ authentication failed: /, '') ?? '';
     return `${where}: authentication failed${sasl ? ` for user "${sasl.username}" (${sasl.mechanism.toUpperCase()})` : ''}: ${detail}`;
   }
-  if (code !== undefined && TLS_VERIFY_CODES.has(code)) {
-    return `${where}: TLS certificate verify failed: ${root?.message.replace(/^Connection error: /, '')} (check --kafka-ssl-ca-file${code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? ', or the broker address the certificate names' : ''})`;
+  const cause = root?.message.replace(/^Connection error: /, '').replace(/:\s*$/, '');
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `${where}: TLS certificate verify failed: the broker's certificate does not name the address we connected to (${cause}): use a broker address it names, or --kafka-ssl-no-hostname-verification`;
   }
+  if (code !== undefined && TLS_VERIFY_CODES.has(code)) return `${where}: TLS certificate verify failed: ${cause} (check --kafka-ssl-ca-file)`;
   if (/alert bad certificate|alert certificate required|alert unknown ca|alert handshake failure/.test(text)) {
     return `${where}: the broker rejected the TLS handshake (${/alert [a-z ]+/.exec(text)![0]}): it wants a client certificate its CA signed (--kafka-ssl-cert-file, --kafka-ssl-key-file)`;
   }
@@ -124,7 +126,7 @@ export function describeConnectFailure(error: unknown, brokers: readonly string[
   return `cannot use ${where}: ${text.replace(/\s*\n\s*/g, ' ')}`;
 }
 
-/** Node's codes for a broker certificate that the CA (or the hostname) does not vouch for. */
+/** Node's codes for a broker certificate that the CA does not vouch for. */
 const TLS_VERIFY_CODES = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -134,7 +136,6 @@ const TLS_VERIFY_CODES = new Set([
   'CERT_HAS_EXPIRED',
   'CERT_NOT_YET_VALID',
   'CERT_SIGNATURE_FAILURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
 /**
