@@ -3,8 +3,8 @@
  * SASL_PLAINTEXT, SASL_SSL), `sasl.mechanism` (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), a CA file for the
  * truststore, a client certificate and key for mutual TLS, and hostname verification (on unless turned off).
  *
- * Two steps: `parseKafkaSecurity` validates the settings (pure, zod: a contradiction is a usage error naming
- * the flag), `loadKafkaSecurity` reads the files (a file it cannot read or use is one error naming it). Secrets
+ * Two steps: `parseKafkaSecurity` checks the settings together (pure; each value was checked by its zod schema
+ * in the options table; a contradiction is a usage error naming the setting), `loadKafkaSecurity` reads the files (a file it cannot read or use is one error naming it). Secrets
  * (the SASL password, the key's passphrase) come from a file or the environment, never from a flag (a flag is
  * visible to every user of the host in `ps`), and are held in `Secret`, which prints as `[redacted]` in every
  * message, log line or JSON dump.
@@ -83,32 +83,31 @@ export class KafkaSecurityFileError extends Error {
   override readonly name = 'KafkaSecurityFileError';
 }
 
-/** The flag values this module reads, as parseArgs returns them (names without the leading --). */
-const flagsSchema = z.object({
-  'kafka-security-protocol': z
-    .string()
-    .transform((text) => text.toUpperCase())
-    .pipe(z.enum(KAFKA_SECURITY_PROTOCOLS, { message: `--kafka-security-protocol must be one of ${KAFKA_SECURITY_PROTOCOLS.join(', ')}` }))
-    .default('PLAINTEXT'),
-  'kafka-ssl-ca-file': z.string().min(1).optional(),
-  'kafka-ssl-cert-file': z.string().min(1).optional(),
-  'kafka-ssl-key-file': z.string().min(1).optional(),
-  'kafka-ssl-key-password-file': z.string().min(1).optional(),
-  'kafka-ssl-no-hostname-verification': z.boolean().default(false),
-  'kafka-sasl-mechanism': z
-    .string()
-    .transform((text) => text.toLowerCase())
-    .pipe(z.enum(KAFKA_SASL_MECHANISMS, { message: `--kafka-sasl-mechanism must be one of ${KAFKA_SASL_MECHANISMS.join(', ')}` }))
-    .optional(),
-  'kafka-sasl-username': z.string().min(1).optional(),
-  'kafka-sasl-password-file': z.string().min(1).optional(),
-});
+/** The per-setting schemas (the options table checks each value with them; Kafka's names, any case). */
+export const kafkaSecurityProtocolSchema = z
+  .string()
+  .transform((text) => text.toUpperCase())
+  .pipe(z.enum(KAFKA_SECURITY_PROTOCOLS, { message: `must be one of ${KAFKA_SECURITY_PROTOCOLS.join(', ')}` }));
+export const kafkaSaslMechanismSchema = z
+  .string()
+  .transform((text) => text.toLowerCase())
+  .pipe(z.enum(KAFKA_SASL_MECHANISMS, { message: `must be one of ${KAFKA_SASL_MECHANISMS.join(', ')}` }));
 
-/** Validates the security flags and secret variables into settings. Throws KafkaSecuritySettingsError naming the flag. */
-export function parseKafkaSecurity(values: Record<string, unknown>, env: Record<string, string | undefined>): KafkaSecuritySettings {
-  const checked = flagsSchema.safeParse(values);
-  if (!checked.success) throw new KafkaSecuritySettingsError(checked.error.issues[0]?.message ?? 'invalid Kafka security settings');
-  const flags = checked.data;
+/** The settings as the options table parsed them, by option name. */
+export interface KafkaSecurityValues {
+  'kafka-security-protocol': KafkaSecurityProtocol;
+  'kafka-ssl-ca-file'?: string | undefined;
+  'kafka-ssl-cert-file'?: string | undefined;
+  'kafka-ssl-key-file'?: string | undefined;
+  'kafka-ssl-key-password-file'?: string | undefined;
+  'kafka-ssl-no-hostname-verification'?: boolean | undefined;
+  'kafka-sasl-mechanism'?: KafkaSaslMechanism | undefined;
+  'kafka-sasl-username'?: string | undefined;
+  'kafka-sasl-password-file'?: string | undefined;
+}
+
+/** Checks the settings together, with the secret variables, into settings. Throws KafkaSecuritySettingsError naming the setting. */
+export function parseKafkaSecurity(flags: KafkaSecurityValues, env: Record<string, string | undefined>): KafkaSecuritySettings {
   const protocol = flags['kafka-security-protocol'];
   const usesTls = protocol === 'SSL' || protocol === 'SASL_SSL';
   const usesSasl = protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL';
@@ -116,12 +115,11 @@ export function parseKafkaSecurity(values: Record<string, unknown>, env: Record<
     throw new KafkaSecuritySettingsError(message);
   };
   const secret = (flag: string, file: string | undefined, variable: string): SecretSource | undefined => {
-    const value = env[variable];
+    // Empty means unset, as for every other variable (compose files and systemd units write an absent value so).
+    const value = env[variable] || undefined;
     if (file !== undefined && value !== undefined) refuse(`choose one of --${flag} and $${variable}`);
     if (file !== undefined) return { file };
-    if (value === undefined) return undefined;
-    if (value === '') refuse(`$${variable} is empty`);
-    return { env: variable, value: new Secret(value) };
+    return value === undefined ? undefined : { env: variable, value: new Secret(value) };
   };
   const keyPassword = secret('kafka-ssl-key-password-file', flags['kafka-ssl-key-password-file'], KAFKA_SECRET_ENV.sslKeyPassword);
   const password = secret('kafka-sasl-password-file', flags['kafka-sasl-password-file'], KAFKA_SECRET_ENV.saslPassword);
