@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Kafka } from 'kafkajs';
+import { Partitioners, type Kafka } from 'kafkajs';
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { decodeWorkspaceMessage } from '../../src/events/decode.js';
 import { runCli } from '../support/cli.js';
@@ -119,6 +119,13 @@ describe('--export-events', () => {
       expect(event).not.toHaveProperty('agent_config');
     }
     expect(new Set(messages.map((m) => m.partition)).size).toBe(3);
+    // Where a keyed producer with Kafka's Java partitioner (murmur2; kafkajs' DefaultPartitioner) puts them.
+    const admin = kafka.admin();
+    await admin.connect();
+    const partitionMetadata = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions;
+    await admin.disconnect();
+    const javaPartition = Partitioners.DefaultPartitioner();
+    for (const m of messages) expect(m.partition).toBe(javaPartition({ topic, partitionMetadata, message: { key: m.key, value: null } }));
 
     const rebuilt = await runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', topic, '--group', `g-${topic}`, '--database-url', db.url]);
     // Exit 2: the broken workspace is dead-lettered, as a snapshot rebuild does.
