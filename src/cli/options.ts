@@ -9,6 +9,14 @@ import { z } from 'zod';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
 import { defaultDataDir } from '../sink/postgres/embedded.js';
 import { DEFAULT_ROLLBACK_HISTORY } from '../sink/postgres/switch-shadow.js';
+import {
+  KAFKA_SECRET_ENV,
+  kafkaSaslMechanismSchema,
+  kafkaSecurityProtocolSchema,
+  KafkaSecuritySettingsError,
+  parseKafkaSecurity,
+  type KafkaSecuritySettings,
+} from '../sources/kafka/kafka-security.js';
 import { parseConfigFile, type ConfigValues } from './config-file.js';
 import { didYouMean } from './did-you-mean.js';
 import { UsageError } from './usage-error.js';
@@ -100,6 +108,15 @@ export const OPTIONS = {
   brokers: { type: 'string', value: 'HOST:PORT,…', help: 'Kafka bootstrap brokers', schema: list, fallbackEnv: 'KAFKA_BROKERS' },
   topic: { type: 'string', value: 'NAME,…', help: 'topics to consume', default: 'workspace-events', schema: list },
   group: { type: 'string', value: 'ID', help: 'Kafka consumer group', default: 'rebuild-projection-agentk-states', schema: nonEmpty },
+  'kafka-security-protocol': { type: 'string', value: 'PROTOCOL', help: "Kafka's security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", default: 'PLAINTEXT', schema: kafkaSecurityProtocolSchema },
+  'kafka-ssl-ca-file': { type: 'string', value: 'FILE', help: "PEM CA certificates the brokers' certificates must chain to", defaultText: 'the system CAs', schema: nonEmpty },
+  'kafka-ssl-cert-file': { type: 'string', value: 'FILE', help: 'mutual TLS: our PEM client certificate (with --kafka-ssl-key-file)', schema: nonEmpty },
+  'kafka-ssl-key-file': { type: 'string', value: 'FILE', help: 'mutual TLS: its PEM private key', schema: nonEmpty },
+  'kafka-ssl-key-password-file': { type: 'string', value: 'FILE', help: 'file holding the passphrase of an encrypted key', defaultText: `$${KAFKA_SECRET_ENV.sslKeyPassword}`, schema: nonEmpty },
+  'kafka-ssl-no-hostname-verification': { type: 'boolean', help: "accept a broker certificate that does not name the broker's host (the CA is still checked)", schema: z.boolean() },
+  'kafka-sasl-mechanism': { type: 'string', value: 'MECHANISM', help: "Kafka's sasl.mechanism: plain, scram-sha-256 or scram-sha-512", schema: kafkaSaslMechanismSchema },
+  'kafka-sasl-username': { type: 'string', value: 'NAME', help: 'SASL user', schema: nonEmpty },
+  'kafka-sasl-password-file': { type: 'string', value: 'FILE', help: 'file holding the SASL password', defaultText: `$${KAFKA_SECRET_ENV.saslPassword}`, schema: nonEmpty },
   follow: { type: 'boolean', help: 'keep consuming after catching up, until SIGTERM/SIGINT (set in the environment or file: yields to another mode flag)', schema: z.boolean() },
   'from-offset': { type: 'string', value: 'P:O,…|O', help: 'replay from these offsets (partition:offset, or one offset for every partition)', schema: offsetsSchema, from: FLAG_ONLY },
   'from-timestamp': { type: 'string', value: 'ISO-8601', help: 'replay from the first offset at or after this time', schema: isoTime.transform((text) => Date.parse(text)), from: FLAG_ONLY },
@@ -124,6 +141,10 @@ export const OPTIONS = {
   since: { type: 'string', value: 'ISO-8601', help: 'with --*dead-letters: first seen at or after this time', schema: isoTime.transform((text) => new Date(text)), from: FLAG_ONLY },
   yes: commandFlag('with --purge-dead-letters: really delete'),
   schemas: { type: 'string', value: 'DIR', help: 'Avro catalog directory (catalog.json and .avsc files)', defaultText: "the package's schemas/", schema: nonEmpty },
+  'export-events': commandFlag("produce one full-row event per workspace of GitLab's workspaces table (one snapshot) to --topic, or --to-file"),
+  'to-file': { type: 'string', value: 'FILE', help: 'with --export-events: write NDJSON (one JSON event per line) to this new file instead of Kafka', schema: nonEmpty, from: FLAG_ONLY },
+  'export-encoding': { type: 'string', value: 'json|avro', help: 'with --export-events to Kafka: the event encoding', defaultText: 'json', schema: z.enum(['json', 'avro'], { message: 'must be "json" or "avro"' }), from: FLAG_ONLY },
+  append: commandFlag('with --export-events: produce even though the topic already holds messages'),
   explain: {
     type: 'string',
     value: 'WORKSPACE_ID',
@@ -173,6 +194,7 @@ Modes:
   --dead-letters [filters] [--json]  list dead letters (read-only); --retry-dead-letters [filters],
                                      --purge-dead-letters [filters] --yes work them off
   --explain WORKSPACE_ID [--json]    everything known about one workspace (read-only)
+  --export-events [--to-file FILE]   produce one full-row event per workspace (one snapshot) to bootstrap a topic
 
 Options:
 ${entries
@@ -214,6 +236,8 @@ export interface CliArgs {
   brokers: string[] | undefined;
   topics: string[];
   group: string;
+  /** TLS and SASL towards Kafka (files not read yet). */
+  kafkaSecurity: KafkaSecuritySettings;
   follow: boolean;
   fromOffset: FromOffsets | undefined;
   fromTimestamp: number | undefined;
@@ -245,6 +269,8 @@ export interface CliArgs {
   yes: boolean;
   /** --schemas: the Avro catalog directory; undefined: the package's. */
   schemasDir: string | undefined;
+  /** --export-events: to Kafka (the first --topic) in this encoding, or to a new NDJSON file. */
+  exportTo: { kind: 'kafka'; encoding: 'json' | 'avro'; append: boolean } | { kind: 'file'; path: string } | undefined;
   help: boolean;
   /** --version: print the package's version. */
   version: boolean;
@@ -260,15 +286,16 @@ export interface CliArgs {
  * - `verify`: read-only comparison of the table with a snapshot's generated rows;
  * - `explain`: read-only report on one workspace;
  * - `preview`: read-only impact of switching the built shadow in; `switch`: that switch, guarded by --fingerprint;
- * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`.
+ * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`;
+ * - `export-events`: GitLab's workspaces as full-row events, to a topic or a file (writes no database).
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | DeadLetterMode;
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'export-events' | DeadLetterMode;
 
 const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
 export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
 
 /** REBUILD_PROJECTION_ variables that are not options, so not reported as unknown. */
-const OTHER_ENV_VARS = new Set(['REBUILD_PROJECTION_DEBUG']);
+const OTHER_ENV_VARS = new Set<string>(['REBUILD_PROJECTION_DEBUG', ...Object.values(KAFKA_SECRET_ENV)]);
 
 /** A value as found, before its schema: a flag's string or true, or the text of a variable or file key. */
 interface Found {
@@ -402,6 +429,7 @@ export function parseCommandLine(
     '--status': args.status, '--rollback': args.rollback, '--verify': args.verify, '--explain': explain, '--preview': args.preview,
     '--switch': args.switch, '--no-switch': args['no-switch'], '--dead-letters': args['dead-letters'],
     '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'],
+    '--export-events': args['export-events'],
   };
   const chosen = Object.entries(modes).filter(([, on]) => on).map(([flag]) => flag);
   // A service's `follow` (environment or file) yields to a mode named on the command line: a one-off
@@ -426,9 +454,12 @@ export function parseCommandLine(
   const switches = !(args.status || args.rollback || args.verify || explain || deadLetterMode || args.preview || args['no-switch'] || replay || (args.follow && args.source === 'kafka'));
   if (onCommandLine('max-restarts') && !switches) throw new UsageError('--max-restarts goes with a rebuild that switches, or with --switch');
   if (onCommandLine('rollback-history') && !switches) throw new UsageError('--rollback-history goes with a rebuild that switches, or with --switch');
+  const exportTo = exportTarget(args, onCommandLine);
   if (args.verify && onCommandLine('source-database-url')) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
   const mode: Mode = deadLetterMode
     ? deadLetterMode
+    : exportTo
+    ? 'export-events'
     : args.status
     ? 'status'
     : args.rollback
@@ -452,6 +483,12 @@ export function parseCommandLine(
   if (onCommandLine('metrics-port') && !serves) throw new UsageError(`--metrics-port goes with a rebuild, --follow or a replay (not ${chosen[0]})`);
   const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
   if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
+  let kafkaSecurity: KafkaSecuritySettings;
+  try {
+    kafkaSecurity = parseKafkaSecurity(args, env);
+  } catch (error) {
+    throw error instanceof KafkaSecuritySettingsError ? new UsageError(error.message) : error;
+  }
   return {
     projection: 'agentk-states',
     source: args.source,
@@ -463,6 +500,7 @@ export function parseCommandLine(
     brokers: args.brokers,
     topics: args.topic,
     group: args.group,
+    kafkaSecurity,
     follow: args.follow,
     fromOffset: args['from-offset'],
     fromTimestamp: args['from-timestamp'],
@@ -483,6 +521,7 @@ export function parseCommandLine(
     },
     yes: args.yes,
     schemasDir: args.schemas,
+    exportTo,
     noSwitch: args['no-switch'],
     fingerprint: args.fingerprint,
     maxRestarts: args['max-restarts'],
@@ -492,4 +531,18 @@ export function parseCommandLine(
     version: args.version,
     mode,
   };
+}
+
+/** --export-events and its options, checked together. */
+function exportTarget(args: OptionValues, onCommandLine: (name: OptionName) => boolean): CliArgs['exportTo'] {
+  const flags = (['to-file', 'export-encoding', 'append'] as const).filter((flag) => args[flag] !== undefined && args[flag] !== false);
+  if (!args['export-events']) {
+    if (flags.length > 0) throw new UsageError(`--${flags[0]} goes with --export-events`);
+    return undefined;
+  }
+  if (onCommandLine('source-database-url')) throw new UsageError('--export-events reads --database-url (one snapshot): drop --source-database-url');
+  const path = args['to-file'];
+  if (path === undefined) return { kind: 'kafka', encoding: args['export-encoding'] ?? 'json', append: args.append };
+  if (args['export-encoding'] !== undefined || args.append) throw new UsageError('--to-file writes JSON to a new file: drop --export-encoding and --append');
+  return { kind: 'file', path };
 }

@@ -24,11 +24,13 @@ import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { finishRun, startRun } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
 import { HistoryMissingError } from '../sources/kafka/history-check.js';
-import { createKafka, KafkaTopicMissingError } from '../sources/kafka/kafka-client.js';
+import { KafkaConnectError, KafkaTopicMissingError, openKafka } from '../sources/kafka/kafka-client.js';
+import { KafkaSecurityFileError, loadKafkaSecurity } from '../sources/kafka/kafka-security.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
 import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
 import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
+import { EXPORT_ERRORS, runExportEvents } from './export-events.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
 import { explainJson, explainText } from './explain-report.js';
@@ -73,6 +75,9 @@ const OPERATIONAL_ERRORS = [
   DeadLetterTablesMissingError,
   SchemaCatalogError,
   OpsServerError,
+  KafkaConnectError,
+  KafkaSecurityFileError,
+  ...EXPORT_ERRORS,
   kafkajs.KafkaJSError,
 ];
 
@@ -85,6 +90,12 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     releasers.push(() => target.end());
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
+    // Checks the brokers and our credentials before anything else talks to Kafka (one line within seconds).
+    const connectKafka = async (): Promise<Kafka> => {
+      if (!args.brokers?.length) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
+      return openKafka({ brokers: args.brokers, security: await loadKafkaSecurity(args.kafkaSecurity), log: io.log });
+    };
+    if (args.mode === 'export-events') return await runExportEvents(args, io, target, connectKafka);
     const decode = createWorkspaceDecoder(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) });
     if (args.mode === 'explain') return await explain(args, io, target);
     // Check that this is GitLab's database before creating our schema in it. Both steps are idempotent, so a
@@ -97,7 +108,9 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
         }),
       { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
-    const kafka = args.brokers?.length ? { kafka: createKafka({ brokers: args.brokers, log: io.log }), topics: args.topics, groupId: args.group } : undefined;
+    // Only the modes that use Kafka connect to it (a rollback must not fail because a broker is down).
+    const usesKafka = args.brokers?.length && ['status', 'rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
+    const kafka = usesKafka ? { kafka: await connectKafka(), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
       case 'status':
         for (const line of await statusReport(target, AGENTK_STATES_PROJECTION, kafka)) io.report(line);
