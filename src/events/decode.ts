@@ -3,7 +3,9 @@
  * Kafka client here. The encoding is detected per message:
  *   null value          → tombstone: delete the key's workspace
  *   byte 0 = 0x00       → Confluent Avro (codec/confluent-avro.ts)
- *   `{`                 → JSON: Debezium (codec/debezium.ts) or our own event (codec/record.ts)
+ *   `{`                 → JSON: Debezium (codec/debezium.ts), a row flattened by Debezium's unwrap SMT
+ *                         (codec/debezium-unwrap.ts) or our own event (codec/record.ts)
+ *   `null` (JSON text)  → the unwrap SMT's tombstone: delete the key's workspace
  *   anything else       → not_an_object if it is some other JSON value, else bad_magic_byte
  */
 import { BAD_MESSAGE_REASONS } from './codec/bad-message.js';
@@ -12,6 +14,7 @@ import { defaultSchemaCatalog } from './codec/catalog.js';
 import type { SchemaCatalog } from './codec/catalog.js';
 import { decodeConfluentAvro } from './codec/confluent-avro.js';
 import { decodeDebezium } from './codec/debezium.js';
+import { decodeDebeziumRow } from './codec/debezium-unwrap.js';
 import { classifyJson, detectFormat } from './codec/detect.js';
 import { parseJsonObject } from './codec/json.js';
 import { parseKey } from './codec/key.js';
@@ -69,7 +72,8 @@ function decodeWith(message: WorkspaceMessage, getCatalog: () => SchemaCatalog):
   const keyId = key.value;
 
   const { value } = message;
-  if (value === null) {
+  const format = value === null ? undefined : detectFormat(value);
+  if (value === null || format === 'json-null') {
     if (keyId === null) return bad({ reason: 'missing_key', detail: 'a tombstone needs the workspace id in its key' }, 'tombstone');
     return { ok: true, event: { type: 'workspace-deleted', workspaceId: keyId, version: null }, encoding: 'tombstone' };
   }
@@ -77,7 +81,6 @@ function decodeWith(message: WorkspaceMessage, getCatalog: () => SchemaCatalog):
   let encoding: MessageEncoding;
   let decoded: CodecResult<WorkspaceEvent>;
   let schemaId: number | undefined;
-  const format = detectFormat(value);
   if (format === 'avro') {
     encoding = 'avro';
     const avro = decodeConfluentAvro(value, getCatalog());
@@ -92,6 +95,9 @@ function decodeWith(message: WorkspaceMessage, getCatalog: () => SchemaCatalog):
     if (shape.value.kind === 'debezium') {
       encoding = 'debezium';
       decoded = decodeDebezium(shape.value.payload, { ...message, keyWorkspaceId: keyId });
+    } else if (shape.value.kind === 'debezium-row') {
+      encoding = 'debezium';
+      decoded = decodeDebeziumRow(shape.value.row, { ...message, keyWorkspaceId: keyId });
     } else {
       encoding = 'json';
       decoded = parseEventRecord(shape.value.record);
