@@ -116,6 +116,11 @@ export const OPTIONS = {
   since: { type: 'string', value: 'ISO-8601', help: 'with --*dead-letters: first seen at or after this time', schema: isoTime.transform((text) => new Date(text)), from: FLAG_ONLY },
   yes: commandFlag('with --purge-dead-letters: really delete'),
   schemas: { type: 'string', value: 'DIR', help: 'Avro catalog directory (catalog.json and .avsc files)', defaultText: "the package's schemas/", schema: nonEmpty },
+  'schema-registry': { type: 'string', value: 'URL', help: "schema registry (Confluent's REST API, e.g. Apicurio's …/apis/ccompat/v7): Avro schema ids are its ids, not --schemas' catalog's", schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }) },
+  'registry-user': { type: 'string', value: 'USER', help: 'with --schema-registry: HTTP basic auth user (with a password)', schema: nonEmpty },
+  'registry-password': { type: 'string', value: 'PASSWORD', help: 'with --registry-user: its password; prefer the environment variable or the file (a flag shows in ps)', schema: nonEmpty, secret: true },
+  'registry-password-file': { type: 'string', value: 'FILE', help: 'with --registry-user: read its password from this file', schema: nonEmpty },
+  'registry-ca': { type: 'string', value: 'FILE', help: 'with an https --schema-registry: trust the PEM certificates in this file', schema: nonEmpty },
   explain: {
     type: 'string',
     value: 'WORKSPACE_ID',
@@ -230,10 +235,19 @@ export interface CliArgs {
   yes: boolean;
   /** --schemas: the Avro catalog directory; undefined: the package's. */
   schemasDir: string | undefined;
+  /** --schema-registry and its credentials (files not read yet). */
+  schemaRegistry: SchemaRegistryArgs | undefined;
   help: boolean;
   /** --version: print the package's version. */
   version: boolean;
   mode: Mode;
+}
+
+export interface SchemaRegistryArgs {
+  url: string;
+  user: string | undefined;
+  password: { value: string } | { file: string } | undefined;
+  caFile: string | undefined;
 }
 
 /**
@@ -412,6 +426,12 @@ export function parseCommandLine(
   if (onCommandLine('max-restarts') && !switches) throw new UsageError('--max-restarts goes with a rebuild that switches, or with --switch');
   if (onCommandLine('rollback-history') && !switches) throw new UsageError('--rollback-history goes with a rebuild that switches, or with --switch');
   if (args.verify && onCommandLine('source-database-url')) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
+  const registryFlags = (['registry-user', 'registry-password', 'registry-password-file', 'registry-ca'] as const).filter((flag) => args[flag] !== undefined);
+  if (args['schema-registry'] === undefined && registryFlags.length > 0) throw new UsageError(`--${registryFlags[0]} goes with --schema-registry`);
+  if (args['registry-password'] !== undefined && args['registry-password-file'] !== undefined) throw new UsageError('choose one of --registry-password, --registry-password-file');
+  const registryPassword = args['registry-password'] ?? args['registry-password-file'];
+  if ((args['registry-user'] === undefined) !== (registryPassword === undefined)) throw new UsageError('--registry-user and a password (--registry-password or --registry-password-file) go together');
+  if (args['registry-ca'] !== undefined && !args['schema-registry']?.startsWith('https:')) throw new UsageError('--registry-ca goes with an https:// --schema-registry');
   const mode: Mode = deadLetterMode
     ? deadLetterMode
     : args.status
@@ -460,6 +480,15 @@ export function parseCommandLine(
     },
     yes: args.yes,
     schemasDir: args.schemas,
+    schemaRegistry:
+      args['schema-registry'] === undefined
+        ? undefined
+        : {
+            url: args['schema-registry'],
+            user: args['registry-user'],
+            password: args['registry-password'] !== undefined ? { value: args['registry-password'] } : args['registry-password-file'] !== undefined ? { file: args['registry-password-file'] } : undefined,
+            caFile: args['registry-ca'],
+          },
     noSwitch: args['no-switch'],
     fingerprint: args.fingerprint,
     maxRestarts: args['max-restarts'],

@@ -25,6 +25,8 @@ import { HistoryMissingError } from '../sources/kafka/history-check.js';
 import { createKafka, KafkaTopicMissingError } from '../sources/kafka/kafka-client.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
+import { createSchemaRegistrySource, SchemaRegistryError } from '../events/codec/schema-registry.js';
+import { schemaRegistryConfig } from './schema-registry-config.js';
 import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
 import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
 import { ExitCode } from './exit-codes.js';
@@ -66,6 +68,7 @@ const OPERATIONAL_ERRORS = [
   DeadLettersBusyError,
   DeadLetterTablesMissingError,
   SchemaCatalogError,
+  SchemaRegistryError,
   kafkajs.KafkaJSError,
 ];
 
@@ -77,7 +80,10 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     releasers.push(() => target.end());
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
-    const decode = createWorkspaceDecoder(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) });
+    const decode = createWorkspaceDecoder({
+      ...(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) }),
+      ...(args.schemaRegistry === undefined ? {} : { registry: createSchemaRegistrySource(schemaRegistryConfig(args.schemaRegistry)) }),
+    });
     if (args.mode === 'explain') return await explain(args, io, target);
     // Check that this is GitLab's database before creating our schema in it. Both steps are idempotent, so a
     // connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
