@@ -30,9 +30,9 @@ const RETRIABLE_KAFKAJS_ERRORS = new Set([
 ]);
 
 /**
- * A schema registry's answers worth retrying (restarting, overloaded). Others (401/403: credentials; a 404
- * that is not Confluent's "schema not found": a wrong URL) fail the same way every time. No answer at all
- * (refused, reset, DNS, a timeout) is decided like any connection, from the cause.
+ * A schema registry's answers worth retrying (restarting, overloaded), besides no answer at all (refused,
+ * reset, DNS, a timeout). Others (401/403: credentials; a refused TLS certificate) fail the same way every
+ * time.
  */
 const RETRIABLE_HTTP_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
@@ -56,9 +56,9 @@ function codeOf(error: unknown): string | undefined {
 }
 
 export function isTransient(error: unknown): boolean {
-  if (error instanceof SchemaRegistryError && error.httpStatus !== undefined) return RETRIABLE_HTTP_STATUSES.has(error.httpStatus);
-  // mappersmith's (the schema registry client's) request timeout, and AbortSignal.timeout's.
-  if (error instanceof Error && error.name === 'TimeoutError') return true;
+  if (error instanceof SchemaRegistryError) {
+    return error.failure === 'no-answer' || (error.httpStatus !== undefined && RETRIABLE_HTTP_STATUSES.has(error.httpStatus));
+  }
   const code = codeOf(error);
   if (code !== undefined) {
     if (RETRIABLE_NODE_CODES.has(code) || RETRIABLE_SQLSTATES.has(code)) return true;

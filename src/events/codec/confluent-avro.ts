@@ -70,7 +70,16 @@ export function decodeConfluentAvro(value: Buffer, schemas: WriterSchemas): Code
   // avsc decodes strings lossily (invalid UTF-8 becomes U+FFFD) and lets NUL through: check every string.
   const unstorable = findUnstorableText(decoded, true);
   if (unstorable) return { ok: false, failure: { ...unstorable, schemaId } };
-  return { ok: true, value: { schemaId, shape: entry.shape, record: entry.shape === 'event' ? unwrapChanges(decoded) : decoded } };
+  return { ok: true, value: { schemaId, shape: entry.shape, record: entry.shape === 'event' ? unwrapChanges(decoded) : plainRecords(decoded) } };
+}
+
+/** avsc decodes records as instances of classes it generates; the Debezium codecs' zod records take plain objects. */
+function plainRecords(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plainRecords);
+  if (!isObject(value) || Buffer.isBuffer(value)) return value;
+  const plain: Record<string, unknown> = {};
+  for (const [field, child] of Object.entries(value)) plain[field] = plainRecords(child);
+  return plain;
 }
 
 /**

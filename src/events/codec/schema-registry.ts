@@ -1,9 +1,10 @@
 /**
  * Writer schemas from a schema registry speaking Confluent's REST API (Confluent, Apicurio's
  * `/apis/ccompat/v7`, Karapace), through @kafkajs/confluent-schema-registry: `GET /schemas/ids/{id}`, cached
- * per id by the client (a schema id never changes meaning). Failures are typed for src/engine/retry.ts:
- * SchemaRegistryError carries the HTTP status, or none when no answer came (refused, DNS, TLS, timeout).
- * "No such id" is not an error but an answer (undefined): its messages are dead-lettered `unknown_schema_id`.
+ * per id by the client (a schema id never changes meaning). Failures are typed for src/engine/retry.ts
+ * (SchemaRegistryError: no answer, TLS refused, or an HTTP status). "No such id" (404) is not an error but
+ * an answer: its messages are dead-lettered `unknown_schema_id`. The client reports a 404 without
+ * Confluent's error code, so a URL that is not the API's base also reads as unknown ids (all of them).
  */
 import { Agent } from 'node:https';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -32,11 +33,17 @@ export interface WriterSchemaSource {
   fetch(id: number): Promise<WriterSchemaLookup>;
 }
 
-/** The registry could not answer (httpStatus undefined: no HTTP response at all) or refused the request. */
+/**
+ * How a registry request failed: `no-answer` (refused, reset, DNS, a timeout), `tls` (the certificate or
+ * the handshake was refused: configuration), or `http` (an HTTP error status).
+ */
+export type SchemaRegistryFailure = 'no-answer' | 'tls' | 'http';
+
 export class SchemaRegistryError extends Error {
   override readonly name = 'SchemaRegistryError';
   constructor(
     message: string,
+    readonly failure: SchemaRegistryFailure,
     readonly httpStatus: number | undefined,
     options?: ErrorOptions,
   ) {
@@ -45,45 +52,28 @@ export class SchemaRegistryError extends Error {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
-/** Confluent's error code for "schema not found" (Apicurio's ccompat API uses it too). */
-const SCHEMA_NOT_FOUND = 40403;
 
 type ClientArgs = ConstructorParameters<typeof SchemaRegistry>[0];
 type Middleware = NonNullable<ClientArgs['middlewares']>[number];
 
-/** A failed HTTP exchange as mappersmith saw it; the client's own error keeps only the status and text. */
-interface Failure {
-  status: number;
-  errorCode: unknown;
-  /** Set when no response came: mappersmith reports such a failure as status 400 with the Node error. */
-  transportError: Error | null;
-}
+/**
+ * The client turns every failure into a ResponseError with the status and a text. A request that got no
+ * response (mappersmith reports it as status 400 with Node's error message as the body) reads
+ * "Error, status 400: <message>"; a registry's own 400 carries its JSON message instead.
+ */
+const NO_RESPONSE = /Error, status 400: (.*)$/s;
+/** Node's TLS failures: untrusted or expired certificates, a wrong host name, a failed handshake. */
+const TLS_FAILURE = /certificate|altnames|SSL routines|handshake/i;
 
 export function createSchemaRegistrySource(config: SchemaRegistryConfig): WriterSchemaSource {
   const base = config.url.replace(/\/+$/, '');
-  const failures = new Map<string, Failure>();
   const timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  // Last in the client's chain, so it sees the raw response before the client's error middleware.
-  const observe: Middleware = () => ({
-    prepareRequest: async (next) => (await next()).enhance({ timeout: timeoutMs }),
-    response: async (next, _renew, request) => {
-      try {
-        return await next();
-      } catch (response) {
-        const r = response as { status(): number; data(): unknown; error(): Error | null };
-        const data = r.data();
-        const errorCode = typeof data === 'object' && data !== null && 'error_code' in data ? data.error_code : undefined;
-        failures.set(request.url(), { status: r.status(), errorCode, transportError: r.error() });
-        throw response;
-      }
-    },
-  });
+  const timeout: Middleware = () => ({ prepareRequest: async (next) => (await next()).enhance({ timeout: timeoutMs }) });
   const args: ClientArgs = {
     host: base,
-    clientId: 'rebuild-projection',
     // No retries here: src/engine/retry.ts decides, once, and retries whole batches.
     retry: { retries: 0 },
-    middlewares: [observe],
+    middlewares: [timeout],
   };
   if (config.username !== undefined) args.auth = { username: config.username, password: config.password ?? '' };
   if (config.ca !== undefined) args.agent = new Agent({ ca: config.ca, keepAlive: true });
@@ -93,24 +83,23 @@ export function createSchemaRegistrySource(config: SchemaRegistryConfig): Writer
     description: `the schema registry at ${base}`,
     async fetch(id) {
       const url = `${base}/schemas/ids/${id}`;
-      failures.delete(url);
       let schema: unknown;
       try {
         schema = await client.getSchema(id);
       } catch (error) {
-        const failure = failures.get(url);
-        failures.delete(url);
-        if (failure === undefined) {
-          throw new SchemaRegistryError(`schema registry: GET ${url}: ${(error as Error).message}`, undefined, { cause: error });
+        const status = (error as { status?: unknown }).status;
+        const text = (error as Error).message;
+        const noResponse = status === 400 ? NO_RESPONSE.exec(text)?.[1] : undefined;
+        if (noResponse !== undefined) {
+          const failure = TLS_FAILURE.test(noResponse) ? 'tls' : 'no-answer';
+          throw new SchemaRegistryError(`schema registry did not answer GET ${url}: ${noResponse}`, failure, undefined, { cause: error });
         }
-        if (failure.transportError !== null) {
-          throw new SchemaRegistryError(`schema registry unreachable: GET ${url}: ${failure.transportError.message}`, undefined, { cause: failure.transportError });
-        }
-        if (failure.status === 404 && failure.errorCode === SCHEMA_NOT_FOUND) {
-          return { found: false, detail: `schema id ${id} is not in ${this.description}` };
-        }
-        const hint = failure.status === 404 ? ' (is the URL the base of the Confluent-compatible API?)' : failure.status === 401 || failure.status === 403 ? ' (check the registry credentials)' : '';
-        throw new SchemaRegistryError(`schema registry answered ${failure.status} to GET ${url}${hint}: ${(error as Error).message}`, failure.status, { cause: error });
+        // Not an HTTP failure: the client could not use what the registry holds (e.g. a schema avsc rejects).
+        if (typeof status !== 'number') return { found: false, detail: `schema id ${id} in ${this.description} cannot be used: ${text}` };
+        // Confluent's "schema not found" (error code 40403; Apicurio answers the same); the client keeps only the status.
+        if (status === 404) return { found: false, detail: `schema id ${id} is not in ${this.description}` };
+        const hint = status === 401 || status === 403 ? ' (check the registry credentials)' : '';
+        throw new SchemaRegistryError(`schema registry answered ${status} to GET ${url}${hint}: ${text}`, 'http', status, { cause: error });
       }
       // JSON Schema and Protobuf ids also exist in a registry; only Avro can frame our events.
       if (!(schema instanceof avro.Type)) return { found: false, detail: `schema id ${id} in ${this.description} is not an Avro schema` };
