@@ -145,6 +145,11 @@ export const OPTIONS = {
   'to-file': { type: 'string', value: 'FILE', help: 'with --export-events: write NDJSON (one JSON event per line) to this new file instead of Kafka', schema: nonEmpty, from: FLAG_ONLY },
   'export-encoding': { type: 'string', value: 'json|avro', help: 'with --export-events to Kafka: the event encoding', defaultText: 'json', schema: z.enum(['json', 'avro'], { message: 'must be "json" or "avro"' }), from: FLAG_ONLY },
   append: commandFlag('with --export-events: produce even though the topic already holds messages'),
+  'schema-registry': { type: 'string', value: 'URL', help: "schema registry (Confluent's REST API, e.g. Apicurio's …/apis/ccompat/v7): Avro schema ids are its ids, not --schemas' catalog's", schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }) },
+  'registry-user': { type: 'string', value: 'USER', help: 'with --schema-registry: HTTP basic auth user (with a password)', schema: nonEmpty },
+  'registry-password': { type: 'string', value: 'PASSWORD', help: 'with --registry-user: its password; prefer the environment variable or the file (a flag shows in ps)', schema: nonEmpty, secret: true },
+  'registry-password-file': { type: 'string', value: 'FILE', help: 'with --registry-user: read its password from this file', schema: nonEmpty },
+  'registry-ca': { type: 'string', value: 'FILE', help: 'with an https --schema-registry: trust the PEM certificates in this file', schema: nonEmpty },
   explain: {
     type: 'string',
     value: 'WORKSPACE_ID',
@@ -271,10 +276,19 @@ export interface CliArgs {
   schemasDir: string | undefined;
   /** --export-events: to Kafka (the first --topic) in this encoding, or to a new NDJSON file. */
   exportTo: { kind: 'kafka'; encoding: 'json' | 'avro'; append: boolean } | { kind: 'file'; path: string } | undefined;
+  /** --schema-registry and its credentials (files not read yet). */
+  schemaRegistry: SchemaRegistryArgs | undefined;
   help: boolean;
   /** --version: print the package's version. */
   version: boolean;
   mode: Mode;
+}
+
+export interface SchemaRegistryArgs {
+  url: string;
+  user: string | undefined;
+  password: { value: string } | { file: string } | undefined;
+  caFile: string | undefined;
 }
 
 /**
@@ -456,6 +470,12 @@ export function parseCommandLine(
   if (onCommandLine('rollback-history') && !switches) throw new UsageError('--rollback-history goes with a rebuild that switches, or with --switch');
   const exportTo = exportTarget(args, onCommandLine);
   if (args.verify && onCommandLine('source-database-url')) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
+  const registryFlags = (['registry-user', 'registry-password', 'registry-password-file', 'registry-ca'] as const).filter((flag) => args[flag] !== undefined);
+  if (args['schema-registry'] === undefined && registryFlags.length > 0) throw new UsageError(`--${registryFlags[0]} goes with --schema-registry`);
+  if (args['registry-password'] !== undefined && args['registry-password-file'] !== undefined) throw new UsageError('choose one of --registry-password, --registry-password-file');
+  const registryPassword = args['registry-password'] ?? args['registry-password-file'];
+  if ((args['registry-user'] === undefined) !== (registryPassword === undefined)) throw new UsageError('--registry-user and a password (--registry-password or --registry-password-file) go together');
+  if (args['registry-ca'] !== undefined && !args['schema-registry']?.startsWith('https:')) throw new UsageError('--registry-ca goes with an https:// --schema-registry');
   const mode: Mode = deadLetterMode
     ? deadLetterMode
     : exportTo
@@ -522,6 +542,15 @@ export function parseCommandLine(
     yes: args.yes,
     schemasDir: args.schemas,
     exportTo,
+    schemaRegistry:
+      args['schema-registry'] === undefined
+        ? undefined
+        : {
+            url: args['schema-registry'],
+            user: args['registry-user'],
+            password: args['registry-password'] !== undefined ? { value: args['registry-password'] } : args['registry-password-file'] !== undefined ? { file: args['registry-password-file'] } : undefined,
+            caFile: args['registry-ca'],
+          },
     noSwitch: args['no-switch'],
     fingerprint: args.fingerprint,
     maxRestarts: args['max-restarts'],

@@ -28,6 +28,8 @@ import { KafkaConnectError, KafkaTopicMissingError, openKafka } from '../sources
 import { KafkaSecurityFileError, loadKafkaSecurity } from '../sources/kafka/kafka-security.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
+import { createSchemaRegistrySource, SchemaRegistryError } from '../events/codec/schema-registry.js';
+import { schemaRegistryConfig } from './schema-registry-config.js';
 import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
 import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
 import { EXPORT_ERRORS, runExportEvents } from './export-events.js';
@@ -78,6 +80,7 @@ const OPERATIONAL_ERRORS = [
   KafkaConnectError,
   KafkaSecurityFileError,
   ...EXPORT_ERRORS,
+  SchemaRegistryError,
   kafkajs.KafkaJSError,
 ];
 
@@ -96,7 +99,10 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       return openKafka({ brokers: args.brokers, security: await loadKafkaSecurity(args.kafkaSecurity), log: io.log });
     };
     if (args.mode === 'export-events') return await runExportEvents(args, io, target, connectKafka);
-    const decode = createWorkspaceDecoder(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) });
+    const decode = createWorkspaceDecoder({
+      ...(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) }),
+      ...(args.schemaRegistry === undefined ? {} : { registry: createSchemaRegistrySource(schemaRegistryConfig(args.schemaRegistry)) }),
+    });
     if (args.mode === 'explain') return await explain(args, io, target);
     // Check that this is GitLab's database before creating our schema in it. Both steps are idempotent, so a
     // connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
