@@ -2,8 +2,8 @@
  * `--dead-letters` (the listing: read-only, writes nothing, runs no migration), `--retry-dead-letters` and
  * `--purge-dead-letters` (dead-letter-retry.ts): their output and exit codes.
  */
-import type pg from 'pg';
 import type { Logger } from '../ops/logger.js';
+import type { Database } from '../sink/postgres/database.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { purgeDeadLetters, retryDeadLetters, type DeadLetterWorkOptions } from '../engine/dead-letter-retry.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
@@ -34,7 +34,7 @@ interface Io {
   signal: AbortSignal;
 }
 
-export async function listDeadLetters(args: CliArgs, io: Io, db: pg.Pool): Promise<ExitCode> {
+export async function listDeadLetters(args: CliArgs, io: Io, db: Database): Promise<ExitCode> {
   if (!(await deadLetterTablesReady(db))) {
     throw new DeadLetterTablesMissingError(
       'no dead-letter bookkeeping at migration 010 in this database: the listing writes nothing, so run another mode once (e.g. --status) to migrate',
@@ -87,7 +87,7 @@ const SUMMARY_EXAMPLE_CHARS = 160;
  * The end of a run's summary: the dead letters the table holds (`count`, all of them, as the exit code), by
  * reason with one example each, so that why they failed is on screen without another command.
  */
-export async function deadLettersInTotal(db: pg.Pool, count: number): Promise<string> {
+export async function deadLettersInTotal(db: Database, count: number): Promise<string> {
   return describeDeadLetterTotal(count, count > 0 ? await countDeadLettersByReason(db, AGENTK_STATES_PROJECTION, {}) : []);
 }
 
@@ -102,7 +102,7 @@ export function describeDeadLetterTotal(count: number, reasons: readonly ReasonC
   return `${count} dead letters in total (${shown.join('; ')}${more}; see --dead-letters)`;
 }
 
-export async function workOffDeadLetters(args: CliArgs, io: Io, db: pg.Pool, decode: WorkspaceDecoder): Promise<ExitCode> {
+export async function workOffDeadLetters(args: CliArgs, io: Io, db: Database, decode: WorkspaceDecoder): Promise<ExitCode> {
   const options: DeadLetterWorkOptions = {
     db,
     projection: AGENTK_STATES_PROJECTION,

@@ -8,6 +8,7 @@ import { createCliLogger, type CliLogger, type LogFormat, type LogLevel } from '
 import { createStatusLine } from './progress.js';
 import { HELP, parseCommandLine } from './options.js';
 import { UsageError } from './usage-error.js';
+import { VERSION } from './version.js';
 
 const stderrIsTty = process.stderr.isTTY === true;
 /** stderr's last line: the progress bar on a terminal, which log lines print above. */
@@ -38,8 +39,8 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  if (args.help) {
-    process.stdout.write(HELP);
+  if (args.help || args.version) {
+    process.stdout.write(args.help ? HELP : `rebuild-projection ${VERSION}\n`);
     return ExitCode.ok;
   }
   log = createLogger({ level: args.logLevel, format: args.logFormat });

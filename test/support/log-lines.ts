@@ -40,3 +40,8 @@ export function logMessages(stderr: string): string[] {
     .filter((e) => e.progress === undefined)
     .map((e) => e.msg);
 }
+
+/** Every entry as `level: message`, for comparing a whole stderr at once. */
+export function logLines(stderr: string): string[] {
+  return logEntries(stderr).map((e) => `${e.level}: ${e.msg}`);
+}
