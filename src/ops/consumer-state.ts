@@ -51,7 +51,9 @@ export class ConsumerState implements Omit<ConsumerObserver, 'batchApplied'> {
   position(p: PartitionPosition): void {
     // Reports may arrive out of order (ConsumerObserver): both offsets only grow, so keep the highest of each.
     const known = this.positions.get(keyOf(p));
-    if (known === undefined && this.state !== 'joined') return;
+    // A stopped consumer's late report must not bring a partition back; before the first join's report (it
+    // reads the checkpoints and watermarks first) a batch may already have committed: keep that.
+    if (known === undefined && this.state === 'stopped') return;
     const next = BigInt(p.next);
     const high = BigInt(p.high);
     this.positions.set(keyOf(p), {

@@ -143,7 +143,7 @@ const TLS_VERIFY_CODES = new Set([
  * crash that does not restart).
  */
 export function logKafkaEntry(log: Logger, { namespace, level, log: entry }: LogEntry): void {
-  // kafkajs' timestamp and logger name duplicate ours; its stack traces belong to REBUILD_PROJECTION_DEBUG.
+  // kafkajs' timestamp and logger name duplicate ours; its stack traces are of its own internals (the message says what failed).
   const { message, timestamp: _timestamp, logger: _logger, stack: _stack, ...fields } = entry;
   if (message === 'Error when calling eachBatch' || message.startsWith('Crash: ')) return;
   const error = typeof fields.error === 'string' && !message.includes(fields.error) ? `: ${fields.error}` : '';

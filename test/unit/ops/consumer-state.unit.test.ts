@@ -25,6 +25,13 @@ describe('consumer readiness', () => {
     expect(state.lags()).toEqual([{ topic: 't', partition: 0, lag: 30 }]);
   });
 
+  it('keeps a batch that committed before the first join was reported (the join reads the checkpoints first)', () => {
+    const state = new ConsumerState();
+    state.position(at(0, 3, 3));
+    state.assigned([at(0, 0, 3)]);
+    expect(state.lags()).toEqual([{ topic: 't', partition: 0, lag: 0 }]);
+  });
+
   it('forgets revoked partitions at a join, and everything once the consumer stopped', () => {
     const state = new ConsumerState();
     state.assigned([at(0, 0, 1), at(1, 0, 2)]);
