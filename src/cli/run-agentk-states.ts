@@ -3,7 +3,7 @@
  * maps the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
  */
 import kafkajs, { type Kafka } from 'kafkajs';
-import type pg from 'pg';
+import type { Database } from '../sink/postgres/database.js';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
 import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
@@ -14,6 +14,8 @@ import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
+import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
+import { SessionWaitError } from '../sink/postgres/single-session.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { ensureAgentkStatesTable, NotAGitLabDatabaseError, requireAgentkStatesTable } from '../sink/postgres/ensure-agentk-states-table.js';
@@ -54,6 +56,8 @@ type Releaser = () => Promise<void>;
 /** Errors that mean "could not run" and are fully explained by their one-line message. */
 const OPERATIONAL_ERRORS = [
   DatabaseUnavailableError,
+  EmbeddedDatabaseError,
+  SessionWaitError,
   NotAGitLabDatabaseError,
   KafkaTopicMissingError,
   HistoryMissingError,
@@ -75,10 +79,9 @@ const OPERATIONAL_ERRORS = [
 export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCode> {
   const releasers: Releaser[] = [];
   try {
-    if (!args.databaseUrl) throw new UsageError('no target database: pass --database-url or set DATABASE_URL');
     // First, so that /readyz answers (503) while the run prepares, and /healthz from the start.
     const metrics = args.metrics ? await serveMetrics(args.metrics, io, releasers) : undefined;
-    const target = await openPool(args.databaseUrl, 'target', 4);
+    const target = args.databaseUrl ? await openPool(args.databaseUrl, 'target', 4) : await openEmbedded(args.dataDir, io);
     releasers.push(() => target.end());
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
@@ -143,8 +146,19 @@ async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo,
   return metrics;
 }
 
+/** No database URL: the embedded PostgreSQL in `dataDir` (created on first use), said on stderr. */
+async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
+  const db = await openEmbeddedDatabase({ dataDir });
+  io.log.info(
+    `no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
+      `${db.created ? " (created, with GitLab's tables)" : ''}; one process at a time, not for production`,
+    { dataDir: db.dataDir },
+  );
+  return db;
+}
+
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
-async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const report = await withClient(target, async (client) => {
     await requireAgentkStatesTable(client);
     return verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal });
@@ -154,7 +168,7 @@ async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCo
 }
 
 /** `--explain`: read-only like --verify; exit 2 when it names problems (dead letters, drift, disagreement). */
-async function explain(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+async function explain(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const workspaceId = args.explainWorkspaceId!;
   const report = await withClient(target, async (client) => {
     await requireAgentkStatesTable(client);
@@ -185,7 +199,7 @@ function replayStart(args: CliArgs): ReplayStart {
 async function rebuild(
   args: CliArgs,
   io: CliIo,
-  target: pg.Pool,
+  target: Database,
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
   releasers: Releaser[],
   decode: WorkspaceDecoder,
@@ -277,7 +291,7 @@ async function rebuild(
  * Records a failed run without replacing why it failed. When the failure was lost database connections, the
  * first attempt can get one the pool has not discarded yet, so a transient failure is tried once more.
  */
-async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, log: CliLogger): Promise<void> {
+async function recordFailedRun(target: Database, runId: number, error: unknown, log: CliLogger): Promise<void> {
   const record = () => finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
   try {
     // The failure may have been the database dropping our connections: the pool's other clients can be
@@ -291,7 +305,7 @@ async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, l
 async function consume(
   args: CliArgs,
   io: CliIo,
-  target: pg.Pool,
+  target: Database,
   kafka: Kafka,
   start: ReplayStart,
   decode: WorkspaceDecoder,
