@@ -14,7 +14,7 @@ interface OptionSpec {
 }
 
 export const OPTIONS = {
-  source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from (default: kafka)' },
+  source: { type: 'string', value: 'kafka|snapshot|file:PATH', help: 'where events come from (default: kafka); file: NDJSON events or a kcat -J dump, .gz too' },
   'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives (default: $DATABASE_URL)" },
   'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from (default: --database-url)' },
   'batch-size': { type: 'string', value: 'N', help: 'workspaces per transaction (default: 250)' },
@@ -50,6 +50,7 @@ export const OPTIONS = {
   json: { type: 'boolean', help: 'with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object' },
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this (default: 30)' },
+  demo: { type: 'boolean', help: 'try it: rebuild from the bundled demo data (demo/) and say what it did' },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -117,7 +118,10 @@ const durationSchema = z
 
 const argsSchema = z
   .object({
-    source: z.enum(['kafka', 'snapshot'], { message: '--source must be "kafka" or "snapshot"' }).default('kafka'),
+    source: z
+      .string()
+      .regex(/^(kafka|snapshot|file:.+)$/, '--source must be "kafka", "snapshot" or "file:PATH" (e.g. file:events.ndjson.gz)')
+      .default('kafka'),
     'database-url': z.string().min(1).optional(),
     'source-database-url': z.string().min(1).optional(),
     'batch-size': positiveInt('batch-size').default(250),
@@ -170,6 +174,7 @@ const argsSchema = z
       .optional(),
     yes: z.boolean().default(false),
     schemas: z.string().min(1).optional(),
+    demo: z.boolean().default(false),
     help: z.boolean().default(false),
   })
   .refine(
@@ -180,13 +185,15 @@ const argsSchema = z
     'choose one of --from-offset, --from-timestamp, --from-beginning, --from-checkpoint',
   )
   .refine(
-    (args) => args.source === 'kafka' || (!args['from-offset'] && !args['from-timestamp'] && !args['from-beginning'] && !args['from-checkpoint']),
-    '--from-* options replay Kafka topics: they need --source kafka',
+    (args) => args.source === 'kafka' || (!args['from-offset'] && !args['from-timestamp'] && ((!args['from-beginning'] && !args['from-checkpoint']) || args.source.startsWith('file:'))),
+    '--from-* options replay Kafka topics: they need --source kafka (a file replays with --from-beginning or --from-checkpoint)',
   );
 
 export interface CliArgs {
   projection: 'agentk-states';
-  source: 'kafka' | 'snapshot';
+  source: 'kafka' | 'snapshot' | 'file';
+  /** `--source file:PATH`: the path. */
+  sourceFile: string | undefined;
   databaseUrl: string | undefined;
   sourceDatabaseUrl: string | undefined;
   batchSize: number;
@@ -236,9 +243,10 @@ export interface CliArgs {
  * - `verify`: read-only comparison of the table with a snapshot's generated rows;
  * - `explain`: read-only report on one workspace;
  * - `preview`: read-only impact of switching the built shadow in; `switch`: that switch, guarded by --fingerprint;
- * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`.
+ * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`;
+ * - `demo`: a rebuild (then replays) from the bundled demo data, with a summary.
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | DeadLetterMode;
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'demo' | DeadLetterMode;
 
 const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
 export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
@@ -268,7 +276,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   const modes = {
     '--status': args.status, '--rollback': args.rollback, '--verify': args.verify, '--explain': explain, '--preview': args.preview,
     '--switch': args.switch, '--no-switch': args['no-switch'], '--dead-letters': args['dead-letters'],
-    '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'],
+    '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'], '--demo': args.demo,
   };
   const chosen = Object.entries(modes).filter(([, on]) => on).map(([flag]) => flag);
   if (chosen.length > 1) throw new UsageError(`choose one of ${Object.keys(modes).join(', ')} (not ${chosen.join(' and ')})`);
@@ -277,6 +285,10 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   if (args.json && !(args.verify || explain || args.preview || args['no-switch'] || deadLetterMode === 'dead-letters')) {
     throw new UsageError('--json goes with --verify, --explain, --preview, --no-switch or --dead-letters');
   }
+  if (args.demo && parsed.values.source !== undefined) throw new UsageError('--demo reads the bundled demo data: drop --source');
+  const file = args.source.startsWith('file:') ? args.source.slice('file:'.length) : undefined;
+  if (file !== undefined && args.follow) throw new UsageError('--follow needs Kafka: a file has an end (replay it with --from-checkpoint when it has grown)');
+  if (file !== undefined && deadLetterMode) throw new UsageError('the dead-letter --source filter takes kafka or snapshot (letters from a file are kafka-path letters: filter by --workspace or --reason)');
   if (explain && args['source-database-url']) throw new UsageError('--explain reads --database-url only (one snapshot): drop --source-database-url');
   const filterFlags = (['reason', 'workspace', 'older-than', 'since'] as const).filter((flag) => args[flag] !== undefined);
   if (!deadLetterMode && filterFlags.length > 0) throw new UsageError(`--${filterFlags[0]} goes with --dead-letters, --retry-dead-letters or --purge-dead-letters`);
@@ -293,6 +305,8 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   if (args.verify && args['source-database-url']) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
   const mode: Mode = deadLetterMode
     ? deadLetterMode
+    : args.demo
+    ? 'demo'
     : args.status
     ? 'status'
     : args.rollback
@@ -313,7 +327,8 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   const brokers = args.brokers ?? env.KAFKA_BROKERS;
   return {
     projection: 'agentk-states',
-    source: args.source,
+    source: file === undefined ? (args.source as 'kafka' | 'snapshot') : 'file',
+    sourceFile: file,
     databaseUrl: args['database-url'] ?? env.DATABASE_URL,
     sourceDatabaseUrl: args['source-database-url'],
     batchSize: args['batch-size'],
@@ -334,7 +349,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
       reason: args.reason,
       workspaceId: args.workspace,
       // A filter only when given: its default (kafka) chooses where a rebuild reads from.
-      source: parsed.values.source === undefined ? undefined : args.source,
+      source: parsed.values.source === undefined ? undefined : (args.source as 'kafka' | 'snapshot'),
       olderThanSeconds: args['older-than'],
       since: args.since,
     },
