@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type pg from 'pg';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
+import type { Logger } from '../ops/logger.js';
 import { packageRoot } from '../package-paths.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLettersByReason } from '../sink/postgres/dead-letters.js';
@@ -28,10 +29,10 @@ export interface DemoStart {
 }
 
 /** Loads GitLab's tables (the first time) and says whether this run rebuilds or resumes. */
-export async function prepareDemo(db: pg.Pool, log: (line: string) => void): Promise<DemoStart> {
+export async function prepareDemo(db: pg.Pool, log: Logger): Promise<DemoStart> {
   const tables = demoGitLabTablesSchema.parse(JSON.parse(gunzipSync(readFileSync(DEMO_GITLAB_TABLES_PATH)).toString('utf8')));
   const loaded = await withClient(db, (client) => loadDemoGitLabTables(client, tables));
-  log(
+  log.info(
     loaded
       ? `demo: loaded GitLab's tables with the demo's ${tables.workspaces_agent_configs.length} agent configs and ${tables.workspaces.length} workspaces`
       : `demo: GitLab's tables already hold the demo's agent configs and workspaces`,

@@ -17,6 +17,7 @@
 import type pg from 'pg';
 import type { DecodeResult, WorkspaceDecoder, WorkspaceMessage } from '../events/decode.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
+import { logRetry, type Logger } from '../ops/logger.js';
 import { partitionKey } from '../sources/kafka/kafka-client.js';
 import { readFileRecords, type EventFile, type FileFormat, type FileRecord } from '../sources/file/file-source.js';
 import { saveCheckpoints } from '../sink/postgres/checkpoints.js';
@@ -40,7 +41,7 @@ export interface FileReplayOptions {
   /** Records per partition batch (one transaction each). */
   batchSize: number;
   signal: AbortSignal;
-  log: (line: string) => void;
+  log: Logger;
   onBatch?: (totals: ReplayTotals) => void;
 }
 
@@ -75,11 +76,7 @@ export async function runFileReplay(options: FileReplayOptions): Promise<FileRep
             if (rewind) await saveCheckpoints(client, options.projection, [{ topic: batch.topic, partition: batch.partition, nextOffset: first }]);
             return applyKafkaBatch(client, partitionBatch, deps);
           }),
-        {
-          signal,
-          onRetry: (error, attempt, delayMs) =>
-            options.log(`${file.path} ${key} offsets ${first}..${last}: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`),
-        },
+        { signal, onRetry: logRetry(options.log, `${file.path} ${key} offsets ${first}..${last}`, { topic: batch.topic, partition: batch.partition, offset: first }) },
       );
       started.add(key);
       for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
