@@ -19,7 +19,7 @@ import { encodeJson } from '../src/events/encode.js';
 import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from '../src/events/workspace-event.js';
 import { packageRoot } from '../src/package-paths.js';
 
-export const WORKSPACES = 3000;
+const WORKSPACES = 3000;
 
 /** mulberry32: small, seeded, good enough to vary demo data. */
 function prng(seed: number): () => number {
@@ -82,10 +82,12 @@ const line = (event: WorkspaceValueEvent): Buffer => encodeJson(event);
 const deleted = (workspaceId: number, version: number, when: Date): Buffer =>
   Buffer.from(JSON.stringify({ before: { id: workspaceId }, after: null, op: 'd', source: { table: 'workspaces', lsn: version, ts_ms: when.getTime() }, ts_ms: when.getTime() }));
 
-/** One bad input per kind of failure the demo shows (the reason each is dead-lettered with). */
-export const BAD_INPUTS = ['not_json', 'invalid_utf8', 'not_an_object', 'schema_invalid', 'unsupported_operation', 'devfile_yaml', 'agent_config_missing'] as const;
-
-export function makeDemoData(): { events: Buffer[]; gitlab: { workspaces_agent_configs: unknown[]; workspaces: WorkspaceRow[] } } {
+/**
+ * The log and GitLab's tables. Its bad inputs, one per kind of failure (the reason each is dead-lettered with):
+ * not_json, invalid_utf8, not_an_object, schema_invalid (a create whose version is a word: its workspace has
+ * a `workspaces` row and no projected one), unsupported_operation, devfile_yaml, agent_config_missing.
+ */
+function makeDemoData(): { events: Buffer[]; gitlab: { workspaces_agent_configs: unknown[]; workspaces: WorkspaceRow[] } } {
   const events: Buffer[] = [];
   const tables = new Map<number, WorkspaceRow>();
   for (let id = 1; id <= WORKSPACES; id++) {
@@ -133,13 +135,14 @@ export function makeDemoData(): { events: Buffer[]; gitlab: { workspaces_agent_c
   return { events, gitlab: { workspaces_agent_configs: AGENT_CONFIGS, workspaces } };
 }
 
+/** Writes into the package's demo/, or the directory given as the first argument (the test compares the two). */
 function main(): void {
   const { events, gitlab } = makeDemoData();
-  const out = join(packageRoot, 'demo');
+  const out = process.argv[2] ?? join(packageRoot, 'demo');
   const ndjson = Buffer.concat(events.flatMap((e) => [e, Buffer.from('\n')]));
   writeFileSync(join(out, 'events.ndjson.gz'), gzipSync(ndjson, { level: 9 }));
   writeFileSync(join(out, 'gitlab.json.gz'), gzipSync(Buffer.from(JSON.stringify(gitlab)), { level: 9 }));
-  console.log(`demo/events.ndjson.gz: ${events.length} lines; demo/gitlab.json.gz: ${gitlab.workspaces.length} workspaces`);
+  console.log(`${out}/events.ndjson.gz: ${events.length} lines; ${out}/gitlab.json.gz: ${gitlab.workspaces.length} workspaces`);
 }
 
 main();
