@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type pg from 'pg';
+import type { Database } from '../sink/postgres/database.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import type { Logger } from '../ops/logger.js';
 import { packageRoot } from '../package-paths.js';
@@ -29,7 +29,7 @@ export interface DemoStart {
 }
 
 /** Loads GitLab's tables (the first time) and says whether this run rebuilds or resumes. */
-export async function prepareDemo(db: pg.Pool, log: Logger): Promise<DemoStart> {
+export async function prepareDemo(db: Database, log: Logger): Promise<DemoStart> {
   const tables = demoGitLabTablesSchema.parse(JSON.parse(gunzipSync(readFileSync(DEMO_GITLAB_TABLES_PATH)).toString('utf8')));
   const loaded = await withClient(db, (client) => loadDemoGitLabTables(client, tables));
   log.info(
@@ -50,7 +50,7 @@ function describeObject(object: unknown): string {
 }
 
 /** The summary after the run: what the table holds, the dead letters, where the data is, what to try next. */
-export async function demoSummary(db: pg.Pool, start: DemoStart, where: { description: string; flags: string }): Promise<string[]> {
+export async function demoSummary(db: Database, start: DemoStart, where: { description: string; flags: string }): Promise<string[]> {
   const folded = await countFoldedWorkspaces(db, AGENTK_STATES_PROJECTION);
   const rows = await countAgentkStates(db);
   const sample = await firstAgentkState(db);

@@ -4,7 +4,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import kafkajs, { type Kafka } from 'kafkajs';
-import type pg from 'pg';
+import type { Database } from '../sink/postgres/database.js';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
 import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
@@ -15,6 +15,8 @@ import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
+import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
+import { SessionWaitError } from '../sink/postgres/single-session.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { ensureAgentkStatesTable, NotAGitLabDatabaseError, requireAgentkStatesTable } from '../sink/postgres/ensure-agentk-states-table.js';
@@ -57,6 +59,8 @@ type Releaser = () => Promise<void>;
 /** Errors that mean "could not run" and are fully explained by their one-line message. */
 const OPERATIONAL_ERRORS = [
   DatabaseUnavailableError,
+  EmbeddedDatabaseError,
+  SessionWaitError,
   NotAGitLabDatabaseError,
   KafkaTopicMissingError,
   HistoryMissingError,
@@ -79,8 +83,7 @@ const OPERATIONAL_ERRORS = [
 export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCode> {
   const releasers: Releaser[] = [];
   try {
-    if (!args.databaseUrl) throw new UsageError('no target database: pass --database-url or set DATABASE_URL');
-    const target = await openPool(args.databaseUrl, 'target', 4);
+    const target = args.databaseUrl ? await openPool(args.databaseUrl, 'target', 4) : await openEmbedded(args.dataDir, io);
     releasers.push(() => target.end());
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
@@ -152,8 +155,19 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
   }
 }
 
+/** No database URL: the embedded PostgreSQL in `dataDir` (created on first use), said on stderr. */
+async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
+  const db = await openEmbeddedDatabase({ dataDir });
+  io.log.info(
+    `no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
+      `${db.created ? " (created, with GitLab's tables)" : ''}; one process at a time, not for production`,
+    { dataDir: db.dataDir },
+  );
+  return db;
+}
+
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
-async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const report = await withClient(target, async (client) => {
     await requireAgentkStatesTable(client);
     return verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal });
@@ -163,7 +177,7 @@ async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCo
 }
 
 /** `--explain`: read-only like --verify; exit 2 when it names problems (dead letters, drift, disagreement). */
-async function explain(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+async function explain(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const workspaceId = args.explainWorkspaceId!;
   const report = await withClient(target, async (client) => {
     await requireAgentkStatesTable(client);
@@ -194,7 +208,7 @@ function replayStart(args: CliArgs): ReplayStart {
 async function rebuild(
   args: CliArgs,
   io: CliIo,
-  target: pg.Pool,
+  target: Database,
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
   releasers: Releaser[],
   decode: WorkspaceDecoder,
@@ -283,7 +297,7 @@ async function rebuild(
  * Records a failed run without replacing why it failed. When the failure was lost database connections, the
  * first attempt can get one the pool has not discarded yet, so a transient failure is tried once more.
  */
-async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, log: CliLogger): Promise<void> {
+async function recordFailedRun(target: Database, runId: number, error: unknown, log: CliLogger): Promise<void> {
   const record = () => finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
   try {
     // The failure may have been the database dropping our connections: the pool's other clients can be
@@ -294,7 +308,7 @@ async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, l
   }
 }
 
-function replayKafka(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ReplayTotals> {
+function replayKafka(args: CliArgs, io: CliIo, target: Database, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ReplayTotals> {
   return runKafkaReplay({
     kafka,
     db: target,
@@ -312,14 +326,15 @@ function replayKafka(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, st
 }
 
 /** `--source file:PATH` with --from-checkpoint or --from-beginning: the file's records past (or from) the checkpoints. */
-function replayFile(args: CliArgs, io: CliIo, target: pg.Pool, file: EventFile, decode: WorkspaceDecoder): Promise<ReplayTotals> {
+function replayFile(args: CliArgs, io: CliIo, target: Database, file: EventFile, decode: WorkspaceDecoder): Promise<ReplayTotals> {
   const start = args.fromBeginning ? 'beginning' : 'checkpoints';
   return runFileReplay({ db: target, projection: AGENTK_STATES_PROJECTION, file, start, agentConfigMode: args.agentConfigMode, sink: liveAgentkStates, decode, batchSize: args.batchSize, signal: io.signal, log: io.log });
 }
 
 /** Where the demo's data is, and the flags that reach it again. */
 function demoDatabase(args: CliArgs): { description: string; flags: string } {
-  const url = new URL(args.databaseUrl!);
+  if (args.databaseUrl === undefined) return { description: `the embedded PostgreSQL in ${args.dataDir}`, flags: `--data-dir ${args.dataDir}` };
+  const url = new URL(args.databaseUrl);
   url.password = url.password ? '***' : '';
   return { description: `the database ${url.toString()}`, flags: `--database-url ${url.toString()}` };
 }
@@ -335,7 +350,7 @@ async function readableFile(path: string): Promise<EventFile> {
 }
 
 /** Follow or replay (Kafka, or a file) into the live table, recorded as a run; the result is one line. */
-async function consume(args: CliArgs, io: CliIo, target: pg.Pool, source: 'kafka' | 'file', run: () => Promise<ReplayTotals>): Promise<ExitCode> {
+async function consume(args: CliArgs, io: CliIo, target: Database, source: 'kafka' | 'file', run: () => Promise<ReplayTotals>): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source });
   const started = performance.now();

@@ -14,7 +14,7 @@
  *
  * A file line the decoder cannot read is a bad message like any other, dead-lettered with its file:line.
  */
-import type pg from 'pg';
+import type { Database } from '../sink/postgres/database.js';
 import type { DecodeResult, WorkspaceDecoder, WorkspaceMessage } from '../events/decode.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { logRetry, type Logger } from '../ops/logger.js';
@@ -28,7 +28,7 @@ import type { ReplayTotals } from './kafka-replayer.js';
 import { BatchFailedError, isTransient, retryTransient } from './retry.js';
 
 export interface FileReplayOptions {
-  db: pg.Pool;
+  db: Database;
   projection: string;
   file: EventFile;
   start: 'checkpoints' | 'beginning';

@@ -19,8 +19,8 @@
  * batch starts above the position we expected.
  */
 import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
-import type pg from 'pg';
 import { logRetry, type LogContext, type Logger } from '../ops/logger.js';
+import type { Database } from '../sink/postgres/database.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { logStartOffset, offsetsAtTimestamp, partitionKey, readPartitionRanges, type PartitionRange } from '../sources/kafka/kafka-client.js';
@@ -38,7 +38,7 @@ export type ReplayStart =
 
 export interface ReplayOptions {
   kafka: Kafka;
-  db: pg.Pool;
+  db: Database;
   projection: string;
   topics: string[];
   groupId: string;
@@ -258,7 +258,7 @@ function assertNoRetentionGap(topic: string, partition: number, checkpoint: stri
 }
 
 /** For a replay, moves the PostgreSQL checkpoints to the requested start before anything is consumed. */
-async function rewriteCheckpoints(admin: Admin, db: pg.Pool, options: ReplayOptions, ranges: PartitionRange[]): Promise<void> {
+async function rewriteCheckpoints(admin: Admin, db: Database, options: ReplayOptions, ranges: PartitionRange[]): Promise<void> {
   const { start } = options;
   if (start.kind === 'checkpoints') return;
   let target: (range: PartitionRange) => string | undefined;
@@ -292,7 +292,7 @@ async function rewriteCheckpoints(admin: Admin, db: pg.Pool, options: ReplayOpti
 }
 
 /** Resolves once every partition's checkpoint has reached the high watermark read at start. */
-async function caughtUp(db: pg.Pool, projection: string, ranges: PartitionRange[], signal: AbortSignal): Promise<void> {
+async function caughtUp(db: Database, projection: string, ranges: PartitionRange[], signal: AbortSignal): Promise<void> {
   const topics = [...new Set(ranges.map((r) => r.topic))];
   while (!signal.aborted) {
     const read = await retryTransient(() => readCheckpoints(db, projection, topics), { signal });

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertWorkspace } from '../support/gitlab-rows.js';
-import { readModel } from '../support/workspace-events.js';
+import { openEmbeddedDatabase } from '../../src/sink/postgres/embedded.js';
 
 const demoDir = fileURLToPath(new URL('../../demo/', import.meta.url));
 const gitlab = JSON.parse(gunzipSync(readFileSync(join(demoDir, 'gitlab.json.gz'))).toString('utf8')) as { workspaces: { id: number }[] };
@@ -22,6 +22,19 @@ const eventLines = gunzipSync(readFileSync(join(demoDir, 'events.ndjson.gz'))).t
 
 /** The demo's bad inputs, one of each (demo/make-demo-data.ts). */
 const DEMO_REASONS = ['agent_config_missing', 'devfile_yaml', 'invalid_utf8', 'not_an_object', 'not_json', 'schema_invalid', 'unsupported_operation'];
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** workspace_id → desired_config in an embedded data dir. */
+async function embeddedRows(dataDir: string): Promise<Map<number, unknown>> {
+  const db = await openEmbeddedDatabase({ dataDir });
+  try {
+    const { rows } = await db.query<{ workspace_id: string; desired_config: unknown }>('SELECT workspace_id, desired_config FROM workspace_agentk_states ORDER BY workspace_id');
+    return new Map(rows.map((row) => [Number(row.workspace_id), row.desired_config]));
+  } finally {
+    await db.end();
+  }
+}
 
 let databases: TestDatabase[] = [];
 afterEach(async () => {
@@ -35,22 +48,23 @@ async function emptyGitLab(): Promise<TestDatabase> {
 }
 
 describe('--demo', () => {
-  it('rebuilds from the demo data into an empty database, says what it did, and resumes on a second run', async () => {
-    const db = await emptyGitLab();
+  it('rebuilds from the demo data into the embedded database of a clean data dir, says what it did, and resumes on a second run', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'demo-')), 'data');
     const started = performance.now();
-    const first = await runCli(['agentk-states', '--demo', '--database-url', db.url]);
+    const first = await runCli(['agentk-states', '--demo', '--data-dir', dataDir], {}, 180_000);
     const seconds = (performance.now() - started) / 1000;
     expect(first.stderr).not.toMatch(/^\s+at /m);
     // The demo's bad inputs are dead letters, on purpose: exit 2 as for any run that leaves some.
     expect(first.code, first.stderr).toBe(2);
-    // About 5 s on an idle 2-core machine; the bound leaves room for a loaded one.
-    expect(seconds).toBeLessThan(45);
+    // A guard against minutes: PGlite's first start (initdb) and the run take ~20 s of a loaded 2-core machine.
+    expect(seconds).toBeLessThan(120);
+    expect(first.stderr).toContain(`using the embedded PostgreSQL in ${dataDir} (created, with GitLab's tables)`);
     expect(first.stderr).toContain(`demo: loaded GitLab's tables with the demo's 4 agent configs and ${gitlab.workspaces.length} workspaces`);
     const out = first.stdout;
     expect(out).toMatch(/^agentk-states rebuild #1 from file: /m);
     expect(out).toContain(`demo: rebuilt workspace_agentk_states from ${join(demoDir, 'events.ndjson.gz')}`);
     // Every workspace GitLab holds has its row, except the three whose input is bad on purpose.
-    const rows = await readModel(db.pool);
+    const rows = await embeddedRows(dataDir);
     expect(rows.size).toBe(gitlab.workspaces.length - 3);
     expect(out).toMatch(new RegExp(`^demo: \\d+ workspaces read \\(\\d+ deleted by the log\\), ${rows.size} rows in workspace_agentk_states$`, 'm'));
     expect(out).toMatch(/^demo: workspace 1's row holds \d+ objects: .*Deployment gl-rd-ns-1\/workspace-1-[0-9a-f]{6}, Service gl-rd-ns-1\/workspace-1-/m);
@@ -59,23 +73,23 @@ describe('--demo', () => {
     expect(reasons.map(([reason]) => reason).sort()).toEqual(DEMO_REASONS);
     expect(reasons.every(([, count]) => count === '1')).toBe(true);
     // A bad line is named by file and line.
-    expect(out).toMatch(new RegExp(`^ {2}not_json: 1, e\\.g\\. ${join(demoDir, 'events.ndjson.gz').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: not_json: `, 'm'));
-    expect(out).toContain(`demo: the data is kept in the database ${db.url}`);
-    expect(out).toContain(`demo: next, try: rebuild-projection agentk-states --database-url ${db.url} --status | --explain 1 | --verify | --dead-letters`);
+    expect(out).toMatch(new RegExp(`^ {2}not_json: 1, e\\.g\\. ${escape(join(demoDir, 'events.ndjson.gz'))}:\\d+: not_json: `, 'm'));
+    expect(out).toContain(`demo: the data is kept in the embedded PostgreSQL in ${dataDir}`);
+    expect(out).toContain(`demo: next, try: rebuild-projection agentk-states --data-dir ${dataDir} --status | --explain 1 | --verify | --dead-letters`);
 
     // The demo's events fold to exactly GitLab's rows: no drift but the workspace whose create is bad (missing)
     // and the two whose generation fails (failed, not drift).
-    const verify = await runCli(['agentk-states', '--verify', '--database-url', db.url]);
+    const verify = await runCli(['agentk-states', '--verify', '--data-dir', dataDir], {}, 180_000);
     expect(verify.stdout).toContain(`agentk-states verify: ${gitlab.workspaces.length} workspaces, ${rows.size} equal, 0 differing, 1 missing, 0 extra, 2 failed`);
 
-    const second = await runCli(['agentk-states', '--demo', '--database-url', db.url]);
+    const second = await runCli(['agentk-states', '--demo', '--data-dir', dataDir], {}, 180_000);
     expect(second.code, second.stderr).toBe(2);
     expect(second.stderr).toContain("demo: GitLab's tables already hold the demo's agent configs and workspaces");
     expect(second.stdout).toContain(`agentk-states file replay: 0 events, 0 written, 0 unchanged, 0 deleted, 0 parked, 0 failed, 0 held, ${eventLines} already applied`);
     expect(second.stdout).toContain('demo: resumed from the checkpoints the first run left: nothing new in');
     expect(second.stdout).toContain('demo: 7 dead letters');
-    expect(await readModel(db.pool)).toEqual(rows);
-  }, 120_000);
+    expect(await embeddedRows(dataDir)).toEqual(rows);
+  }, 400_000);
 
   it('refuses a database whose GitLab tables hold anything but the demo data (exit 1), changing nothing', async () => {
     const db = await emptyGitLab();

@@ -4,7 +4,7 @@
  * tables other than workspace_agentk_states, so it refuses any database whose tables hold anything else: it
  * loads into empty tables, or finds its own data already there (a second run), never a real GitLab's.
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { z } from 'zod';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
@@ -20,7 +20,7 @@ export class DemoDatabaseNotEmptyError extends Error {
 }
 
 /** Loads the tables in one transaction; returns false when they already held exactly the demo's rows. */
-export async function loadDemoGitLabTables(client: pg.ClientBase, tables: DemoGitLabTables): Promise<boolean> {
+export async function loadDemoGitLabTables(client: Session, tables: DemoGitLabTables): Promise<boolean> {
   await client.query('BEGIN');
   try {
     // Serializes two demo runs starting together on one database.
@@ -43,7 +43,7 @@ export async function loadDemoGitLabTables(client: pg.ClientBase, tables: DemoGi
     }
     throw new DemoDatabaseNotEmptyError(
       `--demo loads its data into an empty GitLab database only, and this one holds ${held.workspaces} workspaces and ${held.configs} agent configs ` +
-        `that are not the demo's: run --demo on its own database (the embedded default, or a new, empty one)`,
+        `that are not the demo's: run --demo on a database of its own (the embedded default without a database URL, with a --data-dir of its own, or a new, empty database)`,
     );
   } catch (error) {
     await client.query('ROLLBACK');
@@ -54,7 +54,7 @@ export async function loadDemoGitLabTables(client: pg.ClientBase, tables: DemoGi
 const COLUMN = /^[a-z_][a-z0-9_]*$/;
 
 /** Inserts rows (one statement per set of columns): a column a row leaves out gets its default, as in GitLab. */
-async function insertRows(client: pg.ClientBase, table: 'workspaces' | 'workspaces_agent_configs', rows: Record<string, unknown>[]): Promise<void> {
+async function insertRows(client: Session, table: 'workspaces' | 'workspaces_agent_configs', rows: Record<string, unknown>[]): Promise<void> {
   const byColumns = new Map<string, Record<string, unknown>[]>();
   for (const row of rows) {
     const columns = Object.keys(row).sort().join(', ');
@@ -67,7 +67,7 @@ async function insertRows(client: pg.ClientBase, table: 'workspaces' | 'workspac
 }
 
 /** The first row of workspace_agentk_states (lowest workspace id): the demo's sample. */
-export async function firstAgentkState(client: pg.ClientBase | pg.Pool): Promise<{ workspaceId: number; desiredConfig: unknown } | undefined> {
+export async function firstAgentkState(client: Session): Promise<{ workspaceId: number; desiredConfig: unknown } | undefined> {
   const { rows } = await client.query<{ workspace_id: string; desired_config: unknown }>(
     'SELECT workspace_id, desired_config FROM workspace_agentk_states ORDER BY workspace_id LIMIT 1',
   );
@@ -75,7 +75,7 @@ export async function firstAgentkState(client: pg.ClientBase | pg.Pool): Promise
 }
 
 /** How many workspaces a projection has folded (deleted ones included). */
-export async function countFoldedWorkspaces(client: pg.ClientBase | pg.Pool, projection: string): Promise<{ live: number; deleted: number }> {
+export async function countFoldedWorkspaces(client: Session, projection: string): Promise<{ live: number; deleted: number }> {
   const { rows } = await client.query<{ live: number; deleted: number }>(
     `SELECT count(*) FILTER (WHERE NOT deleted)::int AS live, count(*) FILTER (WHERE deleted)::int AS deleted
        FROM ${BOOKKEEPING_SCHEMA}.workspace_states WHERE projection = $1`,
@@ -85,7 +85,7 @@ export async function countFoldedWorkspaces(client: pg.ClientBase | pg.Pool, pro
 }
 
 /** How many rows workspace_agentk_states holds. */
-export async function countAgentkStates(client: pg.ClientBase | pg.Pool): Promise<number> {
+export async function countAgentkStates(client: Session): Promise<number> {
   const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM workspace_agentk_states');
   return rows[0]!.n;
 }
