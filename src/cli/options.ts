@@ -164,7 +164,7 @@ export const OPTIONS = {
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
-  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a replay)', defaultText: 'off', schema: tcpPort },
+  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a Kafka replay)', defaultText: 'off', schema: tcpPort },
   'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (every interface, as probes reach a container)', default: '0.0.0.0', schema: nonEmpty },
   'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind', default: '1000', schema: nonNegativeInt },
   demo: commandFlag('try it: rebuild from the bundled demo data (demo/) and say what it did'),
@@ -511,8 +511,11 @@ export function parseCommandLine(
                   : 'rebuild';
   // The endpoint serves the modes that run for a while. A service's metrics-port (environment or file) is
   // ignored by a one-off --status beside it, which would find its port taken; on the command line it is refused.
-  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'replay' || mode === 'switch';
-  if (onCommandLine('metrics-port') && !serves) throw new UsageError(`--metrics-port goes with a rebuild, --follow or a replay (not ${chosen[0]})`);
+  // A file replay has no consumer to count or to be ready.
+  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'switch' || (mode === 'replay' && sourceFile === undefined);
+  if (onCommandLine('metrics-port') && !serves) {
+    throw new UsageError(`--metrics-port goes with a rebuild, --follow or a Kafka replay (not ${chosen[0] ?? 'a replay of a file'})`);
+  }
   const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
   if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
   let kafkaSecurity: KafkaSecuritySettings;
