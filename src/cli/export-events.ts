@@ -3,7 +3,7 @@
  * Reads --database-url only, writes no database (no migration, nothing created): a role with SELECT suffices.
  */
 import type { Kafka } from 'kafkajs';
-import type pg from 'pg';
+import type { Database } from '../sink/postgres/database.js';
 import { loadSchemaCatalog } from '../events/codec/catalog.js';
 import { encodeAvro, EncodeError, encodeJson } from '../events/encode.js';
 import { ExportInterruptedError, ExportRowError, exportEvents, type EventExportSink } from '../engine/export-events.js';
@@ -23,7 +23,7 @@ interface Io {
   signal: AbortSignal;
 }
 
-export async function runExportEvents(args: CliArgs, io: Io, db: pg.Pool, openKafka: () => Promise<Kafka>): Promise<ExitCode> {
+export async function runExportEvents(args: CliArgs, io: Io, db: Database, openKafka: () => Promise<Kafka>): Promise<ExitCode> {
   const target = args.exportTo!;
   const started = performance.now();
   let producer: TopicProducer | undefined;

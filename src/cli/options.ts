@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
+import { defaultDataDir } from '../sink/postgres/embedded.js';
 import { DEFAULT_ROLLBACK_HISTORY } from '../sink/postgres/switch-shadow.js';
 import {
   KAFKA_SECRET_ENV,
@@ -63,6 +64,12 @@ const nonNegativeInt = z
   .transform(Number)
   .refine((n) => n <= 1_000_000_000, 'must be at most 1000000000');
 
+const tcpPort = z
+  .string()
+  .regex(/^\d+$/, 'takes a TCP port number')
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 65_535, 'must be between 1 and 65535');
+
 const isoTime = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'must be an ISO-8601 time, e.g. 2026-11-25T10:00:00Z');
 
 const list = nonEmpty.transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
@@ -95,6 +102,7 @@ export const OPTIONS = {
   source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from', default: 'kafka', schema: z.enum(['kafka', 'snapshot'], { message: 'must be "kafka" or "snapshot"' }) },
   'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives", schema: nonEmpty, fallbackEnv: 'DATABASE_URL', secret: true },
   'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from', defaultText: '--database-url', schema: nonEmpty, secret: true },
+  'data-dir': { type: 'string', value: 'DIR', help: "without a database URL: the embedded PostgreSQL's directory", defaultText: '$XDG_CACHE_HOME/rebuild-projection, else ~/.cache/rebuild-projection', schema: nonEmpty },
   'batch-size': { type: 'string', value: 'N', help: 'workspaces per transaction', default: '250', schema: positiveInt },
   'agent-config': { type: 'string', value: 'pinned|live', help: "agent config per workspace: the pinned version, or the live row as GitLab's backfill did", default: 'pinned', schema: z.enum(['pinned', 'live'], { message: 'must be "pinned" or "live"' }) },
   brokers: { type: 'string', value: 'HOST:PORT,…', help: 'Kafka bootstrap brokers', schema: list, fallbackEnv: 'KAFKA_BROKERS' },
@@ -151,6 +159,9 @@ export const OPTIONS = {
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
+  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a replay)', defaultText: 'off', schema: tcpPort },
+  'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (every interface, as probes reach a container)', default: '0.0.0.0', schema: nonEmpty },
+  'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind', default: '1000', schema: nonNegativeInt },
   config: { type: 'string', value: 'FILE', help: `read settings from this file (${CONFIG_FILE_FORMAT}); flags and environment variables override it`, schema: nonEmpty, from: ['env'] },
   version: commandFlag('print the version'),
   help: { ...commandFlag('print this help'), short: 'h' },
@@ -218,6 +229,8 @@ export interface CliArgs {
   source: 'kafka' | 'snapshot';
   databaseUrl: string | undefined;
   sourceDatabaseUrl: string | undefined;
+  /** The embedded database's directory, used when `databaseUrl` is undefined. */
+  dataDir: string;
   batchSize: number;
   agentConfigMode: 'pinned' | 'live';
   brokers: string[] | undefined;
@@ -248,6 +261,8 @@ export interface CliArgs {
   sample: number | undefined;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
+  /** --metrics-port: the operations endpoint (/metrics, /healthz, /readyz); undefined: none. */
+  metrics: { host: string; port: number; readyMaxLag: number } | undefined;
   /** --dead-letters, --retry-dead-letters, --purge-dead-letters: which letters (`--source` only when given). */
   deadLetterFilter: DeadLetterFilter;
   /** --purge-dead-letters: confirmed. */
@@ -462,6 +477,12 @@ export function parseCommandLine(
                 : args.follow && args.source === 'kafka'
                   ? 'follow'
                   : 'rebuild';
+  // The endpoint serves the modes that run for a while. A service's metrics-port (environment or file) is
+  // ignored by a one-off --status beside it, which would find its port taken; on the command line it is refused.
+  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'replay' || mode === 'switch';
+  if (onCommandLine('metrics-port') && !serves) throw new UsageError(`--metrics-port goes with a rebuild, --follow or a replay (not ${chosen[0]})`);
+  const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
+  if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
   let kafkaSecurity: KafkaSecuritySettings;
   try {
     kafkaSecurity = parseKafkaSecurity(args, env);
@@ -473,6 +494,7 @@ export function parseCommandLine(
     source: args.source,
     databaseUrl: args['database-url'],
     sourceDatabaseUrl: args['source-database-url'],
+    dataDir: args['data-dir'] ?? defaultDataDir(env),
     batchSize: args['batch-size'],
     agentConfigMode: args['agent-config'],
     brokers: args.brokers,
@@ -488,6 +510,7 @@ export function parseCommandLine(
     json: args.json,
     sample: args.sample,
     shutdownTimeoutS: args['shutdown-timeout'],
+    metrics: args['metrics-port'] === undefined || !serves ? undefined : { host: args['metrics-host'], port: args['metrics-port'], readyMaxLag: args['ready-max-lag'] },
     deadLetterFilter: {
       reason: args.reason,
       workspaceId: args.workspace,

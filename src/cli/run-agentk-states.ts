@@ -3,7 +3,7 @@
  * maps the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
  */
 import kafkajs, { type Kafka } from 'kafkajs';
-import type pg from 'pg';
+import type { Database } from '../sink/postgres/database.js';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
 import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
@@ -14,6 +14,8 @@ import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
+import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
+import { SessionWaitError } from '../sink/postgres/single-session.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { ensureAgentkStatesTable, NotAGitLabDatabaseError, requireAgentkStatesTable } from '../sink/postgres/ensure-agentk-states-table.js';
@@ -38,6 +40,8 @@ import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
 import { previewJson, previewText } from './impact-report.js';
 import { verifyJson, verifyText } from './verify-report.js';
+import { Metrics } from '../ops/metrics.js';
+import { OpsServerError, startOpsServer } from '../ops/http-server.js';
 
 export interface CliIo {
   signal: AbortSignal;
@@ -54,6 +58,8 @@ type Releaser = () => Promise<void>;
 /** Errors that mean "could not run" and are fully explained by their one-line message. */
 const OPERATIONAL_ERRORS = [
   DatabaseUnavailableError,
+  EmbeddedDatabaseError,
+  SessionWaitError,
   NotAGitLabDatabaseError,
   KafkaTopicMissingError,
   HistoryMissingError,
@@ -68,6 +74,7 @@ const OPERATIONAL_ERRORS = [
   DeadLettersBusyError,
   DeadLetterTablesMissingError,
   SchemaCatalogError,
+  OpsServerError,
   KafkaConnectError,
   KafkaSecurityFileError,
   ...EXPORT_ERRORS,
@@ -77,8 +84,9 @@ const OPERATIONAL_ERRORS = [
 export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCode> {
   const releasers: Releaser[] = [];
   try {
-    if (!args.databaseUrl) throw new UsageError('no target database: pass --database-url or set DATABASE_URL');
-    const target = await openPool(args.databaseUrl, 'target', 4);
+    // First, so that /readyz answers (503) while the run prepares, and /healthz from the start.
+    const metrics = args.metrics ? await serveMetrics(args.metrics, io, releasers) : undefined;
+    const target = args.databaseUrl ? await openPool(args.databaseUrl, 'target', 4) : await openEmbedded(args.dataDir, io);
     releasers.push(() => target.end());
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
@@ -117,11 +125,11 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       }
       case 'rebuild':
       case 'switch':
-        return await rebuild(args, io, target, kafka, releasers, decode);
+        return await rebuild(args, io, target, kafka, releasers, decode, metrics);
       case 'follow':
       case 'replay':
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
-        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args), decode);
+        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args), decode, metrics);
       case 'retry-dead-letters':
       case 'purge-dead-letters':
         return await workOffDeadLetters(args, io, target, decode);
@@ -143,8 +151,27 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
   }
 }
 
+/** No database URL: the embedded PostgreSQL in `dataDir` (created on first use), said on stderr. */
+async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
+  const db = await openEmbeddedDatabase({ dataDir });
+  io.log.info(
+    `no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
+      `${db.created ? " (created, with GitLab's tables)" : ''}; one process at a time, not for production`,
+    { dataDir: db.dataDir },
+  );
+  return db;
+}
+
+async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo, releasers: Releaser[]): Promise<Metrics> {
+  const metrics = new Metrics({ readyMaxLag: options.readyMaxLag });
+  const server = await startOpsServer({ ...options, registry: metrics.registry, readiness: () => metrics.consumer.readiness(options.readyMaxLag) });
+  releasers.push(() => server.close());
+  io.log.info(`serving /metrics, /healthz and /readyz on ${server.address.host}:${server.address.port}`, server.address);
+  return metrics;
+}
+
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
-async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const report = await withClient(target, async (client) => {
     await requireAgentkStatesTable(client);
     return verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal });
@@ -154,7 +181,7 @@ async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCo
 }
 
 /** `--explain`: read-only like --verify; exit 2 when it names problems (dead letters, drift, disagreement). */
-async function explain(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+async function explain(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const workspaceId = args.explainWorkspaceId!;
   const report = await withClient(target, async (client) => {
     await requireAgentkStatesTable(client);
@@ -185,10 +212,11 @@ function replayStart(args: CliArgs): ReplayStart {
 async function rebuild(
   args: CliArgs,
   io: CliIo,
-  target: pg.Pool,
+  target: Database,
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
   releasers: Releaser[],
   decode: WorkspaceDecoder,
+  metrics: Metrics | undefined,
 ): Promise<ExitCode> {
   if (args.source === 'kafka' && !kafka && args.mode !== 'switch') throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
   if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
@@ -215,13 +243,17 @@ async function rebuild(
       decode,
       signal: io.signal,
       log: io.log,
-      onProgress: (sample) => progress.update(sample),
+      onProgress: (sample) => {
+        progress.update(sample);
+        metrics?.rebuildProgress(sample);
+      },
       until: args.noSwitch ? 'built' : 'switched',
       switchOnly,
       guard,
       rollbackHistory: args.rollbackHistory,
     });
     progress.finish();
+    metrics?.rebuildEnded(result.outcome);
     if (result.outcome === 'built') {
       const problems = result.failed + result.parked.workspaces;
       await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written: 0, unchanged: 0, failed: result.failed });
@@ -259,7 +291,7 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
-    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode);
+    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, metrics);
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
@@ -272,7 +304,7 @@ async function rebuild(
  * Records a failed run without replacing why it failed. When the failure was lost database connections, the
  * first attempt can get one the pool has not discarded yet, so a transient failure is tried once more.
  */
-async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, log: CliLogger): Promise<void> {
+async function recordFailedRun(target: Database, runId: number, error: unknown, log: CliLogger): Promise<void> {
   const record = () => finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
   try {
     // The failure may have been the database dropping our connections: the pool's other clients can be
@@ -283,7 +315,15 @@ async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, l
   }
 }
 
-async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ExitCode> {
+async function consume(
+  args: CliArgs,
+  io: CliIo,
+  target: Database,
+  kafka: Kafka,
+  start: ReplayStart,
+  decode: WorkspaceDecoder,
+  metrics: Metrics | undefined,
+): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
   const started = performance.now();
@@ -301,6 +341,7 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
       decode,
       signal: io.signal,
       log: io.log,
+      observer: metrics?.observer,
     });
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
     // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters

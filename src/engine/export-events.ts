@@ -9,7 +9,7 @@
  * a later update moves `workspaces_agent_config_version` (an embedded copy would stay the exported one).
  */
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import type { Session } from '../sink/postgres/database.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { encodeKey } from '../events/encode.js';
 import { workspaceRowSchema, type WorkspaceCreated } from '../events/workspace-event.js';
@@ -52,7 +52,7 @@ export class ExportInterruptedError extends Error {
 }
 
 /** Reads the snapshot on `client` (which it holds until done) and writes every workspace's event to the sink. */
-export async function exportEvents(client: pg.ClientBase, options: ExportOptions): Promise<ExportResult> {
+export async function exportEvents(client: Session, options: ExportOptions): Promise<ExportResult> {
   const snapshot = await WorkspaceSnapshot.open(client, { batchSize: options.batchSize, agentConfigMode: options.agentConfigMode });
   let exported = 0;
   try {

@@ -27,8 +27,8 @@
  * abandoned. A transient failure of a pooled connection is retried; every phase is idempotent.
  */
 import type { Kafka } from 'kafkajs';
-import type pg from 'pg';
 import { logRetry, type Logger } from '../ops/logger.js';
+import type { Database, Session } from '../sink/postgres/database.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { workspaceRowSchema } from '../events/workspace-event.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
@@ -69,9 +69,9 @@ export interface RebuildProgress {
 }
 
 export interface RebuildOptions {
-  db: pg.Pool;
+  db: Database;
   /** Where the snapshot is read (GitLab's database or a replica). */
-  sourceDb: pg.Pool;
+  sourceDb: Database;
   projection: string;
   source: RebuildSource;
   /** Kafka, for a Kafka rebuild and for a snapshot handed off to the stream. */
@@ -178,10 +178,11 @@ export async function runRebuild(requested: RebuildOptions): Promise<RebuildResu
   };
   lockClient.on('error', onLockError);
   try {
-    const session = await withClient(db, (other) => keepsItsBackend(lockClient, other));
-    if (!session.stable) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
+    // One embedded session is never behind a pooler (and cannot hold a transaction beside another lease's).
+    const session = db.singleSession ? undefined : await withClient(db, (other) => keepsItsBackend(lockClient, other));
+    if (session && !session.stable) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
     const lock = await tryLockRebuild(lockClient, projection);
-    if (lock.backendPid !== session.backendPid) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
+    if (session && lock.backendPid !== session.backendPid) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
     if (!lock.locked) {
       const holder = await findUnfinishedRebuild(db, projection);
       throw new RebuildRefusedError(
@@ -210,7 +211,7 @@ export async function runRebuild(requested: RebuildOptions): Promise<RebuildResu
   }
 }
 
-async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.ClientBase, compacted: ReadonlySet<string>): Promise<RebuildResult> {
+async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, compacted: ReadonlySet<string>): Promise<RebuildResult> {
   const { db, projection } = options;
   const started = performance.now();
   let rebuild = await findUnfinishedRebuild(db, projection);
@@ -352,7 +353,7 @@ export function checkSwitchGuard(rebuild: Pick<Rebuild, 'id'>, impact: Impact, g
 }
 
 /** The unfinished rebuild whose shadow is built (for --preview and --switch), or a refusal that says what to run. */
-export async function requireBuiltShadow(db: pg.Pool | pg.ClientBase, projection: string, what: 'preview' | 'switch'): Promise<Rebuild> {
+export async function requireBuiltShadow(db: Session, projection: string, what: 'preview' | 'switch'): Promise<Rebuild> {
   const rebuild = await findUnfinishedRebuild(db, projection);
   if (!rebuild) {
     throw new RebuildRefusedError(
@@ -425,7 +426,7 @@ async function materialize(options: RebuildOptions, rebuild: Rebuild, sink: Retu
 }
 
 /** Partitions where the live projection has applied more than the shadow has (a running --follow consumer). */
-async function shadowBehindLive(client: pg.ClientBase | pg.Pool, projection: string, rebuild: Rebuild, topics: string[]): Promise<string[]> {
+async function shadowBehindLive(client: Session, projection: string, rebuild: Rebuild, topics: string[]): Promise<string[]> {
   const shadow = new Map((await readCheckpoints(client, rebuild.shadow_projection, topics)).map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
   return (await readCheckpoints(client, projection, topics))
     .filter((live) => BigInt(live.nextOffset) > BigInt(shadow.get(partitionKey(live.topic, live.partition)) ?? '0'))
