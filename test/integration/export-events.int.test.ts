@@ -217,6 +217,12 @@ describe('--export-events', () => {
     for (const d of decoded) expect(d).toMatchObject({ ok: true, encoding: 'json', event: { type: 'workspace-created', version: 1 } });
     expect(decoded.map((d) => (d.ok ? d.event.workspaceId : 0))).toEqual([...ids, brokenId]);
     expect(existsSync(`${file}.partial-${process.pid}`)).toBe(false);
+    // The file source reads exactly this format: a rebuild from it writes the rows, and --verify is clean.
+    const rebuilt = await runCli(['agentk-states', '--source', `file:${file}`, '--database-url', db.url]);
+    expect(rebuilt.code, rebuilt.stderr).toBe(2);
+    expect(rebuilt.stdout).toMatch(/^agentk-states rebuild #1 from file: .*41 workspaces, 40 written/);
+    const verified = await runCli(['agentk-states', '--verify', '--json', '--database-url', db.url]);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ equal: 40, differing: 0, missing: 0, extra: 0, failed: 1, clean: true });
 
     writeFileSync(path.join(dir, 'taken.ndjson'), 'keep me\n');
     const refused = await exportTo('--to-file', path.join(dir, 'taken.ndjson'));
