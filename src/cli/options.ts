@@ -207,7 +207,8 @@ ${entries
   .map(([name, spec]) => {
     const flag = `  ${spec.short === undefined ? '' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
     const fallback = [spec.fallbackEnv && `$${spec.fallbackEnv}`, defaultOf(spec)].filter(Boolean).join(', ');
-    return `${flag.padEnd(37)}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
+    // A flag too long for the column gets a line of its own.
+    return `${flag.length < 37 ? flag.padEnd(37) : `${flag}\n${' '.repeat(37)}`}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
   })
   .join('\n')}
 
