@@ -19,6 +19,7 @@ import {
 } from '../sources/kafka/kafka-security.js';
 import { parseConfigFile, type ConfigValues } from './config-file.js';
 import { didYouMean } from './did-you-mean.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
 import { UsageError } from './usage-error.js';
 
 /** Where an option's value may come from, besides its flag. */
@@ -164,6 +165,9 @@ export const OPTIONS = {
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
+  'heartbeat-interval': { type: 'string', value: 'SECONDS', help: 'with --follow: log the lag per partition, events/s and totals this often (0: never)', default: '60', schema: nonNegativeInt },
+  'log-level': { type: 'string', value: LOG_LEVELS.join('|'), help: 'the least severe log entries written to stderr', default: 'info', schema: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }) },
+  'log-format': { type: 'string', value: 'json|pretty', help: 'log entries as JSON lines, or as readable lines', defaultText: 'pretty on a terminal, else json', schema: z.enum(LOG_FORMATS, { message: 'must be "json" or "pretty"' }) },
   'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a Kafka replay)', defaultText: 'off', schema: tcpPort },
   'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (every interface, as probes reach a container)', default: '0.0.0.0', schema: nonEmpty },
   'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind', default: '1000', schema: nonNegativeInt },
@@ -270,6 +274,11 @@ export interface CliArgs {
   sample: number | undefined;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
+  /** --follow: seconds between heartbeat lines (lag, rate, totals); 0: none. */
+  heartbeatIntervalS: number;
+  logLevel: LogLevel;
+  /** Undefined: pretty on a terminal, JSON otherwise. */
+  logFormat: LogFormat | undefined;
   /** --metrics-port: the operations endpoint (/metrics, /healthz, /readyz); undefined: none. */
   metrics: { host: string; port: number; readyMaxLag: number } | undefined;
   /** --dead-letters, --retry-dead-letters, --purge-dead-letters: which letters (`--source` only when given). */
@@ -547,6 +556,9 @@ export function parseCommandLine(
     json: args.json,
     sample: args.sample,
     shutdownTimeoutS: args['shutdown-timeout'],
+    heartbeatIntervalS: args['heartbeat-interval'],
+    logLevel: args['log-level'],
+    logFormat: args['log-format'],
     metrics: args['metrics-port'] === undefined || !serves ? undefined : { host: args['metrics-host'], port: args['metrics-port'], readyMaxLag: args['ready-max-lag'] },
     deadLetterFilter: {
       reason: args.reason,

@@ -9,6 +9,7 @@ import { expect, inject, it } from 'vitest';
 import { runCli, spawnCli, waitFor, type SpawnedCli } from '../support/cli.js';
 import { useFreshGitLabDatabase } from '../support/database.js';
 import { createTestKafka } from '../support/kafka-broker.js';
+import { logLines } from '../support/log-lines.js';
 import { freePort, probe, sample, samples, scrape } from '../support/ops-endpoint.js';
 import { asJson, createdEvent, createTopic, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 import { encodeKey } from '../../src/events/encode.js';
@@ -115,8 +116,7 @@ it('a --metrics-port already in use: exit 1 with one line, before touching the d
   try {
     const result = await runCli(['agentk-states', '--follow', '--metrics-port', String(port), '--metrics-host', '127.0.0.1', '--database-url', db.url, '--brokers', brokers]);
     expect(result.code).toBe(1);
-    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain(`could not serve metrics on 127.0.0.1:${port} (--metrics-port, --metrics-host): EADDRINUSE`);
+    expect(logLines(result.stderr)).toEqual([`fatal: could not serve metrics on 127.0.0.1:${port} (--metrics-port, --metrics-host): EADDRINUSE`]);
     const { rows } = await db.pool.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rebuild_projection'`);
     expect(rows).toEqual([]);
   } finally {

@@ -5,6 +5,7 @@ import { runCli } from '../support/cli.js';
 import { createTestDatabase, readFixture, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig, insertWorkspace } from '../support/gitlab-rows.js';
 import { gitlabBackfillGolden } from '../support/golden.js';
+import { logLines } from '../support/log-lines.js';
 
 const seedDevfile = readFixture('gitlab/seed-processed-devfile.yaml');
 
@@ -211,7 +212,7 @@ describe('--verify as a read-only role on a database the rebuilder has never see
     await db.pool.query('DROP TABLE workspace_agentk_states');
     const result = await verify();
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe('rebuild-projection: the target database has no "workspace_agentk_states" table: nothing to verify (a rebuild creates it)\n');
+    expect(logLines(result.stderr)).toEqual(['fatal: the target database has no "workspace_agentk_states" table: nothing to verify (a rebuild creates it)']);
     expect((await db.pool.query(`SELECT to_regclass('workspace_agentk_states') AS t`)).rows[0].t).toBeNull();
     expect(await bookkeepingSchemaExists()).toBe(false);
   });
@@ -220,7 +221,7 @@ describe('--verify as a read-only role on a database the rebuilder has never see
     await db.pool.query('DROP TABLE workspaces CASCADE');
     const result = await verify();
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^rebuild-projection: the target database has no "workspaces" table: .*\n$/);
+    expect(logLines(result.stderr)).toEqual([expect.stringMatching(/^fatal: the target database has no "workspaces" table: /)]);
     expect(await bookkeepingSchemaExists()).toBe(false);
   });
 });
