@@ -18,3 +18,4 @@ function findPackageRoot(start: string): string {
 
 export const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 export const postgresMigrationsDir = join(packageRoot, 'schemas', 'postgres');
+export const gitlabSchemaDir = join(packageRoot, 'schemas', 'gitlab');

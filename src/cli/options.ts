@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
+import { defaultDataDir } from '../sink/postgres/embedded.js';
 import { DEFAULT_ROLLBACK_HISTORY } from '../sink/postgres/switch-shadow.js';
 import { parseConfigFile, type ConfigValues } from './config-file.js';
 import { didYouMean } from './did-you-mean.js';
@@ -87,6 +88,7 @@ export const OPTIONS = {
   source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from', default: 'kafka', schema: z.enum(['kafka', 'snapshot'], { message: 'must be "kafka" or "snapshot"' }) },
   'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives", schema: nonEmpty, fallbackEnv: 'DATABASE_URL', secret: true },
   'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from', defaultText: '--database-url', schema: nonEmpty, secret: true },
+  'data-dir': { type: 'string', value: 'DIR', help: "without a database URL: the embedded PostgreSQL's directory", defaultText: '$XDG_CACHE_HOME/rebuild-projection, else ~/.cache/rebuild-projection', schema: nonEmpty },
   'batch-size': { type: 'string', value: 'N', help: 'workspaces per transaction', default: '250', schema: positiveInt },
   'agent-config': { type: 'string', value: 'pinned|live', help: "agent config per workspace: the pinned version, or the live row as GitLab's backfill did", default: 'pinned', schema: z.enum(['pinned', 'live'], { message: 'must be "pinned" or "live"' }) },
   brokers: { type: 'string', value: 'HOST:PORT,…', help: 'Kafka bootstrap brokers', schema: list, fallbackEnv: 'KAFKA_BROKERS' },
@@ -196,6 +198,8 @@ export interface CliArgs {
   source: 'kafka' | 'snapshot';
   databaseUrl: string | undefined;
   sourceDatabaseUrl: string | undefined;
+  /** The embedded database's directory, used when `databaseUrl` is undefined. */
+  dataDir: string;
   batchSize: number;
   agentConfigMode: 'pinned' | 'live';
   brokers: string[] | undefined;
@@ -436,6 +440,7 @@ export function parseCommandLine(
     source: args.source,
     databaseUrl: args['database-url'],
     sourceDatabaseUrl: args['source-database-url'],
+    dataDir: args['data-dir'] ?? defaultDataDir(env),
     batchSize: args['batch-size'],
     agentConfigMode: args['agent-config'],
     brokers: args.brokers,

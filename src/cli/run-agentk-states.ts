@@ -3,16 +3,19 @@
  * maps the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
  */
 import kafkajs, { type Kafka } from 'kafkajs';
-import type pg from 'pg';
+import type { Database } from '../sink/postgres/database.js';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
 import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { BookkeepingOutdatedError, explainProblems, explainWorkspace, UnknownWorkspaceError } from '../engine/explain.js';
 import { previewShadow } from '../engine/impact/preview.js';
+import { logRetry } from '../ops/logger.js';
 import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool, redactUrl } from '../sink/postgres/connect.js';
+import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
+import { SessionWaitError } from '../sink/postgres/single-session.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { NotAGitLabDatabaseError, requireGitLabDatabase } from '../sink/postgres/gitlab-tables.js';
@@ -29,6 +32,7 @@ import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } fro
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
 import { explainJson, explainText } from './explain-report.js';
+import type { CliLogger } from './logger.js';
 import { createProgressReporter } from './progress.js';
 import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
@@ -38,7 +42,7 @@ import { verifyJson, verifyText } from './verify-report.js';
 export interface CliIo {
   signal: AbortSignal;
   /** Diagnostics (stderr). */
-  log: (line: string) => void;
+  log: CliLogger;
   /** The result people or scripts read (stdout). */
   report: (line: string) => void;
   /** Progress output (stderr) and whether it is a terminal. */
@@ -50,6 +54,8 @@ type Releaser = () => Promise<void>;
 /** Errors that mean "could not run" and are fully explained by their one-line message. */
 const OPERATIONAL_ERRORS = [
   DatabaseUnavailableError,
+  EmbeddedDatabaseError,
+  SessionWaitError,
   NotAGitLabDatabaseError,
   KafkaTopicMissingError,
   HistoryMissingError,
@@ -70,11 +76,10 @@ const OPERATIONAL_ERRORS = [
 export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCode> {
   const releasers: Releaser[] = [];
   try {
-    if (!args.databaseUrl) throw new UsageError('no target database: pass --database-url or set DATABASE_URL');
-    const target = await openPool(args.databaseUrl, 'target', 4);
+    const target = args.databaseUrl ? await openPool(args.databaseUrl, 'target', 4) : await openEmbedded(args.dataDir, io);
     releasers.push(() => target.end());
     // Every mode, before anything is read or created: this must be GitLab's database.
-    const database = redactUrl(args.databaseUrl);
+    const database = args.databaseUrl ? redactUrl(args.databaseUrl) : `the embedded database in ${args.dataDir}`;
     await withClient(target, (client) => requireGitLabDatabase(client, database));
     if (args.mode === 'status') return await status(args, io, target);
     if (args.mode === 'verify') return await verify(args, io, target);
@@ -84,7 +89,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     // Idempotent, so a connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
     await retryTransient(
       () => withClient(target, migrate),
-      { signal: io.signal, onRetry: (error, attempt, delayMs) => io.log(`preparing the target database: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`) },
+      { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
     const kafka = args.brokers?.length ? { kafka: createKafka({ brokers: args.brokers, log: io.log }), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
@@ -111,11 +116,11 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      io.log(`rebuild-projection: ${error.message} (see --help)`);
+      io.log.fatal(`${error.message} (see --help)`, { exitCode: ExitCode.usage });
       return ExitCode.usage;
     }
     if (OPERATIONAL_ERRORS.some((type) => error instanceof type)) {
-      io.log(`rebuild-projection: ${(error as Error).message}`);
+      io.log.fatal((error as Error).message, { exitCode: ExitCode.couldNotRun, err: error });
       return ExitCode.couldNotRun;
     }
     throw error;
@@ -124,15 +129,26 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
   }
 }
 
+/** No database URL: the embedded PostgreSQL in `dataDir` (created on first use), said on stderr. */
+async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
+  const db = await openEmbeddedDatabase({ dataDir });
+  io.log.info(
+    `no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
+      `${db.created ? " (created, with GitLab's tables)" : ''}; one process at a time, not for production`,
+    { dataDir: db.dataDir },
+  );
+  return db;
+}
+
 /** `--status`: read-only (no migration); exit 1 when Kafka is configured but could not be read (lag unknown). */
-async function status(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
-  const report = await statusReport(target, AGENTK_STATES_PROJECTION, args.brokers?.length ? { brokers: args.brokers, topics: args.topics } : undefined);
+async function status(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
+  const report = await statusReport(target, AGENTK_STATES_PROJECTION, args.brokers?.length ? { brokers: args.brokers, topics: args.topics, log: io.log } : undefined);
   for (const line of report.lines) io.report(line);
   return report.kafkaUnavailable ? ExitCode.couldNotRun : ExitCode.ok;
 }
 
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
-async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const report = await withClient(target, (client) =>
     verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal }),
   );
@@ -141,7 +157,7 @@ async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCo
 }
 
 /** `--explain`: read-only like --verify; exit 2 when it names problems (dead letters, drift, disagreement). */
-async function explain(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+async function explain(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const workspaceId = args.explainWorkspaceId!;
   const report = await withClient(target, (client) =>
     explainWorkspace(client, { projection: AGENTK_STATES_PROJECTION, workspaceId, agentConfigMode: args.agentConfigMode }),
@@ -171,7 +187,7 @@ function replayStart(args: CliArgs): ReplayStart {
 async function rebuild(
   args: CliArgs,
   io: CliIo,
-  target: pg.Pool,
+  target: Database,
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
   releasers: Releaser[],
   decode: WorkspaceDecoder,
@@ -211,7 +227,9 @@ async function rebuild(
     if (result.outcome === 'built') {
       const problems = result.failed + result.parked.workspaces;
       await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written: 0, unchanged: 0, failed: result.failed });
-      if (result.parked.workspaces > 0) io.log(`${describeParked(result.parked)}; they have no rebuilt row, and a switch would keep their live rows`);
+      if (result.parked.workspaces > 0) {
+        io.log.warn(`${describeParked(result.parked)}; they have no rebuilt row, and a switch would keep their live rows`, { rebuildId: result.rebuild.id });
+      }
       // The preview of the shadow just built, read after the rebuild lock is released (it takes none).
       const preview = await previewShadow(target, AGENTK_STATES_PROJECTION);
       const build = { resumed: result.resumed, failed: result.failed, parked: result.parked.workspaces, build_s: Number((result.buildMs / 1000).toFixed(1)) };
@@ -241,7 +259,7 @@ async function rebuild(
         (result.impact ? `; ${result.impact.counts.restartRunning} running workspaces restarted, fingerprint ${result.impact.fingerprint}` : ''),
     );
     if (parked.workspaces > 0) {
-      io.log(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`);
+      io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
     if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode);
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
@@ -256,18 +274,18 @@ async function rebuild(
  * Records a failed run without replacing why it failed. When the failure was lost database connections, the
  * first attempt can get one the pool has not discarded yet, so a transient failure is tried once more.
  */
-async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, log: (line: string) => void): Promise<void> {
+async function recordFailedRun(target: Database, runId: number, error: unknown, log: CliLogger): Promise<void> {
   const record = () => finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
   try {
     // The failure may have been the database dropping our connections: the pool's other clients can be
     // broken too, so retry (transient only) for a few seconds rather than once.
     await retryTransient(record, { initialDelayMs: 50, signal: AbortSignal.timeout(10_000) });
   } catch (recordError) {
-    log(`rebuild-projection: could not record run ${runId} as failed: ${(recordError as Error).message}`);
+    log.error(`could not record run ${runId} as failed: ${(recordError as Error).message}`, { runId, err: recordError });
   }
 }
 
-async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ExitCode> {
+async function consume(args: CliArgs, io: CliIo, target: Database, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
   const started = performance.now();

@@ -3,7 +3,8 @@
  * Read-only: no migration, no table, no row written, so a role with only SELECT can run it. Kafka is asked
  * within a bound; when it cannot answer, the PostgreSQL part is printed with one line saying so.
  */
-import type pg from 'pg';
+import type { Logger } from '../ops/logger.js';
+import type { Database } from '../sink/postgres/database.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { pendingMigrations, readAppliedMigrations } from '../sink/postgres/migrate.js';
@@ -32,10 +33,15 @@ function describeRebuild(r: Rebuild): string {
 const describeRun = (r: RunRow) =>
   `#${r.id} ${r.mode}, started ${r.startedAt.toISOString()} by pid ${r.pid} on ${r.host}${r.finishedAt ? `, found crashed ${r.finishedAt.toISOString()}` : r.status === 'running' ? '' : ', its process is gone (marked crashed by the next run)'}`;
 
+/** kafkajs' retry warnings at debug level: the report's one `kafka:` line says what failed. */
+const demoted = (log: Logger): Logger => {
+  const debug = log.debug.bind(log);
+  return { debug, info: debug, warn: debug, error: debug, child: (context) => demoted(log.child(context)) };
+};
+
 /** The high watermark of each partition, or why they could not be read within STATUS_KAFKA_TIMEOUT_MS. */
-async function readEndOffsets(brokers: string[], topics: string[]): Promise<Map<string, string> | Error> {
-  // Its own client with kafkajs' retry warnings silenced: the one line below says what failed.
-  const admin = createKafka({ brokers, log: () => undefined }).admin();
+async function readEndOffsets({ brokers, topics, log }: StatusKafka): Promise<Map<string, string> | Error> {
+  const admin = createKafka({ brokers, log: demoted(log) }).admin();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${STATUS_KAFKA_TIMEOUT_MS / 1000} s`)), STATUS_KAFKA_TIMEOUT_MS);
@@ -54,7 +60,13 @@ async function readEndOffsets(brokers: string[], topics: string[]): Promise<Map<
   }
 }
 
-export async function statusReport(db: pg.Pool, projection: string, kafka: { brokers: string[]; topics: string[] } | undefined): Promise<StatusReport> {
+export interface StatusKafka {
+  brokers: string[];
+  topics: string[];
+  log: Logger;
+}
+
+export async function statusReport(db: Database, projection: string, kafka: StatusKafka | undefined): Promise<StatusReport> {
   const lines: string[] = [`projection: ${projection}`];
   const applied = await withClient(db, readAppliedMigrations);
   if (applied === undefined) {
@@ -82,7 +94,7 @@ export async function statusReport(db: pg.Pool, projection: string, kafka: { bro
 
   const topics = kafka?.topics ?? [...new Set((await db.query<{ topic: string }>('SELECT DISTINCT topic FROM rebuild_projection.checkpoints WHERE projection = $1', [projection])).rows.map((r) => r.topic))];
   const checkpoints = await readCheckpoints(db, projection, topics);
-  const ends = kafka ? await readEndOffsets(kafka.brokers, kafka.topics) : new Map<string, string>();
+  const ends = kafka ? await readEndOffsets(kafka) : new Map<string, string>();
   if (ends instanceof Error) lines.push(`kafka: unavailable (brokers ${kafka?.brokers.join(',')}, topics ${topics.join(',')}): ${ends.message}; lag unknown`);
   lines.push(checkpoints.length === 0 ? 'checkpoints: none (nothing consumed from Kafka yet)' : 'checkpoints:');
   for (const c of checkpoints) {

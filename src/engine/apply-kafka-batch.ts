@@ -11,7 +11,7 @@
  * foldEvents/projectTouched below. A message at or below the offset its workspace has folded on its
  * partition was applied already (a replay after a release or a purge): it is neither held nor lettered again.
  */
-import type pg from 'pg';
+import type { Session } from '../sink/postgres/database.js';
 import { foldEvent, partitionOf, type EventPosition, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
@@ -68,7 +68,7 @@ export function rawExcerpt(value: Buffer | null): string | undefined {
   return excerpt(text.includes('\uFFFD') || /[\u0000-\u0008]/.test(text) ? `base64:${head.toString('base64')}` : text);
 }
 
-export async function applyKafkaBatch(client: pg.ClientBase, batch: PartitionBatch, deps: BatchDeps): Promise<AppliedBatch> {
+export async function applyKafkaBatch(client: Session, batch: PartitionBatch, deps: BatchDeps): Promise<AppliedBatch> {
   const { topic, partition } = batch;
   const result: AppliedBatch = { consumed: 0, skipped: 0, deleted: 0, parked: 0, held: 0, written: 0, unchanged: 0, failed: 0, nextOffset: undefined };
   // Shared with other batches, exclusive against a rebuild's switch (projection-locks.ts).
@@ -160,7 +160,7 @@ export interface FoldedEvents {
  * rows of deleted workspaces and their workspace letters. Shared by a batch and a retry's release.
  */
 export async function foldEvents(
-  client: pg.ClientBase,
+  client: Session,
   projection: string,
   events: readonly PositionedEvent[],
   folds: ReadonlyMap<number, WorkspaceFold>,
@@ -194,7 +194,7 @@ export async function foldEvents(
  * and the upsert skips rows that did not change.
  */
 export async function projectTouched(
-  client: pg.ClientBase,
+  client: Session,
   folds: ReadonlyMap<number, WorkspaceFold>,
   lastMessage: ReadonlyMap<number, WorkspaceMessage>,
   deps: Pick<BatchDeps, 'agentConfigMode' | 'sink'>,

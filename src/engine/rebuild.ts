@@ -27,7 +27,8 @@
  * abandoned. A transient failure of a pooled connection is retried; every phase is idempotent.
  */
 import type { Kafka } from 'kafkajs';
-import type pg from 'pg';
+import { logRetry, type Logger } from '../ops/logger.js';
+import type { Database, Session } from '../sink/postgres/database.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { workspaceRowSchema } from '../events/workspace-event.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
@@ -68,9 +69,9 @@ export interface RebuildProgress {
 }
 
 export interface RebuildOptions {
-  db: pg.Pool;
+  db: Database;
   /** Where the snapshot is read (GitLab's database or a replica). */
-  sourceDb: pg.Pool;
+  sourceDb: Database;
   projection: string;
   source: RebuildSource;
   /** Kafka, for a Kafka rebuild and for a snapshot handed off to the stream. */
@@ -80,7 +81,7 @@ export interface RebuildOptions {
   /** The Kafka decoder (--schemas); default: the package's catalog. */
   decode?: WorkspaceDecoder | undefined;
   signal: AbortSignal;
-  log: (line: string) => void;
+  log: Logger;
   onProgress?: (progress: RebuildProgress) => void;
   /** `'built'` (--no-switch): stop once the shadow is built and caught up, keeping it. Default `'switched'`. */
   until?: 'built' | 'switched';
@@ -177,10 +178,11 @@ export async function runRebuild(requested: RebuildOptions): Promise<RebuildResu
   };
   lockClient.on('error', onLockError);
   try {
-    const session = await withClient(db, (other) => keepsItsBackend(lockClient, other));
-    if (!session.stable) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
+    // One embedded session is never behind a pooler (and cannot hold a transaction beside another lease's).
+    const session = db.singleSession ? undefined : await withClient(db, (other) => keepsItsBackend(lockClient, other));
+    if (session && !session.stable) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
     const lock = await tryLockRebuild(lockClient, projection);
-    if (lock.backendPid !== session.backendPid) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
+    if (session && lock.backendPid !== session.backendPid) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
     if (!lock.locked) {
       const holder = await findUnfinishedRebuild(db, projection);
       throw new RebuildRefusedError(
@@ -209,8 +211,8 @@ export async function runRebuild(requested: RebuildOptions): Promise<RebuildResu
   }
 }
 
-async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.ClientBase, compacted: ReadonlySet<string>): Promise<RebuildResult> {
-  const { db, projection, log } = options;
+async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, compacted: ReadonlySet<string>): Promise<RebuildResult> {
+  const { db, projection } = options;
   const started = performance.now();
   let rebuild = await findUnfinishedRebuild(db, projection);
   let resumed = false;
@@ -218,16 +220,18 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.Client
     // Read again under the lock: the rebuild peeked at before may have been resumed and finished since.
     const built = await requireBuiltShadow(db, projection, 'switch');
     if (built.source !== options.source) throw new RebuildRefusedError(`rebuild #${built.id} changed while --switch waited for it: run --preview again`);
-    log(`switching rebuild #${built.id} (${built.source}, built ${built.built_at!.toISOString()})`);
+    options.log.info(`switching rebuild #${built.id} (${built.source}, built ${built.built_at!.toISOString()})`, { rebuildId: built.id });
     rebuild = await adoptRebuild(db, built.id);
     resumed = true;
   } else if (rebuild && rebuild.source === options.source) {
-    log(`resuming rebuild #${rebuild.id} (${rebuild.source}, started ${rebuild.started_at.toISOString()} by pid ${rebuild.pid} on ${rebuild.host})`);
+    options.log.info(`resuming rebuild #${rebuild.id} (${rebuild.source}, started ${rebuild.started_at.toISOString()} by pid ${rebuild.pid} on ${rebuild.host})`, {
+      rebuildId: rebuild.id,
+    });
     rebuild = await adoptRebuild(db, rebuild.id);
     resumed = true;
   } else {
     if (rebuild) {
-      log(`abandoning unfinished rebuild #${rebuild.id} from ${rebuild.source}: this one reads ${options.source}`);
+      options.log.warn(`abandoning unfinished rebuild #${rebuild.id} from ${rebuild.source}: this one reads ${options.source}`, { rebuildId: rebuild.id });
       const stale = rebuild;
       await withTransaction(db, async (client) => {
         await discardShadow(client, stale);
@@ -238,13 +242,13 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.Client
     rebuild = await startRebuild(db, projection, options.source);
   }
   const current = rebuild;
+  const log = options.log.child({ rebuildId: current.id });
   const sink = shadowAgentkStates(current.id);
   // Every phase resumes from what has committed, so a transient failure (a pooled connection lost) is retried.
   const retrying = <T>(step: string, work: () => Promise<T>): Promise<T> =>
     retryTransient(work, {
       signal: options.signal,
-      onRetry: (error, attempt, delayMs) =>
-        log(`rebuild #${current.id}: ${step}: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`),
+      onRetry: logRetry(log, `rebuild #${current.id}: ${step}`),
     });
   let failed = 0;
 
@@ -270,14 +274,14 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: pg.Client
     for (let round = 1; round <= UNLOCKED_CATCH_UP_ROUNDS; round++) {
       const behind = await retrying('catch-up', () => shadowBehindLive(db, projection, current, topics));
       if (behind.length === 0) break;
-      log(`shadow is behind the live consumer on ${behind.join(', ')}: catching up`);
+      log.info(`shadow is behind the live consumer on ${behind.join(', ')}: catching up`, { round });
       failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
     }
   }
   interruptIfAborted(options.signal, current);
   if (options.until === 'built') {
     const parked = await retrying('build', () => listUnappliedParked(db, current.shadow_projection));
-    log(`rebuild #${current.id}: shadow built, not switched (--no-switch); preview it with --preview, switch it with --switch --fingerprint F`);
+    log.info(`rebuild #${current.id}: shadow built, not switched (--no-switch); preview it with --preview, switch it with --switch --fingerprint F`);
     return { outcome: 'built', rebuild: (await findUnfinishedRebuild(db, projection)) ?? current, resumed, failed, parked, buildMs };
   }
   options.onProgress?.({ phase: 'switching', done: 0, total: undefined });
@@ -349,7 +353,7 @@ export function checkSwitchGuard(rebuild: Pick<Rebuild, 'id'>, impact: Impact, g
 }
 
 /** The unfinished rebuild whose shadow is built (for --preview and --switch), or a refusal that says what to run. */
-export async function requireBuiltShadow(db: pg.Pool | pg.ClientBase, projection: string, what: 'preview' | 'switch'): Promise<Rebuild> {
+export async function requireBuiltShadow(db: Session, projection: string, what: 'preview' | 'switch'): Promise<Rebuild> {
   const rebuild = await findUnfinishedRebuild(db, projection);
   if (!rebuild) {
     throw new RebuildRefusedError(
@@ -389,7 +393,10 @@ async function deleteRebuildGroup(options: RebuildOptions, rebuild: Rebuild): Pr
     const groups = (error as { groups?: { error?: { type?: string } }[] }).groups;
     // Never created (the rebuild consumed nothing from Kafka) is the same as deleted.
     if (!groups?.every((g) => g.error?.type === 'GROUP_ID_NOT_FOUND')) {
-      options.log(`rebuild #${rebuild.id}: could not delete its Kafka consumer group ${groupId} (delete it with kafka-consumer-groups --delete): ${(error as Error).message}`);
+      options.log.warn(
+        `rebuild #${rebuild.id}: could not delete its Kafka consumer group ${groupId} (delete it with kafka-consumer-groups --delete): ${(error as Error).message}`,
+        { rebuildId: rebuild.id, groupId, err: error },
+      );
     }
   } finally {
     await admin.disconnect();
@@ -419,7 +426,7 @@ async function materialize(options: RebuildOptions, rebuild: Rebuild, sink: Retu
 }
 
 /** Partitions where the live projection has applied more than the shadow has (a running --follow consumer). */
-async function shadowBehindLive(client: pg.ClientBase | pg.Pool, projection: string, rebuild: Rebuild, topics: string[]): Promise<string[]> {
+async function shadowBehindLive(client: Session, projection: string, rebuild: Rebuild, topics: string[]): Promise<string[]> {
   const shadow = new Map((await readCheckpoints(client, rebuild.shadow_projection, topics)).map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
   return (await readCheckpoints(client, projection, topics))
     .filter((live) => BigInt(live.nextOffset) > BigInt(shadow.get(partitionKey(live.topic, live.partition)) ?? '0'))
@@ -453,7 +460,7 @@ async function catchUpShadow(
     // The first pass over the history only folds; later catch-ups are small and write rows directly.
     materialize: phase !== 'building',
     signal: options.signal,
-    log: options.log,
+    log: options.log.child({ rebuildId: rebuild.id }),
     onBatch: (t) => {
       options.onProgress?.({ phase, done: t.consumed + t.skipped, total });
     },

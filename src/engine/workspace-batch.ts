@@ -2,7 +2,7 @@
  * One batch of workspaces through the projection and into PostgreSQL, in one transaction: rows upserted,
  * failures dead-lettered, earlier dead letters of now-healthy workspaces cleared. Shared by every source.
  */
-import type pg from 'pg';
+import type { Session } from '../sink/postgres/database.js';
 import type { AgentkStateRow, WorkspaceFailure } from '../../projections/agentk-states/projection.js';
 import { clearDeadLetters, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
@@ -37,7 +37,7 @@ export function failureToDeadLetter(failure: WorkspaceFailure, source: string, i
  * event was read (Kafka), recorded on the letters this writes.
  */
 export async function writeProjectedBatch(
-  client: pg.ClientBase,
+  client: Session,
   sink: RowSink,
   batch: ProjectedBatch,
   source: string,

@@ -5,7 +5,7 @@
  * GitLab's own migration creates it (18.1), and would fail on a table that already exists.
  * The catalog (pg_attribute), not information_schema, so that the answer does not depend on the role's grants.
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 
 /** Table → the columns we read or write (a subset of GitLab's; test/fixtures/sql/gitlab-schema.sql has all). */
 export const GITLAB_TABLES = {
@@ -25,7 +25,7 @@ const quoted = (names: readonly string[]) => names.map((name) => `"${name}"`).jo
  * Throws NotAGitLabDatabaseError, one line naming `database` (a redacted URL) and everything missing, unless
  * GITLAB_TABLES are all there. Reads only.
  */
-export async function requireGitLabDatabase(client: pg.ClientBase, database: string): Promise<void> {
+export async function requireGitLabDatabase(client: Session, database: string): Promise<void> {
   const { rows } = await client.query<{ name: string; columns: string[] | null }>(
     `SELECT t.name, (SELECT array_agg(a.attname::text) FROM pg_attribute a
                       WHERE a.attrelid = to_regclass(t.name) AND a.attnum > 0 AND NOT a.attisdropped) AS columns

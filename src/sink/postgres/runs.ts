@@ -7,7 +7,7 @@
  * clock, so a live run on another host is never misjudged (only one whose own connection broke).
  */
 import { hostname } from 'node:os';
-import pg from 'pg';
+import { openOwnSession, type Database, type OwnSession, type Session } from './database.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
 export type RunStatus = 'succeeded' | 'succeeded_with_dead_letters' | 'failed';
@@ -22,10 +22,10 @@ export interface RunCounts {
 const RUN_LOCK = `hashtext('run-liveness'), (id % 2147483648)::int`;
 
 /** Each unfinished run's liveness connection, closed by `finishRun`. */
-const livenessSessions = new Map<number, pg.Client>();
+const livenessSessions = new Map<number, OwnSession>();
 
 /** The 'running' runs whose liveness lock this session could take (so their process is gone); it holds them. */
-async function lockGoneRuns(client: pg.ClientBase): Promise<number[]> {
+async function lockGoneRuns(client: Session): Promise<number[]> {
   const { rows } = await client.query<{ id: string }>(
     `WITH candidates AS MATERIALIZED (SELECT id FROM ${BOOKKEEPING_SCHEMA}.runs WHERE status = 'running')
      SELECT id::text FROM candidates WHERE pg_try_advisory_lock(${RUN_LOCK})`,
@@ -33,12 +33,12 @@ async function lockGoneRuns(client: pg.ClientBase): Promise<number[]> {
   return rows.map((row) => Number(row.id));
 }
 
-async function unlockRuns(client: pg.ClientBase, ids: readonly number[]): Promise<void> {
+async function unlockRuns(client: Session, ids: readonly number[]): Promise<void> {
   if (ids.length > 0) await client.query(`SELECT pg_advisory_unlock(${RUN_LOCK}) FROM unnest($1::bigint[]) AS id`, [ids]);
 }
 
 /** Read-only (`--status`): the ids of 'running' rows whose process is gone, not yet marked 'crashed'. One session. */
-export async function findGoneRuns(client: pg.ClientBase): Promise<number[]> {
+export async function findGoneRuns(client: Session): Promise<number[]> {
   const ids = await lockGoneRuns(client);
   await unlockRuns(client, ids);
   return ids;
@@ -48,7 +48,7 @@ export async function findGoneRuns(client: pg.ClientBase): Promise<number[]> {
  * Marks 'running' rows whose process is gone as 'crashed'. Runs on one session (the locks it tries are its
  * own until released). Returns their ids.
  */
-export async function markCrashedRuns(client: pg.ClientBase): Promise<number[]> {
+export async function markCrashedRuns(client: Session): Promise<number[]> {
   const ids = await lockGoneRuns(client);
   if (ids.length === 0) return ids;
   try {
@@ -66,12 +66,10 @@ export async function markCrashedRuns(client: pg.ClientBase): Promise<number[]> 
 }
 
 /** Records the start of a run (first marking runs that crashed) and holds its liveness lock until `finishRun`. */
-export async function startRun(db: pg.Pool, run: { projection: string; mode: string; source: string }): Promise<number> {
-  const session = new pg.Client({ ...db.options, application_name: 'rebuild-projection (run liveness)' });
+export async function startRun(db: Database, run: { projection: string; mode: string; source: string }): Promise<number> {
   // The row is finished through the pool whatever happens here; a lost session only lets another run mark
   // this one crashed early (finishRun then still records how it ended).
-  session.on('error', () => undefined);
-  await session.connect();
+  const session = await openOwnSession(db, 'rebuild-projection (run liveness)');
   try {
     // The lock must last as long as the process: no idle timeout may end this idle session, and TCP
     // keepalives let the server notice within about a minute that a lost host's session is gone.
@@ -95,7 +93,7 @@ export async function startRun(db: pg.Pool, run: { projection: string; mode: str
 }
 
 export async function finishRun(
-  db: pg.ClientBase | pg.Pool,
+  db: Session,
   runId: number,
   status: RunStatus,
   counts: RunCounts,
@@ -128,7 +126,7 @@ export interface RunRow {
 
 /** The runs still running, and the latest crashed ones, newest first (`limit` of each). */
 export async function unfinishedAndCrashedRuns(
-  db: pg.ClientBase | pg.Pool,
+  db: Session,
   projection: string,
   limit: number,
 ): Promise<{ running: RunRow[]; crashed: RunRow[]; crashedTotal: number }> {
