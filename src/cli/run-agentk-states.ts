@@ -24,11 +24,13 @@ import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { finishRun, startRun } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
 import { HistoryMissingError } from '../sources/kafka/history-check.js';
-import { createKafka, KafkaTopicMissingError } from '../sources/kafka/kafka-client.js';
+import { KafkaConnectError, KafkaTopicMissingError, openKafka } from '../sources/kafka/kafka-client.js';
+import { KafkaSecurityFileError, loadKafkaSecurity } from '../sources/kafka/kafka-security.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
 import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
 import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
+import { EXPORT_ERRORS, runExportEvents } from './export-events.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
 import { explainJson, explainText } from './explain-report.js';
@@ -38,6 +40,8 @@ import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
 import { previewJson, previewText } from './impact-report.js';
 import { verifyJson, verifyText } from './verify-report.js';
+import { Metrics } from '../ops/metrics.js';
+import { OpsServerError, startOpsServer } from '../ops/http-server.js';
 
 export interface CliIo {
   signal: AbortSignal;
@@ -70,20 +74,32 @@ const OPERATIONAL_ERRORS = [
   DeadLettersBusyError,
   DeadLetterTablesMissingError,
   SchemaCatalogError,
+  OpsServerError,
+  KafkaConnectError,
+  KafkaSecurityFileError,
+  ...EXPORT_ERRORS,
   kafkajs.KafkaJSError,
 ];
 
 export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCode> {
   const releasers: Releaser[] = [];
   try {
+    // First, so that /readyz answers (503) while the run prepares, and /healthz from the start.
+    const metrics = args.metrics ? await serveMetrics(args.metrics, io, releasers) : undefined;
     const target = args.databaseUrl ? await openPool(args.databaseUrl, 'target', 4) : await openEmbedded(args.dataDir, io);
     releasers.push(() => target.end());
     // Every mode, before anything is read or created: this must be GitLab's database.
     const database = args.databaseUrl ? redactUrl(args.databaseUrl) : `the embedded database in ${args.dataDir}`;
     await withClient(target, (client) => requireGitLabDatabase(client, database));
-    if (args.mode === 'status') return await status(args, io, target);
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
+    // Checks the brokers and our credentials before anything else talks to Kafka (one line within seconds).
+    const connectKafka = async (): Promise<Kafka> => {
+      if (!args.brokers?.length) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
+      return openKafka({ brokers: args.brokers, security: await loadKafkaSecurity(args.kafkaSecurity), log: io.log });
+    };
+    if (args.mode === 'status') return await status(args, io, target, connectKafka);
+    if (args.mode === 'export-events') return await runExportEvents(args, io, target, connectKafka);
     const decode = createWorkspaceDecoder(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) });
     if (args.mode === 'explain') return await explain(args, io, target);
     // Idempotent, so a connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
@@ -91,7 +107,9 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       () => withClient(target, migrate),
       { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
-    const kafka = args.brokers?.length ? { kafka: createKafka({ brokers: args.brokers, log: io.log }), topics: args.topics, groupId: args.group } : undefined;
+    // Only the modes that use Kafka connect to it (a rollback must not fail because a broker is down).
+    const usesKafka = args.brokers?.length && ['rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
+    const kafka = usesKafka ? { kafka: await connectKafka(), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
       case 'rollback':
         io.report(describeRollback(await rollbackRebuilds(target, AGENTK_STATES_PROJECTION, { to: args.rollbackTo })));
@@ -103,11 +121,11 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       }
       case 'rebuild':
       case 'switch':
-        return await rebuild(args, io, target, kafka, releasers, decode);
+        return await rebuild(args, io, target, kafka, releasers, decode, metrics);
       case 'follow':
       case 'replay':
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
-        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args), decode);
+        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args), decode, metrics);
       case 'retry-dead-letters':
       case 'purge-dead-letters':
         return await workOffDeadLetters(args, io, target, decode);
@@ -140,9 +158,17 @@ async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
   return db;
 }
 
+async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo, releasers: Releaser[]): Promise<Metrics> {
+  const metrics = new Metrics({ readyMaxLag: options.readyMaxLag });
+  const server = await startOpsServer({ ...options, registry: metrics.registry, readiness: () => metrics.consumer.readiness(options.readyMaxLag) });
+  releasers.push(() => server.close());
+  io.log.info(`serving /metrics, /healthz and /readyz on ${server.address.host}:${server.address.port}`, server.address);
+  return metrics;
+}
+
 /** `--status`: read-only (no migration); exit 1 when Kafka is configured but could not be read (lag unknown). */
-async function status(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
-  const report = await statusReport(target, AGENTK_STATES_PROJECTION, args.brokers?.length ? { brokers: args.brokers, topics: args.topics, log: io.log } : undefined);
+async function status(args: CliArgs, io: CliIo, target: Database, connectKafka: () => Promise<Kafka>): Promise<ExitCode> {
+  const report = await statusReport(target, AGENTK_STATES_PROJECTION, args.brokers?.length ? { connect: connectKafka, topics: args.topics } : undefined);
   for (const line of report.lines) io.report(line);
   return report.kafkaUnavailable ? ExitCode.couldNotRun : ExitCode.ok;
 }
@@ -191,6 +217,7 @@ async function rebuild(
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
   releasers: Releaser[],
   decode: WorkspaceDecoder,
+  metrics: Metrics | undefined,
 ): Promise<ExitCode> {
   if (args.source === 'kafka' && !kafka && args.mode !== 'switch') throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
   if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
@@ -217,13 +244,17 @@ async function rebuild(
       decode,
       signal: io.signal,
       log: io.log,
-      onProgress: (sample) => progress.update(sample),
+      onProgress: (sample) => {
+        progress.update(sample);
+        metrics?.rebuildProgress(sample);
+      },
       until: args.noSwitch ? 'built' : 'switched',
       switchOnly,
       guard,
       rollbackHistory: args.rollbackHistory,
     });
     progress.finish();
+    metrics?.rebuildEnded(result.outcome);
     if (result.outcome === 'built') {
       const problems = result.failed + result.parked.workspaces;
       await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written: 0, unchanged: 0, failed: result.failed });
@@ -261,7 +292,7 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
-    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode);
+    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, metrics);
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
@@ -285,7 +316,15 @@ async function recordFailedRun(target: Database, runId: number, error: unknown, 
   }
 }
 
-async function consume(args: CliArgs, io: CliIo, target: Database, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ExitCode> {
+async function consume(
+  args: CliArgs,
+  io: CliIo,
+  target: Database,
+  kafka: Kafka,
+  start: ReplayStart,
+  decode: WorkspaceDecoder,
+  metrics: Metrics | undefined,
+): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
   const started = performance.now();
@@ -303,6 +342,7 @@ async function consume(args: CliArgs, io: CliIo, target: Database, kafka: Kafka,
       decode,
       signal: io.signal,
       log: io.log,
+      observer: metrics?.observer,
     });
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
     // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters

@@ -3,7 +3,7 @@
  * Read-only: no migration, no table, no row written, so a role with only SELECT can run it. Kafka is asked
  * within a bound; when it cannot answer, the PostgreSQL part is printed with one line saying so.
  */
-import type { Logger } from '../ops/logger.js';
+import type { Admin, Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
@@ -11,10 +11,13 @@ import { pendingMigrations, readAppliedMigrations } from '../sink/postgres/migra
 import { latestRebuilds, type Rebuild } from '../sink/postgres/rebuilds.js';
 import { findGoneRuns, unfinishedAndCrashedRuns, type RunRow } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
-import { createKafka, partitionKey, readPartitionRanges } from '../sources/kafka/kafka-client.js';
+import { partitionKey, readPartitionRanges } from '../sources/kafka/kafka-client.js';
 
-/** How long the end offsets may take: the report must come, Kafka or not (kafkajs alone retries for ~40 s). */
-export const STATUS_KAFKA_TIMEOUT_MS = 10_000;
+/**
+ * How long Kafka may take: the report must come, Kafka or not. Above the startup check's own bound (3 attempts
+ * of 3 s at most), so its line usually says why; the reads after it are retried by kafkajs for ~40 s.
+ */
+export const STATUS_KAFKA_TIMEOUT_MS = 15_000;
 
 export interface StatusReport {
   lines: string[];
@@ -33,20 +36,15 @@ function describeRebuild(r: Rebuild): string {
 const describeRun = (r: RunRow) =>
   `#${r.id} ${r.mode}, started ${r.startedAt.toISOString()} by pid ${r.pid} on ${r.host}${r.finishedAt ? `, found crashed ${r.finishedAt.toISOString()}` : r.status === 'running' ? '' : ', its process is gone (marked crashed by the next run)'}`;
 
-/** kafkajs' retry warnings at debug level: the report's one `kafka:` line says what failed. */
-const demoted = (log: Logger): Logger => {
-  const debug = log.debug.bind(log);
-  return { debug, info: debug, warn: debug, error: debug, child: (context) => demoted(log.child(context)) };
-};
-
 /** The high watermark of each partition, or why they could not be read within STATUS_KAFKA_TIMEOUT_MS. */
-async function readEndOffsets({ brokers, topics, log }: StatusKafka): Promise<Map<string, string> | Error> {
-  const admin = createKafka({ brokers, log: demoted(log) }).admin();
+async function readEndOffsets({ connect, topics }: StatusKafka): Promise<Map<string, string> | Error> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${STATUS_KAFKA_TIMEOUT_MS / 1000} s`)), STATUS_KAFKA_TIMEOUT_MS);
   });
+  let admin: Admin | undefined;
   const read = async () => {
+    admin = (await connect()).admin();
     await admin.connect();
     return new Map((await readPartitionRanges(admin, topics)).map((r) => [partitionKey(r.topic, r.partition), r.high]));
   };
@@ -56,14 +54,14 @@ async function readEndOffsets({ brokers, topics, log }: StatusKafka): Promise<Ma
     return error as Error;
   } finally {
     clearTimeout(timer);
-    void admin.disconnect().catch(() => undefined);
+    void admin?.disconnect().catch(() => undefined);
   }
 }
 
 export interface StatusKafka {
-  brokers: string[];
+  /** The client, after the startup check of the brokers and our credentials (openKafka). */
+  connect: () => Promise<Kafka>;
   topics: string[];
-  log: Logger;
 }
 
 export async function statusReport(db: Database, projection: string, kafka: StatusKafka | undefined): Promise<StatusReport> {
@@ -95,7 +93,7 @@ export async function statusReport(db: Database, projection: string, kafka: Stat
   const topics = kafka?.topics ?? [...new Set((await db.query<{ topic: string }>('SELECT DISTINCT topic FROM rebuild_projection.checkpoints WHERE projection = $1', [projection])).rows.map((r) => r.topic))];
   const checkpoints = await readCheckpoints(db, projection, topics);
   const ends = kafka ? await readEndOffsets(kafka) : new Map<string, string>();
-  if (ends instanceof Error) lines.push(`kafka: unavailable (brokers ${kafka?.brokers.join(',')}, topics ${topics.join(',')}): ${ends.message}; lag unknown`);
+  if (ends instanceof Error) lines.push(`kafka: unavailable (topics ${topics.join(',')}): ${ends.message}; lag unknown`);
   lines.push(checkpoints.length === 0 ? 'checkpoints: none (nothing consumed from Kafka yet)' : 'checkpoints:');
   for (const c of checkpoints) {
     const end = ends instanceof Error ? undefined : ends.get(partitionKey(c.topic, c.partition));

@@ -165,7 +165,7 @@ describe('--status', () => {
     const result = await runCli(['agentk-states', '--status', '--database-url', db.url, '--brokers', brokers, '--topic', topic]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^generation: rebuild #1 from snapshot/m);
-    expect(result.stdout).toContain(`\nkafka: unavailable (brokers ${brokers}, topics ${topic}): topic not found on the broker: ${topic}; lag unknown\ncheckpoints: none`);
+    expect(result.stdout).toContain(`\nkafka: unavailable (topics ${topic}): topic not found on the broker: ${topic}; lag unknown\ncheckpoints: none`);
   });
 
   it('answers within its bound when no broker listens, with the PostgreSQL part and one line saying so', async () => {
@@ -176,8 +176,8 @@ describe('--status', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/^generation: rebuild #1 from snapshot/m);
-    expect(result.stdout).toMatch(/^kafka: unavailable \(brokers 127\.0\.0\.1:1, topics workspace-events\): .+; lag unknown$/m);
-    expect(elapsed).toBeLessThan(15_000);
+    expect(result.stdout).toMatch(/^kafka: unavailable \(topics workspace-events\): cannot reach Kafka brokers 127\.0\.0\.1:1 .+; lag unknown$/m);
+    expect(elapsed).toBeLessThan(20_000);
   });
 });
 
