@@ -99,7 +99,7 @@ const commandFlag = (help: string) => ({ type: 'boolean', help, schema: z.boolea
 export const CONFIG_FILE_FORMAT = 'YAML: the flag names without -- as keys, e.g. "batch-size: 500"';
 
 export const OPTIONS = {
-  source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from', default: 'kafka', schema: z.enum(['kafka', 'snapshot'], { message: 'must be "kafka" or "snapshot"' }) },
+  source: { type: 'string', value: 'kafka|snapshot|file:PATH', help: 'where events come from; file: NDJSON events or a kcat -J topic dump, .gz too', default: 'kafka', schema: z.string().regex(/^(kafka|snapshot|file:.+)$/, 'must be "kafka", "snapshot" or "file:PATH" (e.g. file:events.ndjson.gz)') },
   'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives", schema: nonEmpty, fallbackEnv: 'DATABASE_URL', secret: true },
   'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from', defaultText: '--database-url', schema: nonEmpty, secret: true },
   'data-dir': { type: 'string', value: 'DIR', help: "without a database URL: the embedded PostgreSQL's directory", defaultText: '$XDG_CACHE_HOME/rebuild-projection, else ~/.cache/rebuild-projection', schema: nonEmpty },
@@ -145,6 +145,11 @@ export const OPTIONS = {
   'to-file': { type: 'string', value: 'FILE', help: 'with --export-events: write NDJSON (one JSON event per line) to this new file instead of Kafka', schema: nonEmpty, from: FLAG_ONLY },
   'export-encoding': { type: 'string', value: 'json|avro', help: 'with --export-events to Kafka: the event encoding', defaultText: 'json', schema: z.enum(['json', 'avro'], { message: 'must be "json" or "avro"' }), from: FLAG_ONLY },
   append: commandFlag('with --export-events: produce even though the topic already holds messages'),
+  'schema-registry': { type: 'string', value: 'URL', help: "schema registry (Confluent's REST API, e.g. Apicurio's …/apis/ccompat/v7): Avro schema ids are its ids, not --schemas' catalog's", schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }) },
+  'registry-user': { type: 'string', value: 'USER', help: 'with --schema-registry: HTTP basic auth user (with a password)', schema: nonEmpty },
+  'registry-password': { type: 'string', value: 'PASSWORD', help: 'with --registry-user: its password; prefer the environment variable or the file (a flag shows in ps)', schema: nonEmpty, secret: true },
+  'registry-password-file': { type: 'string', value: 'FILE', help: 'with --registry-user: read its password from this file', schema: nonEmpty },
+  'registry-ca': { type: 'string', value: 'FILE', help: 'with an https --schema-registry: trust the PEM certificates in this file', schema: nonEmpty },
   explain: {
     type: 'string',
     value: 'WORKSPACE_ID',
@@ -162,6 +167,7 @@ export const OPTIONS = {
   'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a replay)', defaultText: 'off', schema: tcpPort },
   'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (every interface, as probes reach a container)', default: '0.0.0.0', schema: nonEmpty },
   'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind', default: '1000', schema: nonNegativeInt },
+  demo: commandFlag('try it: rebuild from the bundled demo data (demo/) and say what it did'),
   config: { type: 'string', value: 'FILE', help: `read settings from this file (${CONFIG_FILE_FORMAT}); flags and environment variables override it`, schema: nonEmpty, from: ['env'] },
   version: commandFlag('print the version'),
   help: { ...commandFlag('print this help'), short: 'h' },
@@ -230,7 +236,9 @@ const PARSE_ARGS_OPTIONS = Object.fromEntries(OPTION_ENTRIES.map(([name, spec]) 
 
 export interface CliArgs {
   projection: 'agentk-states';
-  source: 'kafka' | 'snapshot';
+  source: 'kafka' | 'snapshot' | 'file';
+  /** `--source file:PATH`: the path. */
+  sourceFile: string | undefined;
   databaseUrl: string | undefined;
   sourceDatabaseUrl: string | undefined;
   /** The embedded database's directory, used when `databaseUrl` is undefined. */
@@ -275,10 +283,19 @@ export interface CliArgs {
   schemasDir: string | undefined;
   /** --export-events: to Kafka (the first --topic) in this encoding, or to a new NDJSON file. */
   exportTo: { kind: 'kafka'; encoding: 'json' | 'avro'; append: boolean } | { kind: 'file'; path: string } | undefined;
+  /** --schema-registry and its credentials (files not read yet). */
+  schemaRegistry: SchemaRegistryArgs | undefined;
   help: boolean;
   /** --version: print the package's version. */
   version: boolean;
   mode: Mode;
+}
+
+export interface SchemaRegistryArgs {
+  url: string;
+  user: string | undefined;
+  password: { value: string } | { file: string } | undefined;
+  caFile: string | undefined;
 }
 
 /**
@@ -291,9 +308,10 @@ export interface CliArgs {
  * - `explain`: read-only report on one workspace;
  * - `preview`: read-only impact of switching the built shadow in; `switch`: that switch, guarded by --fingerprint;
  * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`;
- * - `export-events`: GitLab's workspaces as full-row events, to a topic or a file (writes no database).
+* - `export-events`: GitLab's workspaces as full-row events, to a topic or a file (writes no database).
+ * - `demo`: a rebuild (then replays) from the bundled demo data, with a summary.
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'export-events' | DeadLetterMode;
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'export-events' | 'demo' | DeadLetterMode;
 
 const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
 export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
@@ -425,14 +443,17 @@ export function parseCommandLine(
   const starts = [args['from-offset'], args['from-timestamp'], args['from-beginning'] || undefined, args['from-checkpoint'] || undefined];
   if (starts.filter((x) => x !== undefined).length > 1) throw new UsageError('choose one of --from-offset, --from-timestamp, --from-beginning, --from-checkpoint');
   const replay = starts.some((x) => x !== undefined);
-  if (replay && args.source !== 'kafka') throw new UsageError('--from-* options replay Kafka topics: they need --source kafka');
+  const sourceFile = args.source.startsWith('file:') ? args.source.slice('file:'.length) : undefined;
+  if (replay && args.source !== 'kafka' && !(sourceFile !== undefined && (args['from-beginning'] || args['from-checkpoint']))) {
+    throw new UsageError('--from-* options replay Kafka topics: they need --source kafka (a file replays with --from-beginning or --from-checkpoint)');
+  }
   const explain = args.explain !== undefined;
   const deadLetterMode = DEAD_LETTER_MODES.find((flag) => args[flag]);
   const modes = {
     '--status': args.status, '--rollback': args.rollback, '--verify': args.verify, '--explain': explain, '--preview': args.preview,
     '--switch': args.switch, '--no-switch': args['no-switch'], '--dead-letters': args['dead-letters'],
     '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'],
-    '--export-events': args['export-events'],
+    '--export-events': args['export-events'], '--demo': args.demo,
   };
   const chosen = Object.entries(modes).filter(([, on]) => on).map(([flag]) => flag);
   // A service's `follow` (environment or file) yields to a mode named on the command line: a one-off
@@ -444,6 +465,9 @@ export function parseCommandLine(
   if (args.json && !(args.verify || explain || args.preview || args['no-switch'] || deadLetterMode === 'dead-letters')) {
     throw new UsageError('--json goes with --verify, --explain, --preview, --no-switch or --dead-letters');
   }
+  if (args.demo && onCommandLine('source')) throw new UsageError('--demo reads the bundled demo data: drop --source');
+  if (sourceFile !== undefined && args.follow) throw new UsageError('--follow needs Kafka: a file has an end (replay it with --from-checkpoint when it has grown)');
+  if (sourceFile !== undefined && deadLetterMode) throw new UsageError('the dead-letter --source filter takes kafka or snapshot (letters from a file are kafka-path letters: filter by --workspace or --reason)');
   if (explain && onCommandLine('source-database-url')) throw new UsageError('--explain reads --database-url only (one snapshot): drop --source-database-url');
   const filterFlags = (['reason', 'workspace', 'older-than', 'since'] as const).filter((flag) => args[flag] !== undefined);
   if (!deadLetterMode && filterFlags.length > 0) throw new UsageError(`--${filterFlags[0]} goes with --dead-letters, --retry-dead-letters or --purge-dead-letters`);
@@ -459,10 +483,18 @@ export function parseCommandLine(
   if (onCommandLine('rollback-history') && !switches) throw new UsageError('--rollback-history goes with a rebuild that switches, or with --switch');
   const exportTo = exportTarget(args, onCommandLine);
   if (args.verify && onCommandLine('source-database-url')) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
+  const registryFlags = (['registry-user', 'registry-password', 'registry-password-file', 'registry-ca'] as const).filter((flag) => args[flag] !== undefined);
+  if (args['schema-registry'] === undefined && registryFlags.length > 0) throw new UsageError(`--${registryFlags[0]} goes with --schema-registry`);
+  if (args['registry-password'] !== undefined && args['registry-password-file'] !== undefined) throw new UsageError('choose one of --registry-password, --registry-password-file');
+  const registryPassword = args['registry-password'] ?? args['registry-password-file'];
+  if ((args['registry-user'] === undefined) !== (registryPassword === undefined)) throw new UsageError('--registry-user and a password (--registry-password or --registry-password-file) go together');
+  if (args['registry-ca'] !== undefined && !args['schema-registry']?.startsWith('https:')) throw new UsageError('--registry-ca goes with an https:// --schema-registry');
   const mode: Mode = deadLetterMode
     ? deadLetterMode
     : exportTo
     ? 'export-events'
+    : args.demo
+    ? 'demo'
     : args.status
     ? 'status'
     : args.rollback
@@ -494,7 +526,8 @@ export function parseCommandLine(
   }
   return {
     projection: 'agentk-states',
-    source: args.source,
+    source: sourceFile === undefined ? (args.source as 'kafka' | 'snapshot') : 'file',
+    sourceFile,
     databaseUrl: args['database-url'],
     sourceDatabaseUrl: args['source-database-url'],
     dataDir: args['data-dir'] ?? defaultDataDir(env),
@@ -518,13 +551,22 @@ export function parseCommandLine(
       reason: args.reason,
       workspaceId: args.workspace,
       // A filter only when given on the command line: otherwise it chooses where a rebuild reads from.
-      source: onCommandLine('source') ? args.source : undefined,
+      source: onCommandLine('source') ? (args.source as 'kafka' | 'snapshot') : undefined,
       olderThanSeconds: args['older-than'],
       since: args.since,
     },
     yes: args.yes,
     schemasDir: args.schemas,
     exportTo,
+    schemaRegistry:
+      args['schema-registry'] === undefined
+        ? undefined
+        : {
+            url: args['schema-registry'],
+            user: args['registry-user'],
+            password: args['registry-password'] !== undefined ? { value: args['registry-password'] } : args['registry-password-file'] !== undefined ? { file: args['registry-password-file'] } : undefined,
+            caFile: args['registry-ca'],
+          },
     noSwitch: args['no-switch'],
     fingerprint: args.fingerprint,
     maxRestarts: args['max-restarts'],

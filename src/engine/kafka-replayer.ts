@@ -205,7 +205,11 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           const messages = batch.messages.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition }));
           const deps = { projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize ?? true };
           const applied: AppliedBatch = await retryTransient(
-            () => withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps)),
+            async () => {
+              // Schema registry fetches happen here, outside the transaction and its locks.
+              await decode.prepare(messages);
+              return withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps));
+            },
             retrying(`${key} offsets ${first}..${batch.lastOffset()}`, { topic: batch.topic, partition: batch.partition, offset: first }, payload),
           );
           const last = batch.messages[batch.messages.length - 1]!.offset;

@@ -15,7 +15,9 @@ describe("the README's options reference", () => {
       '| `--database-url URL` | `REBUILD_PROJECTION_DATABASE_URL`, then `DATABASE_URL` | `database-url` |  | ' +
         "GitLab's PostgreSQL, where workspace_agentk_states lives (a secret: never printed in full) |",
     );
-    expect(rows).toContain('| `--source kafka\\|snapshot` | `REBUILD_PROJECTION_SOURCE` | `source` | `kafka` | where events come from |');
+    expect(rows).toContain(
+      "| `--agent-config pinned\\|live` | `REBUILD_PROJECTION_AGENT_CONFIG` | `agent-config` | `pinned` | agent config per workspace: the pinned version, or the live row as GitLab's backfill did |",
+    );
     // Flags of one invocation: no variable, no key.
     expect(rows.find((row) => row.startsWith('| `--purge-dead-letters`'))).toMatch(/^\| `--purge-dead-letters` \|  \|  \|  \| /);
     expect(rows.find((row) => row.startsWith('| `--config FILE`'))).toMatch(/^\| `--config FILE` \| `REBUILD_PROJECTION_CONFIG` \|  \|  \| /);
