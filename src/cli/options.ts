@@ -182,7 +182,11 @@ export type OptionName = keyof typeof OPTIONS;
 /** `batch-size` → `REBUILD_PROJECTION_BATCH_SIZE`. */
 export const envVarOf = (name: string) => `REBUILD_PROJECTION_${name.toUpperCase().replaceAll('-', '_')}`;
 
-const entries = Object.entries(OPTIONS) as [OptionName, OptionSpec][];
+/** The table in declaration order, typed as specs (for --help, the README reference and parsing). */
+export const OPTION_ENTRIES = Object.entries(OPTIONS) as [OptionName, OptionSpec][];
+
+/** Whether the option is read from `source` besides its flag. */
+export const readsFrom = (spec: OptionSpec, source: Source) => (spec.from ?? ['env', 'file']).includes(source);
 
 const defaultOf = (spec: OptionSpec) => spec.default ?? spec.defaultText;
 
@@ -207,7 +211,7 @@ Modes:
   --export-events [--to-file FILE]   produce one full-row event per workspace (one snapshot) to bootstrap a topic
 
 Options:
-${entries
+${OPTION_ENTRIES
   .map(([name, spec]) => {
     const flag = `  ${spec.short === undefined ? '' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
     const fallback = [spec.fallbackEnv && `$${spec.fallbackEnv}`, defaultOf(spec)].filter(Boolean).join(', ');
@@ -233,7 +237,7 @@ type OptionValues = {
       : z.output<(typeof OPTIONS)[K]['schema']> | undefined;
 };
 
-const PARSE_ARGS_OPTIONS = Object.fromEntries(entries.map(([name, spec]) => [name, { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }]));
+const PARSE_ARGS_OPTIONS = Object.fromEntries(OPTION_ENTRIES.map(([name, spec]) => [name, { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }]));
 
 export interface CliArgs {
   projection: 'agentk-states';
@@ -333,7 +337,6 @@ interface Found {
   fromCommandLine: boolean;
 }
 
-const allows = (spec: OptionSpec, source: Source) => (spec.from ?? ['env', 'file']).includes(source);
 
 /** Text from a variable or a file: a string option's value as is; a flag's true/false or 1/0. */
 function fromText(spec: OptionSpec, text: string, origin: string): Found {
@@ -348,28 +351,28 @@ function find(name: OptionName, flags: Partial<Record<string, string | boolean>>
   const spec: OptionSpec = OPTIONS[name];
   const flag = flags[name];
   if (flag !== undefined) return { raw: flag, origin: `--${name}`, fromCommandLine: true };
-  for (const variable of allows(spec, 'env') ? [envVarOf(name), spec.fallbackEnv] : []) {
+  for (const variable of readsFrom(spec, 'env') ? [envVarOf(name), spec.fallbackEnv] : []) {
     // Empty means unset, as compose files and systemd units write an absent value.
     const text = variable === undefined ? undefined : env[variable];
     if (variable !== undefined && text !== undefined && text !== '') return fromText(spec, text, variable);
   }
-  const text = file && allows(spec, 'file') ? file.values.get(name) : undefined;
+  const text = file && readsFrom(spec, 'file') ? file.values.get(name) : undefined;
   return text === undefined || text === '' ? undefined : fromText(spec, text, `${file?.path}: ${name}`);
 }
 
 /** Why a name that is not accepted from a source was not: unknown (with a suggestion), or not read there. */
 function refusal(word: string, source: Source, nameOf: (option: string) => string): string {
-  const option = entries.find(([name]) => nameOf(name) === word);
+  const option = OPTION_ENTRIES.find(([name]) => nameOf(name) === word);
   if (option) return (option[1].from ?? []).length === 0 ? `--${option[0]} is a command-line flag only` : `--${option[0]} is not read from ${source === 'env' ? 'the environment' : 'a config file'}`;
-  const candidates = entries.filter(([, spec]) => allows(spec, source)).map(([name]) => nameOf(name));
+  const candidates = OPTION_ENTRIES.filter(([, spec]) => readsFrom(spec, source)).map(([name]) => nameOf(name));
   return `unknown ${source === 'env' ? 'environment variable' : 'key'}${didYouMean(word, candidates)}`;
 }
 
 function checkEnvironmentNames(env: Record<string, string | undefined>): void {
   for (const variable of Object.keys(env)) {
     if (!variable.startsWith('REBUILD_PROJECTION_') || OTHER_ENV_VARS.has(variable) || env[variable] === '') continue;
-    const option = entries.find(([name]) => envVarOf(name) === variable);
-    if (!option || !allows(option[1], 'env')) throw new UsageError(`${variable}: ${refusal(variable, 'env', envVarOf)}`);
+    const option = OPTION_ENTRIES.find(([name]) => envVarOf(name) === variable);
+    if (!option || !readsFrom(option[1], 'env')) throw new UsageError(`${variable}: ${refusal(variable, 'env', envVarOf)}`);
   }
 }
 
@@ -387,8 +390,8 @@ function readConfig(path: string, readFile: (path: string) => string): ConfigFil
   }
   const values = parseConfigFile(text, path);
   for (const key of values.keys()) {
-    const option = entries.find(([name]) => name === key);
-    if (!option || !allows(option[1], 'file')) throw new UsageError(`${path}: ${key}: ${refusal(key, 'file', (name) => name)}`);
+    const option = OPTION_ENTRIES.find(([name]) => name === key);
+    if (!option || !readsFrom(option[1], 'file')) throw new UsageError(`${path}: ${key}: ${refusal(key, 'file', (name) => name)}`);
   }
   return { path, values };
 }
@@ -398,7 +401,7 @@ function checkOptionNames(argv: readonly string[]): void {
   const { tokens } = parseArgs({ args: [...argv], options: PARSE_ARGS_OPTIONS, allowPositionals: true, strict: false, tokens: true });
   for (const token of tokens) {
     if (token.kind !== 'option' || token.name in OPTIONS) continue;
-    const names = entries.map(([name]) => name);
+    const names = OPTION_ENTRIES.map(([name]) => name);
     throw new UsageError(`Unknown option '${token.rawName}'${didYouMean(token.name, names, (name) => `--${name}`)}`);
   }
 }
@@ -434,7 +437,7 @@ export function parseCommandLine(
 
   const found = new Map<OptionName, Found>();
   const values: Record<string, unknown> = {};
-  for (const [name, spec] of entries) {
+  for (const [name, spec] of OPTION_ENTRIES) {
     const given = find(name, flags, env, file);
     if (given) found.set(name, given);
     const raw = given?.raw ?? spec.default ?? (spec.type === 'boolean' ? false : undefined);

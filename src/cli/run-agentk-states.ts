@@ -15,12 +15,12 @@ import { logRetry } from '../ops/logger.js';
 import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
-import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
+import { DatabaseUnavailableError, openPool, redactUrl } from '../sink/postgres/connect.js';
 import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
 import { SessionWaitError } from '../sink/postgres/single-session.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
-import { ensureAgentkStatesTable, NotAGitLabDatabaseError, requireAgentkStatesTable } from '../sink/postgres/ensure-agentk-states-table.js';
+import { NotAGitLabDatabaseError, requireGitLabDatabase } from '../sink/postgres/gitlab-tables.js';
 import { migrate } from '../sink/postgres/migrate.js';
 import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { finishRun, startRun } from '../sink/postgres/runs.js';
@@ -100,6 +100,9 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     const metrics = args.metrics ? await serveMetrics(args.metrics, io, releasers) : undefined;
     const target = args.databaseUrl ? await openPool(args.databaseUrl, 'target', 4) : await openEmbedded(args.dataDir, io);
     releasers.push(() => target.end());
+    // Every mode, before anything is read or created: this must be GitLab's database.
+    const database = args.databaseUrl ? redactUrl(args.databaseUrl) : `the embedded database in ${args.dataDir}`;
+    await withClient(target, (client) => requireGitLabDatabase(client, database));
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
     // Checks the brokers and our credentials before anything else talks to Kafka (one line within seconds).
@@ -107,29 +110,22 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       if (!args.brokers?.length) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
       return openKafka({ brokers: args.brokers, security: await loadKafkaSecurity(args.kafkaSecurity), log: io.log });
     };
+    if (args.mode === 'status') return await status(args, io, target, connectKafka);
     if (args.mode === 'export-events') return await runExportEvents(args, io, target, connectKafka);
     const decode = createWorkspaceDecoder({
       ...(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) }),
       ...(args.schemaRegistry === undefined ? {} : { registry: createSchemaRegistrySource(schemaRegistryConfig(args.schemaRegistry)) }),
     });
     if (args.mode === 'explain') return await explain(args, io, target);
-    // Check that this is GitLab's database before creating our schema in it. Both steps are idempotent, so a
-    // connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
+    // Idempotent, so a connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
     await retryTransient(
-      () =>
-        withClient(target, async (client) => {
-          await ensureAgentkStatesTable(client);
-          await migrate(client);
-        }),
+      () => withClient(target, migrate),
       { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
     // Only the modes that use Kafka connect to it (a rollback must not fail because a broker is down).
-    const usesKafka = args.brokers?.length && ['status', 'rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
+    const usesKafka = args.brokers?.length && ['rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
     const kafka = usesKafka ? { kafka: await connectKafka(), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
-      case 'status':
-        for (const line of await statusReport(target, AGENTK_STATES_PROJECTION, kafka)) io.report(line);
-        return ExitCode.ok;
       case 'rollback':
         io.report(describeRollback(await rollbackRebuilds(target, AGENTK_STATES_PROJECTION, { to: args.rollbackTo })));
         return ExitCode.ok;
@@ -164,7 +160,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       case 'purge-dead-letters':
         return await workOffDeadLetters(args, io, target, decode);
       default:
-        return args.mode satisfies 'dead-letters';
+        return args.mode satisfies 'dead-letters' | 'status';
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -200,12 +196,18 @@ async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo,
   return metrics;
 }
 
+/** `--status`: read-only (no migration); exit 1 when Kafka is configured but could not be read (lag unknown). */
+async function status(args: CliArgs, io: CliIo, target: Database, connectKafka: () => Promise<Kafka>): Promise<ExitCode> {
+  const report = await statusReport(target, AGENTK_STATES_PROJECTION, args.brokers?.length ? { connect: connectKafka, topics: args.topics } : undefined);
+  for (const line of report.lines) io.report(line);
+  return report.kafkaUnavailable ? ExitCode.couldNotRun : ExitCode.ok;
+}
+
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
 async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
-  const report = await withClient(target, async (client) => {
-    await requireAgentkStatesTable(client);
-    return verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal });
-  });
+  const report = await withClient(target, (client) =>
+    verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal }),
+  );
   for (const line of args.json ? [verifyJson(report)] : verifyText(report)) io.report(line);
   return isClean(report) ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
 }
@@ -213,10 +215,9 @@ async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitC
 /** `--explain`: read-only like --verify; exit 2 when it names problems (dead letters, drift, disagreement). */
 async function explain(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const workspaceId = args.explainWorkspaceId!;
-  const report = await withClient(target, async (client) => {
-    await requireAgentkStatesTable(client);
-    return explainWorkspace(client, { projection: AGENTK_STATES_PROJECTION, workspaceId, agentConfigMode: args.agentConfigMode });
-  });
+  const report = await withClient(target, (client) =>
+    explainWorkspace(client, { projection: AGENTK_STATES_PROJECTION, workspaceId, agentConfigMode: args.agentConfigMode }),
+  );
   for (const line of args.json ? [explainJson(report)] : explainText(report)) io.report(line);
   return explainProblems(report).length === 0 ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
 }
