@@ -1,6 +1,6 @@
 /**
  * Loads a workload's final state into a GitLab-shaped database: the tables of
- * test/fixtures/sql/gitlab-schema.sql, one `workspaces_agent_configs` row per agent, a minimal `projects`
+ * schemas/gitlab/gitlab-schema.sql, one `workspaces_agent_configs` row per agent, a minimal `projects`
  * table (GitLab has one; the engine reads `projects.path` when it exists), and every workspace's final row,
  * streamed with COPY in chunks so memory stays flat.
  */
@@ -36,7 +36,7 @@ export async function loadGitlabDatabase(url: string, spec: WorkloadSpec, devfil
   const client = new pg.Client({ connectionString: url, application_name: 'rebuild-projection bench (load)' });
   await client.connect();
   try {
-    await client.query(readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'sql', 'gitlab-schema.sql'), 'utf8'));
+    await client.query(readFileSync(path.join(REPO_ROOT, 'schemas', 'gitlab', 'gitlab-schema.sql'), 'utf8'));
     await client.query('CREATE TABLE IF NOT EXISTS projects (id bigint PRIMARY KEY, name text NOT NULL, path text NOT NULL, namespace_id bigint NOT NULL)');
     await client.query(
       `INSERT INTO projects (id, name, path, namespace_id)

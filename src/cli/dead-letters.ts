@@ -2,8 +2,8 @@
  * `--dead-letters` (the listing: read-only, writes nothing, runs no migration), `--retry-dead-letters` and
  * `--purge-dead-letters` (dead-letter-retry.ts): their output and exit codes.
  */
-import type pg from 'pg';
 import type { Logger } from '../ops/logger.js';
+import type { Database } from '../sink/postgres/database.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { purgeDeadLetters, retryDeadLetters, type DeadLetterWorkOptions } from '../engine/dead-letter-retry.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
@@ -27,7 +27,7 @@ interface Io {
   signal: AbortSignal;
 }
 
-export async function listDeadLetters(args: CliArgs, io: Io, db: pg.Pool): Promise<ExitCode> {
+export async function listDeadLetters(args: CliArgs, io: Io, db: Database): Promise<ExitCode> {
   if (!(await deadLetterTablesReady(db))) {
     throw new DeadLetterTablesMissingError(
       'no dead-letter bookkeeping at migration 010 in this database: the listing writes nothing, so run another mode once (e.g. --status) to migrate',
@@ -72,7 +72,7 @@ export async function listDeadLetters(args: CliArgs, io: Io, db: pg.Pool): Promi
   return total > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
 }
 
-export async function workOffDeadLetters(args: CliArgs, io: Io, db: pg.Pool, decode: WorkspaceDecoder): Promise<ExitCode> {
+export async function workOffDeadLetters(args: CliArgs, io: Io, db: Database, decode: WorkspaceDecoder): Promise<ExitCode> {
   const options: DeadLetterWorkOptions = {
     db,
     projection: AGENTK_STATES_PROJECTION,

@@ -2,8 +2,9 @@
  * `rebuild-projection agentk-states`: opens the resources the mode needs, runs it, records the run, and
  * maps the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
  */
+import { access, constants } from 'node:fs/promises';
 import kafkajs, { type Kafka } from 'kafkajs';
-import type pg from 'pg';
+import type { Database } from '../sink/postgres/database.js';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
 import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
@@ -14,6 +15,8 @@ import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
+import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
+import { SessionWaitError } from '../sink/postgres/single-session.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { ensureAgentkStatesTable, NotAGitLabDatabaseError, requireAgentkStatesTable } from '../sink/postgres/ensure-agentk-states-table.js';
@@ -21,14 +24,20 @@ import { migrate } from '../sink/postgres/migrate.js';
 import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { finishRun, startRun } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
+import { eventFile, FileSourceError, type EventFile } from '../sources/file/file-source.js';
+import { runFileReplay } from '../engine/file-replayer.js';
 import { HistoryMissingError } from '../sources/kafka/history-check.js';
-import { createKafka, KafkaTopicMissingError } from '../sources/kafka/kafka-client.js';
+import { KafkaConnectError, KafkaTopicMissingError, openKafka } from '../sources/kafka/kafka-client.js';
+import { KafkaSecurityFileError, loadKafkaSecurity } from '../sources/kafka/kafka-security.js';
+import { DemoDatabaseNotEmptyError } from '../sink/postgres/demo-tables.js';
+import { demoSummary, prepareDemo } from './demo.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
 import { createSchemaRegistrySource, SchemaRegistryError } from '../events/codec/schema-registry.js';
 import { schemaRegistryConfig } from './schema-registry-config.js';
 import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
 import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
+import { EXPORT_ERRORS, runExportEvents } from './export-events.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
 import { explainJson, explainText } from './explain-report.js';
@@ -38,6 +47,8 @@ import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
 import { previewJson, previewText } from './impact-report.js';
 import { verifyJson, verifyText } from './verify-report.js';
+import { Metrics } from '../ops/metrics.js';
+import { OpsServerError, startOpsServer } from '../ops/http-server.js';
 
 export interface CliIo {
   signal: AbortSignal;
@@ -54,6 +65,8 @@ type Releaser = () => Promise<void>;
 /** Errors that mean "could not run" and are fully explained by their one-line message. */
 const OPERATIONAL_ERRORS = [
   DatabaseUnavailableError,
+  EmbeddedDatabaseError,
+  SessionWaitError,
   NotAGitLabDatabaseError,
   KafkaTopicMissingError,
   HistoryMissingError,
@@ -68,18 +81,31 @@ const OPERATIONAL_ERRORS = [
   DeadLettersBusyError,
   DeadLetterTablesMissingError,
   SchemaCatalogError,
+  OpsServerError,
+  KafkaConnectError,
+  KafkaSecurityFileError,
+  ...EXPORT_ERRORS,
   SchemaRegistryError,
+  FileSourceError,
+  DemoDatabaseNotEmptyError,
   kafkajs.KafkaJSError,
 ];
 
 export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCode> {
   const releasers: Releaser[] = [];
   try {
-    if (!args.databaseUrl) throw new UsageError('no target database: pass --database-url or set DATABASE_URL');
-    const target = await openPool(args.databaseUrl, 'target', 4);
+    // First, so that /readyz answers (503) while the run prepares, and /healthz from the start.
+    const metrics = args.metrics ? await serveMetrics(args.metrics, io, releasers) : undefined;
+    const target = args.databaseUrl ? await openPool(args.databaseUrl, 'target', 4) : await openEmbedded(args.dataDir, io);
     releasers.push(() => target.end());
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
+    // Checks the brokers and our credentials before anything else talks to Kafka (one line within seconds).
+    const connectKafka = async (): Promise<Kafka> => {
+      if (!args.brokers?.length) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
+      return openKafka({ brokers: args.brokers, security: await loadKafkaSecurity(args.kafkaSecurity), log: io.log });
+    };
+    if (args.mode === 'export-events') return await runExportEvents(args, io, target, connectKafka);
     const decode = createWorkspaceDecoder({
       ...(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) }),
       ...(args.schemaRegistry === undefined ? {} : { registry: createSchemaRegistrySource(schemaRegistryConfig(args.schemaRegistry)) }),
@@ -95,7 +121,9 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
         }),
       { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
-    const kafka = args.brokers?.length ? { kafka: createKafka({ brokers: args.brokers, log: io.log }), topics: args.topics, groupId: args.group } : undefined;
+    // Only the modes that use Kafka connect to it (a rollback must not fail because a broker is down).
+    const usesKafka = args.brokers?.length && ['status', 'rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
+    const kafka = usesKafka ? { kafka: await connectKafka(), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
       case 'status':
         for (const line of await statusReport(target, AGENTK_STATES_PROJECTION, kafka)) io.report(line);
@@ -110,11 +138,26 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       }
       case 'rebuild':
       case 'switch':
-        return await rebuild(args, io, target, kafka, releasers, decode);
+        return await rebuild(args, io, target, kafka, releasers, decode, metrics);
       case 'follow':
-      case 'replay':
+      case 'replay': {
+        if (args.sourceFile !== undefined) {
+          const file = await readableFile(args.sourceFile);
+          return await consume(args, io, target, 'file', () => replayFile(args, io, target, file, decode));
+        }
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
-        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args), decode);
+        const start = args.mode === 'follow' ? { kind: 'checkpoints' as const } : replayStart(args);
+        return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, start, decode, metrics));
+      }
+      case 'demo': {
+        const start = await prepareDemo(target, io.log);
+        const demo: CliArgs = { ...args, source: 'file', sourceFile: start.file.path, mode: start.resume ? 'replay' : 'rebuild', fromCheckpoint: start.resume };
+        const code = start.resume
+          ? await consume(demo, io, target, 'file', () => replayFile(demo, io, target, start.file, decode))
+          : await rebuild(demo, io, target, undefined, releasers, decode, metrics);
+        for (const line of await demoSummary(target, start, demoDatabase(args))) io.report(line);
+        return code;
+      }
       case 'retry-dead-letters':
       case 'purge-dead-letters':
         return await workOffDeadLetters(args, io, target, decode);
@@ -136,8 +179,27 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
   }
 }
 
+/** No database URL: the embedded PostgreSQL in `dataDir` (created on first use), said on stderr. */
+async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
+  const db = await openEmbeddedDatabase({ dataDir });
+  io.log.info(
+    `no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
+      `${db.created ? " (created, with GitLab's tables)" : ''}; one process at a time, not for production`,
+    { dataDir: db.dataDir },
+  );
+  return db;
+}
+
+async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo, releasers: Releaser[]): Promise<Metrics> {
+  const metrics = new Metrics({ readyMaxLag: options.readyMaxLag });
+  const server = await startOpsServer({ ...options, registry: metrics.registry, readiness: () => metrics.consumer.readiness(options.readyMaxLag) });
+  releasers.push(() => server.close());
+  io.log.info(`serving /metrics, /healthz and /readyz on ${server.address.host}:${server.address.port}`, server.address);
+  return metrics;
+}
+
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
-async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const report = await withClient(target, async (client) => {
     await requireAgentkStatesTable(client);
     return verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal });
@@ -147,7 +209,7 @@ async function verify(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCo
 }
 
 /** `--explain`: read-only like --verify; exit 2 when it names problems (dead letters, drift, disagreement). */
-async function explain(args: CliArgs, io: CliIo, target: pg.Pool): Promise<ExitCode> {
+async function explain(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const workspaceId = args.explainWorkspaceId!;
   const report = await withClient(target, async (client) => {
     await requireAgentkStatesTable(client);
@@ -178,10 +240,11 @@ function replayStart(args: CliArgs): ReplayStart {
 async function rebuild(
   args: CliArgs,
   io: CliIo,
-  target: pg.Pool,
+  target: Database,
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
   releasers: Releaser[],
   decode: WorkspaceDecoder,
+  metrics: Metrics | undefined,
 ): Promise<ExitCode> {
   if (args.source === 'kafka' && !kafka && args.mode !== 'switch') throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
   if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
@@ -190,7 +253,8 @@ async function rebuild(
   // A snapshot rebuild hands off to Kafka when asked to follow, or when a consumer has been applying events
   // to the live table (it has checkpoints): the switched-in table must then contain what that consumer applied.
   const handoff =
-    args.source === 'kafka' || args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0);
+    args.source === 'kafka' || (args.source === 'snapshot' && (args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0)));
+  const file = args.sourceFile === undefined ? undefined : await readableFile(args.sourceFile);
   const switchOnly = args.mode === 'switch';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: args.mode, source: args.source });
   const progress = createProgressReporter(io.progress);
@@ -203,18 +267,23 @@ async function rebuild(
       source: args.source,
       // --switch: the rebuild's own source decides whether it reads Kafka.
       kafka: handoff || switchOnly ? kafka : undefined,
+      file,
       batchSize: args.batchSize,
       agentConfigMode: args.agentConfigMode,
       decode,
       signal: io.signal,
       log: io.log,
-      onProgress: (sample) => progress.update(sample),
+      onProgress: (sample) => {
+        progress.update(sample);
+        metrics?.rebuildProgress(sample);
+      },
       until: args.noSwitch ? 'built' : 'switched',
       switchOnly,
       guard,
       rollbackHistory: args.rollbackHistory,
     });
     progress.finish();
+    metrics?.rebuildEnded(result.outcome);
     if (result.outcome === 'built') {
       const problems = result.failed + result.parked.workspaces;
       await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written: 0, unchanged: 0, failed: result.failed });
@@ -252,7 +321,7 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
-    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode);
+    if (args.follow && kafka) return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, metrics));
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
@@ -265,7 +334,7 @@ async function rebuild(
  * Records a failed run without replacing why it failed. When the failure was lost database connections, the
  * first attempt can get one the pool has not discarded yet, so a transient failure is tried once more.
  */
-async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, log: CliLogger): Promise<void> {
+async function recordFailedRun(target: Database, runId: number, error: unknown, log: CliLogger): Promise<void> {
   const record = () => finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
   try {
     // The failure may have been the database dropping our connections: the pool's other clients can be
@@ -276,25 +345,63 @@ async function recordFailedRun(target: pg.Pool, runId: number, error: unknown, l
   }
 }
 
-async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ExitCode> {
+function replayKafka(
+  args: CliArgs,
+  io: CliIo,
+  target: Database,
+  kafka: Kafka,
+  start: ReplayStart,
+  decode: WorkspaceDecoder,
+  metrics: Metrics | undefined,
+): Promise<ReplayTotals> {
+  return runKafkaReplay({
+    kafka,
+    db: target,
+    projection: AGENTK_STATES_PROJECTION,
+    topics: args.topics,
+    groupId: args.group,
+    follow: args.follow,
+    start,
+    agentConfigMode: args.agentConfigMode,
+    sink: liveAgentkStates,
+    decode,
+    signal: io.signal,
+    log: io.log,
+    observer: metrics?.observer,
+  });
+}
+
+/** `--source file:PATH` with --from-checkpoint or --from-beginning: the file's records past (or from) the checkpoints. */
+function replayFile(args: CliArgs, io: CliIo, target: Database, file: EventFile, decode: WorkspaceDecoder): Promise<ReplayTotals> {
+  const start = args.fromBeginning ? 'beginning' : 'checkpoints';
+  return runFileReplay({ db: target, projection: AGENTK_STATES_PROJECTION, file, start, agentConfigMode: args.agentConfigMode, sink: liveAgentkStates, decode, batchSize: args.batchSize, signal: io.signal, log: io.log });
+}
+
+/** Where the demo's data is, and the flags that reach it again. */
+function demoDatabase(args: CliArgs): { description: string; flags: string } {
+  if (args.databaseUrl === undefined) return { description: `the embedded PostgreSQL in ${args.dataDir}`, flags: `--data-dir ${args.dataDir}` };
+  const url = new URL(args.databaseUrl);
+  url.password = url.password ? '***' : '';
+  return { description: `the database ${url.toString()}`, flags: `--database-url ${url.toString()}` };
+}
+
+/** `--source file:PATH`: refused at once (exit 1, one line) when it cannot be read, before any run is recorded. */
+async function readableFile(path: string): Promise<EventFile> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (error) {
+    throw new FileSourceError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return eventFile(path);
+}
+
+/** Follow or replay (Kafka, or a file) into the live table, recorded as a run; the result is one line. */
+async function consume(args: CliArgs, io: CliIo, target: Database, source: 'kafka' | 'file', run: () => Promise<ReplayTotals>): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
-  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
+  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source });
   const started = performance.now();
   try {
-    const totals: ReplayTotals = await runKafkaReplay({
-      kafka,
-      db: target,
-      projection: AGENTK_STATES_PROJECTION,
-      topics: args.topics,
-      groupId: args.group,
-      follow: args.follow,
-      start,
-      agentConfigMode: args.agentConfigMode,
-      sink: liveAgentkStates,
-      decode,
-      signal: io.signal,
-      log: io.log,
-    });
+    const totals = await run();
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
     // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters
     // a later event cleared (a workspace deleted from GitLab before its tombstone arrived), nor only new ones.
@@ -302,7 +409,7 @@ async function consume(args: CliArgs, io: CliIo, target: pg.Pool, kafka: Kafka, 
     await finishRun(target, runId, unresolved > 0 ? 'succeeded_with_dead_letters' : 'succeeded', totals);
     const seconds = (performance.now() - started) / 1000;
     io.report(
-      `agentk-states kafka ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
+      `agentk-states ${source} ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
         `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.held} held, ${totals.skipped} already applied, ` +
         `${seconds.toFixed(1)} s; ${deadLetters} dead letters in total`,
     );

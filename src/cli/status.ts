@@ -1,6 +1,6 @@
 /** `--status`: what an operator needs at a glance, read from the bookkeeping (and Kafka, for lag). */
 import type { Kafka } from 'kafkajs';
-import type pg from 'pg';
+import type { Database } from '../sink/postgres/database.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { latestRebuilds, type Rebuild } from '../sink/postgres/rebuilds.js';
@@ -19,7 +19,7 @@ function describeRebuild(r: Rebuild): string {
 const describeRun = (r: RunRow) =>
   `#${r.id} ${r.mode}, started ${r.startedAt.toISOString()} by pid ${r.pid} on ${r.host}${r.finishedAt ? `, found crashed ${r.finishedAt.toISOString()}` : ''}`;
 
-export async function statusReport(db: pg.Pool, projection: string, kafka: { kafka: Kafka; topics: string[] } | undefined): Promise<string[]> {
+export async function statusReport(db: Database, projection: string, kafka: { kafka: Kafka; topics: string[] } | undefined): Promise<string[]> {
   const lines: string[] = [`projection: ${projection}`];
   const rebuilds = await latestRebuilds(db, projection, 20);
   const generation = rebuilds.find((r) => r.phase === 'switched');

@@ -11,7 +11,7 @@
  * foldEvents/projectTouched below. A message at or below the offset its workspace has folded on its
  * partition was applied already (a replay after a release or a purge): it is neither held nor lettered again.
  */
-import type pg from 'pg';
+import type { Session } from '../sink/postgres/database.js';
 import { foldEvent, partitionOf, type EventPosition, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
@@ -23,7 +23,7 @@ import { lockProjectionShared } from '../sink/postgres/projection-locks.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { loadFolds, saveFolds } from '../sink/postgres/workspace-states.js';
 import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
-import { AGENTK_STATES_PROJECTION, writeProjectedBatch, type BatchCounts } from './workspace-batch.js';
+import { AGENTK_STATES_PROJECTION, writeProjectedBatch, type WrittenBatch } from './workspace-batch.js';
 
 export { KAFKA_SOURCE };
 
@@ -47,7 +47,7 @@ export interface BatchDeps {
   materialize: boolean;
 }
 
-export interface AppliedBatch extends BatchCounts {
+export interface AppliedBatch extends WrittenBatch {
   /** Messages at or past the checkpoint that this batch applied (including dead-lettered ones). */
   consumed: number;
   /** Messages below the checkpoint: already applied by an earlier delivery. */
@@ -56,6 +56,8 @@ export interface AppliedBatch extends BatchCounts {
   parked: number;
   /** Messages held behind their workspace's bad message (sequenced dead letters). */
   held: number;
+  /** Bad messages this batch dead-lettered (`failed` also counts workspaces whose generation failed). */
+  badMessages: number;
   /** The partition's checkpoint after the batch; undefined when nothing was applied. */
   nextOffset: string | undefined;
 }
@@ -68,9 +70,11 @@ export function rawExcerpt(value: Buffer | null): string | undefined {
   return excerpt(text.includes('\uFFFD') || /[\u0000-\u0008]/.test(text) ? `base64:${head.toString('base64')}` : text);
 }
 
-export async function applyKafkaBatch(client: pg.ClientBase, batch: PartitionBatch, deps: BatchDeps): Promise<AppliedBatch> {
+export async function applyKafkaBatch(client: Session, batch: PartitionBatch, deps: BatchDeps): Promise<AppliedBatch> {
   const { topic, partition } = batch;
-  const result: AppliedBatch = { consumed: 0, skipped: 0, deleted: 0, parked: 0, held: 0, written: 0, unchanged: 0, failed: 0, nextOffset: undefined };
+  const result: AppliedBatch = {
+    consumed: 0, skipped: 0, deleted: 0, parked: 0, held: 0, badMessages: 0, written: 0, unchanged: 0, failed: 0, deadLetterKinds: [], nextOffset: undefined,
+  };
   // Shared with other batches, exclusive against a rebuild's switch (projection-locks.ts).
   await lockProjectionShared(client, deps.projection);
   const checkpoint = await lockCheckpoint(client, deps.projection, topic, partition);
@@ -117,14 +121,15 @@ export async function applyKafkaBatch(client: pg.ClientBase, batch: PartitionBat
   }
   await holdEvents(client, deps.projection, holds);
   result.held = holds.filter((h) => h.deadLetterKey === null).length;
+  result.badMessages = deadLetters.length;
 
   const folding = await foldEvents(client, deps.projection, decoded, folds, deps.sink);
-  let counts: BatchCounts;
+  let counts: WrittenBatch;
   if (deps.materialize) {
     counts = await projectTouched(client, folding.touched, folding.lastMessage, deps, deadLetters);
   } else {
     await recordDeadLetters(client, AGENTK_STATES_PROJECTION, deadLetters);
-    counts = { written: 0, unchanged: 0, failed: deadLetters.length };
+    counts = { written: 0, unchanged: 0, failed: deadLetters.length, deadLetterKinds: deadLetters.map((l) => l.errorKind) };
   }
 
   const nextOffset = (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString();
@@ -160,7 +165,7 @@ export interface FoldedEvents {
  * rows of deleted workspaces and their workspace letters. Shared by a batch and a retry's release.
  */
 export async function foldEvents(
-  client: pg.ClientBase,
+  client: Session,
   projection: string,
   events: readonly PositionedEvent[],
   folds: ReadonlyMap<number, WorkspaceFold>,
@@ -194,12 +199,12 @@ export async function foldEvents(
  * and the upsert skips rows that did not change.
  */
 export async function projectTouched(
-  client: pg.ClientBase,
+  client: Session,
   folds: ReadonlyMap<number, WorkspaceFold>,
   lastMessage: ReadonlyMap<number, WorkspaceMessage>,
   deps: Pick<BatchDeps, 'agentConfigMode' | 'sink'>,
   deadLetters: readonly DeadLetter[],
-): Promise<BatchCounts> {
+): Promise<WrittenBatch> {
   const positions = new Map(
     [...lastMessage].map(([id, m]) => [id, { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key?.toString('utf8') ?? null }]),
   );

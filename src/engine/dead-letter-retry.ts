@@ -15,8 +15,8 @@
  * partition are already folded: counted as stale, and removed). A generation failure (a workspace letter)
  * is retried by regenerating the workspace's row from its folded state.
  */
-import type pg from 'pg';
 import { logRetry, type Logger } from '../ops/logger.js';
+import type { Database, Session } from '../sink/postgres/database.js';
 import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { BadMessage, WorkspaceDecoder, WorkspaceMessage } from '../events/decode.js';
@@ -41,7 +41,7 @@ import { retryTransient } from './retry.js';
 import { AGENTK_STATES_PROJECTION } from './workspace-batch.js';
 
 export interface DeadLetterWorkOptions {
-  db: pg.Pool;
+  db: Database;
   /** The fold namespace (the live projection). */
   projection: string;
   filter: DeadLetterFilter;
@@ -139,7 +139,7 @@ function asMessage(position: { topic: string; partition: number; offset: string 
 
 /** One workspace, one transaction: see the header. */
 async function releaseWorkspace(
-  client: pg.ClientBase,
+  client: Session,
   options: DeadLetterWorkOptions,
   workspaceId: number,
   chosen: Chosen,
@@ -205,7 +205,7 @@ function byPosition(a: HeldEvent, b: HeldEvent): number {
  * letter without its bytes (written before migration 010) keeps its error: only a purge removes it.
  */
 async function stillFailing(
-  client: pg.ClientBase,
+  client: Session,
   letter: Pick<StoredDeadLetter, 'key' | 'workspaceId' | 'raw'> & { kafka: { topic: string; partition: number; offset: string } },
   error: BadMessage | undefined,
 ): Promise<void> {

@@ -5,7 +5,7 @@
  * generator makes now, from the folded state and from GitLab's `workspaces` row (the snapshot rebuild's own
  * path, as `--verify` uses). Writes nothing and runs no migration.
  */
-import type pg from 'pg';
+import type { Session } from '../sink/postgres/database.js';
 import { emptyFold, type EventPosition, type OversizedDevfile, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { AgentkStateRow } from '../../projections/agentk-states/projection.js';
 import { workspaceRowSchema, type WorkspaceRow } from '../events/workspace-event.js';
@@ -76,7 +76,7 @@ export interface ExplainOptions {
 }
 
 /** Explains on `client`, a dedicated connection it holds in one read-only transaction. */
-export async function explainWorkspace(client: pg.ClientBase, options: ExplainOptions): Promise<ExplainReport> {
+export async function explainWorkspace(client: Session, options: ExplainOptions): Promise<ExplainReport> {
   const snapshot = await WorkspaceSnapshot.open(client, { batchSize: 1, agentConfigMode: options.agentConfigMode });
   let report: ExplainReport;
   try {
@@ -90,7 +90,7 @@ export async function explainWorkspace(client: pg.ClientBase, options: ExplainOp
   return report;
 }
 
-async function explainIn(client: pg.ClientBase, snapshot: WorkspaceSnapshot, options: ExplainOptions): Promise<ExplainReport> {
+async function explainIn(client: Session, snapshot: WorkspaceSnapshot, options: ExplainOptions): Promise<ExplainReport> {
   const { projection, workspaceId, agentConfigMode } = options;
   const bookkeeping = await readBookkeeping(client, projection, workspaceId);
   const { fold } = bookkeeping;
@@ -126,7 +126,7 @@ async function explainIn(client: pg.ClientBase, snapshot: WorkspaceSnapshot, opt
 }
 
 /** Our bookkeeping of the workspace; none at all when our schema was never created in this database. */
-async function readBookkeeping(client: pg.ClientBase, projection: string, workspaceId: number) {
+async function readBookkeeping(client: Session, projection: string, workspaceId: number) {
   const applied = await readAppliedMigrations(client);
   if (applied === undefined) {
     return { fold: emptyFold(), origins: { origins: [], dropped: 0 }, deadLetters: { letters: [], total: 0 } };
@@ -157,7 +157,7 @@ function compare(projected: { rows: AgentkStateRow[]; deadLetters: DeadLetter[] 
 
 /** The agent config generation uses, and why: carried by the create event, or resolved from GitLab's tables. */
 async function agentConfigPin(
-  client: pg.ClientBase,
+  client: Session,
   mode: AgentConfigMode,
   liveFold: WorkspaceFold | undefined,
   gitlab: { record: SnapshotRecord; row: WorkspaceRow } | undefined,

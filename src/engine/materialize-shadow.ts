@@ -5,7 +5,7 @@
  *
  * Pipelined like the snapshot backfill: page n+1 is read and generated while page n is written.
  */
-import type pg from 'pg';
+import type { Database } from '../sink/postgres/database.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
@@ -14,7 +14,7 @@ import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
 import { writeProjectedBatch, type BatchCounts } from './workspace-batch.js';
 
 export async function materializeShadow(
-  db: pg.Pool,
+  db: Database,
   shadowProjection: string,
   sink: RowSink,
   options: { batchSize: number; agentConfigMode: AgentConfigMode; onProgress?: (done: number) => void },

@@ -2,7 +2,7 @@
  * Folded states → read-model rows: resolves each live workspace's agent config (the one its create carried,
  * else the pinned one from GitLab's tables) and project path, then runs the pure projection.
  */
-import type pg from 'pg';
+import type { Session } from '../sink/postgres/database.js';
 import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { oversizedDevfileFailure, projectAgentkState } from '../../projections/agentk-states/projection.js';
 import { AgentConfigResolver, type AgentConfigMode } from '../gitlab/agent-config-resolver.js';
@@ -16,7 +16,7 @@ export const KAFKA_SOURCE = 'kafka';
 export type KafkaPosition = NonNullable<DeadLetter['kafka']>;
 
 export async function projectFolds(
-  client: pg.ClientBase,
+  client: Session,
   folds: ReadonlyMap<number, WorkspaceFold>,
   agentConfigMode: AgentConfigMode,
   positions: ReadonlyMap<number, KafkaPosition> = new Map(),

@@ -8,7 +8,7 @@
  * switch from the top down to #ID included, latest first, so each undo log is applied to the table its
  * switch left (rows a --follow consumer wrote meanwhile are overwritten, as by a single rollback).
  */
-import type pg from 'pg';
+import type { Database, Session } from '../sink/postgres/database.js';
 import { lockProjectionExclusive, tryLockRebuild, unlockRebuild } from '../sink/postgres/projection-locks.js';
 import { latestRebuilds, markRolledBack, undoableSwitches, type Rebuild } from '../sink/postgres/rebuilds.js';
 import { rollbackSwitch } from '../sink/postgres/switch-shadow.js';
@@ -24,7 +24,7 @@ export interface RollbackResult {
   remaining: number[];
 }
 
-export async function rollbackRebuilds(db: pg.Pool, projection: string, options: { to?: number } = {}): Promise<RollbackResult> {
+export async function rollbackRebuilds(db: Database, projection: string, options: { to?: number } = {}): Promise<RollbackResult> {
   const lockClient = await db.connect();
   try {
     if (!(await tryLockRebuild(lockClient, projection)).locked) {
@@ -55,7 +55,7 @@ export async function rollbackRebuilds(db: pg.Pool, projection: string, options:
 }
 
 /** One line saying why nothing can be rolled back (to `to`), and what can. */
-async function whyNot(client: pg.ClientBase, projection: string, stack: { rebuild: Rebuild }[], to: number | undefined): Promise<string> {
+async function whyNot(client: Session, projection: string, stack: { rebuild: Rebuild }[], to: number | undefined): Promise<string> {
   const undoable = stack.length > 0 ? `; switches that can be undone, latest first: ${stack.map((s) => `#${s.rebuild.id}`).join(', ')}` : '';
   const history = await latestRebuilds(client, projection, 1000);
   if (to === undefined) {

@@ -5,7 +5,7 @@
  * Pipelined one batch deep: while batch n is written (one transaction on the target), batch n+1 is read
  * and generated. At most one write is in flight, which is the backpressure that bounds memory.
  */
-import type pg from 'pg';
+import type { Database, Session } from '../sink/postgres/database.js';
 import { projectAgentkState } from '../../projections/agentk-states/projection.js';
 import { WorkspaceSnapshot, type SnapshotOptions, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
@@ -25,7 +25,7 @@ export interface SnapshotBackfillOptions extends SnapshotOptions {
   /** Called once the snapshot transaction is open. */
   onSnapshotOpened?: (snapshot: { takenAt: Date; total: number }) => Promise<void>;
   /** Extra writes that must commit with each batch (a rebuild's progress, folded states, shadow pruning). */
-  withinBatch?: (client: pg.ClientBase, records: readonly SnapshotRecord[], projected: ProjectedBatch) => Promise<void>;
+  withinBatch?: (client: Session, records: readonly SnapshotRecord[], projected: ProjectedBatch) => Promise<void>;
   /** Called after each committed batch. */
   onProgress?: (progress: { done: number; total: number; counts: BatchCounts }) => void;
   /** Stops after the batch in flight has committed. */
@@ -70,8 +70,8 @@ export function projectSnapshotBatch(records: readonly SnapshotRecord[]): Projec
 }
 
 export async function runSnapshotBackfill(
-  source: pg.Pool,
-  target: pg.Pool,
+  source: Database,
+  target: Database,
   options: SnapshotBackfillOptions,
 ): Promise<BackfillSummary> {
   const started = performance.now();

@@ -10,7 +10,7 @@
  * - `extra`: a row whose workspace is not in the snapshot.
  * Writes nothing.
  */
-import type pg from 'pg';
+import type { Session } from '../sink/postgres/database.js';
 import type { AgentkStateRow } from '../../projections/agentk-states/projection.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import {
@@ -157,7 +157,7 @@ async function checkBatch(records: readonly SnapshotRecord[], storedPages: Async
   for (const row of expected.values()) tally.missingOrExtra(row.workspaceId, 'missing');
 }
 
-async function* rowsInRange(client: pg.ClientBase, after: number, upTo: number | null, limit: number): AsyncGenerator<StoredAgentkState[]> {
+async function* rowsInRange(client: Session, after: number, upTo: number | null, limit: number): AsyncGenerator<StoredAgentkState[]> {
   for (let from = after; ; ) {
     const page = await readAgentkStatesPage(client, { after: from, upTo, limit });
     if (page.length > 0) yield page;
@@ -171,7 +171,7 @@ async function* once<T>(read: () => Promise<T>): AsyncGenerator<T> {
 }
 
 /** Runs the verification on `client`, a dedicated connection it holds in one read-only transaction. */
-export async function verifyAgentkStates(client: pg.ClientBase, options: VerifyOptions): Promise<VerifyReport> {
+export async function verifyAgentkStates(client: Session, options: VerifyOptions): Promise<VerifyReport> {
   const tally = new Tally(options.maxListed ?? DEFAULT_MAX_LISTED, options.maxPaths ?? DEFAULT_MAX_DIFF_PATHS);
   const snapshot = await WorkspaceSnapshot.open(client, { batchSize: options.batchSize, agentConfigMode: options.agentConfigMode });
   try {
@@ -185,7 +185,7 @@ export async function verifyAgentkStates(client: pg.ClientBase, options: VerifyO
   return tally.report;
 }
 
-async function checkAll(client: pg.ClientBase, snapshot: WorkspaceSnapshot, options: VerifyOptions, tally: Tally): Promise<void> {
+async function checkAll(client: Session, snapshot: WorkspaceSnapshot, options: VerifyOptions, tally: Tally): Promise<void> {
   const { batchSize, signal } = options;
   const notInterrupted = () => {
     if (signal?.aborted) throw new VerifyInterruptedError('verification interrupted before it checked every workspace: no result');

@@ -2,7 +2,7 @@
  * One batch of workspaces through the projection and into PostgreSQL, in one transaction: rows upserted,
  * failures dead-lettered, earlier dead letters of now-healthy workspaces cleared. Shared by every source.
  */
-import type pg from 'pg';
+import type { Session } from '../sink/postgres/database.js';
 import type { AgentkStateRow, WorkspaceFailure } from '../../projections/agentk-states/projection.js';
 import { clearDeadLetters, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
@@ -13,6 +13,11 @@ export interface BatchCounts {
   written: number;
   unchanged: number;
   failed: number;
+}
+
+/** What a batch wrote, with the error kind of each dead letter it recorded (for metrics). */
+export interface WrittenBatch extends BatchCounts {
+  deadLetterKinds: string[];
 }
 
 export interface ProjectedBatch {
@@ -37,12 +42,12 @@ export function failureToDeadLetter(failure: WorkspaceFailure, source: string, i
  * event was read (Kafka), recorded on the letters this writes.
  */
 export async function writeProjectedBatch(
-  client: pg.ClientBase,
+  client: Session,
   sink: RowSink,
   batch: ProjectedBatch,
   source: string,
   positions: ReadonlyMap<number, NonNullable<DeadLetter['kafka']>> = new Map(),
-): Promise<BatchCounts> {
+): Promise<WrittenBatch> {
   const upsert = await sink.upsert(client, batch.rows);
   const missing = new Set(upsert.missingWorkspaceIds);
   const deadLetters = [
@@ -65,5 +70,5 @@ export async function writeProjectedBatch(
     AGENTK_STATES_PROJECTION,
     batch.rows.filter((row) => !missing.has(row.workspaceId)).map((row) => row.workspaceId),
   );
-  return { written: upsert.written, unchanged: upsert.unchanged, failed: deadLetters.length };
+  return { written: upsert.written, unchanged: upsert.unchanged, failed: deadLetters.length, deadLetterKinds: deadLetters.map((l) => l.errorKind) };
 }

@@ -9,7 +9,7 @@
  * Configs are loaded per cluster agent with two set-based queries and cached for the resolver's lifetime.
  * Create one resolver per consistent read (one snapshot transaction, one Kafka batch).
  */
-import type pg from 'pg';
+import type { Session } from '../sink/postgres/database.js';
 import { z } from 'zod';
 import { agentConfigSchema, type AgentConfig } from '../../projections/agentk-states/inputs.js';
 
@@ -45,7 +45,7 @@ export class AgentConfigResolver {
   private readonly byAgent = new Map<number, AgentConfigs>();
 
   constructor(
-    private readonly db: pg.ClientBase | pg.Pool,
+    private readonly db: Session,
     readonly mode: AgentConfigMode,
   ) {}
 

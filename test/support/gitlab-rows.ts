@@ -1,5 +1,5 @@
 /** Inserts GitLab-shaped rows with the columns a test does not care about filled with plausible values. */
-import type pg from 'pg';
+import type { Session } from '../../src/sink/postgres/database.js';
 
 export interface AgentConfigRow {
   cluster_agent_id: number;
@@ -7,7 +7,7 @@ export interface AgentConfigRow {
   [column: string]: unknown;
 }
 
-export async function insertAgentConfig(db: pg.Pool | pg.ClientBase, row: AgentConfigRow): Promise<number> {
+export async function insertAgentConfig(db: Session, row: AgentConfigRow): Promise<number> {
   const values: Record<string, unknown> = {
     created_at: '2025-09-01T00:00:00Z',
     updated_at: '2025-09-01T00:00:00Z',
@@ -26,7 +26,7 @@ export interface WorkspaceRow {
   [column: string]: unknown;
 }
 
-export async function insertWorkspace(db: pg.Pool | pg.ClientBase, row: WorkspaceRow): Promise<number> {
+export async function insertWorkspace(db: Session, row: WorkspaceRow): Promise<number> {
   const values: Record<string, unknown> = {
     created_at: '2025-09-03T13:08:01Z',
     updated_at: '2025-09-03T13:08:01Z',
@@ -45,7 +45,7 @@ export async function insertWorkspace(db: pg.Pool | pg.ClientBase, row: Workspac
   return insertRow(db, 'workspaces', values);
 }
 
-async function insertRow(db: pg.Pool | pg.ClientBase, table: string, values: Record<string, unknown>): Promise<number> {
+async function insertRow(db: Session, table: string, values: Record<string, unknown>): Promise<number> {
   const columns = Object.keys(values);
   const params = Object.values(values).map((value) =>
     value !== null && typeof value === 'object' ? JSON.stringify(value) : value,

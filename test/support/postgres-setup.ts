@@ -1,5 +1,5 @@
 /**
- * vitest globalSetup: builds a template database holding GitLab's tables (test/fixtures/sql/gitlab-schema.sql)
+ * vitest globalSetup: builds a template database holding GitLab's tables (schemas/gitlab/gitlab-schema.sql)
  * once per run, so that every test file can clone a fresh, isolated database from it in milliseconds.
  */
 import { randomBytes } from 'node:crypto';
@@ -36,7 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const template = new pg.Client({ connectionString: templateUrl.toString() });
   await template.connect();
   try {
-    await template.query(readFileSync(new URL('../fixtures/sql/gitlab-schema.sql', import.meta.url), 'utf8'));
+    await template.query(readFileSync(new URL('../../schemas/gitlab/gitlab-schema.sql', import.meta.url), 'utf8'));
   } finally {
     await template.end();
   }

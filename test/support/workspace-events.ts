@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import type pg from 'pg';
+import type { Session } from '../../src/sink/postgres/database.js';
 import { encodeAvro, encodeJson, encodeKey } from '../../src/events/encode.js';
 import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from '../../src/events/workspace-event.js';
 import { readFixture } from './database.js';
@@ -71,7 +71,7 @@ export async function produce(kafka: Kafka, topic: string, messages: OutgoingMes
 }
 
 /** Inserts (or replaces) the rows GitLab's `workspaces` table would hold. */
-export async function upsertWorkspaceRows(db: pg.Pool, rows: WorkspaceRow[]): Promise<void> {
+export async function upsertWorkspaceRows(db: Session, rows: WorkspaceRow[]): Promise<void> {
   const columns = Object.keys(rows[0]!) as (keyof WorkspaceRow)[];
   for (const row of rows) {
     await db.query(
@@ -83,13 +83,21 @@ export async function upsertWorkspaceRows(db: pg.Pool, rows: WorkspaceRow[]): Pr
 }
 
 /** workspace_id → desired_config of the read model. */
-export async function readModel(db: pg.Pool): Promise<Map<number, unknown>> {
+export async function readModel(db: Session): Promise<Map<number, unknown>> {
   const { rows } = await db.query('SELECT workspace_id, desired_config FROM workspace_agentk_states ORDER BY workspace_id');
   return new Map(rows.map((row) => [Number(row.workspace_id), row.desired_config]));
 }
 
 /** The folded states (version, deleted, row), without their positions: comparable across topics. */
-export async function foldedStates(db: pg.Pool): Promise<{ id: number; version: string; deleted: boolean; workspace: unknown; processed_devfile: string | null }[]> {
-  const { rows } = await db.query('SELECT workspace_id::int AS id, version::text, deleted, workspace, processed_devfile FROM rebuild_projection.workspace_states ORDER BY workspace_id');
+export interface FoldedState {
+  id: number;
+  version: string;
+  deleted: boolean;
+  workspace: unknown;
+  processed_devfile: string | null;
+}
+
+export async function foldedStates(db: Session): Promise<FoldedState[]> {
+  const { rows } = await db.query<FoldedState>('SELECT workspace_id::int AS id, version::text, deleted, workspace, processed_devfile FROM rebuild_projection.workspace_states ORDER BY workspace_id');
   return rows;
 }

@@ -2,7 +2,7 @@
  * The impact of switching a rebuild's shadow in, read from the database on the caller's connection (inside
  * its transaction: a REPEATABLE READ snapshot for `--preview`, the switch transaction itself for the guards).
  */
-import type pg from 'pg';
+import type { Session } from '../../sink/postgres/database.js';
 import { readShadowLiveRows, readShadowLiveWindow, type StoredRow } from '../../sink/postgres/shadow-live-diff.js';
 import { jsonDiff } from '../diff/json-diff.js';
 import { classifyWorkspace, objectKey, summarizeObject, summarizeRow, type WorkspaceImpact } from './classify.js';
@@ -27,7 +27,7 @@ export interface ComputeImpactOptions {
 }
 
 export async function computeImpact(
-  client: pg.ClientBase,
+  client: Session,
   rebuild: { id: number; shadow_projection: string },
   options: ComputeImpactOptions = {},
 ): Promise<Impact> {

@@ -4,7 +4,7 @@
  * beside a --follow consumer and GitLab. Without a built shadow it refuses: building one is `--no-switch`
  * (which prints this same preview when it is done), never a side effect of looking.
  */
-import type pg from 'pg';
+import type { Database } from '../../sink/postgres/database.js';
 import type { Rebuild } from '../../sink/postgres/rebuilds.js';
 import { partitionsLiveIsAhead } from '../../sink/postgres/shadow-live-diff.js';
 import { withClient } from '../../sink/postgres/transaction.js';
@@ -26,7 +26,7 @@ export interface ShadowPreview {
 /** Paths named per changed object in a preview. */
 export const PREVIEW_MAX_PATHS = 5;
 
-export async function previewShadow(db: pg.Pool, projection: string, options: ComputeImpactOptions = {}): Promise<ShadowPreview> {
+export async function previewShadow(db: Database, projection: string, options: ComputeImpactOptions = {}): Promise<ShadowPreview> {
   const rebuild = await requireBuiltShadow(db, projection, 'preview');
   return withClient(db, async (client) => {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

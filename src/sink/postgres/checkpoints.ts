@@ -2,7 +2,7 @@
  * Kafka checkpoints in PostgreSQL: the next offset to apply per topic partition. They move in the same
  * transaction as the rows, so after any crash the consumer resumes exactly where the table is.
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
 export interface Checkpoint {
@@ -14,7 +14,7 @@ export interface Checkpoint {
 
 /** Locks and returns the checkpoint of one partition (undefined: never consumed). */
 export async function lockCheckpoint(
-  client: pg.ClientBase,
+  client: Session,
   projection: string,
   topic: string,
   partition: number,
@@ -27,7 +27,7 @@ export async function lockCheckpoint(
   return rows[0]?.next_offset;
 }
 
-export async function saveCheckpoints(client: pg.ClientBase, projection: string, checkpoints: readonly Checkpoint[]): Promise<void> {
+export async function saveCheckpoints(client: Session, projection: string, checkpoints: readonly Checkpoint[]): Promise<void> {
   if (checkpoints.length === 0) return;
   await client.query(
     `INSERT INTO ${BOOKKEEPING_SCHEMA}.checkpoints (projection, topic, kafka_partition, next_offset)
@@ -39,7 +39,7 @@ export async function saveCheckpoints(client: pg.ClientBase, projection: string,
   );
 }
 
-export async function readCheckpoints(db: pg.ClientBase | pg.Pool, projection: string, topics: readonly string[]): Promise<Checkpoint[]> {
+export async function readCheckpoints(db: Session, projection: string, topics: readonly string[]): Promise<Checkpoint[]> {
   const { rows } = await db.query<{ topic: string; kafka_partition: number; next_offset: string }>(
     `SELECT topic, kafka_partition, next_offset::text AS next_offset FROM ${BOOKKEEPING_SCHEMA}.checkpoints
       WHERE projection = $1 AND topic = ANY($2::text[]) ORDER BY topic, kafka_partition`,

@@ -3,7 +3,7 @@
  * per failing workspace (or per undecodable message when no workspace can be named); a repeat failure bumps
  * `attempts`/`last_seen_at`, a later success for the workspace clears it. Set-based: one round trip per batch.
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { z } from 'zod';
 import type { RawMessage } from './held-events.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
@@ -59,7 +59,7 @@ function deadLetterKey(letter: DeadLetter): string {
 }
 
 export async function recordDeadLetters(
-  client: pg.ClientBase,
+  client: Session,
   projection: string,
   letters: readonly DeadLetter[],
 ): Promise<void> {
@@ -114,7 +114,7 @@ export async function recordDeadLetters(
  * Kafka messages stay: a later good event does not make the bad message any less lost.
  */
 export async function clearDeadLetters(
-  client: pg.ClientBase,
+  client: Session,
   projection: string,
   workspaceIds: readonly number[],
 ): Promise<number> {
@@ -159,7 +159,7 @@ export type WorkspaceDeadLetter = z.output<typeof storedDeadLetterSchema>;
 
 /** A workspace's dead letters, newest first: at most `limit` of them, and how many there are (`--explain`). */
 export async function readWorkspaceDeadLetters(
-  client: pg.ClientBase,
+  client: Session,
   projection: string,
   workspaceId: number,
   limit: number,
@@ -173,7 +173,7 @@ export async function readWorkspaceDeadLetters(
   return { letters: rows.map((row) => storedDeadLetterSchema.parse(row)), total: z.number().optional().parse(rows[0]?.total) ?? 0 };
 }
 
-export async function countDeadLetters(client: pg.ClientBase | pg.Pool, projection: string): Promise<number> {
+export async function countDeadLetters(client: Session, projection: string): Promise<number> {
   const { rows } = await client.query<{ count: string }>(
     `SELECT count(*)::text AS count FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1`,
     [projection],
@@ -258,7 +258,7 @@ function toStored(raw: unknown): StoredDeadLetter {
 
 /** The matching letters in position order (workspace letters by workspace id after them), bytes included. */
 export async function selectDeadLetters(
-  client: pg.ClientBase | pg.Pool,
+  client: Session,
   projection: string,
   filter: DeadLetterFilter,
   limit?: number,
@@ -281,7 +281,7 @@ export interface ReasonCount {
 }
 
 /** Counts of the matching letters by reason, largest first, each with its latest message. */
-export async function countDeadLettersByReason(client: pg.ClientBase | pg.Pool, projection: string, filter: DeadLetterFilter): Promise<ReasonCount[]> {
+export async function countDeadLettersByReason(client: Session, projection: string, filter: DeadLetterFilter): Promise<ReasonCount[]> {
   const { rows } = await client.query(
     `SELECT error_kind AS reason, count(*)::int AS count, (array_agg(message ORDER BY last_seen_at DESC, id DESC))[1] AS example
        FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE ${FILTER_SQL} GROUP BY error_kind ORDER BY count(*) DESC, error_kind`,
@@ -291,7 +291,7 @@ export async function countDeadLettersByReason(client: pg.ClientBase | pg.Pool, 
 }
 
 /** Deletes these letters (by key). */
-export async function deleteDeadLetters(client: pg.ClientBase, projection: string, keys: readonly string[]): Promise<number> {
+export async function deleteDeadLetters(client: Session, projection: string, keys: readonly string[]): Promise<number> {
   if (keys.length === 0) return 0;
   const { rowCount } = await client.query(
     `DELETE FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1 AND dead_letter_key = ANY($2::text[])`,
@@ -301,7 +301,7 @@ export async function deleteDeadLetters(client: pg.ClientBase, projection: strin
 }
 
 /** Which of these letters exist. */
-export async function existingDeadLetterKeys(client: pg.ClientBase | pg.Pool, projection: string, keys: readonly string[]): Promise<Set<string>> {
+export async function existingDeadLetterKeys(client: Session, projection: string, keys: readonly string[]): Promise<Set<string>> {
   const { rows } = await client.query<{ key: string }>(
     `SELECT dead_letter_key AS key FROM ${BOOKKEEPING_SCHEMA}.dead_letters WHERE projection = $1 AND dead_letter_key = ANY($2::text[])`,
     [projection, [...keys]],
@@ -310,7 +310,7 @@ export async function existingDeadLetterKeys(client: pg.ClientBase | pg.Pool, pr
 }
 
 /** Another attempt that failed the same way: attempts + 1, last_seen_at now. */
-export async function touchDeadLetters(client: pg.ClientBase, projection: string, keys: readonly string[]): Promise<void> {
+export async function touchDeadLetters(client: Session, projection: string, keys: readonly string[]): Promise<void> {
   await client.query(
     `UPDATE ${BOOKKEEPING_SCHEMA}.dead_letters SET attempts = attempts + 1, last_seen_at = now() WHERE projection = $1 AND dead_letter_key = ANY($2::text[])`,
     [projection, [...keys]],
@@ -318,7 +318,7 @@ export async function touchDeadLetters(client: pg.ClientBase, projection: string
 }
 
 /** Whether the dead-letter tables are at migration 010 (the read-only listing runs no migration). */
-export async function deadLetterTablesReady(client: pg.ClientBase | pg.Pool): Promise<boolean> {
+export async function deadLetterTablesReady(client: Session): Promise<boolean> {
   const { rows } = await client.query<{ ready: boolean }>(`SELECT to_regclass('${BOOKKEEPING_SCHEMA}.held_events') IS NOT NULL AS ready`);
   return rows[0]?.ready === true;
 }

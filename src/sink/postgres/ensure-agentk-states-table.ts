@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { gitlabSchemaDir } from '../../package-paths.js';
 
 export class NotAGitLabDatabaseError extends Error {
@@ -12,7 +12,7 @@ export class NotAGitLabDatabaseError extends Error {
 }
 
 /** Whether `workspace_agentk_states` exists; throws when `workspaces` does not (not GitLab's database). */
-async function findAgentkStatesTable(client: pg.ClientBase): Promise<boolean> {
+async function findAgentkStatesTable(client: Session): Promise<boolean> {
   const { rows } = await client.query<{ workspaces: string | null; states: string | null }>(
     `SELECT to_regclass('workspaces')::text AS workspaces, to_regclass('workspace_agentk_states')::text AS states`,
   );
@@ -25,14 +25,19 @@ async function findAgentkStatesTable(client: pg.ClientBase): Promise<boolean> {
   return Boolean(found.states);
 }
 
+/** For commands that read only `workspaces` (--export-events): it must exist; nothing is created. */
+export async function requireGitLabDatabase(client: Session): Promise<void> {
+  await findAgentkStatesTable(client);
+}
+
 /** For read-only commands: both GitLab tables must exist; nothing is created. */
-export async function requireAgentkStatesTable(client: pg.ClientBase): Promise<void> {
+export async function requireAgentkStatesTable(client: Session): Promise<void> {
   if (!(await findAgentkStatesTable(client))) {
     throw new NotAGitLabDatabaseError('the target database has no "workspace_agentk_states" table: nothing to verify (a rebuild creates it)');
   }
 }
 
-export async function ensureAgentkStatesTable(client: pg.ClientBase): Promise<'existed' | 'created'> {
+export async function ensureAgentkStatesTable(client: Session): Promise<'existed' | 'created'> {
   if (await findAgentkStatesTable(client)) return 'existed';
   await client.query(readFileSync(join(gitlabSchemaDir, 'workspace_agentk_states.sql'), 'utf8'));
   return 'created';

@@ -3,7 +3,7 @@
  * workspace's message is bad, its later messages wait here in partition order. Per fold namespace, like the
  * folded states; read and written only under the workspace's fold lock (workspace-states.ts loadFolds).
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { z } from 'zod';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
@@ -26,7 +26,7 @@ export interface HeldEvent {
 }
 
 /** Which of these workspaces have held events in `projection`. */
-export async function heldWorkspaces(client: pg.ClientBase, projection: string, workspaceIds: readonly number[]): Promise<Set<number>> {
+export async function heldWorkspaces(client: Session, projection: string, workspaceIds: readonly number[]): Promise<Set<number>> {
   if (workspaceIds.length === 0) return new Set();
   const { rows } = await client.query<{ workspace_id: string }>(
     `SELECT DISTINCT workspace_id::text FROM ${BOOKKEEPING_SCHEMA}.held_events WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`,
@@ -38,7 +38,7 @@ export async function heldWorkspaces(client: pg.ClientBase, projection: string, 
 const b64 = (buffer: Buffer | null | undefined): string | null => (buffer ? buffer.toString('base64') : null);
 
 /** Holds these events; one already held (a redelivery, a replay) stays as it is. */
-export async function holdEvents(client: pg.ClientBase, projection: string, events: readonly HeldEvent[]): Promise<void> {
+export async function holdEvents(client: Session, projection: string, events: readonly HeldEvent[]): Promise<void> {
   if (events.length === 0) return;
   const records = events.map((e) => ({
     workspace_id: e.workspaceId,
@@ -78,7 +78,7 @@ const heldRowSchema = z.object({
  * A workspace's held events in partition order (topic, partition, offset; across partitions nothing orders
  * them and the fold's versions decide), with each bad message's bytes taken from its letter in `letters`.
  */
-export async function readHeldEvents(client: pg.ClientBase, projection: string, letters: string, workspaceId: number): Promise<HeldEvent[]> {
+export async function readHeldEvents(client: Session, projection: string, letters: string, workspaceId: number): Promise<HeldEvent[]> {
   const { rows } = await client.query(
     `SELECT h.workspace_id::text, h.topic, h.kafka_partition, h.kafka_offset::text, h.dead_letter_key,
             (h.raw_timestamp IS NOT NULL OR coalesce(d.raw_kept, false)) AS raw_available,
@@ -105,7 +105,7 @@ export async function readHeldEvents(client: pg.ClientBase, projection: string, 
 
 /** Removes released (applied or purged) held events. */
 export async function releaseHeldEvents(
-  client: pg.ClientBase,
+  client: Session,
   projection: string,
   events: readonly Pick<HeldEvent, 'topic' | 'partition' | 'offset'>[],
 ): Promise<void> {
@@ -119,7 +119,7 @@ export async function releaseHeldEvents(
 }
 
 /** Marks a held event as the bad message of this letter (it no longer decodes with the current code). */
-export async function markHeldEventBad(client: pg.ClientBase, projection: string, event: HeldEvent, deadLetterKey: string): Promise<void> {
+export async function markHeldEventBad(client: Session, projection: string, event: HeldEvent, deadLetterKey: string): Promise<void> {
   await client.query(
     `UPDATE ${BOOKKEEPING_SCHEMA}.held_events SET dead_letter_key = $5
       WHERE projection = $1 AND topic = $2 AND kafka_partition = $3 AND kafka_offset = $4`,
@@ -128,7 +128,7 @@ export async function markHeldEventBad(client: pg.ClientBase, projection: string
 }
 
 /** Held events (not counting the bad messages themselves) per workspace, for the listing. */
-export async function countHeldEvents(client: pg.ClientBase | pg.Pool, projection: string, workspaceIds: readonly number[]): Promise<Map<number, number>> {
+export async function countHeldEvents(client: Session, projection: string, workspaceIds: readonly number[]): Promise<Map<number, number>> {
   if (workspaceIds.length === 0) return new Map();
   const { rows } = await client.query<{ workspace_id: string; held: number }>(
     `SELECT workspace_id::text, count(*)::int AS held FROM ${BOOKKEEPING_SCHEMA}.held_events

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { postgresMigrationsDir } from '../../package-paths.js';
 
 export const BOOKKEEPING_SCHEMA = 'rebuild_projection';
@@ -33,7 +33,7 @@ function readMigrations(dir: string): Migration[] {
 }
 
 /** The migrations recorded as applied; undefined when our schema was never created (read-only commands check this). */
-export async function readAppliedMigrations(client: pg.ClientBase): Promise<Set<number> | undefined> {
+export async function readAppliedMigrations(client: Session): Promise<Set<number> | undefined> {
   const { rows } = await client.query<{ present: boolean }>(`SELECT to_regclass('${BOOKKEEPING_SCHEMA}.schema_migrations') IS NOT NULL AS present`);
   if (!rows[0]?.present) return undefined;
   const applied = await client.query<{ version: number }>(`SELECT version FROM ${BOOKKEEPING_SCHEMA}.schema_migrations`);
@@ -41,7 +41,7 @@ export async function readAppliedMigrations(client: pg.ClientBase): Promise<Set<
 }
 
 /** Applies every migration not yet recorded. Returns the versions it applied. */
-export async function migrate(client: pg.ClientBase, dir = postgresMigrationsDir): Promise<number[]> {
+export async function migrate(client: Session, dir = postgresMigrationsDir): Promise<number[]> {
   const migrations = readMigrations(dir);
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
   try {

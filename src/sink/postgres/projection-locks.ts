@@ -6,13 +6,13 @@
  *   A session lock needs a session: behind PgBouncer in transaction pooling mode each statement may run on
  *   another server connection, so the rebuild checks that its session really holds the lock.
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 
-export async function lockProjectionShared(client: pg.ClientBase, projection: string): Promise<void> {
+export async function lockProjectionShared(client: Session, projection: string): Promise<void> {
   await client.query(`SELECT pg_advisory_xact_lock_shared(hashtextextended('projection:' || $1, 0))`, [projection]);
 }
 
-export async function lockProjectionExclusive(client: pg.ClientBase, projection: string): Promise<void> {
+export async function lockProjectionExclusive(client: Session, projection: string): Promise<void> {
   await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('projection:' || $1, 0))`, [projection]);
 }
 
@@ -21,7 +21,7 @@ export async function lockProjectionExclusive(client: pg.ClientBase, projection:
  * writes the projection waits until COMMIT. On the session that holds the rebuild lock, so the switch never
  * waits on a lock its own process holds on another connection.
  */
-export async function withProjectionFrozen<T>(client: pg.ClientBase, projection: string, work: () => Promise<T>): Promise<T> {
+export async function withProjectionFrozen<T>(client: Session, projection: string, work: () => Promise<T>): Promise<T> {
   await client.query('BEGIN');
   try {
     await lockProjectionExclusive(client, projection);
@@ -36,7 +36,7 @@ export async function withProjectionFrozen<T>(client: pg.ClientBase, projection:
 }
 
 /** Tries the session-level rebuild lock; true when this session now holds it. */
-export async function tryLockRebuild(client: pg.ClientBase, projection: string): Promise<{ locked: boolean; backendPid: number }> {
+export async function tryLockRebuild(client: Session, projection: string): Promise<{ locked: boolean; backendPid: number }> {
   const { rows } = await client.query<{ locked: boolean; pid: number }>(
     `SELECT pg_try_advisory_lock(hashtextextended('rebuild:' || $1, 0)) AS locked, pg_backend_pid() AS pid`,
     [projection],
@@ -51,8 +51,8 @@ export async function tryLockRebuild(client: pg.ClientBase, projection: string):
  * another backend and the pid changes. Asked before the rebuild lock is taken, so that a refused run leaves no
  * session lock behind on a pooled server connection.
  */
-export async function keepsItsBackend(client: pg.ClientBase, other: pg.ClientBase): Promise<{ stable: boolean; backendPid: number }> {
-  const pid = async (on: pg.ClientBase): Promise<number> => (await on.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+export async function keepsItsBackend(client: Session, other: Session): Promise<{ stable: boolean; backendPid: number }> {
+  const pid = async (on: Session): Promise<number> => (await on.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   const first = await pid(client);
   await other.query('BEGIN');
   try {
@@ -64,6 +64,6 @@ export async function keepsItsBackend(client: pg.ClientBase, other: pg.ClientBas
   }
 }
 
-export async function unlockRebuild(client: pg.ClientBase, projection: string): Promise<void> {
+export async function unlockRebuild(client: Session, projection: string): Promise<void> {
   await client.query(`SELECT pg_advisory_unlock(hashtextextended('rebuild:' || $1, 0))`, [projection]);
 }

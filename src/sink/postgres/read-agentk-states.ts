@@ -3,7 +3,7 @@
  * rows of given workspaces, and a random sample of workspace ids. Read-only: they run inside the caller's
  * REPEATABLE READ READ ONLY snapshot, next to the workspaces they are compared with.
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { z } from 'zod';
 import { bigintId } from '../../../projections/agentk-states/inputs.js';
 
@@ -25,7 +25,7 @@ const COLUMNS = 'workspace_id, project_id, desired_config, updated_at';
 
 /** Rows with `after < workspace_id <= upTo` (no upper bound when `upTo` is null), in id order, at most `limit`. */
 export async function readAgentkStatesPage(
-  client: pg.ClientBase,
+  client: Session,
   range: { after: number; upTo: number | null; limit: number },
 ): Promise<StoredAgentkState[]> {
   const { rows } = await client.query(
@@ -37,7 +37,7 @@ export async function readAgentkStatesPage(
   return rows.map((row) => storedRowSchema.parse(row));
 }
 
-export async function readAgentkStatesOf(client: pg.ClientBase, workspaceIds: readonly number[]): Promise<StoredAgentkState[]> {
+export async function readAgentkStatesOf(client: Session, workspaceIds: readonly number[]): Promise<StoredAgentkState[]> {
   const { rows } = await client.query(`SELECT ${COLUMNS} FROM workspace_agentk_states WHERE workspace_id = ANY($1::bigint[]) ORDER BY workspace_id`, [
     [...workspaceIds],
   ]);
@@ -48,7 +48,7 @@ export async function readAgentkStatesOf(client: pg.ClientBase, workspaceIds: re
  * `size` ids drawn at random from the workspaces and the rows together (so a row without a workspace can be
  * drawn too), in id order. Reads only ids: cheap next to generating every workspace's config.
  */
-export async function sampleWorkspaceIds(client: pg.ClientBase, size: number): Promise<number[]> {
+export async function sampleWorkspaceIds(client: Session, size: number): Promise<number[]> {
   const { rows } = await client.query<{ id: string }>(
     `SELECT id::text FROM (SELECT id FROM workspaces UNION SELECT workspace_id FROM workspace_agentk_states) AS ids
       ORDER BY random() LIMIT $1`,

@@ -1,18 +1,21 @@
 /** The rebuild history (`rebuild_projection.rebuilds`): one row per rebuild, its phase and its progress. */
 import { hostname } from 'node:os';
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { z } from 'zod';
 import { BOOKKEEPING_SCHEMA, PROJECTION_TABLES } from './migrate.js';
 
 const S = BOOKKEEPING_SCHEMA;
 
-export type RebuildSource = 'kafka' | 'snapshot';
+export const REBUILD_SOURCES = ['kafka', 'snapshot', 'file'] as const;
+export type RebuildSource = (typeof REBUILD_SOURCES)[number];
 export type RebuildPhase = 'building' | 'catching_up' | 'switched' | 'failed' | 'abandoned' | 'rolled_back';
 
 const rebuildRowSchema = z.object({
   id: z.coerce.number(),
   projection: z.string(),
-  source: z.enum(['kafka', 'snapshot']),
+  source: z.enum(REBUILD_SOURCES),
+  /** A file rebuild's file (its topic name, `file:<basename>`); null otherwise (011). */
+  source_file: z.string().nullable(),
   shadow_projection: z.string(),
   host: z.string(),
   pid: z.number(),
@@ -44,30 +47,30 @@ export function rebuildGroupId(group: string, rebuild: Rebuild): string {
 const parse = (rows: unknown[]): Rebuild[] => rows.map((row) => rebuildRowSchema.parse(row));
 
 /** The unfinished rebuild of a projection, if a previous process died during one. */
-export async function findUnfinishedRebuild(db: pg.ClientBase | pg.Pool, projection: string): Promise<Rebuild | undefined> {
+export async function findUnfinishedRebuild(db: Session, projection: string): Promise<Rebuild | undefined> {
   const { rows } = await db.query(`SELECT * FROM ${S}.rebuilds WHERE projection = $1 AND phase IN ('building', 'catching_up')`, [
     projection,
   ]);
   return parse(rows)[0];
 }
 
-export async function latestRebuilds(db: pg.ClientBase | pg.Pool, projection: string, limit: number): Promise<Rebuild[]> {
+export async function latestRebuilds(db: Session, projection: string, limit: number): Promise<Rebuild[]> {
   const { rows } = await db.query(`SELECT * FROM ${S}.rebuilds WHERE projection = $1 ORDER BY id DESC LIMIT $2`, [projection, limit]);
   return parse(rows);
 }
 
-export async function startRebuild(db: pg.ClientBase | pg.Pool, projection: string, source: RebuildSource): Promise<Rebuild> {
+export async function startRebuild(db: Session, projection: string, source: RebuildSource, sourceFile: string | null = null): Promise<Rebuild> {
   const { rows } = await db.query(
     `WITH next AS (SELECT nextval(pg_get_serial_sequence('${S}.rebuilds', 'id')) AS id)
-     INSERT INTO ${S}.rebuilds (id, projection, source, shadow_projection, host, pid)
-     SELECT next.id, $1, $2, $1 || '@rebuild-' || next.id, $3, $4 FROM next RETURNING *`,
-    [projection, source, hostname(), process.pid],
+     INSERT INTO ${S}.rebuilds (id, projection, source, shadow_projection, host, pid, source_file)
+     SELECT next.id, $1, $2, $1 || '@rebuild-' || next.id, $3, $4, $5 FROM next RETURNING *`,
+    [projection, source, hostname(), process.pid, sourceFile],
   );
   return parse(rows)[0]!;
 }
 
 /** Takes over an unfinished rebuild: this process is now its holder. */
-export async function adoptRebuild(db: pg.ClientBase | pg.Pool, id: number): Promise<Rebuild> {
+export async function adoptRebuild(db: Session, id: number): Promise<Rebuild> {
   const { rows } = await db.query(`UPDATE ${S}.rebuilds SET host = $2, pid = $3, updated_at = now() WHERE id = $1 RETURNING *`, [
     id,
     hostname(),
@@ -89,7 +92,7 @@ export interface RebuildUpdate {
   error?: string;
 }
 
-export async function updateRebuild(db: pg.ClientBase | pg.Pool, id: number, update: RebuildUpdate): Promise<void> {
+export async function updateRebuild(db: Session, id: number, update: RebuildUpdate): Promise<void> {
   await db.query(
     `UPDATE ${S}.rebuilds SET
        phase = coalesce($2, phase),
@@ -124,7 +127,7 @@ export async function updateRebuild(db: pg.ClientBase | pg.Pool, id: number, upd
 }
 
 /** Marks switched rebuilds as undone (`--rollback`), in the caller's transaction. */
-export async function markRolledBack(client: pg.ClientBase, ids: readonly number[]): Promise<void> {
+export async function markRolledBack(client: Session, ids: readonly number[]): Promise<void> {
   await client.query(`UPDATE ${S}.rebuilds SET phase = 'rolled_back', undo_kept = false, rolled_back_at = now(), updated_at = now() WHERE id = ANY($1::bigint[])`, [[...ids]]);
 }
 
@@ -139,8 +142,8 @@ export interface UndoableSwitch {
  * The switches that can still be undone, latest first: switched (not rolled back) rebuilds of the projection
  * whose undo log is kept. Locks their rebuild rows for the caller's transaction.
  */
-export async function undoableSwitches(client: pg.ClientBase, projection: string): Promise<UndoableSwitch[]> {
-  const { rows } = await client.query(
+export async function undoableSwitches(client: Session, projection: string): Promise<UndoableSwitch[]> {
+  const { rows } = await client.query<{ undo_rows: number }>(
     `SELECT r.*, (SELECT count(*) FROM ${S}.previous_agentk_states p WHERE p.rebuild_id = r.id)::int AS undo_rows
        FROM ${S}.rebuilds r
       WHERE r.projection = $1 AND r.phase = 'switched' AND r.undo_kept
@@ -148,11 +151,11 @@ export async function undoableSwitches(client: pg.ClientBase, projection: string
       FOR UPDATE OF r`,
     [projection],
   );
-  return rows.map((row: { undo_rows: number }) => ({ rebuild: rebuildRowSchema.parse(row), rows: row.undo_rows }));
+  return rows.map((row) => ({ rebuild: rebuildRowSchema.parse(row), rows: row.undo_rows }));
 }
 
 /** Drops what an abandoned rebuild left behind: its shadow rows and every per-projection table (PROJECTION_TABLES). */
-export async function discardShadow(client: pg.ClientBase, rebuild: Rebuild): Promise<void> {
+export async function discardShadow(client: Session, rebuild: Rebuild): Promise<void> {
   await client.query(`DELETE FROM ${S}.shadow_agentk_states WHERE rebuild_id = $1`, [rebuild.id]);
   for (const table of PROJECTION_TABLES) {
     await client.query(`DELETE FROM ${S}.${table} WHERE projection = $1`, [rebuild.shadow_projection]);

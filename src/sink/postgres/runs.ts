@@ -7,7 +7,7 @@
  * clock, so a live run on another host is never misjudged (only one whose own connection broke).
  */
 import { hostname } from 'node:os';
-import pg from 'pg';
+import { openOwnSession, type Database, type OwnSession, type Session } from './database.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
 export type RunStatus = 'succeeded' | 'succeeded_with_dead_letters' | 'failed';
@@ -22,13 +22,13 @@ export interface RunCounts {
 const RUN_LOCK = `hashtext('run-liveness'), (id % 2147483648)::int`;
 
 /** Each unfinished run's liveness connection, closed by `finishRun`. */
-const livenessSessions = new Map<number, pg.Client>();
+const livenessSessions = new Map<number, OwnSession>();
 
 /**
  * Marks 'running' rows whose process is gone as 'crashed'. Runs on one session (the locks it tries are its
  * own until released). Returns their ids.
  */
-export async function markCrashedRuns(client: pg.ClientBase): Promise<number[]> {
+export async function markCrashedRuns(client: Session): Promise<number[]> {
   const { rows } = await client.query<{ id: string }>(
     `WITH candidates AS MATERIALIZED (SELECT id FROM ${BOOKKEEPING_SCHEMA}.runs WHERE status = 'running')
      SELECT id::text FROM candidates WHERE pg_try_advisory_lock(${RUN_LOCK})`,
@@ -50,12 +50,10 @@ export async function markCrashedRuns(client: pg.ClientBase): Promise<number[]> 
 }
 
 /** Records the start of a run (first marking runs that crashed) and holds its liveness lock until `finishRun`. */
-export async function startRun(db: pg.Pool, run: { projection: string; mode: string; source: string }): Promise<number> {
-  const session = new pg.Client({ ...db.options, application_name: 'rebuild-projection (run liveness)' });
+export async function startRun(db: Database, run: { projection: string; mode: string; source: string }): Promise<number> {
   // The row is finished through the pool whatever happens here; a lost session only lets another run mark
   // this one crashed early (finishRun then still records how it ended).
-  session.on('error', () => undefined);
-  await session.connect();
+  const session = await openOwnSession(db, 'rebuild-projection (run liveness)');
   try {
     // The lock must last as long as the process: no idle timeout may end this idle session, and TCP
     // keepalives let the server notice within about a minute that a lost host's session is gone.
@@ -79,7 +77,7 @@ export async function startRun(db: pg.Pool, run: { projection: string; mode: str
 }
 
 export async function finishRun(
-  db: pg.ClientBase | pg.Pool,
+  db: Session,
   runId: number,
   status: RunStatus,
   counts: RunCounts,
@@ -112,7 +110,7 @@ export interface RunRow {
 
 /** The runs still running, and the latest crashed ones, newest first (`limit` of each). */
 export async function unfinishedAndCrashedRuns(
-  db: pg.ClientBase | pg.Pool,
+  db: Session,
   projection: string,
   limit: number,
 ): Promise<{ running: RunRow[]; crashed: RunRow[]; crashedTotal: number }> {

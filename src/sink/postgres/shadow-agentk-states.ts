@@ -3,7 +3,7 @@
  * (`rebuild_projection.shadow_agentk_states`, keyed by rebuild). Same contract as the live sink, so the
  * engine does not know which one it feeds.
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 import type { AgentkStateRow } from '../../../projections/agentk-states/projection.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 import type { RowSink, UpsertResult } from './row-sink.js';
@@ -12,7 +12,7 @@ import { rowsAsJson } from './upsert-agentk-states.js';
 export function shadowAgentkStates(rebuildId: number): RowSink {
   return {
     description: `the shadow table of rebuild ${rebuildId}`,
-    async upsert(client: pg.ClientBase, rows: readonly AgentkStateRow[]): Promise<UpsertResult> {
+    async upsert(client: Session, rows: readonly AgentkStateRow[]): Promise<UpsertResult> {
       if (rows.length === 0) return { written: 0, unchanged: 0, missingWorkspaceIds: [] };
       const sorted = [...rows].sort((a, b) => a.workspaceId - b.workspaceId);
       const { rows: result } = await client.query<{ written: string; missing: string[] }>(
@@ -36,7 +36,7 @@ export function shadowAgentkStates(rebuildId: number): RowSink {
       const missingWorkspaceIds = (result[0]?.missing ?? []).map(Number);
       return { written, unchanged: rows.length - written - missingWorkspaceIds.length, missingWorkspaceIds };
     },
-    async delete(client: pg.ClientBase, workspaceIds: readonly number[]): Promise<number> {
+    async delete(client: Session, workspaceIds: readonly number[]): Promise<number> {
       if (workspaceIds.length === 0) return 0;
       const { rowCount } = await client.query(
         `DELETE FROM ${BOOKKEEPING_SCHEMA}.shadow_agentk_states WHERE rebuild_id = $1 AND workspace_id = ANY($2::bigint[])`,
@@ -53,7 +53,7 @@ export function shadowAgentkStates(rebuildId: number): RowSink {
  * vanished or no longer project. `uptoId` undefined: no upper bound (after the last batch).
  */
 export async function pruneShadowRange(
-  client: pg.ClientBase,
+  client: Session,
   rebuildId: number,
   afterId: number,
   uptoId: number | undefined,
@@ -67,6 +67,6 @@ export async function pruneShadowRange(
 }
 
 /** The switch has merged the shadow: its rows are no longer needed. */
-export async function dropShadowRows(client: pg.ClientBase, rebuildId: number): Promise<void> {
+export async function dropShadowRows(client: Session, rebuildId: number): Promise<void> {
   await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.shadow_agentk_states WHERE rebuild_id = $1`, [rebuildId]);
 }

@@ -14,7 +14,7 @@
  * comparison of two 13 KB values) ran once per reference, four times a row (178 ms a window against 52).
  */
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { z } from 'zod';
 import { bigintId } from '../../../projections/agentk-states/inputs.js';
 import type { DigestedRow, RowPair } from '../../engine/impact/impact.js';
@@ -84,7 +84,7 @@ export interface ShadowLiveWindow {
  * the costly part, is not computed again.
  */
 export async function readShadowLiveWindow(
-  client: pg.ClientBase,
+  client: Session,
   rebuild: { id: number; shadow_projection: string },
   after: number,
   limit: number,
@@ -161,7 +161,7 @@ export interface StoredRow {
 
 /** The live and shadow rows of the given workspaces, whole (for the few a preview shows). */
 export async function readShadowLiveRows(
-  client: pg.ClientBase,
+  client: Session,
   rebuildId: number,
   workspaceIds: readonly number[],
 ): Promise<Map<number, { live: StoredRow | null; shadow: StoredRow | null }>> {
@@ -185,7 +185,7 @@ export async function readShadowLiveRows(
 }
 
 /** Partitions where the live projection has consumed further than the shadow: the switch catches up first. */
-export async function partitionsLiveIsAhead(client: pg.ClientBase, projection: string, shadowProjection: string): Promise<string[]> {
+export async function partitionsLiveIsAhead(client: Session, projection: string, shadowProjection: string): Promise<string[]> {
   const { rows } = await client.query<{ topic: string; kafka_partition: number; live: string; shadow: string | null }>(
     `SELECT l.topic, l.kafka_partition, l.next_offset::text AS live, s.next_offset::text AS shadow
        FROM ${S}.checkpoints l

@@ -14,7 +14,7 @@
  * `workspaces` table disappear through GitLab's own foreign key.
  * The caller holds the projection's exclusive lock for the transaction (no batch interleaves).
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { BOOKKEEPING_SCHEMA, PROJECTION_TABLES } from './migrate.js';
 
 export interface SwitchCounts {
@@ -37,7 +37,7 @@ export const DEFAULT_ROLLBACK_HISTORY = 3;
  * logs are kept after this one (this one included, so at least 1); older ones are deleted.
  */
 export async function switchShadowIntoLive(
-  client: pg.ClientBase,
+  client: Session,
   shadowProjection: string,
   rebuildId: number,
   keepUndoLogsOf: number = DEFAULT_ROLLBACK_HISTORY,
@@ -105,7 +105,7 @@ export async function switchShadowIntoLive(
  * Marks `rebuildId`'s undo log kept and deletes those of the switches before it beyond the latest `keep` − 1
  * (rolled-back switches have none: applying an undo log deletes it).
  */
-async function keepUndoLogs(client: pg.ClientBase, rebuildId: number, keep: number): Promise<void> {
+async function keepUndoLogs(client: Session, rebuildId: number, keep: number): Promise<void> {
   if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`rollback history must keep at least this switch's undo log (got ${keep})`);
   const { rows } = await client.query<{ id: string }>(
     `WITH mine AS (SELECT projection FROM ${S}.rebuilds WHERE id = $1),
@@ -126,7 +126,7 @@ async function keepUndoLogs(client: pg.ClientBase, rebuildId: number, keep: numb
  * Holds back every other writer of the live table (GitLab's own inserts and deletes included; its readers
  * are not blocked) until the caller's transaction ends, so a diff measured now is the diff merged.
  */
-export async function lockLiveAgainstWrites(client: pg.ClientBase): Promise<void> {
+export async function lockLiveAgainstWrites(client: Session): Promise<void> {
   await client.query('LOCK TABLE workspace_agentk_states IN SHARE MODE');
 }
 
@@ -134,7 +134,7 @@ export async function lockLiveAgainstWrites(client: pg.ClientBase): Promise<void
  * Makes the shadow's folded states, parked updates, held events, origins and checkpoints the live projection's (a Kafka rebuild,
  * or a snapshot rebuild handed off to the stream), inside the switch transaction.
  */
-export async function adoptShadowBookkeeping(client: pg.ClientBase, projection: string, shadowProjection: string): Promise<void> {
+export async function adoptShadowBookkeeping(client: Session, projection: string, shadowProjection: string): Promise<void> {
   for (const table of PROJECTION_TABLES) {
     await client.query(`DELETE FROM ${S}.${table} WHERE projection = $1`, [projection]);
     await client.query(`UPDATE ${S}.${table} SET projection = $1 WHERE projection = $2`, [projection, shadowProjection]);
@@ -146,7 +146,7 @@ export async function adoptShadowBookkeeping(client: pg.ClientBase, projection: 
  * Applied to several switches latest first, each restores the table as it was before that switch.
  * Returns how many rows it put back (re-inserted, overwritten or removed).
  */
-export async function rollbackSwitch(client: pg.ClientBase, rebuildId: number): Promise<number> {
+export async function rollbackSwitch(client: Session, rebuildId: number): Promise<number> {
   const removed = await client.query(
     `DELETE FROM workspace_agentk_states l USING ${S}.previous_agentk_states p
       WHERE p.rebuild_id = $1 AND NOT p.existed AND p.workspace_id = l.workspace_id`,

@@ -4,11 +4,11 @@
  * without a listener crashes the process. So each borrower listens while it holds the client, and a client
  * that broke is released with the error, which makes the pool discard it instead of lending it again.
  */
-import type pg from 'pg';
+import type { Database, Lease } from './database.js';
 
-type Work<T> = (client: pg.PoolClient, markBroken: (error: unknown) => void) => Promise<T>;
+type Work<T> = (client: Lease, markBroken: (error: unknown) => void) => Promise<T>;
 
-async function borrow<T>(pool: pg.Pool, work: Work<T>): Promise<T> {
+async function borrow<T>(pool: Database, work: Work<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   const markBroken = (error: unknown): void => {
@@ -25,12 +25,12 @@ async function borrow<T>(pool: pg.Pool, work: Work<T>): Promise<T> {
 }
 
 /** Lends `work` one pooled connection (for session-level things like advisory locks) and returns it after. */
-export function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export function withClient<T>(pool: Database, work: (client: Lease) => Promise<T>): Promise<T> {
   return borrow(pool, (client) => work(client));
 }
 
 /** Runs `work` in one transaction on a pooled connection: COMMIT on success, ROLLBACK and rethrow on failure. */
-export function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export function withTransaction<T>(pool: Database, work: (client: Lease) => Promise<T>): Promise<T> {
   return borrow(pool, async (client, markBroken) => {
     await client.query('BEGIN');
     let result: T;

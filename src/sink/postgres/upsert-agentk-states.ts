@@ -7,7 +7,7 @@
  * Rows whose workspace does not exist in the target `workspaces` table are not written (the foreign key
  * would reject the whole batch); they are returned so the caller can dead-letter them.
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 import type { AgentkStateRow } from '../../../projections/agentk-states/projection.js';
 
 export interface UpsertResult {
@@ -27,7 +27,7 @@ export function rowsAsJson(rows: readonly AgentkStateRow[]): string {
   return `[${rows.map((r) => `{"workspace_id":${r.workspaceId},"project_id":${r.projectId},"desired_config":${r.desiredConfigJson}}`).join(',')}]`;
 }
 
-export async function upsertAgentkStates(client: pg.ClientBase, rows: readonly AgentkStateRow[]): Promise<UpsertResult> {
+export async function upsertAgentkStates(client: Session, rows: readonly AgentkStateRow[]): Promise<UpsertResult> {
   if (rows.length === 0) return { written: 0, unchanged: 0, missingWorkspaceIds: [] };
   const sorted = [...rows].sort((a, b) => a.workspaceId - b.workspaceId);
   const { rows: result } = await client.query<{ written: string; missing: string[] }>(
@@ -54,7 +54,7 @@ export async function upsertAgentkStates(client: pg.ClientBase, rows: readonly A
 }
 
 /** Deletes the rows of these workspaces (Kafka tombstones, Debezium deletes). Returns how many existed. */
-export async function deleteAgentkStates(client: pg.ClientBase, workspaceIds: readonly number[]): Promise<number> {
+export async function deleteAgentkStates(client: Session, workspaceIds: readonly number[]): Promise<number> {
   if (workspaceIds.length === 0) return 0;
   const { rowCount } = await client.query('DELETE FROM workspace_agentk_states WHERE workspace_id = ANY($1::bigint[])', [
     [...workspaceIds],

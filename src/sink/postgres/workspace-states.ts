@@ -3,7 +3,7 @@
  * (`rebuild_projection.workspace_states`, `parked_updates`, `workspace_origins`). Loaded with locks for a
  * batch's workspaces and written back set-based; read without locks by `--explain`.
  */
-import type pg from 'pg';
+import type { Session } from './database.js';
 import { z } from 'zod';
 import { agentConfigSchema } from '../../../projections/agentk-states/inputs.js';
 import {
@@ -54,7 +54,7 @@ const parkedRowSchema = z.object({
  * Every id gets an entry; a never-seen workspace has no state and no parked updates.
  */
 export async function loadFolds(
-  client: pg.ClientBase,
+  client: Session,
   projection: string,
   workspaceIds: readonly number[],
 ): Promise<Map<number, WorkspaceFold>> {
@@ -74,12 +74,12 @@ export async function loadFolds(
 }
 
 /** One workspace's fold, read without locks (`--explain`: read-only, inside the caller's snapshot). */
-export async function readFold(client: pg.ClientBase, projection: string, workspaceId: number): Promise<WorkspaceFold> {
+export async function readFold(client: Session, projection: string, workspaceId: number): Promise<WorkspaceFold> {
   return (await selectFolds(client, projection, [workspaceId])).get(workspaceId)!;
 }
 
 /** The stored states and parked updates of `ids`, an entry per id. */
-async function selectFolds(client: pg.ClientBase, projection: string, ids: readonly number[]): Promise<Map<number, WorkspaceFold>> {
+async function selectFolds(client: Session, projection: string, ids: readonly number[]): Promise<Map<number, WorkspaceFold>> {
   const folds = new Map<number, WorkspaceFold>(ids.map((id) => [id, emptyFold()]));
   const states = await client.query(
     `SELECT ${STATE_COLUMNS}
@@ -110,7 +110,7 @@ async function selectFolds(client: pg.ClientBase, projection: string, ids: reado
 
 /** One page of live (not deleted) folded states in workspace id order, without locks (a rebuild's own shadow). */
 export async function readLiveFoldsPage(
-  client: pg.ClientBase,
+  client: Session,
   projection: string,
   afterWorkspaceId: number,
   limit: number,
@@ -144,7 +144,7 @@ function toFold(row: z.output<typeof stateRowSchema>): [number, WorkspaceFold] {
  * `loaded` (what loadFolds returned) lets an unchanged devfile stay as stored instead of being rewritten.
  */
 export async function saveFolds(
-  client: pg.ClientBase,
+  client: Session,
   projection: string,
   folds: ReadonlyMap<number, WorkspaceFold>,
   loaded: ReadonlyMap<number, WorkspaceFold> = new Map(),
@@ -230,7 +230,7 @@ export async function saveFolds(
  * slots per workspace (slot = seq mod ORIGINS_KEPT), so an append overwrites the oldest kept origin in place:
  * one upsert per applied event, no DELETE, never more than ORIGINS_KEPT rows per workspace.
  */
-async function appendOrigins(client: pg.ClientBase, projection: string, folds: ReadonlyMap<number, WorkspaceFold>): Promise<void> {
+async function appendOrigins(client: Session, projection: string, folds: ReadonlyMap<number, WorkspaceFold>): Promise<void> {
   const origins = [...folds].flatMap(([workspaceId, fold]) =>
     fold.newOrigins
       .map((origin, index) => ({
@@ -286,7 +286,7 @@ export interface StoredOrigins {
 }
 
 /** A workspace's kept origins (`--explain`). */
-export async function readOrigins(client: pg.ClientBase, projection: string, workspaceId: number): Promise<StoredOrigins> {
+export async function readOrigins(client: Session, projection: string, workspaceId: number): Promise<StoredOrigins> {
   const { rows } = await client.query(
     `SELECT seq::text, version::text, kind, topic, kafka_partition, kafka_offset::text, snapshot_taken_at
        FROM ${BOOKKEEPING_SCHEMA}.workspace_origins AS o WHERE projection = $1 AND workspace_id = $2
@@ -314,7 +314,7 @@ export const PARKED_REPORT_LIMIT = 20;
  * The parked updates of a projection that are still waiting for their workspace's create. At the end of a
  * rebuild from zero they never will be: the history lacks the create (compacted or truncated topic).
  */
-export async function listUnappliedParked(client: pg.ClientBase | pg.Pool, projection: string): Promise<UnappliedParked> {
+export async function listUnappliedParked(client: Session, projection: string): Promise<UnappliedParked> {
   const { rows } = await client.query(
     `WITH waiting AS (
        SELECT p.workspace_id, count(*)::int AS updates,

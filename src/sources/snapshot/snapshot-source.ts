@@ -4,7 +4,7 @@
  * is an index range scan, where OFFSET would rescan all earlier rows). Each record carries its agent config
  * resolution and, when the source database has `projects`, the project path (spec §1.3).
  */
-import type pg from 'pg';
+import type { Session } from '../../sink/postgres/database.js';
 import { z } from 'zod';
 import {
   AgentConfigResolver,
@@ -46,7 +46,7 @@ const snapshotRowSchema = z.object({
 
 export class WorkspaceSnapshot {
   private constructor(
-    private readonly client: pg.ClientBase,
+    private readonly client: Session,
     private readonly resolver: AgentConfigResolver,
     /** Number of workspaces in the snapshot, for progress reporting. */
     readonly total: number,
@@ -56,7 +56,7 @@ export class WorkspaceSnapshot {
   ) {}
 
   /** Opens the snapshot transaction on `client`, which must not be used for anything else until `close`. */
-  static async open(client: pg.ClientBase, options: SnapshotOptions): Promise<WorkspaceSnapshot> {
+  static async open(client: Session, options: SnapshotOptions): Promise<WorkspaceSnapshot> {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
       // now() is the transaction's start: the moment this snapshot shows.

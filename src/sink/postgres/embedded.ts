@@ -1,0 +1,167 @@
+/**
+ * The embedded default: PostgreSQL in this process (PGlite, PostgreSQL 18 compiled to WASM), with its files
+ * in a data directory of ours, for trying the tool without a server. Not for production: one process at a
+ * time, one backend session.
+ *
+ *   openEmbeddedDatabase({ dataDir }): Promise<EmbeddedDatabase>
+ *     Opens (creating on first use) the database in `dataDir`, holding the directory's lock until `end()`.
+ *     The result is a `Database` (database.ts) like a pg.Pool: every engine mode runs on it, through the
+ *     single-session adapter (single-session.ts). On first use GitLab's tables are created from
+ *     schemas/gitlab/gitlab-schema.sql: the directory is ours, so its database is GitLab's by construction.
+ *
+ * Layout of `dataDir`: `postgres/` (PGlite's files) and `rebuild-projection.lock` (the pid holding it).
+ * A directory holding anything else is refused, and so is a database in it without GitLab's `workspaces`.
+ * A second process on the same directory is refused while the first lives (the single session's advisory
+ * locks guard nothing across processes); a lock left by a process that died is taken over.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import pg from 'pg';
+import { z } from 'zod';
+import { gitlabSchemaDir } from '../../package-paths.js';
+import type { Database } from './database.js';
+import { SingleSessionDatabase } from './single-session.js';
+
+export class EmbeddedDatabaseError extends Error {
+  override readonly name = 'EmbeddedDatabaseError';
+}
+
+export interface EmbeddedDatabase extends Database {
+  /** The absolute data directory, for messages. */
+  readonly dataDir: string;
+  /** Whether this open created the database (and GitLab's tables). */
+  readonly created: boolean;
+}
+
+const POSTGRES_DIR = 'postgres';
+const LOCK_FILE = 'rebuild-projection.lock';
+
+/** `$XDG_CACHE_HOME/rebuild-projection`, else `~/.cache/rebuild-projection`. */
+export function defaultDataDir(env: Readonly<Record<string, string | undefined>>): string {
+  const cache = env.XDG_CACHE_HOME ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return join(cache, 'rebuild-projection');
+}
+
+export async function openEmbeddedDatabase(options: { dataDir: string }): Promise<EmbeddedDatabase> {
+  const dataDir = resolve(options.dataDir);
+  const postgresDir = join(dataDir, POSTGRES_DIR);
+  const created = !isOurs(dataDir, postgresDir);
+  const unlock = lockDataDir(dataDir);
+  let pglite: PGlite | undefined;
+  try {
+    pglite = await PGlite.create({ dataDir: postgresDir }).catch((error: unknown) => {
+      throw new EmbeddedDatabaseError(`could not open the embedded database in ${postgresDir}: ${(error as Error).message}`, { cause: error });
+    });
+    const client = new pg.Client(createPgConfig(pglite));
+    await client.connect();
+    const db = new Embedded(client, pglite, dataDir, created, unlock);
+    await ensureGitLabTables(db, dataDir);
+    return db;
+  } catch (error) {
+    await pglite?.close().catch(() => undefined);
+    unlock();
+    throw error;
+  }
+}
+
+class Embedded extends SingleSessionDatabase implements EmbeddedDatabase {
+  constructor(
+    client: pg.Client,
+    private readonly pglite: PGlite,
+    readonly dataDir: string,
+    readonly created: boolean,
+    private readonly unlock: () => void,
+  ) {
+    super(client);
+  }
+
+  override async end(): Promise<void> {
+    try {
+      await super.end();
+      await this.pglite.close();
+    } finally {
+      this.unlock();
+    }
+  }
+}
+
+/** Whether `dataDir` already holds our database; refuses a directory that holds something else. */
+function isOurs(dataDir: string, postgresDir: string): boolean {
+  mkdirSync(dataDir, { recursive: true });
+  const entries = readdirSync(dataDir).filter((name) => name !== LOCK_FILE);
+  if (entries.length === 0) return false;
+  const others = entries.filter((name) => name !== POSTGRES_DIR);
+  const postgres = entries.includes(POSTGRES_DIR) ? readdirSync(postgresDir) : [];
+  if (others.length > 0 || (postgres.length > 0 && !postgres.includes('PG_VERSION'))) {
+    throw new EmbeddedDatabaseError(
+      `--data-dir ${dataDir} holds files that are not an embedded database of rebuild-projection (${[...others, ...postgres].slice(0, 3).join(', ')}…): ` +
+        'pass an empty or new directory',
+    );
+  }
+  return postgres.length > 0;
+}
+
+const lockSchema = z.object({ pid: z.number().int(), host: z.string() });
+
+/** Creates the lock file, or refuses while the process named in it lives. Returns its remover. */
+function lockDataDir(dataDir: string): () => void {
+  const path = join(dataDir, LOCK_FILE);
+  const mine = JSON.stringify({ pid: process.pid, host: hostname() });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      writeFileSync(path, mine, { flag: 'wx' });
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new EmbeddedDatabaseError(`could not lock the embedded database in ${dataDir} (${path}): ${(error as Error).message}`, { cause: error });
+      }
+    }
+    const holder = readHolder(path);
+    // A second attempt finding it again: another process took over the same stale lock first.
+    if (attempt > 1 || (holder && (holder.host !== hostname() || isAlive(holder.pid)))) {
+      throw new EmbeddedDatabaseError(
+        `the embedded database in ${dataDir} is in use by ${holder ? `process ${holder.pid} on ${holder.host}` : 'another process'} (one process at a time; ` +
+          `its lock: ${path}): wait for it to end, or pass another --data-dir (or --database-url for a PostgreSQL server)`,
+      );
+    }
+    // Left by a process that died: take it over.
+    rmSync(path, { force: true });
+  }
+}
+
+function readHolder(path: string): z.infer<typeof lockSchema> | undefined {
+  try {
+    const parsed = lockSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    // Unreadable or half-written: a process died between creating and writing it.
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, owned by someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Creates GitLab's tables in a database that has none; refuses one that has other tables but no `workspaces`. */
+async function ensureGitLabTables(db: Database, dataDir: string): Promise<void> {
+  const { rows } = await db.query<{ workspaces: string | null; tables: number }>(
+    `SELECT to_regclass('public.workspaces')::text AS workspaces,
+            (SELECT count(*)::int FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')) AS tables`,
+  );
+  if (rows[0]?.workspaces) return;
+  if ((rows[0]?.tables ?? 0) > 0) {
+    throw new EmbeddedDatabaseError(`the embedded database in ${dataDir} has tables but not GitLab's "workspaces": pass another --data-dir`);
+  }
+  // One simple-protocol string: PostgreSQL runs it as one implicit transaction, so it is all or nothing.
+  await db.query(readFileSync(join(gitlabSchemaDir, 'gitlab-schema.sql'), 'utf8'));
+}
