@@ -73,6 +73,9 @@ export interface ReplayTotals {
   failed: number;
 }
 
+/** The consumer's session timeout: see the consumer's options below. */
+const SESSION_TIMEOUT_MS = 6_000;
+
 export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTotals> {
   const { kafka, db, projection, topics, log, signal, observer } = options;
   const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
@@ -99,7 +102,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
         // process gets its partitions: 6 s is the broker's default minimum (group.min.session.timeout.ms).
         // The trade-off: a batch that blocks heartbeats longer than this (a stalled database) costs a
         // rebalance, which is harmless (PostgreSQL checkpoints), where 30 s would hide it.
-        sessionTimeout: 6_000,
+        sessionTimeout: SESSION_TIMEOUT_MS,
         heartbeatInterval: 1_000,
         maxBytesPerPartition: 4 * 1024 * 1024,
         // An idle fetch long-polls this long; disconnecting and seeking wait for it (kafkajs' 5 s default
@@ -174,6 +177,9 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
         const expected = new Map<string, string>();
         const retrying = (what: string, context: LogContext, payload?: EachBatchPayload) => ({
           signal,
+          // Inside a batch each retry heartbeats: waits well under the session timeout keep the membership
+          // through a long outage (with 10 s waits a registry down for 20 s ended the run: UNKNOWN_MEMBER_ID).
+          ...(payload === undefined ? {} : { maxDelayMs: SESSION_TIMEOUT_MS / 3 }),
           onRetry: (error: unknown, attempt: number, delayMs: number) => {
             logRetry(log, what, context)(error, attempt, delayMs);
             // Keep the group membership while the database is away (the session timeout is short).
