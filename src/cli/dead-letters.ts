@@ -3,6 +3,7 @@
  * `--purge-dead-letters` (dead-letter-retry.ts): their output and exit codes.
  */
 import type { Database } from '../sink/postgres/database.js';
+import type { Logger } from '../ops/logger.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { purgeDeadLetters, retryDeadLetters, type DeadLetterWorkOptions } from '../engine/dead-letter-retry.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
@@ -22,7 +23,7 @@ export class DeadLetterTablesMissingError extends Error {
 
 interface Io {
   report: (line: string) => void;
-  log: (line: string) => void;
+  log: Logger;
   signal: AbortSignal;
 }
 

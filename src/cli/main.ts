@@ -4,8 +4,10 @@
  */
 import { runAgentkStates } from './run-agentk-states.js';
 import { ExitCode } from './exit-codes.js';
+import { plainLogger } from './logger.js';
 import { HELP, parseCommandLine } from './options.js';
 import { UsageError } from './usage-error.js';
+import { VERSION } from './version.js';
 
 async function main(): Promise<number> {
   let args;
@@ -18,8 +20,8 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  if (args.help) {
-    process.stdout.write(HELP);
+  if (args.help || args.version) {
+    process.stdout.write(args.help ? HELP : `rebuild-projection ${VERSION}\n`);
     return ExitCode.ok;
   }
   const abort = new AbortController();
@@ -42,7 +44,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', stop);
   return runAgentkStates(args, {
     signal: abort.signal,
-    log: (line) => process.stderr.write(`${line}\n`),
+    log: plainLogger((line) => process.stderr.write(line)),
     report: (line) => process.stdout.write(`${line}\n`),
     progress: { write: (text) => process.stderr.write(text), isTty: process.stderr.isTTY === true },
   });

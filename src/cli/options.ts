@@ -1,59 +1,150 @@
 /**
- * The command line, declared once: parseArgs' config, the --help text and the validation all come from
- * this table, so they cannot drift apart.
+ * The command line, declared once: each option's flag, value placeholder, help, default, schema, environment
+ * variable and config-file key come from one entry of OPTIONS, so --help, parsing and the README's
+ * configuration reference cannot drift apart. Adding a flag is adding one entry (and its field in CliArgs).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
 import { defaultDataDir } from '../sink/postgres/embedded.js';
+import { DEFAULT_ROLLBACK_HISTORY } from '../sink/postgres/switch-shadow.js';
+import { parseConfigFile, type ConfigValues } from './config-file.js';
+import { didYouMean } from './did-you-mean.js';
 import { UsageError } from './usage-error.js';
 
-interface OptionSpec {
+/** Where an option's value may come from, besides its flag. */
+type Source = 'env' | 'file';
+
+export interface OptionSpec {
+  /** `string` takes a value; `boolean` is a flag (false unless given). */
   type: 'string' | 'boolean';
+  /** Placeholder for the value in --help, e.g. `N`. */
   value?: string;
+  /** One-letter alias, e.g. `h` for `-h`. */
+  short?: string;
   help: string;
+  /** The value when no flag, environment variable or config key gives one, written as on the command line. */
+  default?: string;
+  /** When the fallback is not a value of this table (another option, the package's files): what --help says. */
+  defaultText?: string;
+  /** Checks and converts the value (a string, or true/false for a flag); messages follow the option's name. */
+  schema: z.ZodType;
+  /**
+   * Besides the flag: `REBUILD_PROJECTION_<FLAG>` (env) and the key `<flag>` in the --config file (file).
+   * Default both. Modes and one-off arguments of a single invocation (--status, --yes, …) are flags only:
+   * a service's environment or file that said `yes` or `purge-dead-letters` would act on every start.
+   */
+  from?: readonly Source[];
+  /** Older environment variable still read after REBUILD_PROJECTION_<FLAG>. */
+  fallbackEnv?: string;
+  /** The value may hold a password: never printed, not even in an error. */
+  secret?: true;
 }
 
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+const positiveInt = z
+  .string()
+  .regex(/^\d+$/, 'must be a positive integer')
+  .transform(Number)
+  .refine((n) => n > 0 && n <= 100_000, 'must be between 1 and 100000');
+
+const nonNegativeInt = z
+  .string()
+  .regex(/^\d+$/, 'must be a whole number (0 or more)')
+  .transform(Number)
+  .refine((n) => n <= 1_000_000_000, 'must be at most 1000000000');
+
+const isoTime = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'must be an ISO-8601 time, e.g. 2026-11-25T10:00:00Z');
+
+const list = nonEmpty.transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
+
+const offsetsSchema = z
+  .string()
+  .regex(/^(\d+|\d+:\d+(,\d+:\d+)*)$/, 'takes "partition:offset,…" (e.g. 0:1200,1:998) or one offset')
+  .transform((text): { all: string } | { partitions: Map<number, string> } =>
+    text.includes(':')
+      ? { partitions: new Map(text.split(',').map((pair) => pair.split(':') as [string, string]).map(([p, o]) => [Number(p), o])) }
+      : { all: text },
+  );
+
+export type FromOffsets = z.infer<typeof offsetsSchema>;
+
+/** `30m`, `12h`, `7d`, `90s` → seconds. */
+const durationSchema = z
+  .string()
+  .regex(/^\d+[smhd]$/, 'takes a number and a unit (s, m, h or d), e.g. 12h or 7d')
+  .transform((text) => Number(text.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd']);
+
+const FLAG_ONLY = [] as const;
+
+/** A boolean given on the command line only: a mode, or a one-off switch of one invocation. */
+const commandFlag = (help: string) => ({ type: 'boolean', help, schema: z.boolean(), from: FLAG_ONLY }) as const;
+
+export const CONFIG_FILE_FORMAT = 'YAML: the flag names without -- as keys, e.g. "batch-size: 500"';
+
 export const OPTIONS = {
-  source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from (default: kafka)' },
-  'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives (default: $DATABASE_URL)" },
-  'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from (default: --database-url)' },
-  'data-dir': { type: 'string', value: 'DIR', help: 'without a database URL: the embedded PostgreSQL\'s directory (default: $XDG_CACHE_HOME/rebuild-projection, else ~/.cache/rebuild-projection)' },
-  'batch-size': { type: 'string', value: 'N', help: 'workspaces per transaction (default: 250)' },
-  'agent-config': { type: 'string', value: 'pinned|live', help: "agent config per workspace: the pinned version (default) or the live row, as GitLab's backfill did" },
-  brokers: { type: 'string', value: 'HOST:PORT,…', help: 'Kafka bootstrap brokers (default: $KAFKA_BROKERS)' },
-  topic: { type: 'string', value: 'NAME,…', help: 'topics to consume (default: workspace-events)' },
-  group: { type: 'string', value: 'ID', help: 'Kafka consumer group (default: rebuild-projection-agentk-states)' },
-  follow: { type: 'boolean', help: 'keep consuming after catching up, until SIGTERM/SIGINT' },
-  'from-offset': { type: 'string', value: 'P:O,…|O', help: 'replay from these offsets (partition:offset, or one offset for every partition)' },
-  'from-timestamp': { type: 'string', value: 'ISO-8601', help: 'replay from the first offset at or after this time' },
-  'from-beginning': { type: 'boolean', help: 'replay from the earliest offsets' },
-  'from-checkpoint': { type: 'boolean', help: 'resume from the checkpoints in PostgreSQL (what --follow does), and stop at the end' },
-  status: { type: 'boolean', help: 'print generation, checkpoints, lag per partition, dead letters and the last rebuild' },
-  rollback: { type: 'boolean', help: 'undo the latest switch that is not rolled back yet (--to ID: every switch back to rebuild #ID)' },
-  to: { type: 'string', value: 'REBUILD_ID', help: 'with --rollback: restore the table as it was before rebuild #ID switched (undoing the later switches first)' },
-  'rollback-history': { type: 'string', value: 'K', help: 'switches whose undo logs are kept for --rollback, this one included (default: 3)' },
-  'no-switch': { type: 'boolean', help: 'rebuild the shadow, stop before the switch and print its preview (then --switch)' },
-  preview: { type: 'boolean', help: 'what switching the built shadow in would do: restarts, starts, stops, per workspace; writes nothing' },
-  switch: { type: 'boolean', help: 'switch the built shadow in, exactly as previewed (needs --fingerprint)' },
-  fingerprint: { type: 'string', value: 'F', help: 'with --switch: the fingerprint --preview printed; refused if the diff changed since' },
-  'max-restarts': { type: 'string', value: 'N', help: 'refuse to switch when more than N running workspaces would restart (rebuild, --switch)' },
-  verify: { type: 'boolean', help: 'compare workspace_agentk_states with what a snapshot rebuild would write; read-only, exit 2 on drift' },
-  'dead-letters': { type: 'boolean', help: 'list dead letters: counts by reason, then the letters (read-only; filters below, --json)' },
-  'retry-dead-letters': { type: 'boolean', help: 'decode dead-lettered messages again (after a fix), apply those that now succeed and the events they held' },
-  'purge-dead-letters': { type: 'boolean', help: 'delete the chosen dead letters (needs --yes) and apply the events they held' },
-  reason: { type: 'string', value: 'REASON', help: 'with --*dead-letters: only this error kind (e.g. unknown_schema_id)' },
-  workspace: { type: 'string', value: 'ID', help: 'with --*dead-letters: only this workspace' },
-  'older-than': { type: 'string', value: 'DURATION', help: 'with --*dead-letters: first seen at least this long ago (30m, 12h, 7d)' },
-  since: { type: 'string', value: 'ISO-8601', help: 'with --*dead-letters: first seen at or after this time' },
-  yes: { type: 'boolean', help: 'with --purge-dead-letters: really delete' },
-  schemas: { type: 'string', value: 'DIR', help: "Avro catalog directory (catalog.json and .avsc files; default: the package's schemas/)" },
-  explain: { type: 'string', value: 'WORKSPACE_ID', help: "one workspace: folded versions and their origins, parked updates, dead letters, agent config, live row diff; read-only" },
-  json: { type: 'boolean', help: 'with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object' },
-  sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all' },
-  'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this (default: 30)' },
-  help: { type: 'boolean', help: 'print this help' },
+  source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from', default: 'kafka', schema: z.enum(['kafka', 'snapshot'], { message: 'must be "kafka" or "snapshot"' }) },
+  'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives", schema: nonEmpty, fallbackEnv: 'DATABASE_URL', secret: true },
+  'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from', defaultText: '--database-url', schema: nonEmpty, secret: true },
+  'data-dir': { type: 'string', value: 'DIR', help: "without a database URL: the embedded PostgreSQL's directory", defaultText: '$XDG_CACHE_HOME/rebuild-projection, else ~/.cache/rebuild-projection', schema: nonEmpty },
+  'batch-size': { type: 'string', value: 'N', help: 'workspaces per transaction', default: '250', schema: positiveInt },
+  'agent-config': { type: 'string', value: 'pinned|live', help: "agent config per workspace: the pinned version, or the live row as GitLab's backfill did", default: 'pinned', schema: z.enum(['pinned', 'live'], { message: 'must be "pinned" or "live"' }) },
+  brokers: { type: 'string', value: 'HOST:PORT,…', help: 'Kafka bootstrap brokers', schema: list, fallbackEnv: 'KAFKA_BROKERS' },
+  topic: { type: 'string', value: 'NAME,…', help: 'topics to consume', default: 'workspace-events', schema: list },
+  group: { type: 'string', value: 'ID', help: 'Kafka consumer group', default: 'rebuild-projection-agentk-states', schema: nonEmpty },
+  follow: { type: 'boolean', help: 'keep consuming after catching up, until SIGTERM/SIGINT (set in the environment or file: yields to another mode flag)', schema: z.boolean() },
+  'from-offset': { type: 'string', value: 'P:O,…|O', help: 'replay from these offsets (partition:offset, or one offset for every partition)', schema: offsetsSchema, from: FLAG_ONLY },
+  'from-timestamp': { type: 'string', value: 'ISO-8601', help: 'replay from the first offset at or after this time', schema: isoTime.transform((text) => Date.parse(text)), from: FLAG_ONLY },
+  'from-beginning': commandFlag('replay from the earliest offsets'),
+  'from-checkpoint': commandFlag('resume from the checkpoints in PostgreSQL (what --follow does), and stop at the end'),
+  status: commandFlag('print generation, checkpoints, lag per partition, dead letters and the last rebuild'),
+  rollback: commandFlag('undo the latest switch that is not rolled back yet (--to ID: every switch back to rebuild #ID)'),
+  to: { type: 'string', value: 'REBUILD_ID', help: 'with --rollback: restore the table as it was before rebuild #ID switched (undoing the later switches first)', schema: positiveInt, from: FLAG_ONLY },
+  'rollback-history': { type: 'string', value: 'K', help: 'switches whose undo logs are kept for --rollback, this one included', defaultText: String(DEFAULT_ROLLBACK_HISTORY), schema: positiveInt },
+  'no-switch': commandFlag('rebuild the shadow, stop before the switch and print its preview (then --switch)'),
+  preview: commandFlag('what switching the built shadow in would do: restarts, starts, stops, per workspace; writes nothing'),
+  switch: commandFlag('switch the built shadow in, exactly as previewed (needs --fingerprint)'),
+  fingerprint: { type: 'string', value: 'F', help: 'with --switch: the fingerprint --preview printed; refused if the diff changed since', schema: z.string().regex(/^[0-9a-fA-F]{64}$/, 'takes the 64 hex digits --preview printed').transform((f) => f.toLowerCase()), from: FLAG_ONLY },
+  'max-restarts': { type: 'string', value: 'N', help: 'refuse to switch when more than N running workspaces would restart (rebuild, --switch)', schema: nonNegativeInt },
+  verify: commandFlag('compare workspace_agentk_states with what a snapshot rebuild would write; read-only, exit 2 on drift'),
+  'dead-letters': commandFlag('list dead letters: counts by reason, then the letters (read-only; filters below, --json)'),
+  'retry-dead-letters': commandFlag('decode dead-lettered messages again (after a fix), apply those that now succeed and the events they held'),
+  'purge-dead-letters': commandFlag('delete the chosen dead letters (needs --yes) and apply the events they held'),
+  reason: { type: 'string', value: 'REASON', help: 'with --*dead-letters: only this error kind (e.g. unknown_schema_id)', schema: nonEmpty, from: FLAG_ONLY },
+  workspace: { type: 'string', value: 'ID', help: 'with --*dead-letters: only this workspace', schema: z.string().regex(/^\d+$/, 'takes a workspace id').transform(Number), from: FLAG_ONLY },
+  'older-than': { type: 'string', value: 'DURATION', help: 'with --*dead-letters: first seen at least this long ago (30m, 12h, 7d)', schema: durationSchema, from: FLAG_ONLY },
+  since: { type: 'string', value: 'ISO-8601', help: 'with --*dead-letters: first seen at or after this time', schema: isoTime.transform((text) => new Date(text)), from: FLAG_ONLY },
+  yes: commandFlag('with --purge-dead-letters: really delete'),
+  schemas: { type: 'string', value: 'DIR', help: 'Avro catalog directory (catalog.json and .avsc files)', defaultText: "the package's schemas/", schema: nonEmpty },
+  explain: {
+    type: 'string',
+    value: 'WORKSPACE_ID',
+    help: 'one workspace: folded versions and their origins, parked updates, dead letters, agent config, live row diff; read-only',
+    schema: z
+      .string()
+      .regex(/^[1-9]\d{0,15}$/, 'takes a workspace id (a positive integer)')
+      .transform(Number)
+      .refine(Number.isSafeInteger, 'takes a workspace id (a positive integer)'),
+    from: FLAG_ONLY,
+  },
+  json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
+  sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
+  'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
+  config: { type: 'string', value: 'FILE', help: `read settings from this file (${CONFIG_FILE_FORMAT}); flags and environment variables override it`, schema: nonEmpty, from: ['env'] },
+  version: commandFlag('print the version'),
+  help: { ...commandFlag('print this help'), short: 'h' },
 } as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+/** `batch-size` → `REBUILD_PROJECTION_BATCH_SIZE`. */
+export const envVarOf = (name: string) => `REBUILD_PROJECTION_${name.toUpperCase().replaceAll('-', '_')}`;
+
+const entries = Object.entries(OPTIONS) as [OptionName, OptionSpec][];
+
+const defaultOf = (spec: OptionSpec) => spec.default ?? spec.defaultText;
 
 export const HELP = `Usage: rebuild-projection agentk-states [options]
 
@@ -66,7 +157,7 @@ Modes:
   --source kafka --follow            run continuously, resuming from the checkpoints in PostgreSQL
   --source kafka --from-offset …     replay from offsets (or --from-timestamp, --from-beginning,
                                      --from-checkpoint), stopping at the end offsets read at start
-  --status | --rollback [--to ID]    inspect, or undo switches (the last 3 are kept)
+  --status | --rollback [--to ID]    inspect, or undo switches (the last ${DEFAULT_ROLLBACK_HISTORY} are kept)
   --no-switch | --preview            build the shadow without switching, and show what its switch would do
   --switch --fingerprint F           switch the built shadow in, only if it is still the previewed diff
   --verify [--sample N] [--json]     check the table against GitLab's workspaces (read-only)
@@ -75,117 +166,32 @@ Modes:
   --explain WORKSPACE_ID [--json]    everything known about one workspace (read-only)
 
 Options:
-${Object.entries(OPTIONS)
+${entries
   .map(([name, spec]) => {
-    const flag = `  --${name}${'value' in spec ? ` ${spec.value}` : ''}`;
-    return `${flag.padEnd(37)}${spec.help}`;
+    const flag = `  ${spec.short === undefined ? '' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
+    const fallback = [spec.fallbackEnv && `$${spec.fallbackEnv}`, defaultOf(spec)].filter(Boolean).join(', ');
+    return `${flag.padEnd(37)}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
   })
   .join('\n')}
+
+Settings (options other than the modes and their one-off arguments) can also be set as REBUILD_PROJECTION_<FLAG>
+(e.g. REBUILD_PROJECTION_BATCH_SIZE) or as keys in the --config file; a flag overrides the environment, which
+overrides the file.
 
 Exit codes: 0 all projected (--verify: clean), 2 finished with dead letters (--verify: drift), 1 could not run,
 64 wrong command line.
 `;
 
-const positiveInt = (flag: string) =>
-  z
-    .string()
-    .regex(/^\d+$/, `--${flag} must be a positive integer`)
-    .transform(Number)
-    .refine((n) => n > 0 && n <= 100_000, `--${flag} must be between 1 and 100000`);
+/** The parsed value of each option: undefined when not given and without a default; flags are false. */
+type OptionValues = {
+  -readonly [K in OptionName]: (typeof OPTIONS)[K] extends { type: 'boolean' }
+    ? boolean
+    : (typeof OPTIONS)[K] extends { default: string }
+      ? z.output<(typeof OPTIONS)[K]['schema']>
+      : z.output<(typeof OPTIONS)[K]['schema']> | undefined;
+};
 
-const nonNegativeInt = (flag: string) =>
-  z
-    .string()
-    .regex(/^\d+$/, `--${flag} must be a whole number (0 or more)`)
-    .transform(Number)
-    .refine((n) => n <= 1_000_000_000, `--${flag} must be at most 1000000000`);
-
-const offsetsSchema = z
-  .string()
-  .regex(/^(\d+|\d+:\d+(,\d+:\d+)*)$/, '--from-offset takes "partition:offset,…" (e.g. 0:1200,1:998) or one offset')
-  .transform((text): { all: string } | { partitions: Map<number, string> } =>
-    text.includes(':')
-      ? { partitions: new Map(text.split(',').map((pair) => pair.split(':') as [string, string]).map(([p, o]) => [Number(p), o])) }
-      : { all: text },
-  );
-
-export type FromOffsets = z.infer<typeof offsetsSchema>;
-
-/** `30m`, `12h`, `7d`, `90s` → seconds. */
-const durationSchema = z
-  .string()
-  .regex(/^\d+[smhd]$/, '--older-than takes a number and a unit (s, m, h or d), e.g. 12h or 7d')
-  .transform((text) => Number(text.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd']);
-
-const argsSchema = z
-  .object({
-    source: z.enum(['kafka', 'snapshot'], { message: '--source must be "kafka" or "snapshot"' }).default('kafka'),
-    'database-url': z.string().min(1).optional(),
-    'source-database-url': z.string().min(1).optional(),
-    'data-dir': z.string().min(1).optional(),
-    'batch-size': positiveInt('batch-size').default(250),
-    'agent-config': z.enum(['pinned', 'live'], { message: '--agent-config must be "pinned" or "live"' }).default('pinned'),
-    brokers: z.string().min(1).optional(),
-    topic: z.string().min(1).default('workspace-events'),
-    group: z.string().min(1).default('rebuild-projection-agentk-states'),
-    follow: z.boolean().default(false),
-    'from-offset': offsetsSchema.optional(),
-    'from-timestamp': z
-      .string()
-      .refine((text) => !Number.isNaN(Date.parse(text)), '--from-timestamp must be an ISO-8601 time, e.g. 2026-11-25T10:00:00Z')
-      .transform((text) => Date.parse(text))
-      .optional(),
-    'from-beginning': z.boolean().default(false),
-    'from-checkpoint': z.boolean().default(false),
-    status: z.boolean().default(false),
-    rollback: z.boolean().default(false),
-    to: positiveInt('to').optional(),
-    'rollback-history': positiveInt('rollback-history').optional(),
-    'no-switch': z.boolean().default(false),
-    preview: z.boolean().default(false),
-    switch: z.boolean().default(false),
-    fingerprint: z
-      .string()
-      .regex(/^[0-9a-fA-F]{64}$/, '--fingerprint takes the 64 hex digits --preview printed')
-      .transform((f) => f.toLowerCase())
-      .optional(),
-    'max-restarts': nonNegativeInt('max-restarts').optional(),
-    verify: z.boolean().default(false),
-    explain: z
-      .string()
-      .regex(/^[1-9]\d{0,15}$/, '--explain takes a workspace id (a positive integer)')
-      .transform(Number)
-      .refine(Number.isSafeInteger, '--explain takes a workspace id (a positive integer)')
-      .optional(),
-    json: z.boolean().default(false),
-    sample: positiveInt('sample').optional(),
-    'shutdown-timeout': positiveInt('shutdown-timeout').default(30),
-    'dead-letters': z.boolean().default(false),
-    'retry-dead-letters': z.boolean().default(false),
-    'purge-dead-letters': z.boolean().default(false),
-    reason: z.string().min(1).optional(),
-    workspace: z.string().regex(/^\d+$/, '--workspace takes a workspace id').transform(Number).optional(),
-    'older-than': durationSchema.optional(),
-    since: z
-      .string()
-      .refine((text) => !Number.isNaN(Date.parse(text)), '--since must be an ISO-8601 time, e.g. 2026-11-25T10:00:00Z')
-      .transform((text) => new Date(text))
-      .optional(),
-    yes: z.boolean().default(false),
-    schemas: z.string().min(1).optional(),
-    help: z.boolean().default(false),
-  })
-  .refine(
-    (args) =>
-      [args['from-offset'], args['from-timestamp'], args['from-beginning'] || undefined, args['from-checkpoint'] || undefined].filter(
-        (x) => x !== undefined,
-      ).length <= 1,
-    'choose one of --from-offset, --from-timestamp, --from-beginning, --from-checkpoint',
-  )
-  .refine(
-    (args) => args.source === 'kafka' || (!args['from-offset'] && !args['from-timestamp'] && !args['from-beginning'] && !args['from-checkpoint']),
-    '--from-* options replay Kafka topics: they need --source kafka',
-  );
+const PARSE_ARGS_OPTIONS = Object.fromEntries(entries.map(([name, spec]) => [name, { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }]));
 
 export interface CliArgs {
   projection: 'agentk-states';
@@ -229,6 +235,8 @@ export interface CliArgs {
   /** --schemas: the Avro catalog directory; undefined: the package's. */
   schemasDir: string | undefined;
   help: boolean;
+  /** --version: print the package's version. */
+  version: boolean;
   mode: Mode;
 }
 
@@ -248,26 +256,135 @@ export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 've
 const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
 export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
 
-/** Parses argv (without node and script) and the environment. Throws UsageError naming the bad value. */
-export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+/** REBUILD_PROJECTION_ variables that are not options, so not reported as unknown. */
+const OTHER_ENV_VARS = new Set(['REBUILD_PROJECTION_DEBUG']);
+
+/** A value as found, before its schema: a flag's string or true, or the text of a variable or file key. */
+interface Found {
+  raw: string | boolean;
+  /** Names where it came from in messages: `--batch-size`, `REBUILD_PROJECTION_BATCH_SIZE`, `app.yaml: batch-size`. */
+  origin: string;
+  fromCommandLine: boolean;
+}
+
+const allows = (spec: OptionSpec, source: Source) => (spec.from ?? ['env', 'file']).includes(source);
+
+/** Text from a variable or a file: a string option's value as is; a flag's true/false or 1/0. */
+function fromText(spec: OptionSpec, text: string, origin: string): Found {
+  if (spec.type === 'string') return { raw: text, origin, fromCommandLine: false };
+  const flag = ({ true: true, 1: true, false: false, 0: false } as Record<string, boolean>)[text.toLowerCase()];
+  if (flag === undefined) throw new UsageError(`${origin} must be true or false (or 1 or 0)`);
+  return { raw: flag, origin, fromCommandLine: false };
+}
+
+/** Flag, then REBUILD_PROJECTION_<FLAG>, then the older variable, then the file; empty counts as unset. */
+function find(name: OptionName, flags: Partial<Record<string, string | boolean>>, env: Record<string, string | undefined>, file: ConfigFile | undefined): Found | undefined {
+  const spec: OptionSpec = OPTIONS[name];
+  const flag = flags[name];
+  if (flag !== undefined) return { raw: flag, origin: `--${name}`, fromCommandLine: true };
+  for (const variable of allows(spec, 'env') ? [envVarOf(name), spec.fallbackEnv] : []) {
+    // Empty means unset, as compose files and systemd units write an absent value.
+    const text = variable === undefined ? undefined : env[variable];
+    if (variable !== undefined && text !== undefined && text !== '') return fromText(spec, text, variable);
+  }
+  const text = file && allows(spec, 'file') ? file.values.get(name) : undefined;
+  return text === undefined || text === '' ? undefined : fromText(spec, text, `${file?.path}: ${name}`);
+}
+
+/** Why a name that is not accepted from a source was not: unknown (with a suggestion), or not read there. */
+function refusal(word: string, source: Source, nameOf: (option: string) => string): string {
+  const option = entries.find(([name]) => nameOf(name) === word);
+  if (option) return (option[1].from ?? []).length === 0 ? `--${option[0]} is a command-line flag only` : `--${option[0]} is not read from ${source === 'env' ? 'the environment' : 'a config file'}`;
+  const candidates = entries.filter(([, spec]) => allows(spec, source)).map(([name]) => nameOf(name));
+  return `unknown ${source === 'env' ? 'environment variable' : 'key'}${didYouMean(word, candidates)}`;
+}
+
+function checkEnvironmentNames(env: Record<string, string | undefined>): void {
+  for (const variable of Object.keys(env)) {
+    if (!variable.startsWith('REBUILD_PROJECTION_') || OTHER_ENV_VARS.has(variable) || env[variable] === '') continue;
+    const option = entries.find(([name]) => envVarOf(name) === variable);
+    if (!option || !allows(option[1], 'env')) throw new UsageError(`${variable}: ${refusal(variable, 'env', envVarOf)}`);
+  }
+}
+
+interface ConfigFile {
+  path: string;
+  values: ConfigValues;
+}
+
+function readConfig(path: string, readFile: (path: string) => string): ConfigFile {
+  let text: string;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    text = readFile(path);
+  } catch (error) {
+    throw new UsageError(`--config ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const values = parseConfigFile(text, path);
+  for (const key of values.keys()) {
+    const option = entries.find(([name]) => name === key);
+    if (!option || !allows(option[1], 'file')) throw new UsageError(`${path}: ${key}: ${refusal(key, 'file', (name) => name)}`);
+  }
+  return { path, values };
+}
+
+/** parseArgs names an unknown option but suggests nothing: find it first, to say which flag was meant. */
+function checkOptionNames(argv: readonly string[]): void {
+  const { tokens } = parseArgs({ args: [...argv], options: PARSE_ARGS_OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name in OPTIONS) continue;
+    const names = entries.map(([name]) => name);
+    throw new UsageError(`Unknown option '${token.rawName}'${didYouMean(token.name, names, (name) => `--${name}`)}`);
+  }
+}
+
+/**
+ * Parses argv (without node and script), the environment and the --config file (read with `readFile`).
+ * Throws UsageError naming the bad value and where it came from, never a secret's value.
+ */
+export function parseCommandLine(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): CliArgs {
+  checkOptionNames(argv);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: PARSE_ARGS_OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const helpOnly = parsed.values.help === true;
+  const flags = parsed.values;
+  const infoOnly = flags.help === true || flags.version === true;
   const [projection, ...extra] = parsed.positionals;
-  if (!helpOnly && projection !== 'agentk-states') {
+  if (!infoOnly && projection !== 'agentk-states') {
     throw new UsageError(
       projection === undefined ? 'name the projection: rebuild-projection agentk-states' : `unknown projection "${projection}" (known: agentk-states)`,
     );
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-  const checked = argsSchema.safeParse(parsed.values);
-  if (!checked.success) throw new UsageError(checked.error.issues[0]?.message ?? 'invalid arguments');
-  const args = checked.data;
-  const replay = Boolean(args['from-offset'] || args['from-timestamp'] !== undefined || args['from-beginning'] || args['from-checkpoint']);
+  checkEnvironmentNames(env);
+  const configPath = find('config', flags, env, undefined);
+  const file = configPath === undefined ? undefined : readConfig(String(configPath.raw), readFile);
+
+  const found = new Map<OptionName, Found>();
+  const values: Record<string, unknown> = {};
+  for (const [name, spec] of entries) {
+    const given = find(name, flags, env, file);
+    if (given) found.set(name, given);
+    const raw = given?.raw ?? spec.default ?? (spec.type === 'boolean' ? false : undefined);
+    if (raw === undefined) continue;
+    const checked = spec.schema.safeParse(raw);
+    if (!checked.success) throw new UsageError(`${given?.origin ?? `the default of --${name}`} ${checked.error.issues[0]?.message ?? 'is invalid'}`);
+    values[name] = checked.data;
+  }
+  const args = values as OptionValues;
+  /** Given on the command line: the "goes with" checks are about what this invocation asked for. */
+  const onCommandLine = (name: OptionName) => found.get(name)?.fromCommandLine === true;
+
+  const starts = [args['from-offset'], args['from-timestamp'], args['from-beginning'] || undefined, args['from-checkpoint'] || undefined];
+  if (starts.filter((x) => x !== undefined).length > 1) throw new UsageError('choose one of --from-offset, --from-timestamp, --from-beginning, --from-checkpoint');
+  const replay = starts.some((x) => x !== undefined);
+  if (replay && args.source !== 'kafka') throw new UsageError('--from-* options replay Kafka topics: they need --source kafka');
   const explain = args.explain !== undefined;
   const deadLetterMode = DEAD_LETTER_MODES.find((flag) => args[flag]);
   const modes = {
@@ -276,13 +393,16 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'],
   };
   const chosen = Object.entries(modes).filter(([, on]) => on).map(([flag]) => flag);
+  // A service's `follow` (environment or file) yields to a mode named on the command line: a one-off
+  // --status or --from-beginning with the service's configuration must not become a second follower.
+  if (args.follow && !onCommandLine('follow') && (chosen.length > 0 || replay)) args.follow = false;
   if (chosen.length > 1) throw new UsageError(`choose one of ${Object.keys(modes).join(', ')} (not ${chosen.join(' and ')})`);
   if (chosen.length === 1 && (replay || args.follow)) throw new UsageError(`${chosen[0]} takes no other mode flag`);
   if (args.sample !== undefined && !args.verify) throw new UsageError('--sample goes with --verify');
   if (args.json && !(args.verify || explain || args.preview || args['no-switch'] || deadLetterMode === 'dead-letters')) {
     throw new UsageError('--json goes with --verify, --explain, --preview, --no-switch or --dead-letters');
   }
-  if (explain && args['source-database-url']) throw new UsageError('--explain reads --database-url only (one snapshot): drop --source-database-url');
+  if (explain && onCommandLine('source-database-url')) throw new UsageError('--explain reads --database-url only (one snapshot): drop --source-database-url');
   const filterFlags = (['reason', 'workspace', 'older-than', 'since'] as const).filter((flag) => args[flag] !== undefined);
   if (!deadLetterMode && filterFlags.length > 0) throw new UsageError(`--${filterFlags[0]} goes with --dead-letters, --retry-dead-letters or --purge-dead-letters`);
   if (args['older-than'] !== undefined && args.since !== undefined) throw new UsageError('choose one of --older-than, --since');
@@ -293,9 +413,9 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   }
   if (args.fingerprint !== undefined && !args.switch) throw new UsageError('--fingerprint goes with --switch');
   const switches = !(args.status || args.rollback || args.verify || explain || deadLetterMode || args.preview || args['no-switch'] || replay || (args.follow && args.source === 'kafka'));
-  if (args['max-restarts'] !== undefined && !switches) throw new UsageError('--max-restarts goes with a rebuild that switches, or with --switch');
-  if (args['rollback-history'] !== undefined && !switches) throw new UsageError('--rollback-history goes with a rebuild that switches, or with --switch');
-  if (args.verify && args['source-database-url']) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
+  if (onCommandLine('max-restarts') && !switches) throw new UsageError('--max-restarts goes with a rebuild that switches, or with --switch');
+  if (onCommandLine('rollback-history') && !switches) throw new UsageError('--rollback-history goes with a rebuild that switches, or with --switch');
+  if (args.verify && onCommandLine('source-database-url')) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
   const mode: Mode = deadLetterMode
     ? deadLetterMode
     : args.status
@@ -315,17 +435,16 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
                 : args.follow && args.source === 'kafka'
                   ? 'follow'
                   : 'rebuild';
-  const brokers = args.brokers ?? env.KAFKA_BROKERS;
   return {
     projection: 'agentk-states',
     source: args.source,
-    databaseUrl: args['database-url'] ?? env.DATABASE_URL,
+    databaseUrl: args['database-url'],
     sourceDatabaseUrl: args['source-database-url'],
     dataDir: args['data-dir'] ?? defaultDataDir(env),
     batchSize: args['batch-size'],
     agentConfigMode: args['agent-config'],
-    brokers: brokers ? brokers.split(',').map((b) => b.trim()).filter(Boolean) : undefined,
-    topics: args.topic.split(',').map((t) => t.trim()).filter(Boolean),
+    brokers: args.brokers,
+    topics: args.topic,
     group: args.group,
     follow: args.follow,
     fromOffset: args['from-offset'],
@@ -339,8 +458,8 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     deadLetterFilter: {
       reason: args.reason,
       workspaceId: args.workspace,
-      // A filter only when given: its default (kafka) chooses where a rebuild reads from.
-      source: parsed.values.source === undefined ? undefined : args.source,
+      // A filter only when given on the command line: otherwise it chooses where a rebuild reads from.
+      source: onCommandLine('source') ? args.source : undefined,
       olderThanSeconds: args['older-than'],
       since: args.since,
     },
@@ -352,6 +471,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     rollbackHistory: args['rollback-history'],
     rollbackTo: args.to,
     help: args.help,
+    version: args.version,
     mode,
   };
 }

@@ -9,6 +9,7 @@ import { BatchFailedError, retryTransient } from '../engine/retry.js';
 import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { BookkeepingOutdatedError, explainProblems, explainWorkspace, UnknownWorkspaceError } from '../engine/explain.js';
 import { previewShadow } from '../engine/impact/preview.js';
+import { logRetry } from '../ops/logger.js';
 import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
@@ -31,6 +32,7 @@ import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } fro
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
 import { explainJson, explainText } from './explain-report.js';
+import type { CliLogger } from './logger.js';
 import { createProgressReporter } from './progress.js';
 import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
@@ -40,7 +42,7 @@ import { verifyJson, verifyText } from './verify-report.js';
 export interface CliIo {
   signal: AbortSignal;
   /** Diagnostics (stderr). */
-  log: (line: string) => void;
+  log: CliLogger;
   /** The result people or scripts read (stdout). */
   report: (line: string) => void;
   /** Progress output (stderr) and whether it is a terminal. */
@@ -88,7 +90,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
           await ensureAgentkStatesTable(client);
           await migrate(client);
         }),
-      { signal: io.signal, onRetry: (error, attempt, delayMs) => io.log(`preparing the target database: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`) },
+      { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
     const kafka = args.brokers?.length ? { kafka: createKafka({ brokers: args.brokers, log: io.log }), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
@@ -118,11 +120,11 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      io.log(`rebuild-projection: ${error.message} (see --help)`);
+      io.log.fatal(`${error.message} (see --help)`, { exitCode: ExitCode.usage });
       return ExitCode.usage;
     }
     if (OPERATIONAL_ERRORS.some((type) => error instanceof type)) {
-      io.log(`rebuild-projection: ${(error as Error).message}`);
+      io.log.fatal((error as Error).message, { exitCode: ExitCode.couldNotRun, err: error });
       return ExitCode.couldNotRun;
     }
     throw error;
@@ -134,9 +136,10 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
 /** No database URL: the embedded PostgreSQL in `dataDir` (created on first use), said on stderr. */
 async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
   const db = await openEmbeddedDatabase({ dataDir });
-  io.log(
-    `rebuild-projection: no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
+  io.log.info(
+    `no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
       `${db.created ? " (created, with GitLab's tables)" : ''}; one process at a time, not for production`,
+    { dataDir: db.dataDir, created: db.created },
   );
   return db;
 }
@@ -223,7 +226,9 @@ async function rebuild(
     if (result.outcome === 'built') {
       const problems = result.failed + result.parked.workspaces;
       await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written: 0, unchanged: 0, failed: result.failed });
-      if (result.parked.workspaces > 0) io.log(`${describeParked(result.parked)}; they have no rebuilt row, and a switch would keep their live rows`);
+      if (result.parked.workspaces > 0) {
+        io.log.warn(`${describeParked(result.parked)}; they have no rebuilt row, and a switch would keep their live rows`, { rebuildId: result.rebuild.id });
+      }
       // The preview of the shadow just built, read after the rebuild lock is released (it takes none).
       const preview = await previewShadow(target, AGENTK_STATES_PROJECTION);
       const build = { resumed: result.resumed, failed: result.failed, parked: result.parked.workspaces, build_s: Number((result.buildMs / 1000).toFixed(1)) };
@@ -253,7 +258,7 @@ async function rebuild(
         (result.impact ? `; ${result.impact.counts.restartRunning} running workspaces restarted, fingerprint ${result.impact.fingerprint}` : ''),
     );
     if (parked.workspaces > 0) {
-      io.log(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`);
+      io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
     if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode);
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
@@ -268,14 +273,14 @@ async function rebuild(
  * Records a failed run without replacing why it failed. When the failure was lost database connections, the
  * first attempt can get one the pool has not discarded yet, so a transient failure is tried once more.
  */
-async function recordFailedRun(target: Database, runId: number, error: unknown, log: (line: string) => void): Promise<void> {
+async function recordFailedRun(target: Database, runId: number, error: unknown, log: CliLogger): Promise<void> {
   const record = () => finishRun(target, runId, 'failed', { written: 0, unchanged: 0, failed: 0 }, (error as Error).message);
   try {
     // The failure may have been the database dropping our connections: the pool's other clients can be
     // broken too, so retry (transient only) for a few seconds rather than once.
     await retryTransient(record, { initialDelayMs: 50, signal: AbortSignal.timeout(10_000) });
   } catch (recordError) {
-    log(`rebuild-projection: could not record run ${runId} as failed: ${(recordError as Error).message}`);
+    log.error(`could not record run ${runId} as failed: ${(recordError as Error).message}`, { runId, err: recordError });
   }
 }
 

@@ -16,6 +16,7 @@
  * is retried by regenerating the workspace's row from its folded state.
  */
 import type { Database, Session } from '../sink/postgres/database.js';
+import { logRetry, type Logger } from '../ops/logger.js';
 import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { BadMessage, WorkspaceDecoder, WorkspaceMessage } from '../events/decode.js';
@@ -48,7 +49,7 @@ export interface DeadLetterWorkOptions {
   agentConfigMode: AgentConfigMode;
   sink: RowSink;
   signal: AbortSignal;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 export interface DeadLetterWorkTotals {
@@ -127,8 +128,7 @@ interface Chosen {
 
 const retrying = (options: DeadLetterWorkOptions) => ({
   signal: options.signal,
-  onRetry: (error: unknown, attempt: number, delayMs: number) =>
-    options.log(`dead letters: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`),
+  onRetry: logRetry(options.log, 'dead letters'),
 });
 
 function asMessage(position: { topic: string; partition: number; offset: string }, raw: NonNullable<HeldEvent['raw']>): WorkspaceMessage {

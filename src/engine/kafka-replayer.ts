@@ -20,6 +20,7 @@
  */
 import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
+import { logRetry, type LogContext, type Logger } from '../ops/logger.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { logStartOffset, offsetsAtTimestamp, partitionKey, readPartitionRanges, type PartitionRange } from '../sources/kafka/kafka-client.js';
@@ -51,7 +52,7 @@ export interface ReplayOptions {
   /** Generate rows per batch (default), or only fold (a rebuild materializes at the end). */
   materialize?: boolean;
   signal: AbortSignal;
-  log: (line: string) => void;
+  log: Logger;
   /** Called after each committed batch with the running totals. */
   onBatch?: (totals: ReplayTotals) => void;
   /** How many partitions are processed at once in this process (default 4: PostgreSQL work of one overlaps generation of another). */
@@ -138,7 +139,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
               if (BigInt(await kafkaStart(topic, partition)) !== BigInt(target)) running.seek({ topic, partition, offset: target });
             }),
           );
-          Promise.all(seeks).catch((error: Error) => log(`could not seek to the PostgreSQL checkpoints: ${error.message}`));
+          Promise.all(seeks).catch((error: Error) => log.warn(`could not seek to the PostgreSQL checkpoints: ${error.message}`, { err: error }));
         });
 
         const crashed = new Promise<never>((_, reject) => {
@@ -150,10 +151,10 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
 
         // The offset each partition's next batch should start at; above it, records may have been deleted.
         const expected = new Map<string, string>();
-        const retrying = (what: string, payload?: EachBatchPayload) => ({
+        const retrying = (what: string, context: LogContext, payload?: EachBatchPayload) => ({
           signal,
           onRetry: (error: unknown, attempt: number, delayMs: number) => {
-            log(`${what}: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`);
+            logRetry(log, what, context)(error, attempt, delayMs);
             // Keep the group membership while the database is away (the session timeout is short).
             payload?.heartbeat().catch(() => undefined);
           },
@@ -165,7 +166,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           const first = batch.firstOffset();
           if (!aligned.has(key)) {
             aligned.add(key);
-            const target = await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key));
+            const target = await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key, { topic: batch.topic, partition: batch.partition }));
             expected.set(key, target);
             if (first !== null && BigInt(first) > BigInt(target)) await checkRetention(batch.topic, batch.partition, target);
             if (batch.messages.length === 0 || BigInt(first ?? '0') !== BigInt(target)) {
@@ -178,13 +179,13 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           // Above the expected offset: a transaction marker or compaction (harmless), or deleted records (a gap).
           const want = expected.get(key);
           if (want !== undefined && first !== null && BigInt(first) > BigInt(want)) {
-            await checkRetention(batch.topic, batch.partition, await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key)));
+            await checkRetention(batch.topic, batch.partition, await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key, { topic: batch.topic, partition: batch.partition })));
           }
           const messages = batch.messages.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition }));
           const deps = { projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize ?? true };
           const applied: AppliedBatch = await retryTransient(
             () => withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps)),
-            retrying(`${key} offsets ${first}..${batch.lastOffset()}`, payload),
+            retrying(`${key} offsets ${first}..${batch.lastOffset()}`, { topic: batch.topic, partition: batch.partition, offset: first }, payload),
           );
           const last = batch.messages[batch.messages.length - 1]!.offset;
           payload.resolveOffset(last);
@@ -195,13 +196,15 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
             // A copy for kafka-consumer-groups; PostgreSQL already holds the truth, so a failure here only delays lag display.
             await running
               .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: applied.nextOffset }])
-              .catch((error: Error) => log(`${key}: could not commit offset ${applied.nextOffset} to Kafka: ${error.message}`));
+              .catch((error: Error) =>
+                log.warn(`${key}: could not commit offset ${applied.nextOffset} to Kafka: ${error.message}`, { topic: batch.topic, partition: batch.partition, offset: applied.nextOffset, err: error }),
+              );
           }
           await payload.heartbeat();
         };
 
         const checkRetention = async (topic: string, partition: number, checkpoint: string): Promise<void> => {
-          const low = await retryTransient(() => logStartOffset(admin, topic, partition), retrying(partitionKey(topic, partition)));
+          const low = await retryTransient(() => logStartOffset(admin, topic, partition), retrying(partitionKey(topic, partition), { topic, partition }));
           if (low !== undefined) assertNoRetentionGap(topic, partition, checkpoint, low);
         };
 
@@ -231,7 +234,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
     await retryTransient(consumeOnce, {
       signal,
       onRetry: (error, attempt, delayMs) =>
-        log(`kafka consumer stopped (attempt ${attempt}), starting a new one in ${delayMs} ms: ${(error as Error).message}`),
+        log.warn(`kafka consumer stopped (attempt ${attempt}), starting a new one in ${delayMs} ms: ${(error as Error).message}`, { attempt, delayMs, err: error }),
     });
     return totals;
   } finally {
@@ -276,7 +279,13 @@ async function rewriteCheckpoints(admin: Admin, db: Database, options: ReplayOpt
     if (offset === undefined) continue;
     // An offset outside the log would either skip history or wait for the future: clamp and say so.
     const clamped = BigInt(offset) < BigInt(range.low) ? range.low : BigInt(offset) > BigInt(range.high) ? range.high : offset;
-    if (clamped !== offset) options.log(`${range.topic}:${range.partition}: offset ${offset} is outside [${range.low}, ${range.high}], using ${clamped}`);
+    if (clamped !== offset) {
+      options.log.warn(`${range.topic}:${range.partition}: offset ${offset} is outside [${range.low}, ${range.high}], using ${clamped}`, {
+        topic: range.topic,
+        partition: range.partition,
+        offset: clamped,
+      });
+    }
     checkpoints.push({ topic: range.topic, partition: range.partition, nextOffset: clamped });
   }
   await withTransaction(db, (client) => saveCheckpoints(client, options.projection, checkpoints));

@@ -28,6 +28,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import type { Database, Session } from '../sink/postgres/database.js';
+import { logRetry, type Logger } from '../ops/logger.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { workspaceRowSchema } from '../events/workspace-event.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
@@ -80,7 +81,7 @@ export interface RebuildOptions {
   /** The Kafka decoder (--schemas); default: the package's catalog. */
   decode?: WorkspaceDecoder | undefined;
   signal: AbortSignal;
-  log: (line: string) => void;
+  log: Logger;
   onProgress?: (progress: RebuildProgress) => void;
   /** `'built'` (--no-switch): stop once the shadow is built and caught up, keeping it. Default `'switched'`. */
   until?: 'built' | 'switched';
@@ -211,7 +212,7 @@ export async function runRebuild(requested: RebuildOptions): Promise<RebuildResu
 }
 
 async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, compacted: ReadonlySet<string>): Promise<RebuildResult> {
-  const { db, projection, log } = options;
+  const { db, projection } = options;
   const started = performance.now();
   let rebuild = await findUnfinishedRebuild(db, projection);
   let resumed = false;
@@ -219,16 +220,18 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     // Read again under the lock: the rebuild peeked at before may have been resumed and finished since.
     const built = await requireBuiltShadow(db, projection, 'switch');
     if (built.source !== options.source) throw new RebuildRefusedError(`rebuild #${built.id} changed while --switch waited for it: run --preview again`);
-    log(`switching rebuild #${built.id} (${built.source}, built ${built.built_at!.toISOString()})`);
+    options.log.info(`switching rebuild #${built.id} (${built.source}, built ${built.built_at!.toISOString()})`, { rebuildId: built.id });
     rebuild = await adoptRebuild(db, built.id);
     resumed = true;
   } else if (rebuild && rebuild.source === options.source) {
-    log(`resuming rebuild #${rebuild.id} (${rebuild.source}, started ${rebuild.started_at.toISOString()} by pid ${rebuild.pid} on ${rebuild.host})`);
+    options.log.info(`resuming rebuild #${rebuild.id} (${rebuild.source}, started ${rebuild.started_at.toISOString()} by pid ${rebuild.pid} on ${rebuild.host})`, {
+      rebuildId: rebuild.id,
+    });
     rebuild = await adoptRebuild(db, rebuild.id);
     resumed = true;
   } else {
     if (rebuild) {
-      log(`abandoning unfinished rebuild #${rebuild.id} from ${rebuild.source}: this one reads ${options.source}`);
+      options.log.warn(`abandoning unfinished rebuild #${rebuild.id} from ${rebuild.source}: this one reads ${options.source}`, { rebuildId: rebuild.id });
       const stale = rebuild;
       await withTransaction(db, async (client) => {
         await discardShadow(client, stale);
@@ -239,13 +242,13 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     rebuild = await startRebuild(db, projection, options.source);
   }
   const current = rebuild;
+  const log = options.log.child({ rebuildId: current.id });
   const sink = shadowAgentkStates(current.id);
   // Every phase resumes from what has committed, so a transient failure (a pooled connection lost) is retried.
   const retrying = <T>(step: string, work: () => Promise<T>): Promise<T> =>
     retryTransient(work, {
       signal: options.signal,
-      onRetry: (error, attempt, delayMs) =>
-        log(`rebuild #${current.id}: ${step}: transient failure (attempt ${attempt}), retrying in ${delayMs} ms: ${(error as Error).message}`),
+      onRetry: logRetry(log, `rebuild #${current.id}: ${step}`),
     });
   let failed = 0;
 
@@ -271,14 +274,14 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     for (let round = 1; round <= UNLOCKED_CATCH_UP_ROUNDS; round++) {
       const behind = await retrying('catch-up', () => shadowBehindLive(db, projection, current, topics));
       if (behind.length === 0) break;
-      log(`shadow is behind the live consumer on ${behind.join(', ')}: catching up`);
+      log.info(`shadow is behind the live consumer on ${behind.join(', ')}: catching up`, { round });
       failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
     }
   }
   interruptIfAborted(options.signal, current);
   if (options.until === 'built') {
     const parked = await retrying('build', () => listUnappliedParked(db, current.shadow_projection));
-    log(`rebuild #${current.id}: shadow built, not switched (--no-switch); preview it with --preview, switch it with --switch --fingerprint F`);
+    log.info(`rebuild #${current.id}: shadow built, not switched (--no-switch); preview it with --preview, switch it with --switch --fingerprint F`);
     return { outcome: 'built', rebuild: (await findUnfinishedRebuild(db, projection)) ?? current, resumed, failed, parked, buildMs };
   }
   options.onProgress?.({ phase: 'switching', done: 0, total: undefined });
@@ -390,7 +393,10 @@ async function deleteRebuildGroup(options: RebuildOptions, rebuild: Rebuild): Pr
     const groups = (error as { groups?: { error?: { type?: string } }[] }).groups;
     // Never created (the rebuild consumed nothing from Kafka) is the same as deleted.
     if (!groups?.every((g) => g.error?.type === 'GROUP_ID_NOT_FOUND')) {
-      options.log(`rebuild #${rebuild.id}: could not delete its Kafka consumer group ${groupId} (delete it with kafka-consumer-groups --delete): ${(error as Error).message}`);
+      options.log.warn(
+        `rebuild #${rebuild.id}: could not delete its Kafka consumer group ${groupId} (delete it with kafka-consumer-groups --delete): ${(error as Error).message}`,
+        { rebuildId: rebuild.id, groupId, err: error },
+      );
     }
   } finally {
     await admin.disconnect();
@@ -454,7 +460,7 @@ async function catchUpShadow(
     // The first pass over the history only folds; later catch-ups are small and write rows directly.
     materialize: phase !== 'building',
     signal: options.signal,
-    log: options.log,
+    log: options.log.child({ rebuildId: rebuild.id }),
     onBatch: (t) => {
       options.onProgress?.({ phase, done: t.consumed + t.skipped, total });
     },

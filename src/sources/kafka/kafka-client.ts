@@ -3,39 +3,45 @@
  * reads the replayer needs (watermarks, offsets by time, topic configs).
  */
 import { Kafka, logLevel, type LogEntry, type Admin } from 'kafkajs';
+import type { Logger } from '../../ops/logger.js';
 
 export interface KafkaClientOptions {
   brokers: string[];
   clientId?: string;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 export function createKafka(options: KafkaClientOptions): Kafka {
   return new Kafka({
     clientId: options.clientId ?? 'rebuild-projection',
     brokers: options.brokers,
-    // WARN and above reach our log, one line each (a broker gone, a crash and restart). INFO and below are
+    // WARN and above reach our logger, one line each (a broker gone, a crash and restart). INFO and below are
     // per-connection chatter.
     logLevel: logLevel.WARN,
     // Fail fast on a wrong address instead of kafkajs' default ~30 s of silent retries at startup.
     connectionTimeout: 3_000,
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
-    logCreator: () => (entry: LogEntry) => {
-      const line = kafkaLogLine(entry);
-      if (line !== undefined) options.log(line);
-    },
+    logCreator: () => (entry: LogEntry) => logKafkaEntry(options.log, entry),
   });
 }
 
 /**
- * One line for a kafkajs log entry, or undefined for the entries that only echo an error the replayer
- * reports itself: what eachBatch threw, and the consumer's crash (the replayer logs a restart's cause in
- * `restartOnFailure` and fails the run on a crash that does not restart).
+ * A kafkajs log entry as one line of ours: its namespace (`kafkajs`) and fields (broker, groupId, retry
+ * counts …) as context. Nothing for the entries that only echo an error the replayer reports itself: what
+ * eachBatch threw, and the consumer's crash (the replayer logs a restart's cause and fails the run on a
+ * crash that does not restart).
  */
-export function kafkaLogLine({ namespace, label, log }: LogEntry): string | undefined {
-  if (log.message === 'Error when calling eachBatch' || log.message.startsWith('Crash: ')) return undefined;
-  const error = 'error' in log && typeof log.error === 'string' && !log.message.includes(log.error) ? `: ${log.error}` : '';
-  return `kafka ${label} ${namespace}: ${log.message}${error}`.replace(/\s*\n\s*/g, ' ');
+export function logKafkaEntry(log: Logger, { namespace, level, log: entry }: LogEntry): void {
+  // kafkajs' timestamp and logger name duplicate ours; its stack traces belong to REBUILD_PROJECTION_DEBUG.
+  const { message, timestamp: _timestamp, logger: _logger, stack: _stack, ...fields } = entry;
+  if (message === 'Error when calling eachBatch' || message.startsWith('Crash: ')) return;
+  const error = typeof fields.error === 'string' && !message.includes(fields.error) ? `: ${fields.error}` : '';
+  const line = `kafka ${namespace}: ${message}${error}`.replace(/\s*\n\s*/g, ' ');
+  const context = { kafkajs: namespace, ...fields };
+  if (level === logLevel.ERROR) log.error(line, context);
+  else if (level === logLevel.WARN) log.warn(line, context);
+  else if (level === logLevel.INFO) log.info(line, context);
+  else log.debug(line, context);
 }
 
 export interface PartitionRange {
