@@ -3,8 +3,9 @@
  * each mode, compared with what the pg path writes into a real PostgreSQL for the same workspaces.
  */
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -212,6 +213,15 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
         ),
       ]);
     });
+  });
+
+  it('takes over the lock of a process that died without releasing it (kill -9)', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(dataDir, 'rebuild-projection.lock'), JSON.stringify({ pid: dead, host: hostname() }));
+    const status = await cli('--status');
+    expect(status.stdout).toContain('generation: never rebuilt');
+    expect(status.code).toBe(0);
+    expect(readdirSync(dataDir)).toEqual(['postgres']);
   });
 });
 
