@@ -17,8 +17,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { z } from 'zod';
 import { gitlabSchemaDir } from '../../package-paths.js';
@@ -53,6 +52,8 @@ export async function openEmbeddedDatabase(options: { dataDir: string }): Promis
   let pglite: PGlite | undefined;
   try {
     const created = !holdsDatabase(dataDir, postgresDir);
+    // Loaded here, not at startup: the pg path never needs PGlite.
+    const [{ PGlite }, { createPgConfig }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite/node-postgres')]);
     pglite = await PGlite.create({ dataDir: postgresDir }).catch((error: unknown) => {
       throw new EmbeddedDatabaseError(`could not open the embedded database in ${postgresDir}: ${(error as Error).message}`, { cause: error });
     });
