@@ -2,8 +2,8 @@
  * `--dead-letters` (the listing: read-only, writes nothing, runs no migration), `--retry-dead-letters` and
  * `--purge-dead-letters` (dead-letter-retry.ts): their output and exit codes.
  */
-import type { Database } from '../sink/postgres/database.js';
 import type { Logger } from '../ops/logger.js';
+import type { Database } from '../sink/postgres/database.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { purgeDeadLetters, retryDeadLetters, type DeadLetterWorkOptions } from '../engine/dead-letter-retry.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';

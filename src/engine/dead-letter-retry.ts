@@ -15,8 +15,8 @@
  * partition are already folded: counted as stale, and removed). A generation failure (a workspace letter)
  * is retried by regenerating the workspace's row from its folded state.
  */
-import type { Database, Session } from '../sink/postgres/database.js';
 import { logRetry, type Logger } from '../ops/logger.js';
+import type { Database, Session } from '../sink/postgres/database.js';
 import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { BadMessage, WorkspaceDecoder, WorkspaceMessage } from '../events/decode.js';
@@ -93,6 +93,8 @@ async function work(options: DeadLetterWorkOptions, purging: boolean): Promise<D
   // Workspaces to release, each with its chosen letters and the unheld bad messages that now decode to it.
   const workspaces = new Map<number, Chosen>();
   const join = (id: number): Chosen => workspaces.get(id) ?? workspaces.set(id, { keys: [], unheld: [] }).get(id)!;
+  const unheldMessages = letters.flatMap((l) => (l.workspaceId === undefined && l.raw !== undefined && l.kafka !== undefined ? [asMessage(l.kafka, l.raw)] : []));
+  await retryTransient(() => options.decode.prepare(unheldMessages), retrying(options));
   for (const letter of letters) {
     if (letter.workspaceId !== undefined) {
       join(letter.workspaceId).keys.push(letter.key);
@@ -149,6 +151,7 @@ async function releaseWorkspace(
   const held = await readHeldEvents(client, projection, AGENTK_STATES_PROJECTION, workspaceId);
   const entries = [...held, ...chosen.unheld].sort(byPosition);
   const purged = entries.filter((e) => e.deadLetterKey !== null && purge.has(e.deadLetterKey));
+  await options.decode.prepare(entries.flatMap((e) => (e.raw === undefined ? [] : [asMessage(e, e.raw)])));
   const applied: HeldEvent[] = [];
   const events: PositionedEvent[] = [];
   let blocked: { entry: HeldEvent; error: BadMessage | undefined } | undefined;

@@ -27,8 +27,8 @@
  * abandoned. A transient failure of a pooled connection is retried; every phase is idempotent.
  */
 import type { Kafka } from 'kafkajs';
-import type { Database, Session } from '../sink/postgres/database.js';
 import { logRetry, type Logger } from '../ops/logger.js';
+import type { Database, Session } from '../sink/postgres/database.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { workspaceRowSchema } from '../events/workspace-event.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
