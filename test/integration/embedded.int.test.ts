@@ -145,7 +145,7 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
     expect(tables.map((r) => r.t)).toEqual(['workspaces', 'workspace_agentk_states', 'rebuild_projection.runs']);
   });
 
-  it('refuses a data dir that holds something else, with one line', async () => {
+  it('refuses a data dir that holds something else, or is not a directory, with one line', async () => {
     const other = mkdtempSync(join(root, 'other-'));
     writeFileSync(join(other, 'notes.txt'), 'mine');
     const result = await runCli(['agentk-states', '--status', '--data-dir', other]);
@@ -154,6 +154,9 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
       `rebuild-projection: --data-dir ${other} holds files that are not an embedded database of rebuild-projection (notes.txt…): pass an empty or new directory`,
     ]);
     expect(readdirSync(other)).toEqual(['notes.txt']);
+    const notADirectory = await runCli(['agentk-states', '--status', '--data-dir', join(other, 'notes.txt')]);
+    expect(notADirectory.code).toBe(1);
+    expect(notADirectory.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^rebuild-projection: cannot use --data-dir .*notes\.txt: EEXIST/)]);
   });
 
   it('rebuilds from a snapshot the rows the pg path writes; --verify, --status, --explain, --dead-letters read them; a second run finds them kept', async () => {

@@ -92,8 +92,14 @@ class Embedded extends SingleSessionDatabase implements EmbeddedDatabase {
 
 /** Refuses, before writing anything there, a directory that holds what is not ours. */
 function refuseForeignFiles(dataDir: string): void {
-  mkdirSync(dataDir, { recursive: true });
-  const others = readdirSync(dataDir).filter((name) => name !== LOCK_FILE && name !== POSTGRES_DIR);
+  let entries: string[];
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    entries = readdirSync(dataDir);
+  } catch (error) {
+    throw new EmbeddedDatabaseError(`cannot use --data-dir ${dataDir}: ${(error as Error).message}`, { cause: error });
+  }
+  const others = entries.filter((name) => name !== LOCK_FILE && name !== POSTGRES_DIR);
   if (others.length > 0) {
     throw new EmbeddedDatabaseError(
       `--data-dir ${dataDir} holds files that are not an embedded database of rebuild-projection (${others.slice(0, 3).join(', ')}…): ` +
