@@ -10,6 +10,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY projections projections
 COPY scripts scripts
+COPY demo demo
 RUN npm run build
 
 FROM node:20-slim
@@ -17,8 +18,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist dist
-# Read at run time: the Avro catalog, our migrations, GitLab's table definition.
+# Read at run time: the Avro catalog, our migrations, GitLab's table definition; --demo's data.
 COPY schemas schemas
+COPY --from=build /app/demo demo
 # The image's own unprivileged user (uid 1000); nothing here needs root, and the files stay root-owned (read-only to it).
 USER node
 # --metrics-port, by convention (compose, README); nothing listens unless the flag is given.

@@ -99,7 +99,7 @@ const commandFlag = (help: string) => ({ type: 'boolean', help, schema: z.boolea
 export const CONFIG_FILE_FORMAT = 'YAML: the flag names without -- as keys, e.g. "batch-size: 500"';
 
 export const OPTIONS = {
-  source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from', default: 'kafka', schema: z.enum(['kafka', 'snapshot'], { message: 'must be "kafka" or "snapshot"' }) },
+  source: { type: 'string', value: 'kafka|snapshot|file:PATH', help: 'where events come from; file: NDJSON events or a kcat -J topic dump, .gz too', default: 'kafka', schema: z.string().regex(/^(kafka|snapshot|file:.+)$/, 'must be "kafka", "snapshot" or "file:PATH" (e.g. file:events.ndjson.gz)') },
   'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives", schema: nonEmpty, fallbackEnv: 'DATABASE_URL', secret: true },
   'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from', defaultText: '--database-url', schema: nonEmpty, secret: true },
   'data-dir': { type: 'string', value: 'DIR', help: "without a database URL: the embedded PostgreSQL's directory", defaultText: '$XDG_CACHE_HOME/rebuild-projection, else ~/.cache/rebuild-projection', schema: nonEmpty },
@@ -167,6 +167,7 @@ export const OPTIONS = {
   'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a replay)', defaultText: 'off', schema: tcpPort },
   'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (every interface, as probes reach a container)', default: '0.0.0.0', schema: nonEmpty },
   'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind', default: '1000', schema: nonNegativeInt },
+  demo: commandFlag('try it: rebuild from the bundled demo data (demo/) and say what it did'),
   config: { type: 'string', value: 'FILE', help: `read settings from this file (${CONFIG_FILE_FORMAT}); flags and environment variables override it`, schema: nonEmpty, from: ['env'] },
   version: commandFlag('print the version'),
   help: { ...commandFlag('print this help'), short: 'h' },
@@ -206,7 +207,8 @@ ${entries
   .map(([name, spec]) => {
     const flag = `  ${spec.short === undefined ? '' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
     const fallback = [spec.fallbackEnv && `$${spec.fallbackEnv}`, defaultOf(spec)].filter(Boolean).join(', ');
-    return `${flag.padEnd(37)}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
+    // A flag too long for the column gets a line of its own.
+    return `${flag.length < 37 ? flag.padEnd(37) : `${flag}\n${' '.repeat(37)}`}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
   })
   .join('\n')}
 
@@ -231,7 +233,9 @@ const PARSE_ARGS_OPTIONS = Object.fromEntries(entries.map(([name, spec]) => [nam
 
 export interface CliArgs {
   projection: 'agentk-states';
-  source: 'kafka' | 'snapshot';
+  source: 'kafka' | 'snapshot' | 'file';
+  /** `--source file:PATH`: the path. */
+  sourceFile: string | undefined;
   databaseUrl: string | undefined;
   sourceDatabaseUrl: string | undefined;
   /** The embedded database's directory, used when `databaseUrl` is undefined. */
@@ -301,9 +305,10 @@ export interface SchemaRegistryArgs {
  * - `explain`: read-only report on one workspace;
  * - `preview`: read-only impact of switching the built shadow in; `switch`: that switch, guarded by --fingerprint;
  * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`;
- * - `export-events`: GitLab's workspaces as full-row events, to a topic or a file (writes no database).
+* - `export-events`: GitLab's workspaces as full-row events, to a topic or a file (writes no database).
+ * - `demo`: a rebuild (then replays) from the bundled demo data, with a summary.
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'export-events' | DeadLetterMode;
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'export-events' | 'demo' | DeadLetterMode;
 
 const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
 export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
@@ -436,14 +441,17 @@ export function parseCommandLine(
   const starts = [args['from-offset'], args['from-timestamp'], args['from-beginning'] || undefined, args['from-checkpoint'] || undefined];
   if (starts.filter((x) => x !== undefined).length > 1) throw new UsageError('choose one of --from-offset, --from-timestamp, --from-beginning, --from-checkpoint');
   const replay = starts.some((x) => x !== undefined);
-  if (replay && args.source !== 'kafka') throw new UsageError('--from-* options replay Kafka topics: they need --source kafka');
+  const sourceFile = args.source.startsWith('file:') ? args.source.slice('file:'.length) : undefined;
+  if (replay && args.source !== 'kafka' && !(sourceFile !== undefined && (args['from-beginning'] || args['from-checkpoint']))) {
+    throw new UsageError('--from-* options replay Kafka topics: they need --source kafka (a file replays with --from-beginning or --from-checkpoint)');
+  }
   const explain = args.explain !== undefined;
   const deadLetterMode = DEAD_LETTER_MODES.find((flag) => args[flag]);
   const modes = {
     '--status': args.status, '--rollback': args.rollback, '--verify': args.verify, '--explain': explain, '--preview': args.preview,
     '--switch': args.switch, '--no-switch': args['no-switch'], '--dead-letters': args['dead-letters'],
     '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'],
-    '--export-events': args['export-events'],
+    '--export-events': args['export-events'], '--demo': args.demo,
   };
   const chosen = Object.entries(modes).filter(([, on]) => on).map(([flag]) => flag);
   // A service's `follow` (environment or file) yields to a mode named on the command line: a one-off
@@ -455,6 +463,9 @@ export function parseCommandLine(
   if (args.json && !(args.verify || explain || args.preview || args['no-switch'] || deadLetterMode === 'dead-letters')) {
     throw new UsageError('--json goes with --verify, --explain, --preview, --no-switch or --dead-letters');
   }
+  if (args.demo && onCommandLine('source')) throw new UsageError('--demo reads the bundled demo data: drop --source');
+  if (sourceFile !== undefined && args.follow) throw new UsageError('--follow needs Kafka: a file has an end (replay it with --from-checkpoint when it has grown)');
+  if (sourceFile !== undefined && deadLetterMode) throw new UsageError('the dead-letter --source filter takes kafka or snapshot (letters from a file are kafka-path letters: filter by --workspace or --reason)');
   if (explain && onCommandLine('source-database-url')) throw new UsageError('--explain reads --database-url only (one snapshot): drop --source-database-url');
   const filterFlags = (['reason', 'workspace', 'older-than', 'since'] as const).filter((flag) => args[flag] !== undefined);
   if (!deadLetterMode && filterFlags.length > 0) throw new UsageError(`--${filterFlags[0]} goes with --dead-letters, --retry-dead-letters or --purge-dead-letters`);
@@ -480,6 +491,8 @@ export function parseCommandLine(
     ? deadLetterMode
     : exportTo
     ? 'export-events'
+    : args.demo
+    ? 'demo'
     : args.status
     ? 'status'
     : args.rollback
@@ -511,7 +524,8 @@ export function parseCommandLine(
   }
   return {
     projection: 'agentk-states',
-    source: args.source,
+    source: sourceFile === undefined ? (args.source as 'kafka' | 'snapshot') : 'file',
+    sourceFile,
     databaseUrl: args['database-url'],
     sourceDatabaseUrl: args['source-database-url'],
     dataDir: args['data-dir'] ?? defaultDataDir(env),
@@ -535,7 +549,7 @@ export function parseCommandLine(
       reason: args.reason,
       workspaceId: args.workspace,
       // A filter only when given on the command line: otherwise it chooses where a rebuild reads from.
-      source: onCommandLine('source') ? args.source : undefined,
+      source: onCommandLine('source') ? (args.source as 'kafka' | 'snapshot') : undefined,
       olderThanSeconds: args['older-than'],
       since: args.since,
     },

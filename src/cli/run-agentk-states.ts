@@ -2,6 +2,7 @@
  * `rebuild-projection agentk-states`: opens the resources the mode needs, runs it, records the run, and
  * maps the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
  */
+import { access, constants } from 'node:fs/promises';
 import kafkajs, { type Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
@@ -23,9 +24,13 @@ import { migrate } from '../sink/postgres/migrate.js';
 import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { finishRun, startRun } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
+import { eventFile, FileSourceError, type EventFile } from '../sources/file/file-source.js';
+import { runFileReplay } from '../engine/file-replayer.js';
 import { HistoryMissingError } from '../sources/kafka/history-check.js';
 import { KafkaConnectError, KafkaTopicMissingError, openKafka } from '../sources/kafka/kafka-client.js';
 import { KafkaSecurityFileError, loadKafkaSecurity } from '../sources/kafka/kafka-security.js';
+import { DemoDatabaseNotEmptyError } from '../sink/postgres/demo-tables.js';
+import { demoSummary, prepareDemo } from './demo.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
 import { createSchemaRegistrySource, SchemaRegistryError } from '../events/codec/schema-registry.js';
@@ -81,6 +86,8 @@ const OPERATIONAL_ERRORS = [
   KafkaSecurityFileError,
   ...EXPORT_ERRORS,
   SchemaRegistryError,
+  FileSourceError,
+  DemoDatabaseNotEmptyError,
   kafkajs.KafkaJSError,
 ];
 
@@ -133,9 +140,24 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       case 'switch':
         return await rebuild(args, io, target, kafka, releasers, decode, metrics);
       case 'follow':
-      case 'replay':
+      case 'replay': {
+        if (args.sourceFile !== undefined) {
+          const file = await readableFile(args.sourceFile);
+          return await consume(args, io, target, 'file', () => replayFile(args, io, target, file, decode));
+        }
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
-        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args), decode, metrics);
+        const start = args.mode === 'follow' ? { kind: 'checkpoints' as const } : replayStart(args);
+        return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, start, decode, metrics));
+      }
+      case 'demo': {
+        const start = await prepareDemo(target, io.log);
+        const demo: CliArgs = { ...args, source: 'file', sourceFile: start.file.path, mode: start.resume ? 'replay' : 'rebuild', fromCheckpoint: start.resume };
+        const code = start.resume
+          ? await consume(demo, io, target, 'file', () => replayFile(demo, io, target, start.file, decode))
+          : await rebuild(demo, io, target, undefined, releasers, decode, metrics);
+        for (const line of await demoSummary(target, start, demoDatabase(args))) io.report(line);
+        return code;
+      }
       case 'retry-dead-letters':
       case 'purge-dead-letters':
         return await workOffDeadLetters(args, io, target, decode);
@@ -231,7 +253,8 @@ async function rebuild(
   // A snapshot rebuild hands off to Kafka when asked to follow, or when a consumer has been applying events
   // to the live table (it has checkpoints): the switched-in table must then contain what that consumer applied.
   const handoff =
-    args.source === 'kafka' || args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0);
+    args.source === 'kafka' || (args.source === 'snapshot' && (args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0)));
+  const file = args.sourceFile === undefined ? undefined : await readableFile(args.sourceFile);
   const switchOnly = args.mode === 'switch';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: args.mode, source: args.source });
   const progress = createProgressReporter(io.progress);
@@ -244,6 +267,7 @@ async function rebuild(
       source: args.source,
       // --switch: the rebuild's own source decides whether it reads Kafka.
       kafka: handoff || switchOnly ? kafka : undefined,
+      file,
       batchSize: args.batchSize,
       agentConfigMode: args.agentConfigMode,
       decode,
@@ -297,7 +321,7 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
-    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, metrics);
+    if (args.follow && kafka) return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, metrics));
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
@@ -321,7 +345,7 @@ async function recordFailedRun(target: Database, runId: number, error: unknown, 
   }
 }
 
-async function consume(
+function replayKafka(
   args: CliArgs,
   io: CliIo,
   target: Database,
@@ -329,26 +353,55 @@ async function consume(
   start: ReplayStart,
   decode: WorkspaceDecoder,
   metrics: Metrics | undefined,
-): Promise<ExitCode> {
+): Promise<ReplayTotals> {
+  return runKafkaReplay({
+    kafka,
+    db: target,
+    projection: AGENTK_STATES_PROJECTION,
+    topics: args.topics,
+    groupId: args.group,
+    follow: args.follow,
+    start,
+    agentConfigMode: args.agentConfigMode,
+    sink: liveAgentkStates,
+    decode,
+    signal: io.signal,
+    log: io.log,
+    observer: metrics?.observer,
+  });
+}
+
+/** `--source file:PATH` with --from-checkpoint or --from-beginning: the file's records past (or from) the checkpoints. */
+function replayFile(args: CliArgs, io: CliIo, target: Database, file: EventFile, decode: WorkspaceDecoder): Promise<ReplayTotals> {
+  const start = args.fromBeginning ? 'beginning' : 'checkpoints';
+  return runFileReplay({ db: target, projection: AGENTK_STATES_PROJECTION, file, start, agentConfigMode: args.agentConfigMode, sink: liveAgentkStates, decode, batchSize: args.batchSize, signal: io.signal, log: io.log });
+}
+
+/** Where the demo's data is, and the flags that reach it again. */
+function demoDatabase(args: CliArgs): { description: string; flags: string } {
+  if (args.databaseUrl === undefined) return { description: `the embedded PostgreSQL in ${args.dataDir}`, flags: `--data-dir ${args.dataDir}` };
+  const url = new URL(args.databaseUrl);
+  url.password = url.password ? '***' : '';
+  return { description: `the database ${url.toString()}`, flags: `--database-url ${url.toString()}` };
+}
+
+/** `--source file:PATH`: refused at once (exit 1, one line) when it cannot be read, before any run is recorded. */
+async function readableFile(path: string): Promise<EventFile> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (error) {
+    throw new FileSourceError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return eventFile(path);
+}
+
+/** Follow or replay (Kafka, or a file) into the live table, recorded as a run; the result is one line. */
+async function consume(args: CliArgs, io: CliIo, target: Database, source: 'kafka' | 'file', run: () => Promise<ReplayTotals>): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
-  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
+  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source });
   const started = performance.now();
   try {
-    const totals: ReplayTotals = await runKafkaReplay({
-      kafka,
-      db: target,
-      projection: AGENTK_STATES_PROJECTION,
-      topics: args.topics,
-      groupId: args.group,
-      follow: args.follow,
-      start,
-      agentConfigMode: args.agentConfigMode,
-      sink: liveAgentkStates,
-      decode,
-      signal: io.signal,
-      log: io.log,
-      observer: metrics?.observer,
-    });
+    const totals = await run();
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
     // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters
     // a later event cleared (a workspace deleted from GitLab before its tombstone arrived), nor only new ones.
@@ -356,7 +409,7 @@ async function consume(
     await finishRun(target, runId, unresolved > 0 ? 'succeeded_with_dead_letters' : 'succeeded', totals);
     const seconds = (performance.now() - started) / 1000;
     io.report(
-      `agentk-states kafka ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
+      `agentk-states ${source} ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
         `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.held} held, ${totals.skipped} already applied, ` +
         `${seconds.toFixed(1)} s; ${deadLetters} dead letters in total`,
     );
