@@ -183,7 +183,7 @@ async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
   io.log.info(
     `no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
       `${db.created ? " (created, with GitLab's tables)" : ''}; one process at a time, not for production`,
-    { dataDir: db.dataDir },
+    { dataDir: db.dataDir, created: db.created },
   );
   return db;
 }
