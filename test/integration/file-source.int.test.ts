@@ -124,6 +124,12 @@ function eventStream(keyed: boolean): Stream {
     } else rows.set(id, row);
     messages.push(...history);
   }
+  // A bad update holds its workspace's later events (sequenced dead letters): its row stays at version 1.
+  const holder = workspaceRow(5032);
+  const badUpdate = JSON.parse(asJson(updatedEvent(5032, 2, { desired_state: 'Stopped' })).value!.toString('utf8')) as Record<string, unknown>;
+  messages.push(asJson(createdEvent(holder)), { key: Buffer.from('5032'), value: Buffer.from(JSON.stringify({ ...badUpdate, version: 'two' })) }, asJson(updatedEvent(5032, 3, { desired_state: 'Stopped' })));
+  rows.set(5032, holder);
+  badCount++;
   // Deleted, then created again on the same partition.
   const again = workspaceRow(5031, { name: 'workspace-5031-again' });
   messages.push(asJson(createdEvent(workspaceRow(5031))), deletion(5031, 2), asJson(createdEvent(again, 3)));
@@ -146,6 +152,9 @@ const letters = async (db: pg.Pool) =>
   ).rows as { workspace_id: number | null; error_kind: string; error_path: string | null; topic: string | null; kafka_partition: number | null; kafka_offset: string | null; message: string }[];
 const checkpoints = async (db: pg.Pool) =>
   (await db.query(`SELECT topic, kafka_partition, next_offset::text FROM rebuild_projection.checkpoints WHERE projection = 'agentk-states' ORDER BY 1, 2`)).rows;
+/** Events held behind their workspace's bad message (not the bad messages' own rows). */
+const held = async (db: pg.Pool) =>
+  (await db.query(`SELECT workspace_id::int, topic, kafka_partition, kafka_offset::text FROM rebuild_projection.held_events WHERE projection = 'agentk-states' AND dead_letter_key IS NULL ORDER BY 1, 2, 3, 4`)).rows;
 const isBadMessage = (letter: { error_kind: string }) => (BAD_MESSAGE_REASONS as readonly string[]).includes(letter.error_kind);
 const withoutMessage = <T extends { message: string }>(rows: T[]) => rows.map(({ message: _, ...rest }) => rest);
 
@@ -179,6 +188,8 @@ describe('the file source', () => {
     const kafkaLetters = await letters(viaKafka.pool);
     expect(kafkaLetters.filter((l) => l.topic !== null)).toHaveLength(stream.badCount - kafkaLetters.filter((l) => l.error_kind.startsWith('devfile_')).length);
     expect(withoutMessage(await letters(viaFile.pool))).toEqual(withoutMessage(kafkaLetters));
+    expect(await held(viaFile.pool)).toEqual(await held(viaKafka.pool));
+    expect((await held(viaKafka.pool)).map((h) => h.workspace_id)).toEqual([5032]);
     // A replay of the backup leaves the checkpoints a --follow of the topic continues from.
     expect(await checkpoints(viaFile.pool)).toEqual(await checkpoints(viaKafka.pool));
     // Each bad message's letter names its line in the dump beside its position in the topic.
@@ -211,10 +222,12 @@ describe('the file source', () => {
     expect(rows.size).toBe(stream.rows.length);
     expect(await readModel(viaFile.pool)).toEqual(rows);
     const comparable = (all: Awaited<ReturnType<typeof letters>>) => all.map(({ workspace_id, error_kind, error_path, kafka_offset }) => ({ workspace_id, error_kind, error_path, kafka_offset }));
+    const name = `file:${topic}.ndjson.gz`;
     const fileLetters = await letters(viaFile.pool);
     expect(comparable(fileLetters)).toEqual(comparable(await letters(viaKafka.pool)));
     expect(fileLetters.length).toBeGreaterThanOrEqual(30);
-    const name = `file:${topic}.ndjson.gz`;
+    expect(await held(viaFile.pool)).toEqual((await held(viaKafka.pool)).map((h) => ({ ...h, topic: name })));
+    expect((await held(viaFile.pool)).map((h) => h.workspace_id)).toEqual([5032]);
     const badMessages = fileLetters.filter(isBadMessage);
     expect(badMessages.length).toBeGreaterThanOrEqual(30);
     for (const letter of badMessages) {
