@@ -242,6 +242,13 @@ describe('the file source', () => {
     expect(replay.stdout).toContain(`: ${stream.messages.length} events, 0 written, `);
     expect(await readModel(viaFile.pool)).toEqual(rows);
     expect(comparable(await letters(viaFile.pool))).toEqual(comparable(fileLetters));
+
+    // Tried again, a bad line is still bad; its letter then names its position (line − 1), not its line.
+    const retried = await runCli(['agentk-states', '--retry-dead-letters', '--reason', 'not_json', '--database-url', viaFile.url]);
+    expect(retried.code, retried.stderr).toBe(2);
+    const notJson = (await letters(viaFile.pool)).filter((l) => l.error_kind === 'not_json');
+    expect(notJson.length).toBeGreaterThan(0);
+    for (const letter of notJson) expect(letter.message.startsWith(`${name}[0]@${letter.kafka_offset}: not_json`), letter.message).toBe(true);
   }, 120_000);
 
   it('refuses --follow with a file (exit 64) and a file it cannot read (exit 1), each in one line', async () => {
