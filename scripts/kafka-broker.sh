@@ -19,6 +19,10 @@
 #                          broker (e.g. the fault suite's, which it stops and restarts) needs its own
 #   KAFKA_START_TIMEOUT    seconds to wait for the port after launching (default 90)
 #   KAFKA_STOP_TIMEOUT     seconds to wait after SIGTERM before SIGKILL (default 30)
+#   KAFKA_SERVER_TEMPLATE  another server.properties template (default test/kafka/server.properties.template),
+#                          e.g. with TLS and SASL listeners besides the PLAINTEXT one on KAFKA_PORT
+#   KAFKA_FORMAT_ARGS_FILE extra arguments for kafka-storage format, one per line (e.g. --add-scram and its
+#                          value: SCRAM users must exist before a KRaft broker starts)
 #
 # The broker's stdout/stderr (log4j2 at WARN, test/kafka/log4j2.properties) goes to
 # $KAFKA_STATE_DIR/broker.log, which is kept after stop for debugging.
@@ -35,7 +39,7 @@ DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.11.0
 
 KAFKA_DIR="$ROOT/test/kafka"
 POM="$KAFKA_DIR/pom.xml"
-TEMPLATE="$KAFKA_DIR/server.properties.template"
+TEMPLATE="${KAFKA_SERVER_TEMPLATE:-$KAFKA_DIR/server.properties.template}"
 LOG4J2_CONFIG="$KAFKA_DIR/log4j2.properties"
 
 # The jars are shared by every broker; the state (pid, data, log) is per broker.
@@ -222,9 +226,11 @@ do_start() {
       "$TEMPLATE" >"$data/server.properties"
     grep -q '@[A-Z_]*@' "$data/server.properties" && die "placeholder not replaced in server.properties"
     : >"$LOG_FILE"
+    local format_args=()
+    [[ -n "${KAFKA_FORMAT_ARGS_FILE:-}" ]] && mapfile -t format_args <"$KAFKA_FORMAT_ARGS_FILE"
     log "formatting ${data#"$ROOT/"}"
     if ! java "${JAVA_OPTS[@]}" -cp "$cp" kafka.tools.StorageTool format \
-        -t "$CLUSTER_ID" -c "$data/server.properties" --ignore-formatted >>"$LOG_FILE" 2>&1; then
+        -t "$CLUSTER_ID" -c "$data/server.properties" --ignore-formatted "${format_args[@]}" >>"$LOG_FILE" 2>&1; then
       log_tail
       rm -rf -- "$data"; rm -f "$DATA_FILE"
       die "kafka-storage format failed"

@@ -9,6 +9,14 @@ import { z } from 'zod';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
 import { defaultDataDir } from '../sink/postgres/embedded.js';
 import { DEFAULT_ROLLBACK_HISTORY } from '../sink/postgres/switch-shadow.js';
+import {
+  KAFKA_SECRET_ENV,
+  kafkaSaslMechanismSchema,
+  kafkaSecurityProtocolSchema,
+  KafkaSecuritySettingsError,
+  parseKafkaSecurity,
+  type KafkaSecuritySettings,
+} from '../sources/kafka/kafka-security.js';
 import { parseConfigFile, type ConfigValues } from './config-file.js';
 import { didYouMean } from './did-you-mean.js';
 import { UsageError } from './usage-error.js';
@@ -56,6 +64,12 @@ const nonNegativeInt = z
   .transform(Number)
   .refine((n) => n <= 1_000_000_000, 'must be at most 1000000000');
 
+const tcpPort = z
+  .string()
+  .regex(/^\d+$/, 'takes a TCP port number')
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 65_535, 'must be between 1 and 65535');
+
 const isoTime = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'must be an ISO-8601 time, e.g. 2026-11-25T10:00:00Z');
 
 const list = nonEmpty.transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
@@ -94,6 +108,15 @@ export const OPTIONS = {
   brokers: { type: 'string', value: 'HOST:PORT,…', help: 'Kafka bootstrap brokers', schema: list, fallbackEnv: 'KAFKA_BROKERS' },
   topic: { type: 'string', value: 'NAME,…', help: 'topics to consume', default: 'workspace-events', schema: list },
   group: { type: 'string', value: 'ID', help: 'Kafka consumer group', default: 'rebuild-projection-agentk-states', schema: nonEmpty },
+  'kafka-security-protocol': { type: 'string', value: 'PROTOCOL', help: "Kafka's security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", default: 'PLAINTEXT', schema: kafkaSecurityProtocolSchema },
+  'kafka-ssl-ca-file': { type: 'string', value: 'FILE', help: "PEM CA certificates the brokers' certificates must chain to", defaultText: 'the system CAs', schema: nonEmpty },
+  'kafka-ssl-cert-file': { type: 'string', value: 'FILE', help: 'mutual TLS: our PEM client certificate (with --kafka-ssl-key-file)', schema: nonEmpty },
+  'kafka-ssl-key-file': { type: 'string', value: 'FILE', help: 'mutual TLS: its PEM private key', schema: nonEmpty },
+  'kafka-ssl-key-password-file': { type: 'string', value: 'FILE', help: 'file holding the passphrase of an encrypted key', defaultText: `$${KAFKA_SECRET_ENV.sslKeyPassword}`, schema: nonEmpty },
+  'kafka-ssl-no-hostname-verification': { type: 'boolean', help: "accept a broker certificate that does not name the broker's host (the CA is still checked)", schema: z.boolean() },
+  'kafka-sasl-mechanism': { type: 'string', value: 'MECHANISM', help: "Kafka's sasl.mechanism: plain, scram-sha-256 or scram-sha-512", schema: kafkaSaslMechanismSchema },
+  'kafka-sasl-username': { type: 'string', value: 'NAME', help: 'SASL user', schema: nonEmpty },
+  'kafka-sasl-password-file': { type: 'string', value: 'FILE', help: 'file holding the SASL password', defaultText: `$${KAFKA_SECRET_ENV.saslPassword}`, schema: nonEmpty },
   follow: { type: 'boolean', help: 'keep consuming after catching up, until SIGTERM/SIGINT (set in the environment or file: yields to another mode flag)', schema: z.boolean() },
   'from-offset': { type: 'string', value: 'P:O,…|O', help: 'replay from these offsets (partition:offset, or one offset for every partition)', schema: offsetsSchema, from: FLAG_ONLY },
   'from-timestamp': { type: 'string', value: 'ISO-8601', help: 'replay from the first offset at or after this time', schema: isoTime.transform((text) => Date.parse(text)), from: FLAG_ONLY },
@@ -118,6 +141,15 @@ export const OPTIONS = {
   since: { type: 'string', value: 'ISO-8601', help: 'with --*dead-letters: first seen at or after this time', schema: isoTime.transform((text) => new Date(text)), from: FLAG_ONLY },
   yes: commandFlag('with --purge-dead-letters: really delete'),
   schemas: { type: 'string', value: 'DIR', help: 'Avro catalog directory (catalog.json and .avsc files)', defaultText: "the package's schemas/", schema: nonEmpty },
+  'export-events': commandFlag("produce one full-row event per workspace of GitLab's workspaces table (one snapshot) to --topic, or --to-file"),
+  'to-file': { type: 'string', value: 'FILE', help: 'with --export-events: write NDJSON (one JSON event per line) to this new file instead of Kafka', schema: nonEmpty, from: FLAG_ONLY },
+  'export-encoding': { type: 'string', value: 'json|avro', help: 'with --export-events to Kafka: the event encoding', defaultText: 'json', schema: z.enum(['json', 'avro'], { message: 'must be "json" or "avro"' }), from: FLAG_ONLY },
+  append: commandFlag('with --export-events: produce even though the topic already holds messages'),
+  'schema-registry': { type: 'string', value: 'URL', help: "schema registry (Confluent's REST API, e.g. Apicurio's …/apis/ccompat/v7): Avro schema ids are its ids, not --schemas' catalog's", schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }) },
+  'registry-user': { type: 'string', value: 'USER', help: 'with --schema-registry: HTTP basic auth user (with a password)', schema: nonEmpty },
+  'registry-password': { type: 'string', value: 'PASSWORD', help: 'with --registry-user: its password; prefer the environment variable or the file (a flag shows in ps)', schema: nonEmpty, secret: true },
+  'registry-password-file': { type: 'string', value: 'FILE', help: 'with --registry-user: read its password from this file', schema: nonEmpty },
+  'registry-ca': { type: 'string', value: 'FILE', help: 'with an https --schema-registry: trust the PEM certificates in this file', schema: nonEmpty },
   explain: {
     type: 'string',
     value: 'WORKSPACE_ID',
@@ -132,6 +164,9 @@ export const OPTIONS = {
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
+  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a replay)', defaultText: 'off', schema: tcpPort },
+  'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (every interface, as probes reach a container)', default: '0.0.0.0', schema: nonEmpty },
+  'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind', default: '1000', schema: nonNegativeInt },
   demo: commandFlag('try it: rebuild from the bundled demo data (demo/) and say what it did'),
   config: { type: 'string', value: 'FILE', help: `read settings from this file (${CONFIG_FILE_FORMAT}); flags and environment variables override it`, schema: nonEmpty, from: ['env'] },
   version: commandFlag('print the version'),
@@ -168,6 +203,7 @@ Modes:
   --dead-letters [filters] [--json]  list dead letters (read-only); --retry-dead-letters [filters],
                                      --purge-dead-letters [filters] --yes work them off
   --explain WORKSPACE_ID [--json]    everything known about one workspace (read-only)
+  --export-events [--to-file FILE]   produce one full-row event per workspace (one snapshot) to bootstrap a topic
 
 Options:
 ${entries
@@ -211,6 +247,8 @@ export interface CliArgs {
   brokers: string[] | undefined;
   topics: string[];
   group: string;
+  /** TLS and SASL towards Kafka (files not read yet). */
+  kafkaSecurity: KafkaSecuritySettings;
   follow: boolean;
   fromOffset: FromOffsets | undefined;
   fromTimestamp: number | undefined;
@@ -234,16 +272,29 @@ export interface CliArgs {
   sample: number | undefined;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
+  /** --metrics-port: the operations endpoint (/metrics, /healthz, /readyz); undefined: none. */
+  metrics: { host: string; port: number; readyMaxLag: number } | undefined;
   /** --dead-letters, --retry-dead-letters, --purge-dead-letters: which letters (`--source` only when given). */
   deadLetterFilter: DeadLetterFilter;
   /** --purge-dead-letters: confirmed. */
   yes: boolean;
   /** --schemas: the Avro catalog directory; undefined: the package's. */
   schemasDir: string | undefined;
+  /** --export-events: to Kafka (the first --topic) in this encoding, or to a new NDJSON file. */
+  exportTo: { kind: 'kafka'; encoding: 'json' | 'avro'; append: boolean } | { kind: 'file'; path: string } | undefined;
+  /** --schema-registry and its credentials (files not read yet). */
+  schemaRegistry: SchemaRegistryArgs | undefined;
   help: boolean;
   /** --version: print the package's version. */
   version: boolean;
   mode: Mode;
+}
+
+export interface SchemaRegistryArgs {
+  url: string;
+  user: string | undefined;
+  password: { value: string } | { file: string } | undefined;
+  caFile: string | undefined;
 }
 
 /**
@@ -256,15 +307,16 @@ export interface CliArgs {
  * - `explain`: read-only report on one workspace;
  * - `preview`: read-only impact of switching the built shadow in; `switch`: that switch, guarded by --fingerprint;
  * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`;
+* - `export-events`: GitLab's workspaces as full-row events, to a topic or a file (writes no database).
  * - `demo`: a rebuild (then replays) from the bundled demo data, with a summary.
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'demo' | DeadLetterMode;
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'export-events' | 'demo' | DeadLetterMode;
 
 const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
 export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
 
 /** REBUILD_PROJECTION_ variables that are not options, so not reported as unknown. */
-const OTHER_ENV_VARS = new Set(['REBUILD_PROJECTION_DEBUG']);
+const OTHER_ENV_VARS = new Set<string>(['REBUILD_PROJECTION_DEBUG', ...Object.values(KAFKA_SECRET_ENV)]);
 
 /** A value as found, before its schema: a flag's string or true, or the text of a variable or file key. */
 interface Found {
@@ -400,7 +452,8 @@ export function parseCommandLine(
   const modes = {
     '--status': args.status, '--rollback': args.rollback, '--verify': args.verify, '--explain': explain, '--preview': args.preview,
     '--switch': args.switch, '--no-switch': args['no-switch'], '--dead-letters': args['dead-letters'],
-    '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'], '--demo': args.demo,
+    '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'],
+    '--export-events': args['export-events'], '--demo': args.demo,
   };
   const chosen = Object.entries(modes).filter(([, on]) => on).map(([flag]) => flag);
   // A service's `follow` (environment or file) yields to a mode named on the command line: a one-off
@@ -428,9 +481,18 @@ export function parseCommandLine(
   const switches = !(args.status || args.rollback || args.verify || explain || deadLetterMode || args.preview || args['no-switch'] || replay || (args.follow && args.source === 'kafka'));
   if (onCommandLine('max-restarts') && !switches) throw new UsageError('--max-restarts goes with a rebuild that switches, or with --switch');
   if (onCommandLine('rollback-history') && !switches) throw new UsageError('--rollback-history goes with a rebuild that switches, or with --switch');
+  const exportTo = exportTarget(args, onCommandLine);
   if (args.verify && onCommandLine('source-database-url')) throw new UsageError('--verify reads --database-url only (one snapshot of both tables): drop --source-database-url');
+  const registryFlags = (['registry-user', 'registry-password', 'registry-password-file', 'registry-ca'] as const).filter((flag) => args[flag] !== undefined);
+  if (args['schema-registry'] === undefined && registryFlags.length > 0) throw new UsageError(`--${registryFlags[0]} goes with --schema-registry`);
+  if (args['registry-password'] !== undefined && args['registry-password-file'] !== undefined) throw new UsageError('choose one of --registry-password, --registry-password-file');
+  const registryPassword = args['registry-password'] ?? args['registry-password-file'];
+  if ((args['registry-user'] === undefined) !== (registryPassword === undefined)) throw new UsageError('--registry-user and a password (--registry-password or --registry-password-file) go together');
+  if (args['registry-ca'] !== undefined && !args['schema-registry']?.startsWith('https:')) throw new UsageError('--registry-ca goes with an https:// --schema-registry');
   const mode: Mode = deadLetterMode
     ? deadLetterMode
+    : exportTo
+    ? 'export-events'
     : args.demo
     ? 'demo'
     : args.status
@@ -450,6 +512,18 @@ export function parseCommandLine(
                 : args.follow && args.source === 'kafka'
                   ? 'follow'
                   : 'rebuild';
+  // The endpoint serves the modes that run for a while. A service's metrics-port (environment or file) is
+  // ignored by a one-off --status beside it, which would find its port taken; on the command line it is refused.
+  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'replay' || mode === 'switch';
+  if (onCommandLine('metrics-port') && !serves) throw new UsageError(`--metrics-port goes with a rebuild, --follow or a replay (not ${chosen[0]})`);
+  const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
+  if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
+  let kafkaSecurity: KafkaSecuritySettings;
+  try {
+    kafkaSecurity = parseKafkaSecurity(args, env);
+  } catch (error) {
+    throw error instanceof KafkaSecuritySettingsError ? new UsageError(error.message) : error;
+  }
   return {
     projection: 'agentk-states',
     source: sourceFile === undefined ? (args.source as 'kafka' | 'snapshot') : 'file',
@@ -462,6 +536,7 @@ export function parseCommandLine(
     brokers: args.brokers,
     topics: args.topic,
     group: args.group,
+    kafkaSecurity,
     follow: args.follow,
     fromOffset: args['from-offset'],
     fromTimestamp: args['from-timestamp'],
@@ -471,6 +546,7 @@ export function parseCommandLine(
     json: args.json,
     sample: args.sample,
     shutdownTimeoutS: args['shutdown-timeout'],
+    metrics: args['metrics-port'] === undefined || !serves ? undefined : { host: args['metrics-host'], port: args['metrics-port'], readyMaxLag: args['ready-max-lag'] },
     deadLetterFilter: {
       reason: args.reason,
       workspaceId: args.workspace,
@@ -481,6 +557,16 @@ export function parseCommandLine(
     },
     yes: args.yes,
     schemasDir: args.schemas,
+    exportTo,
+    schemaRegistry:
+      args['schema-registry'] === undefined
+        ? undefined
+        : {
+            url: args['schema-registry'],
+            user: args['registry-user'],
+            password: args['registry-password'] !== undefined ? { value: args['registry-password'] } : args['registry-password-file'] !== undefined ? { file: args['registry-password-file'] } : undefined,
+            caFile: args['registry-ca'],
+          },
     noSwitch: args['no-switch'],
     fingerprint: args.fingerprint,
     maxRestarts: args['max-restarts'],
@@ -490,4 +576,18 @@ export function parseCommandLine(
     version: args.version,
     mode,
   };
+}
+
+/** --export-events and its options, checked together. */
+function exportTarget(args: OptionValues, onCommandLine: (name: OptionName) => boolean): CliArgs['exportTo'] {
+  const flags = (['to-file', 'export-encoding', 'append'] as const).filter((flag) => args[flag] !== undefined && args[flag] !== false);
+  if (!args['export-events']) {
+    if (flags.length > 0) throw new UsageError(`--${flags[0]} goes with --export-events`);
+    return undefined;
+  }
+  if (onCommandLine('source-database-url')) throw new UsageError('--export-events reads --database-url (one snapshot): drop --source-database-url');
+  const path = args['to-file'];
+  if (path === undefined) return { kind: 'kafka', encoding: args['export-encoding'] ?? 'json', append: args.append };
+  if (args['export-encoding'] !== undefined || args.append) throw new UsageError('--to-file writes JSON to a new file: drop --export-encoding and --append');
+  return { kind: 'file', path };
 }

@@ -27,13 +27,17 @@ import { withClient } from '../sink/postgres/transaction.js';
 import { eventFile, FileSourceError, type EventFile } from '../sources/file/file-source.js';
 import { runFileReplay } from '../engine/file-replayer.js';
 import { HistoryMissingError } from '../sources/kafka/history-check.js';
+import { KafkaConnectError, KafkaTopicMissingError, openKafka } from '../sources/kafka/kafka-client.js';
+import { KafkaSecurityFileError, loadKafkaSecurity } from '../sources/kafka/kafka-security.js';
 import { DemoDatabaseNotEmptyError } from '../sink/postgres/demo-tables.js';
 import { demoSummary, prepareDemo } from './demo.js';
-import { createKafka, KafkaTopicMissingError } from '../sources/kafka/kafka-client.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
+import { createSchemaRegistrySource, SchemaRegistryError } from '../events/codec/schema-registry.js';
+import { schemaRegistryConfig } from './schema-registry-config.js';
 import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
 import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
+import { EXPORT_ERRORS, runExportEvents } from './export-events.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
 import { explainJson, explainText } from './explain-report.js';
@@ -43,6 +47,8 @@ import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
 import { previewJson, previewText } from './impact-report.js';
 import { verifyJson, verifyText } from './verify-report.js';
+import { Metrics } from '../ops/metrics.js';
+import { OpsServerError, startOpsServer } from '../ops/http-server.js';
 
 export interface CliIo {
   signal: AbortSignal;
@@ -75,6 +81,11 @@ const OPERATIONAL_ERRORS = [
   DeadLettersBusyError,
   DeadLetterTablesMissingError,
   SchemaCatalogError,
+  OpsServerError,
+  KafkaConnectError,
+  KafkaSecurityFileError,
+  ...EXPORT_ERRORS,
+  SchemaRegistryError,
   FileSourceError,
   DemoDatabaseNotEmptyError,
   kafkajs.KafkaJSError,
@@ -83,11 +94,22 @@ const OPERATIONAL_ERRORS = [
 export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCode> {
   const releasers: Releaser[] = [];
   try {
+    // First, so that /readyz answers (503) while the run prepares, and /healthz from the start.
+    const metrics = args.metrics ? await serveMetrics(args.metrics, io, releasers) : undefined;
     const target = args.databaseUrl ? await openPool(args.databaseUrl, 'target', 4) : await openEmbedded(args.dataDir, io);
     releasers.push(() => target.end());
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
-    const decode = createWorkspaceDecoder(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) });
+    // Checks the brokers and our credentials before anything else talks to Kafka (one line within seconds).
+    const connectKafka = async (): Promise<Kafka> => {
+      if (!args.brokers?.length) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
+      return openKafka({ brokers: args.brokers, security: await loadKafkaSecurity(args.kafkaSecurity), log: io.log });
+    };
+    if (args.mode === 'export-events') return await runExportEvents(args, io, target, connectKafka);
+    const decode = createWorkspaceDecoder({
+      ...(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) }),
+      ...(args.schemaRegistry === undefined ? {} : { registry: createSchemaRegistrySource(schemaRegistryConfig(args.schemaRegistry)) }),
+    });
     if (args.mode === 'explain') return await explain(args, io, target);
     // Check that this is GitLab's database before creating our schema in it. Both steps are idempotent, so a
     // connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
@@ -99,7 +121,9 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
         }),
       { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
-    const kafka = args.brokers?.length ? { kafka: createKafka({ brokers: args.brokers, log: io.log }), topics: args.topics, groupId: args.group } : undefined;
+    // Only the modes that use Kafka connect to it (a rollback must not fail because a broker is down).
+    const usesKafka = args.brokers?.length && ['status', 'rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
+    const kafka = usesKafka ? { kafka: await connectKafka(), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
       case 'status':
         for (const line of await statusReport(target, AGENTK_STATES_PROJECTION, kafka)) io.report(line);
@@ -114,7 +138,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       }
       case 'rebuild':
       case 'switch':
-        return await rebuild(args, io, target, kafka, releasers, decode);
+        return await rebuild(args, io, target, kafka, releasers, decode, metrics);
       case 'follow':
       case 'replay': {
         if (args.sourceFile !== undefined) {
@@ -123,14 +147,14 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
         }
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
         const start = args.mode === 'follow' ? { kind: 'checkpoints' as const } : replayStart(args);
-        return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, start, decode));
+        return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, start, decode, metrics));
       }
       case 'demo': {
         const start = await prepareDemo(target, io.log);
         const demo: CliArgs = { ...args, source: 'file', sourceFile: start.file.path, mode: start.resume ? 'replay' : 'rebuild', fromCheckpoint: start.resume };
         const code = start.resume
           ? await consume(demo, io, target, 'file', () => replayFile(demo, io, target, start.file, decode))
-          : await rebuild(demo, io, target, undefined, releasers, decode);
+          : await rebuild(demo, io, target, undefined, releasers, decode, metrics);
         for (const line of await demoSummary(target, start, demoDatabase(args))) io.report(line);
         return code;
       }
@@ -164,6 +188,14 @@ async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
     { dataDir: db.dataDir },
   );
   return db;
+}
+
+async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo, releasers: Releaser[]): Promise<Metrics> {
+  const metrics = new Metrics({ readyMaxLag: options.readyMaxLag });
+  const server = await startOpsServer({ ...options, registry: metrics.registry, readiness: () => metrics.consumer.readiness(options.readyMaxLag) });
+  releasers.push(() => server.close());
+  io.log.info(`serving /metrics, /healthz and /readyz on ${server.address.host}:${server.address.port}`, server.address);
+  return metrics;
 }
 
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
@@ -212,6 +244,7 @@ async function rebuild(
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined,
   releasers: Releaser[],
   decode: WorkspaceDecoder,
+  metrics: Metrics | undefined,
 ): Promise<ExitCode> {
   if (args.source === 'kafka' && !kafka && args.mode !== 'switch') throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
   if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
@@ -240,13 +273,17 @@ async function rebuild(
       decode,
       signal: io.signal,
       log: io.log,
-      onProgress: (sample) => progress.update(sample),
+      onProgress: (sample) => {
+        progress.update(sample);
+        metrics?.rebuildProgress(sample);
+      },
       until: args.noSwitch ? 'built' : 'switched',
       switchOnly,
       guard,
       rollbackHistory: args.rollbackHistory,
     });
     progress.finish();
+    metrics?.rebuildEnded(result.outcome);
     if (result.outcome === 'built') {
       const problems = result.failed + result.parked.workspaces;
       await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written: 0, unchanged: 0, failed: result.failed });
@@ -284,7 +321,7 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
-    if (args.follow && kafka) return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode));
+    if (args.follow && kafka) return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, metrics));
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish();
@@ -308,7 +345,15 @@ async function recordFailedRun(target: Database, runId: number, error: unknown, 
   }
 }
 
-function replayKafka(args: CliArgs, io: CliIo, target: Database, kafka: Kafka, start: ReplayStart, decode: WorkspaceDecoder): Promise<ReplayTotals> {
+function replayKafka(
+  args: CliArgs,
+  io: CliIo,
+  target: Database,
+  kafka: Kafka,
+  start: ReplayStart,
+  decode: WorkspaceDecoder,
+  metrics: Metrics | undefined,
+): Promise<ReplayTotals> {
   return runKafkaReplay({
     kafka,
     db: target,
@@ -322,6 +367,7 @@ function replayKafka(args: CliArgs, io: CliIo, target: Database, kafka: Kafka, s
     decode,
     signal: io.signal,
     log: io.log,
+    observer: metrics?.observer,
   });
 }
 

@@ -23,7 +23,7 @@ import { lockProjectionShared } from '../sink/postgres/projection-locks.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { loadFolds, saveFolds } from '../sink/postgres/workspace-states.js';
 import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
-import { AGENTK_STATES_PROJECTION, writeProjectedBatch, type BatchCounts } from './workspace-batch.js';
+import { AGENTK_STATES_PROJECTION, writeProjectedBatch, type WrittenBatch } from './workspace-batch.js';
 
 export { KAFKA_SOURCE };
 
@@ -47,7 +47,7 @@ export interface BatchDeps {
   materialize: boolean;
 }
 
-export interface AppliedBatch extends BatchCounts {
+export interface AppliedBatch extends WrittenBatch {
   /** Messages at or past the checkpoint that this batch applied (including dead-lettered ones). */
   consumed: number;
   /** Messages below the checkpoint: already applied by an earlier delivery. */
@@ -56,6 +56,8 @@ export interface AppliedBatch extends BatchCounts {
   parked: number;
   /** Messages held behind their workspace's bad message (sequenced dead letters). */
   held: number;
+  /** Bad messages this batch dead-lettered (`failed` also counts workspaces whose generation failed). */
+  badMessages: number;
   /** The partition's checkpoint after the batch; undefined when nothing was applied. */
   nextOffset: string | undefined;
 }
@@ -70,7 +72,9 @@ export function rawExcerpt(value: Buffer | null): string | undefined {
 
 export async function applyKafkaBatch(client: Session, batch: PartitionBatch, deps: BatchDeps): Promise<AppliedBatch> {
   const { topic, partition } = batch;
-  const result: AppliedBatch = { consumed: 0, skipped: 0, deleted: 0, parked: 0, held: 0, written: 0, unchanged: 0, failed: 0, nextOffset: undefined };
+  const result: AppliedBatch = {
+    consumed: 0, skipped: 0, deleted: 0, parked: 0, held: 0, badMessages: 0, written: 0, unchanged: 0, failed: 0, deadLetterKinds: [], nextOffset: undefined,
+  };
   // Shared with other batches, exclusive against a rebuild's switch (projection-locks.ts).
   await lockProjectionShared(client, deps.projection);
   const checkpoint = await lockCheckpoint(client, deps.projection, topic, partition);
@@ -117,14 +121,15 @@ export async function applyKafkaBatch(client: Session, batch: PartitionBatch, de
   }
   await holdEvents(client, deps.projection, holds);
   result.held = holds.filter((h) => h.deadLetterKey === null).length;
+  result.badMessages = deadLetters.length;
 
   const folding = await foldEvents(client, deps.projection, decoded, folds, deps.sink);
-  let counts: BatchCounts;
+  let counts: WrittenBatch;
   if (deps.materialize) {
     counts = await projectTouched(client, folding.touched, folding.lastMessage, deps, deadLetters);
   } else {
     await recordDeadLetters(client, AGENTK_STATES_PROJECTION, deadLetters);
-    counts = { written: 0, unchanged: 0, failed: deadLetters.length };
+    counts = { written: 0, unchanged: 0, failed: deadLetters.length, deadLetterKinds: deadLetters.map((l) => l.errorKind) };
   }
 
   const nextOffset = (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString();
@@ -199,7 +204,7 @@ export async function projectTouched(
   lastMessage: ReadonlyMap<number, WorkspaceMessage>,
   deps: Pick<BatchDeps, 'agentConfigMode' | 'sink'>,
   deadLetters: readonly DeadLetter[],
-): Promise<BatchCounts> {
+): Promise<WrittenBatch> {
   const positions = new Map(
     [...lastMessage].map(([id, m]) => [id, { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key?.toString('utf8') ?? null }]),
   );

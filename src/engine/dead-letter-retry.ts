@@ -93,6 +93,8 @@ async function work(options: DeadLetterWorkOptions, purging: boolean): Promise<D
   // Workspaces to release, each with its chosen letters and the unheld bad messages that now decode to it.
   const workspaces = new Map<number, Chosen>();
   const join = (id: number): Chosen => workspaces.get(id) ?? workspaces.set(id, { keys: [], unheld: [] }).get(id)!;
+  const unheldMessages = letters.flatMap((l) => (l.workspaceId === undefined && l.raw !== undefined && l.kafka !== undefined ? [asMessage(l.kafka, l.raw)] : []));
+  await retryTransient(() => options.decode.prepare(unheldMessages), retrying(options));
   for (const letter of letters) {
     if (letter.workspaceId !== undefined) {
       join(letter.workspaceId).keys.push(letter.key);
@@ -149,6 +151,7 @@ async function releaseWorkspace(
   const held = await readHeldEvents(client, projection, AGENTK_STATES_PROJECTION, workspaceId);
   const entries = [...held, ...chosen.unheld].sort(byPosition);
   const purged = entries.filter((e) => e.deadLetterKey !== null && purge.has(e.deadLetterKey));
+  await options.decode.prepare(entries.flatMap((e) => (e.raw === undefined ? [] : [asMessage(e, e.raw)])));
   const applied: HeldEvent[] = [];
   const events: PositionedEvent[] = [];
   let blocked: { entry: HeldEvent; error: BadMessage | undefined } | undefined;

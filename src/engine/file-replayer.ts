@@ -71,11 +71,14 @@ export async function runFileReplay(options: FileReplayOptions): Promise<FileRep
     const rewind = options.start === 'beginning' && !started.has(key);
     try {
       const applied = await retryTransient(
-        () =>
-          withTransaction(options.db, async (client) => {
+        async () => {
+          // Schema registry fetches (a dump of registry-framed Avro) happen here, outside the transaction, as on Kafka.
+          await decode.prepare(batch.records);
+          return withTransaction(options.db, async (client) => {
             if (rewind) await saveCheckpoints(client, options.projection, [{ topic: batch.topic, partition: batch.partition, nextOffset: first }]);
             return applyKafkaBatch(client, partitionBatch, deps);
-          }),
+          });
+        },
         { signal, onRetry: logRetry(options.log, `${file.path} ${key} offsets ${first}..${last}`, { topic: batch.topic, partition: batch.partition, offset: first }) },
       );
       started.add(key);
@@ -106,7 +109,7 @@ export async function runFileReplay(options: FileReplayOptions): Promise<FileRep
  * also keeps its topic position). A broken kcat envelope fails with what the file source found.
  */
 function fileDecoder(decode: WorkspaceDecoder, file: EventFile, lineOf: WeakMap<WorkspaceMessage, FileRecord>): WorkspaceDecoder {
-  return (message): DecodeResult => {
+  const locate = (message: WorkspaceMessage): DecodeResult => {
     const record = lineOf.get(message);
     if (record === undefined) return decode(message);
     const position = `${message.topic}[${message.partition}]@${message.offset}`;
@@ -130,4 +133,6 @@ function fileDecoder(decode: WorkspaceDecoder, file: EventFile, lineOf: WeakMap<
     const text = result.error.message.startsWith(`${position}: `) ? result.error.message.slice(position.length + 2) : result.error.message;
     return { ok: false, error: { ...result.error, message: `${where}${bare ? '' : ` (${position})`}: ${text}` } };
   };
+  // A dump of registry-framed Avro needs its writer schemas fetched, as the Kafka path does.
+  return Object.assign(locate, { prepare: (messages: readonly WorkspaceMessage[]) => decode.prepare(messages) });
 }

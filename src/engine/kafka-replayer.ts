@@ -28,6 +28,7 @@ import type { RowSink } from '../sink/postgres/row-sink.js';
 import { readCheckpoints, saveCheckpoints, type Checkpoint } from '../sink/postgres/checkpoints.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import { applyKafkaBatch, type AppliedBatch } from './apply-kafka-batch.js';
+import type { ConsumerObserver } from './consumer-observer.js';
 import { BatchFailedError, findBatchFailure, isTransient, retryTransient } from './retry.js';
 
 export type ReplayStart =
@@ -55,6 +56,8 @@ export interface ReplayOptions {
   log: Logger;
   /** Called after each committed batch with the running totals. */
   onBatch?: (totals: ReplayTotals) => void;
+  /** Told the assignment, positions and each committed batch (metrics, readiness). */
+  observer?: ConsumerObserver | undefined;
   /** How many partitions are processed at once in this process (default 4: PostgreSQL work of one overlaps generation of another). */
   partitionsConsumedConcurrently?: number;
 }
@@ -71,7 +74,7 @@ export interface ReplayTotals {
 }
 
 export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTotals> {
-  const { kafka, db, projection, topics, log, signal } = options;
+  const { kafka, db, projection, topics, log, signal, observer } = options;
   const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
   const admin = kafka.admin();
   await admin.connect();
@@ -110,6 +113,8 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           restartOnFailure: async () => false,
         },
       });
+      // Group joins so far: an observer hears only the latest one's assignment, and none after the stop.
+      let joins = 0;
       try {
         await running.connect();
         await running.subscribe({ topics, fromBeginning: true });
@@ -137,9 +142,23 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
             partitions.map(async (partition) => {
               const target = await targetOf(topic, partition);
               if (BigInt(await kafkaStart(topic, partition)) !== BigInt(target)) running.seek({ topic, partition, offset: target });
+              return { topic, partition, next: target };
             }),
           );
-          Promise.all(seeks).catch((error: Error) => log.warn(`could not seek to the PostgreSQL checkpoints: ${error.message}`, { err: error }));
+          const joined = Promise.all(seeks);
+          joined.catch((error: Error) => log.warn(`could not seek to the PostgreSQL checkpoints: ${error.message}`, { err: error }));
+          const join = ++joins;
+          if (observer) {
+            joined
+              .then(async (assigned) => {
+                const highs = new Map((await readPartitionRanges(admin, topics)).map((r) => [partitionKey(r.topic, r.partition), r.high]));
+                // A later join may have finished first: only the latest assignment counts.
+                if (join === joins) observer.assigned(assigned.map((p) => ({ ...p, high: highs.get(partitionKey(p.topic, p.partition)) ?? p.next })));
+              }, () => undefined)
+              .catch((error: Error) =>
+                log.warn(`could not read the high watermarks of the assigned partitions (their lag shows after their next batch): ${error.message}`, { err: error }),
+              );
+          }
         });
 
         const crashed = new Promise<never>((_, reject) => {
@@ -162,8 +181,10 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
 
         const processBatch = async (payload: EachBatchPayload): Promise<void> => {
           const { batch } = payload;
+          const started = performance.now();
           const key = partitionKey(batch.topic, batch.partition);
           const first = batch.firstOffset();
+          if (first !== null) observer?.position({ topic: batch.topic, partition: batch.partition, next: first, high: batch.highWatermark });
           if (!aligned.has(key)) {
             aligned.add(key);
             const target = await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key, { topic: batch.topic, partition: batch.partition }));
@@ -184,7 +205,11 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           const messages = batch.messages.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition }));
           const deps = { projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize ?? true };
           const applied: AppliedBatch = await retryTransient(
-            () => withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps)),
+            async () => {
+              // Schema registry fetches happen here, outside the transaction and its locks.
+              await decode.prepare(messages);
+              return withTransaction(db, (client) => applyKafkaBatch(client, { topic: batch.topic, partition: batch.partition, messages }, deps));
+            },
             retrying(`${key} offsets ${first}..${batch.lastOffset()}`, { topic: batch.topic, partition: batch.partition, offset: first }, payload),
           );
           const last = batch.messages[batch.messages.length - 1]!.offset;
@@ -192,6 +217,8 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           expected.set(key, applied.nextOffset ?? (BigInt(last) + 1n).toString());
           for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
           options.onBatch?.({ ...totals });
+          observer?.batchApplied({ topic: batch.topic, partition: batch.partition, applied, durationS: (performance.now() - started) / 1000 });
+          observer?.position({ topic: batch.topic, partition: batch.partition, next: expected.get(key)!, high: batch.highWatermark });
           if (applied.nextOffset !== undefined) {
             // A copy for kafka-consumer-groups; PostgreSQL already holds the truth, so a failure here only delays lag display.
             await running
@@ -228,6 +255,8 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
         const finished = options.follow ? abortPromise(signal) : caughtUp(db, projection, ranges, signal);
         await Promise.race([finished, crashed]);
       } finally {
+        joins++;
+        observer?.stopped();
         await running.disconnect();
       }
     };

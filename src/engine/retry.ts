@@ -1,10 +1,11 @@
 /**
  * Transient vs permanent failures, decided once, here, from a table (graphile-worker / kafkajs style).
- * Transient (the database or the broker unreachable or restarting, a serialization conflict, a deadlock, a
- * lock or statement timeout, an administrator's shutdown of our backend) is retried with capped, jittered
- * exponential backoff, logged each time, never dead-lettered. Everything else (bad data in our own tables, a
+ * Transient (the database, the broker or the schema registry unreachable or restarting, a serialization
+ * conflict, a deadlock, a lock or statement timeout, an administrator's shutdown of our backend) is retried
+ * with capped, jittered exponential backoff, logged each time, never dead-lettered. Everything else (bad data in our own tables, a
  * constraint violation, a bug) is permanent: retrying would fail the same way for ever, so it stops the run.
  */
+import { SchemaRegistryError } from '../events/codec/schema-registry.js';
 
 /**
  * SQLSTATE classes and codes worth retrying: the server or the connection, not the data. Class 08 is the
@@ -29,6 +30,13 @@ const RETRIABLE_KAFKAJS_ERRORS = new Set([
 ]);
 
 /**
+ * A schema registry's answers worth retrying (restarting, overloaded), besides no answer at all (refused,
+ * reset, DNS, a timeout). Others (401/403: credentials; a refused TLS certificate) fail the same way every
+ * time.
+ */
+const RETRIABLE_HTTP_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/**
  * GitLab's foreign key from workspace_agentk_states to workspaces. Our writes skip rows whose workspace is
  * missing, but GitLab may delete a workspace between that check and the insert (READ COMMITTED): a race, not
  * bad data, and a retry sees the workspace gone. Seen in the fault suite (23503 ended a follower).
@@ -48,6 +56,9 @@ function codeOf(error: unknown): string | undefined {
 }
 
 export function isTransient(error: unknown): boolean {
+  if (error instanceof SchemaRegistryError) {
+    return error.failure === 'no-answer' || (error.httpStatus !== undefined && RETRIABLE_HTTP_STATUSES.has(error.httpStatus));
+  }
   const code = codeOf(error);
   if (code !== undefined) {
     if (RETRIABLE_NODE_CODES.has(code) || RETRIABLE_SQLSTATES.has(code)) return true;

@@ -15,6 +15,11 @@ export interface BatchCounts {
   failed: number;
 }
 
+/** What a batch wrote, with the error kind of each dead letter it recorded (for metrics). */
+export interface WrittenBatch extends BatchCounts {
+  deadLetterKinds: string[];
+}
+
 export interface ProjectedBatch {
   rows: AgentkStateRow[];
   deadLetters: DeadLetter[];
@@ -42,7 +47,7 @@ export async function writeProjectedBatch(
   batch: ProjectedBatch,
   source: string,
   positions: ReadonlyMap<number, NonNullable<DeadLetter['kafka']>> = new Map(),
-): Promise<BatchCounts> {
+): Promise<WrittenBatch> {
   const upsert = await sink.upsert(client, batch.rows);
   const missing = new Set(upsert.missingWorkspaceIds);
   const deadLetters = [
@@ -65,5 +70,5 @@ export async function writeProjectedBatch(
     AGENTK_STATES_PROJECTION,
     batch.rows.filter((row) => !missing.has(row.workspaceId)).map((row) => row.workspaceId),
   );
-  return { written: upsert.written, unchanged: upsert.unchanged, failed: deadLetters.length };
+  return { written: upsert.written, unchanged: upsert.unchanged, failed: deadLetters.length, deadLetterKinds: deadLetters.map((l) => l.errorKind) };
 }

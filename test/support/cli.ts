@@ -30,9 +30,15 @@ export interface SpawnedCli {
   exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
-/** Starts the CLI in the background (a --follow consumer, a rebuild to kill), capturing its output. */
-export function spawnCli(args: string[]): SpawnedCli {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts the CLI in the background (a --follow consumer, a rebuild to kill), capturing its output. With `env`,
+ * the process gets only that environment (and PATH); without, this process's.
+ */
+export function spawnCli(args: string[], env?: Record<string, string>): SpawnedCli {
+  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(env === undefined ? {} : { env: { PATH: process.env.PATH ?? '', ...env } }),
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk) => (stdout += chunk));

@@ -128,8 +128,9 @@ export interface OwnKafkaBroker {
  * A broker of the caller's own, on its own ports and state directory, for tests that stop and restart it
  * (the shared test broker must keep running for everyone else).
  */
-export async function startOwnKafkaBroker(options: { stateDir: string; port: number }): Promise<OwnKafkaBroker> {
-  const env = { KAFKA_STATE_DIR: options.stateDir, KAFKA_PORT: String(options.port) };
+export async function startOwnKafkaBroker(options: { stateDir: string; port: number; env?: Record<string, string> }): Promise<OwnKafkaBroker> {
+  // `env`: more of the script's settings (KAFKA_CONTROLLER_PORT, KAFKA_SERVER_TEMPLATE, KAFKA_FORMAT_ARGS_FILE).
+  const env = { ...options.env, KAFKA_STATE_DIR: options.stateDir, KAFKA_PORT: String(options.port) };
   const brokers = addressOf(await runScriptOrThrow('start', env));
   await waitForKafka(brokers);
   return {

@@ -8,13 +8,14 @@ import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import type { Schema, Type } from 'avsc';
 import { z } from 'zod';
+import type { CodecResult } from './bad-message.js';
+import type { WriterSchema, WriterSchemas } from './confluent-avro.js';
 
 export type AvroResolver = ReturnType<Type['createResolver']>;
 
-export interface CatalogEntry {
-  id: number;
+export interface CatalogEntry extends WriterSchema {
   file: string;
-  writerType: Type;
+  shape: 'event';
   /** Undefined when the writer schema is the reader schema (decode directly, no resolution needed). */
   resolver: AvroResolver | undefined;
 }
@@ -113,9 +114,22 @@ export function loadSchemaCatalog(schemasDir: string = findSchemasDir()): Schema
         );
       }
     }
-    entries.set(id, { id, file, writerType, resolver });
+    entries.set(id, { id, file, origin: file, writerType, shape: 'event', resolver });
   }
   return { currentId: currentEntry.id, readerType, entries };
+}
+
+/** The catalog as the decoder's writer schemas: every id it maps, nothing else. */
+export function catalogWriterSchemas(catalog: SchemaCatalog): WriterSchemas {
+  const known = [...catalog.entries.keys()].join(', ');
+  return {
+    readerType: catalog.readerType,
+    lookup(id): CodecResult<WriterSchema> {
+      const entry = catalog.entries.get(id);
+      if (entry !== undefined) return { ok: true, value: entry };
+      return { ok: false, failure: { reason: 'unknown_schema_id', detail: `schema id ${id} is not in the catalog (known: ${known})` } };
+    },
+  };
 }
 
 let defaultCatalog: SchemaCatalog | undefined;

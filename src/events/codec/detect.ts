@@ -9,6 +9,8 @@ export type ValueFormat =
   | 'avro'
   /** The first non-whitespace byte is `{`. */
   | 'json-object'
+  /** The JSON text `null`: Debezium's unwrap SMT writes a delete's tombstone this way. */
+  | 'json-null'
   /** Anything else: maybe another JSON value (not an object), maybe garbage. */
   | 'other';
 
@@ -22,20 +24,29 @@ export function detectFormat(value: Buffer): ValueFormat {
   if (value.length > 0 && value[0] === CONFLUENT_MAGIC_BYTE) return 'avro';
   for (const byte of value) {
     if (isJsonWhitespace(byte)) continue;
-    return byte === OPEN_BRACE ? 'json-object' : 'other';
+    if (byte === OPEN_BRACE) return 'json-object';
+    return value.length <= MAX_NULL_TEXT && JSON_NULL.test(value.toString('latin1')) ? 'json-null' : 'other';
   }
   return 'other';
 }
+
+/** `null` with JSON whitespace around it; longer values are not worth converting to look. */
+const JSON_NULL = /^[ \t\r\n]*null[ \t\r\n]*$/;
+const MAX_NULL_TEXT = 64;
 
 export type JsonShape =
   /** Our own JSON event (`type`, `event_id`, …). */
   | { kind: 'native'; record: UnknownObject }
   /** A Debezium change event payload; null for an enveloped null payload (a delete by key). */
-  | { kind: 'debezium'; payload: UnknownObject | null };
+  | { kind: 'debezium'; payload: UnknownObject | null }
+  /** A row flattened by Debezium's ExtractNewRecordState SMT (codec/debezium-unwrap.ts). */
+  | { kind: 'debezium-row'; row: UnknownObject };
 
 /**
- * Native or Debezium. Debezium payloads have `op` (and `before`/`after`) and never `type`; the Kafka
- * Connect JSON converter with schemas enabled wraps them as `{schema, payload}`.
+ * Native, Debezium, or a flattened row. Our events always have `type`; Debezium payloads have `op` (and
+ * `before`/`after`) and never `type`; a flattened row has the `workspaces` columns (`id` among them) and
+ * none of `type`, `op`, `before`, `after` (no `workspaces` column has those names). The Kafka Connect JSON
+ * converter with schemas enabled wraps the last two as `{schema, payload}`.
  */
 export function classifyJson(object: UnknownObject): CodecResult<JsonShape> {
   let body = object;
@@ -50,5 +61,6 @@ export function classifyJson(object: UnknownObject): CodecResult<JsonShape> {
   if ('op' in body || (!('type' in body) && ('before' in body || 'after' in body))) {
     return { ok: true, value: { kind: 'debezium', payload: body } };
   }
+  if (!('type' in body) && 'id' in body) return { ok: true, value: { kind: 'debezium-row', row: body } };
   return { ok: true, value: { kind: 'native', record: body } };
 }

@@ -1,10 +1,13 @@
 /**
  * The message key: the workspace id. Producers send a decimal string; Debezium's JSON converter sends a
- * struct `{"id": 5}`, or `{"schema": …, "payload": {"id": 5}}` with schemas enabled.
+ * struct `{"id": 5}`, or `{"schema": …, "payload": {"id": 5}}` with schemas enabled; its Avro converter
+ * the struct in Confluent framing (decoded only with a schema registry, where its schema id lives).
  */
 import { z } from 'zod';
 import { bigintId } from '../../../projections/agentk-states/inputs.js';
 import type { CodecResult } from './bad-message.js';
+import { decodeConfluentAvro } from './confluent-avro.js';
+import type { WriterSchemas } from './confluent-avro.js';
 import { decodeUtf8, errorMessage, findUnstorableText } from './util.js';
 
 const DECIMAL = /^-?\d+$/;
@@ -43,4 +46,13 @@ export function parseKey(key: Buffer | null): CodecResult<number | null> {
   }
   const id = jsonKey.safeParse(json);
   return id.success ? { ok: true, value: id.data } : bad('unexpected shape');
+}
+
+/** A Confluent-framed Avro key: the struct `{id}` Debezium's Avro converter writes (or a bare long). */
+export function parseAvroKey(key: Buffer, schemas: WriterSchemas): CodecResult<number | null> {
+  const decoded = decodeConfluentAvro(key, schemas);
+  if (!decoded.ok) return { ok: false, failure: { ...decoded.failure, path: 'key', detail: `the key: ${decoded.failure.detail}` } };
+  const id = jsonKey.safeParse(decoded.value.record);
+  if (id.success) return { ok: true, value: id.data };
+  return { ok: false, failure: { reason: 'bad_key', detail: `Avro key of schema id ${decoded.value.schemaId} is not a workspace id ({id: n} or a long)` } };
 }

@@ -25,6 +25,11 @@ async function findAgentkStatesTable(client: Session): Promise<boolean> {
   return Boolean(found.states);
 }
 
+/** For commands that read only `workspaces` (--export-events): it must exist; nothing is created. */
+export async function requireGitLabDatabase(client: Session): Promise<void> {
+  await findAgentkStatesTable(client);
+}
+
 /** For read-only commands: both GitLab tables must exist; nothing is created. */
 export async function requireAgentkStatesTable(client: Session): Promise<void> {
   if (!(await findAgentkStatesTable(client))) {

@@ -1,40 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeWorkspaceMessage } from '../../../src/events/decode.js';
 import { DEBEZIUM_UNAVAILABLE_VALUE } from '../../../src/events/codec/debezium.js';
-import { DEVFILE, jsonMessage, workspaceRow } from './helpers.js';
-
-/**
- * The fixture workspace as Debezium's JSON converter writes a `workspaces` row: bigints as numbers,
- * timestamptz as ISO strings (ZonedTimestamp, microsecond fractions) or, for one column here, as a
- * MicroTimestamp number.
- */
-const row = {
-  id: 42,
-  created_at: '2025-03-01T10:00:00.000000Z',
-  updated_at: '2025-03-01T10:00:01Z',
-  user_id: 7,
-  project_id: 300,
-  cluster_agent_id: 11,
-  desired_state_updated_at: 1740823202000000,
-  responded_to_agent_at: null,
-  name: 'workspace-11-7-abcdef',
-  namespace: 'gl-rd-ns-11-7-abcdef',
-  desired_state: 'Running',
-  actual_state: 'CreationRequested',
-  devfile_path: '.devfile.yaml',
-  devfile: DEVFILE,
-  processed_devfile: DEVFILE,
-  url: null,
-  deployment_resource_version: null,
-  personal_access_token_id: 99,
-  force_include_all_resources: true,
-  url_prefix: '60001-workspace-11-7-abcdef',
-  url_query_string: 'folder=dir%2Ffile',
-  workspaces_agent_config_version: 0,
-  desired_config_generator_version: 3,
-  project_ref: 'main',
-  actual_state_updated_at: '2025-03-01T10:00:03.000000Z',
-};
+import { debeziumRow as row, jsonMessage, workspaceRow } from './helpers.js';
 
 const source = { connector: 'postgresql', db: 'gitlabhq_production', schema: 'public', table: 'workspaces', lsn: 33816576, ts_ms: 1740823204500 };
 

@@ -160,8 +160,8 @@ describe('JSON events', () => {
     });
   });
 
-  it('reports a JSON array, string or null as not_an_object', () => {
-    for (const value of ['[{"type":"workspace-created"}]', '"workspace-created"', 'null', ' 42']) {
+  it('reports a JSON array, string or number as not_an_object', () => {
+    for (const value of ['[{"type":"workspace-created"}]', '"workspace-created"', ' 42']) {
       expect(decodeWorkspaceMessage(message(value))).toMatchObject({ ok: false, error: { reason: 'not_an_object' } });
     }
   });

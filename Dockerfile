@@ -1,0 +1,28 @@
+# rebuild-projection as a container: `docker build -t rebuild-projection .`, then
+#   docker run --rm -e DATABASE_URL=… -e KAFKA_BROKERS=… -p 9464:9464 rebuild-projection agentk-states --follow --metrics-port 9464
+# Two stages: the build has the dev dependencies (TypeScript); the runtime only the production ones and dist/.
+
+FROM node:20-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src src
+COPY projections projections
+COPY scripts scripts
+RUN npm run build
+
+FROM node:20-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist dist
+# Read at run time: the Avro catalog, our migrations, GitLab's table definition.
+COPY schemas schemas
+# The image's own unprivileged user (uid 1000); nothing here needs root, and the files stay root-owned (read-only to it).
+USER node
+# --metrics-port, by convention (compose, README); nothing listens unless the flag is given.
+EXPOSE 9464
+# Node handles SIGTERM itself (a graceful stop within --shutdown-timeout), so it can run as PID 1.
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["--help"]
