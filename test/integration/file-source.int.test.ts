@@ -243,6 +243,12 @@ describe('the file source', () => {
     expect(await readModel(viaFile.pool)).toEqual(rows);
     expect(comparable(await letters(viaFile.pool))).toEqual(comparable(fileLetters));
 
+    // A file rebuild beside a Kafka consumer of other topics would replace what it applied: refused at the switch.
+    const beside = await runCli(['agentk-states', '--source', `file:${path}`, '--database-url', viaKafka.url]);
+    expect(beside.code, beside.stderr).toBe(1);
+    expect(beside.stderr).toContain(`rebuild-projection: rebuild #1 from ${name}: the live table is also kept from ${topic} (a consumer's checkpoints), which the file does not carry`);
+    expect(await readModel(viaKafka.pool)).toEqual(rows);
+
     // Tried again, a bad line is still bad; its letter then names its position (line − 1), not its line.
     const retried = await runCli(['agentk-states', '--retry-dead-letters', '--reason', 'not_json', '--database-url', viaFile.url]);
     expect(retried.code, retried.stderr).toBe(2);
