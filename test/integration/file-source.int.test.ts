@@ -180,6 +180,7 @@ describe('the file source', () => {
     expect(rebuilt.stderr).not.toMatch(/^\s+at /m);
     expect(rebuilt.code, rebuilt.stderr).toBe(2);
     expect(rebuilt.stdout).toMatch(/^agentk-states rebuild #1 from file: /);
+    expect(rebuilt.stderr).toContain(`${dump}: read as a kcat -J topic dump`);
 
     const rows = await readModel(viaKafka.pool);
     expect(rows.size).toBe(stream.rows.length);
@@ -217,6 +218,7 @@ describe('the file source', () => {
     expect(replayed.stderr).not.toMatch(/^\s+at /m);
     expect(replayed.code, replayed.stderr).toBe(2);
     expect(replayed.stdout).toContain(`agentk-states file replay: ${stream.messages.length} events`);
+    expect(replayed.stderr).toContain(`${path}: read as NDJSON events`);
 
     const rows = await readModel(viaKafka.pool);
     expect(rows.size).toBe(stream.rows.length);
