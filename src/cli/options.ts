@@ -201,6 +201,9 @@ Modes:
   --source kafka --follow            run continuously, resuming from the checkpoints in PostgreSQL
   --source kafka --from-offset …     replay from offsets (or --from-timestamp, --from-beginning,
                                      --from-checkpoint), stopping at the end offsets read at start
+  --source file:PATH                 rebuild from a file of events (NDJSON, or a kcat -J dump); with
+                                     --from-checkpoint or --from-beginning, replay it into the live table
+  --demo                             try it: rebuild from the bundled demo data, say what it did
   --status | --rollback [--to ID]    inspect, or undo switches (the last ${DEFAULT_ROLLBACK_HISTORY} are kept)
   --no-switch | --preview            build the shadow without switching, and show what its switch would do
   --switch --fingerprint F           switch the built shadow in, only if it is still the previewed diff

@@ -30,8 +30,8 @@ import { runFileReplay } from '../engine/file-replayer.js';
 import { HistoryMissingError } from '../sources/kafka/history-check.js';
 import { KafkaConnectError, KafkaTopicMissingError, openKafka } from '../sources/kafka/kafka-client.js';
 import { KafkaSecurityFileError, loadKafkaSecurity } from '../sources/kafka/kafka-security.js';
-import { DemoDatabaseNotEmptyError } from '../sink/postgres/demo-tables.js';
-import { demoSummary, prepareDemo } from './demo.js';
+import { DemoDatabaseRefusedError } from '../sink/postgres/demo-tables.js';
+import { demoStart, demoSummary, loadDemo } from './demo.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
 import { createSchemaRegistrySource, SchemaRegistryError } from '../events/codec/schema-registry.js';
@@ -89,7 +89,7 @@ const OPERATIONAL_ERRORS = [
   ...EXPORT_ERRORS,
   SchemaRegistryError,
   FileSourceError,
-  DemoDatabaseNotEmptyError,
+  DemoDatabaseRefusedError,
   kafkajs.KafkaJSError,
 ];
 
@@ -117,6 +117,8 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       ...(args.schemaRegistry === undefined ? {} : { registry: createSchemaRegistrySource(schemaRegistryConfig(args.schemaRegistry)) }),
     });
     if (args.mode === 'explain') return await explain(args, io, target);
+    // The demo's data first: a database holding anything else is refused before our schema is created in it.
+    if (args.mode === 'demo') await loadDemo(target, io.log);
     // Idempotent, so a connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
     await retryTransient(
       () => withClient(target, migrate),
@@ -148,7 +150,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
         return await consume(args, io, target, 'kafka', (heartbeat) => replayKafka(args, io, target, kafka.kafka, start, decode, [metrics?.observer, heartbeat]));
       }
       case 'demo': {
-        const start = await prepareDemo(target, io.log);
+        const start = await demoStart(target);
         const demo: CliArgs = { ...args, source: 'file', sourceFile: start.file.path, mode: start.resume ? 'replay' : 'rebuild', fromCheckpoint: start.resume };
         const code = start.resume
           ? await consume(demo, io, target, 'file', () => replayFile(demo, io, target, start.file, decode))

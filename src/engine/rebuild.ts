@@ -34,9 +34,9 @@ import { workspaceRowSchema } from '../events/workspace-event.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { assertFullHistory } from '../sources/kafka/history-check.js';
 import { partitionKey, readPartitionRanges } from '../sources/kafka/kafka-client.js';
-import type { EventFile } from '../sources/file/file-source.js';
+import { FILE_SOURCE_PREFIX, type EventFile } from '../sources/file/file-source.js';
 import type { SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
-import { readCheckpoints, saveCheckpoints } from '../sink/postgres/checkpoints.js';
+import { checkpointTopics, readCheckpoints, saveCheckpoints } from '../sink/postgres/checkpoints.js';
 import { keepsItsBackend, tryLockRebuild, unlockRebuild, withProjectionFrozen } from '../sink/postgres/projection-locks.js';
 import {
   adoptRebuild,
@@ -337,6 +337,7 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
       }
     }
     interruptIfAborted(options.signal, current);
+    if (options.source === 'file') await refuseDroppingLiveTopics(lockClient, projection, current);
     const unapplied = await listUnappliedParked(lockClient, current.shadow_projection);
     // On a compacted topic, a parked workspace means compaction removed the create its updates need: the
     // topic does not carry full rows, and a switch would keep those workspaces' stale rows. Refuse it.
@@ -375,6 +376,23 @@ const SWITCH_STEPS = {
   lockedImpact: 'measuring the impact under the lock',
   merge: 'merging into the live table',
 };
+
+/**
+ * A file rebuild's switch adopts the file's folded states and checkpoints. When a consumer also maintains the
+ * live table from Kafka topics the file does not carry, what it applied would be replaced by the file's (older)
+ * states, and it would not deliver those events again: refuse, before anything is switched.
+ */
+async function refuseDroppingLiveTopics(session: Session, projection: string, rebuild: Rebuild): Promise<void> {
+  const fileTopics = new Set(await checkpointTopics(session, rebuild.shadow_projection));
+  // Another file's checkpoints are no consumer's: a rebuild from a newer file replaces them, as it should.
+  const others = (await checkpointTopics(session, projection)).filter((topic) => !fileTopics.has(topic) && !topic.startsWith(FILE_SOURCE_PREFIX));
+  if (others.length === 0) return;
+  throw new RebuildRefusedError(
+    `rebuild #${rebuild.id} from ${rebuild.source_file}: the live table is also kept from ${others.join(', ')} (a consumer's checkpoints), ` +
+      `which the file does not carry; switching would replace what that consumer applied. Nothing was switched: ` +
+      `rebuild from Kafka or --source snapshot, or replay the file into the live table with --from-checkpoint`,
+  );
+}
 
 /** Workspaces a guard's refusal names. */
 const GUARD_REPORT_LIMIT = 10;
