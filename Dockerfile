@@ -10,6 +10,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY projections projections
 COPY scripts scripts
+COPY demo demo
 RUN npm run build
 
 FROM node:20-slim
@@ -19,6 +20,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist dist
 # Read at run time: the Avro catalog, our migrations, GitLab's table definition.
 COPY schemas schemas
+# --demo's data (its events and GitLab's tables), read at run time.
+COPY demo demo
 # The image's own unprivileged user (uid 1000); nothing here needs root, and the files stay root-owned (read-only to it).
 USER node
 # --metrics-port, by convention (compose, README); nothing listens unless the flag is given.

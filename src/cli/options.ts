@@ -100,7 +100,7 @@ const commandFlag = (help: string) => ({ type: 'boolean', help, schema: z.boolea
 export const CONFIG_FILE_FORMAT = 'YAML: the flag names without -- as keys, e.g. "batch-size: 500"';
 
 export const OPTIONS = {
-  source: { type: 'string', value: 'kafka|snapshot', help: 'where events come from', default: 'kafka', schema: z.enum(['kafka', 'snapshot'], { message: 'must be "kafka" or "snapshot"' }) },
+  source: { type: 'string', value: 'kafka|snapshot|file:PATH', help: 'where events come from; file: NDJSON events or a kcat -J topic dump, .gz too', default: 'kafka', schema: z.string().regex(/^(kafka|snapshot|file:.+)$/, 'must be "kafka", "snapshot" or "file:PATH" (e.g. file:events.ndjson.gz)') },
   'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives", schema: nonEmpty, fallbackEnv: 'DATABASE_URL', secret: true },
   'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from', defaultText: '--database-url', schema: nonEmpty, secret: true },
   'data-dir': { type: 'string', value: 'DIR', help: "without a database URL: the embedded PostgreSQL's directory", defaultText: '$XDG_CACHE_HOME/rebuild-projection, else ~/.cache/rebuild-projection', schema: nonEmpty },
@@ -168,9 +168,10 @@ export const OPTIONS = {
   'heartbeat-interval': { type: 'string', value: 'SECONDS', help: 'with --follow: log the lag per partition, events/s and totals this often (0: never)', default: '60', schema: nonNegativeInt },
   'log-level': { type: 'string', value: LOG_LEVELS.join('|'), help: 'the least severe log entries written to stderr', default: 'info', schema: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }) },
   'log-format': { type: 'string', value: 'json|pretty', help: 'log entries as JSON lines, or as readable lines', defaultText: 'pretty on a terminal, else json', schema: z.enum(LOG_FORMATS, { message: 'must be "json" or "pretty"' }) },
-  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a replay)', defaultText: 'off', schema: tcpPort },
+  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a Kafka replay)', defaultText: 'off', schema: tcpPort },
   'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (every interface, as probes reach a container)', default: '0.0.0.0', schema: nonEmpty },
   'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind', default: '1000', schema: nonNegativeInt },
+  demo: commandFlag('try it: rebuild from the bundled demo data (demo/) and say what it did'),
   config: { type: 'string', value: 'FILE', help: `read settings from this file (${CONFIG_FILE_FORMAT}); flags and environment variables override it`, schema: nonEmpty, from: ['env'] },
   version: commandFlag('print the version'),
   help: { ...commandFlag('print this help'), short: 'h' },
@@ -181,7 +182,11 @@ export type OptionName = keyof typeof OPTIONS;
 /** `batch-size` → `REBUILD_PROJECTION_BATCH_SIZE`. */
 export const envVarOf = (name: string) => `REBUILD_PROJECTION_${name.toUpperCase().replaceAll('-', '_')}`;
 
-const entries = Object.entries(OPTIONS) as [OptionName, OptionSpec][];
+/** The table in declaration order, typed as specs (for --help, the README reference and parsing). */
+export const OPTION_ENTRIES = Object.entries(OPTIONS) as [OptionName, OptionSpec][];
+
+/** Whether the option is read from `source` besides its flag. */
+export const readsFrom = (spec: OptionSpec, source: Source) => (spec.from ?? ['env', 'file']).includes(source);
 
 const defaultOf = (spec: OptionSpec) => spec.default ?? spec.defaultText;
 
@@ -196,6 +201,9 @@ Modes:
   --source kafka --follow            run continuously, resuming from the checkpoints in PostgreSQL
   --source kafka --from-offset …     replay from offsets (or --from-timestamp, --from-beginning,
                                      --from-checkpoint), stopping at the end offsets read at start
+  --source file:PATH                 rebuild from a file of events (NDJSON, or a kcat -J dump); with
+                                     --from-checkpoint or --from-beginning, replay it into the live table
+  --demo                             try it: rebuild from the bundled demo data, say what it did
   --status | --rollback [--to ID]    inspect, or undo switches (the last ${DEFAULT_ROLLBACK_HISTORY} are kept)
   --no-switch | --preview            build the shadow without switching, and show what its switch would do
   --switch --fingerprint F           switch the built shadow in, only if it is still the previewed diff
@@ -206,11 +214,12 @@ Modes:
   --export-events [--to-file FILE]   produce one full-row event per workspace (one snapshot) to bootstrap a topic
 
 Options:
-${entries
+${OPTION_ENTRIES
   .map(([name, spec]) => {
     const flag = `  ${spec.short === undefined ? '' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
     const fallback = [spec.fallbackEnv && `$${spec.fallbackEnv}`, defaultOf(spec)].filter(Boolean).join(', ');
-    return `${flag.padEnd(37)}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
+    // A flag too long for the column gets a line of its own.
+    return `${flag.length < 37 ? flag.padEnd(37) : `${flag}\n${' '.repeat(37)}`}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
   })
   .join('\n')}
 
@@ -231,11 +240,13 @@ type OptionValues = {
       : z.output<(typeof OPTIONS)[K]['schema']> | undefined;
 };
 
-const PARSE_ARGS_OPTIONS = Object.fromEntries(entries.map(([name, spec]) => [name, { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }]));
+const PARSE_ARGS_OPTIONS = Object.fromEntries(OPTION_ENTRIES.map(([name, spec]) => [name, { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }]));
 
 export interface CliArgs {
   projection: 'agentk-states';
-  source: 'kafka' | 'snapshot';
+  source: 'kafka' | 'snapshot' | 'file';
+  /** `--source file:PATH`: the path. */
+  sourceFile: string | undefined;
   databaseUrl: string | undefined;
   sourceDatabaseUrl: string | undefined;
   /** The embedded database's directory, used when `databaseUrl` is undefined. */
@@ -310,9 +321,10 @@ export interface SchemaRegistryArgs {
  * - `explain`: read-only report on one workspace;
  * - `preview`: read-only impact of switching the built shadow in; `switch`: that switch, guarded by --fingerprint;
  * - `dead-letters` (read-only listing), `retry-dead-letters`, `purge-dead-letters`;
- * - `export-events`: GitLab's workspaces as full-row events, to a topic or a file (writes no database).
+* - `export-events`: GitLab's workspaces as full-row events, to a topic or a file (writes no database).
+ * - `demo`: a rebuild (then replays) from the bundled demo data, with a summary.
  */
-export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'export-events' | DeadLetterMode;
+export type Mode = 'rebuild' | 'follow' | 'replay' | 'status' | 'rollback' | 'verify' | 'explain' | 'preview' | 'switch' | 'export-events' | 'demo' | DeadLetterMode;
 
 const DEAD_LETTER_MODES = ['dead-letters', 'retry-dead-letters', 'purge-dead-letters'] as const;
 export type DeadLetterMode = (typeof DEAD_LETTER_MODES)[number];
@@ -328,7 +340,6 @@ interface Found {
   fromCommandLine: boolean;
 }
 
-const allows = (spec: OptionSpec, source: Source) => (spec.from ?? ['env', 'file']).includes(source);
 
 /** Text from a variable or a file: a string option's value as is; a flag's true/false or 1/0. */
 function fromText(spec: OptionSpec, text: string, origin: string): Found {
@@ -343,28 +354,28 @@ function find(name: OptionName, flags: Partial<Record<string, string | boolean>>
   const spec: OptionSpec = OPTIONS[name];
   const flag = flags[name];
   if (flag !== undefined) return { raw: flag, origin: `--${name}`, fromCommandLine: true };
-  for (const variable of allows(spec, 'env') ? [envVarOf(name), spec.fallbackEnv] : []) {
+  for (const variable of readsFrom(spec, 'env') ? [envVarOf(name), spec.fallbackEnv] : []) {
     // Empty means unset, as compose files and systemd units write an absent value.
     const text = variable === undefined ? undefined : env[variable];
     if (variable !== undefined && text !== undefined && text !== '') return fromText(spec, text, variable);
   }
-  const text = file && allows(spec, 'file') ? file.values.get(name) : undefined;
+  const text = file && readsFrom(spec, 'file') ? file.values.get(name) : undefined;
   return text === undefined || text === '' ? undefined : fromText(spec, text, `${file?.path}: ${name}`);
 }
 
 /** Why a name that is not accepted from a source was not: unknown (with a suggestion), or not read there. */
 function refusal(word: string, source: Source, nameOf: (option: string) => string): string {
-  const option = entries.find(([name]) => nameOf(name) === word);
+  const option = OPTION_ENTRIES.find(([name]) => nameOf(name) === word);
   if (option) return (option[1].from ?? []).length === 0 ? `--${option[0]} is a command-line flag only` : `--${option[0]} is not read from ${source === 'env' ? 'the environment' : 'a config file'}`;
-  const candidates = entries.filter(([, spec]) => allows(spec, source)).map(([name]) => nameOf(name));
+  const candidates = OPTION_ENTRIES.filter(([, spec]) => readsFrom(spec, source)).map(([name]) => nameOf(name));
   return `unknown ${source === 'env' ? 'environment variable' : 'key'}${didYouMean(word, candidates)}`;
 }
 
 function checkEnvironmentNames(env: Record<string, string | undefined>): void {
   for (const variable of Object.keys(env)) {
     if (!variable.startsWith('REBUILD_PROJECTION_') || OTHER_ENV_VARS.has(variable) || env[variable] === '') continue;
-    const option = entries.find(([name]) => envVarOf(name) === variable);
-    if (!option || !allows(option[1], 'env')) throw new UsageError(`${variable}: ${refusal(variable, 'env', envVarOf)}`);
+    const option = OPTION_ENTRIES.find(([name]) => envVarOf(name) === variable);
+    if (!option || !readsFrom(option[1], 'env')) throw new UsageError(`${variable}: ${refusal(variable, 'env', envVarOf)}`);
   }
 }
 
@@ -382,8 +393,8 @@ function readConfig(path: string, readFile: (path: string) => string): ConfigFil
   }
   const values = parseConfigFile(text, path);
   for (const key of values.keys()) {
-    const option = entries.find(([name]) => name === key);
-    if (!option || !allows(option[1], 'file')) throw new UsageError(`${path}: ${key}: ${refusal(key, 'file', (name) => name)}`);
+    const option = OPTION_ENTRIES.find(([name]) => name === key);
+    if (!option || !readsFrom(option[1], 'file')) throw new UsageError(`${path}: ${key}: ${refusal(key, 'file', (name) => name)}`);
   }
   return { path, values };
 }
@@ -393,7 +404,7 @@ function checkOptionNames(argv: readonly string[]): void {
   const { tokens } = parseArgs({ args: [...argv], options: PARSE_ARGS_OPTIONS, allowPositionals: true, strict: false, tokens: true });
   for (const token of tokens) {
     if (token.kind !== 'option' || token.name in OPTIONS) continue;
-    const names = entries.map(([name]) => name);
+    const names = OPTION_ENTRIES.map(([name]) => name);
     throw new UsageError(`Unknown option '${token.rawName}'${didYouMean(token.name, names, (name) => `--${name}`)}`);
   }
 }
@@ -429,7 +440,7 @@ export function parseCommandLine(
 
   const found = new Map<OptionName, Found>();
   const values: Record<string, unknown> = {};
-  for (const [name, spec] of entries) {
+  for (const [name, spec] of OPTION_ENTRIES) {
     const given = find(name, flags, env, file);
     if (given) found.set(name, given);
     const raw = given?.raw ?? spec.default ?? (spec.type === 'boolean' ? false : undefined);
@@ -445,14 +456,17 @@ export function parseCommandLine(
   const starts = [args['from-offset'], args['from-timestamp'], args['from-beginning'] || undefined, args['from-checkpoint'] || undefined];
   if (starts.filter((x) => x !== undefined).length > 1) throw new UsageError('choose one of --from-offset, --from-timestamp, --from-beginning, --from-checkpoint');
   const replay = starts.some((x) => x !== undefined);
-  if (replay && args.source !== 'kafka') throw new UsageError('--from-* options replay Kafka topics: they need --source kafka');
+  const sourceFile = args.source.startsWith('file:') ? args.source.slice('file:'.length) : undefined;
+  if (replay && args.source !== 'kafka' && !(sourceFile !== undefined && (args['from-beginning'] || args['from-checkpoint']))) {
+    throw new UsageError('--from-* options replay Kafka topics: they need --source kafka (a file replays with --from-beginning or --from-checkpoint)');
+  }
   const explain = args.explain !== undefined;
   const deadLetterMode = DEAD_LETTER_MODES.find((flag) => args[flag]);
   const modes = {
     '--status': args.status, '--rollback': args.rollback, '--verify': args.verify, '--explain': explain, '--preview': args.preview,
     '--switch': args.switch, '--no-switch': args['no-switch'], '--dead-letters': args['dead-letters'],
     '--retry-dead-letters': args['retry-dead-letters'], '--purge-dead-letters': args['purge-dead-letters'],
-    '--export-events': args['export-events'],
+    '--export-events': args['export-events'], '--demo': args.demo,
   };
   const chosen = Object.entries(modes).filter(([, on]) => on).map(([flag]) => flag);
   // A service's `follow` (environment or file) yields to a mode named on the command line: a one-off
@@ -464,6 +478,9 @@ export function parseCommandLine(
   if (args.json && !(args.verify || explain || args.preview || args['no-switch'] || deadLetterMode === 'dead-letters')) {
     throw new UsageError('--json goes with --verify, --explain, --preview, --no-switch or --dead-letters');
   }
+  if (args.demo && onCommandLine('source')) throw new UsageError('--demo reads the bundled demo data: drop --source');
+  if (sourceFile !== undefined && args.follow) throw new UsageError('--follow needs Kafka: a file has an end (replay it with --from-checkpoint when it has grown)');
+  if (sourceFile !== undefined && deadLetterMode) throw new UsageError('the dead-letter --source filter takes kafka or snapshot (letters from a file are kafka-path letters: filter by --workspace or --reason)');
   if (explain && onCommandLine('source-database-url')) throw new UsageError('--explain reads --database-url only (one snapshot): drop --source-database-url');
   const filterFlags = (['reason', 'workspace', 'older-than', 'since'] as const).filter((flag) => args[flag] !== undefined);
   if (!deadLetterMode && filterFlags.length > 0) throw new UsageError(`--${filterFlags[0]} goes with --dead-letters, --retry-dead-letters or --purge-dead-letters`);
@@ -489,6 +506,8 @@ export function parseCommandLine(
     ? deadLetterMode
     : exportTo
     ? 'export-events'
+    : args.demo
+    ? 'demo'
     : args.status
     ? 'status'
     : args.rollback
@@ -508,8 +527,11 @@ export function parseCommandLine(
                   : 'rebuild';
   // The endpoint serves the modes that run for a while. A service's metrics-port (environment or file) is
   // ignored by a one-off --status beside it, which would find its port taken; on the command line it is refused.
-  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'replay' || mode === 'switch';
-  if (onCommandLine('metrics-port') && !serves) throw new UsageError(`--metrics-port goes with a rebuild, --follow or a replay (not ${chosen[0]})`);
+  // A file replay has no consumer to count or to be ready.
+  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'switch' || (mode === 'replay' && sourceFile === undefined);
+  if (onCommandLine('metrics-port') && !serves) {
+    throw new UsageError(`--metrics-port goes with a rebuild, --follow or a Kafka replay (not ${chosen[0] ?? 'a replay of a file'})`);
+  }
   const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
   if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
   let kafkaSecurity: KafkaSecuritySettings;
@@ -520,7 +542,8 @@ export function parseCommandLine(
   }
   return {
     projection: 'agentk-states',
-    source: args.source,
+    source: sourceFile === undefined ? (args.source as 'kafka' | 'snapshot') : 'file',
+    sourceFile,
     databaseUrl: args['database-url'],
     sourceDatabaseUrl: args['source-database-url'],
     dataDir: args['data-dir'] ?? defaultDataDir(env),
@@ -547,7 +570,7 @@ export function parseCommandLine(
       reason: args.reason,
       workspaceId: args.workspace,
       // A filter only when given on the command line: otherwise it chooses where a rebuild reads from.
-      source: onCommandLine('source') ? args.source : undefined,
+      source: onCommandLine('source') ? (args.source as 'kafka' | 'snapshot') : undefined,
       olderThanSeconds: args['older-than'],
       since: args.since,
     },

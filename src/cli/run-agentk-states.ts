@@ -2,10 +2,11 @@
  * `rebuild-projection agentk-states`: opens the resources the mode needs, runs it, records the run, and
  * maps the outcome to an exit code. Resources are released in reverse order of acquisition, whatever happens.
  */
+import { access, constants } from 'node:fs/promises';
 import kafkajs, { type Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
-import { observeAll } from '../engine/consumer-observer.js';
+import { observeAll, type ConsumerObserver } from '../engine/consumer-observer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
 import { describeParked, REBUILD_PHASES, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { BookkeepingOutdatedError, explainProblems, explainWorkspace, UnknownWorkspaceError } from '../engine/explain.js';
@@ -14,19 +15,23 @@ import { logRetry } from '../ops/logger.js';
 import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
-import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
+import { DatabaseUnavailableError, openPool, redactUrl } from '../sink/postgres/connect.js';
 import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
 import { SessionWaitError } from '../sink/postgres/single-session.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
-import { ensureAgentkStatesTable, NotAGitLabDatabaseError, requireAgentkStatesTable } from '../sink/postgres/ensure-agentk-states-table.js';
+import { NotAGitLabDatabaseError, requireGitLabDatabase } from '../sink/postgres/gitlab-tables.js';
 import { migrate } from '../sink/postgres/migrate.js';
 import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { finishRun, startRun } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
+import { eventFile, FileSourceError, type EventFile } from '../sources/file/file-source.js';
+import { runFileReplay } from '../engine/file-replayer.js';
 import { HistoryMissingError } from '../sources/kafka/history-check.js';
 import { KafkaConnectError, KafkaTopicMissingError, openKafka } from '../sources/kafka/kafka-client.js';
 import { KafkaSecurityFileError, loadKafkaSecurity } from '../sources/kafka/kafka-security.js';
+import { DemoDatabaseRefusedError } from '../sink/postgres/demo-tables.js';
+import { demoStart, demoSummary, loadDemo } from './demo.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
 import { createSchemaRegistrySource, SchemaRegistryError } from '../events/codec/schema-registry.js';
@@ -83,6 +88,8 @@ const OPERATIONAL_ERRORS = [
   KafkaSecurityFileError,
   ...EXPORT_ERRORS,
   SchemaRegistryError,
+  FileSourceError,
+  DemoDatabaseRefusedError,
   kafkajs.KafkaJSError,
 ];
 
@@ -93,6 +100,9 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     const metrics = args.metrics ? await serveMetrics(args.metrics, io, releasers) : undefined;
     const target = args.databaseUrl ? await openPool(args.databaseUrl, 'target', 4) : await openEmbedded(args.dataDir, io);
     releasers.push(() => target.end());
+    // Every mode, before anything is read or created: this must be GitLab's database.
+    const database = args.databaseUrl ? redactUrl(args.databaseUrl) : `the embedded database in ${args.dataDir}`;
+    await withClient(target, (client) => requireGitLabDatabase(client, database));
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
     // Checks the brokers and our credentials before anything else talks to Kafka (one line within seconds).
@@ -100,29 +110,24 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       if (!args.brokers?.length) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
       return openKafka({ brokers: args.brokers, security: await loadKafkaSecurity(args.kafkaSecurity), log: io.log });
     };
+    if (args.mode === 'status') return await status(args, io, target, connectKafka);
     if (args.mode === 'export-events') return await runExportEvents(args, io, target, connectKafka);
     const decode = createWorkspaceDecoder({
       ...(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) }),
       ...(args.schemaRegistry === undefined ? {} : { registry: createSchemaRegistrySource(schemaRegistryConfig(args.schemaRegistry)) }),
     });
     if (args.mode === 'explain') return await explain(args, io, target);
-    // Check that this is GitLab's database before creating our schema in it. Both steps are idempotent, so a
-    // connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
+    // The demo's data first: a database holding anything else is refused before our schema is created in it.
+    if (args.mode === 'demo') await loadDemo(target, io.log);
+    // Idempotent, so a connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
     await retryTransient(
-      () =>
-        withClient(target, async (client) => {
-          await ensureAgentkStatesTable(client);
-          await migrate(client);
-        }),
+      () => withClient(target, migrate),
       { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
     // Only the modes that use Kafka connect to it (a rollback must not fail because a broker is down).
-    const usesKafka = args.brokers?.length && ['status', 'rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
+    const usesKafka = args.brokers?.length && ['rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
     const kafka = usesKafka ? { kafka: await connectKafka(), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
-      case 'status':
-        for (const line of await statusReport(target, AGENTK_STATES_PROJECTION, kafka)) io.report(line);
-        return ExitCode.ok;
       case 'rollback':
         io.report(describeRollback(await rollbackRebuilds(target, AGENTK_STATES_PROJECTION, { to: args.rollbackTo })));
         return ExitCode.ok;
@@ -135,14 +140,29 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       case 'switch':
         return await rebuild(args, io, target, kafka, releasers, decode, metrics);
       case 'follow':
-      case 'replay':
+      case 'replay': {
+        if (args.sourceFile !== undefined) {
+          const file = await readableFile(args.sourceFile);
+          return await consume(args, io, target, 'file', () => replayFile(args, io, target, file, decode));
+        }
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
-        return await consume(args, io, target, kafka.kafka, args.mode === 'follow' ? { kind: 'checkpoints' } : replayStart(args), decode, metrics);
+        const start = args.mode === 'follow' ? { kind: 'checkpoints' as const } : replayStart(args);
+        return await consume(args, io, target, 'kafka', (heartbeat) => replayKafka(args, io, target, kafka.kafka, start, decode, [metrics?.observer, heartbeat]));
+      }
+      case 'demo': {
+        const start = await demoStart(target);
+        const demo: CliArgs = { ...args, source: 'file', sourceFile: start.file.path, mode: start.resume ? 'replay' : 'rebuild', fromCheckpoint: start.resume };
+        const code = start.resume
+          ? await consume(demo, io, target, 'file', () => replayFile(demo, io, target, start.file, decode))
+          : await rebuild(demo, io, target, undefined, releasers, decode, metrics);
+        for (const line of await demoSummary(target, start, demoDatabase(args))) io.report(line);
+        return code;
+      }
       case 'retry-dead-letters':
       case 'purge-dead-letters':
         return await workOffDeadLetters(args, io, target, decode);
       default:
-        return args.mode satisfies 'dead-letters';
+        return args.mode satisfies 'dead-letters' | 'status';
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -165,7 +185,7 @@ async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
   io.log.info(
     `no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
       `${db.created ? " (created, with GitLab's tables)" : ''}; one process at a time, not for production`,
-    { dataDir: db.dataDir },
+    { dataDir: db.dataDir, created: db.created },
   );
   return db;
 }
@@ -178,12 +198,18 @@ async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo,
   return metrics;
 }
 
+/** `--status`: read-only (no migration); exit 1 when Kafka is configured but could not be read (lag unknown). */
+async function status(args: CliArgs, io: CliIo, target: Database, connectKafka: () => Promise<Kafka>): Promise<ExitCode> {
+  const report = await statusReport(target, AGENTK_STATES_PROJECTION, args.brokers?.length ? { connect: connectKafka, topics: args.topics } : undefined);
+  for (const line of report.lines) io.report(line);
+  return report.kafkaUnavailable ? ExitCode.couldNotRun : ExitCode.ok;
+}
+
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
 async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
-  const report = await withClient(target, async (client) => {
-    await requireAgentkStatesTable(client);
-    return verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal });
-  });
+  const report = await withClient(target, (client) =>
+    verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal }),
+  );
   for (const line of args.json ? [verifyJson(report)] : verifyText(report)) io.report(line);
   return isClean(report) ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
 }
@@ -191,10 +217,9 @@ async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitC
 /** `--explain`: read-only like --verify; exit 2 when it names problems (dead letters, drift, disagreement). */
 async function explain(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const workspaceId = args.explainWorkspaceId!;
-  const report = await withClient(target, async (client) => {
-    await requireAgentkStatesTable(client);
-    return explainWorkspace(client, { projection: AGENTK_STATES_PROJECTION, workspaceId, agentConfigMode: args.agentConfigMode });
-  });
+  const report = await withClient(target, (client) =>
+    explainWorkspace(client, { projection: AGENTK_STATES_PROJECTION, workspaceId, agentConfigMode: args.agentConfigMode }),
+  );
   for (const line of args.json ? [explainJson(report)] : explainText(report)) io.report(line);
   return explainProblems(report).length === 0 ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
 }
@@ -233,7 +258,8 @@ async function rebuild(
   // A snapshot rebuild hands off to Kafka when asked to follow, or when a consumer has been applying events
   // to the live table (it has checkpoints): the switched-in table must then contain what that consumer applied.
   const handoff =
-    args.source === 'kafka' || args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0);
+    args.source === 'kafka' || (args.source === 'snapshot' && (args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0)));
+  const file = args.sourceFile === undefined ? undefined : await readableFile(args.sourceFile);
   const switchOnly = args.mode === 'switch';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: args.mode, source: args.source });
   const progress = createProgressReporter({ statusLine: io.progress.statusLine, log: io.log, phases: REBUILD_PHASES });
@@ -246,6 +272,7 @@ async function rebuild(
       source: args.source,
       // --switch: the rebuild's own source decides whether it reads Kafka.
       kafka: handoff || switchOnly ? kafka : undefined,
+      file,
       batchSize: args.batchSize,
       agentConfigMode: args.agentConfigMode,
       decode,
@@ -301,7 +328,7 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
-    if (args.follow && kafka) return await consume(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, metrics);
+    if (args.follow && kafka) return await consume(args, io, target, 'kafka', (heartbeat) => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, [metrics?.observer, heartbeat]));
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish({ complete: false });
@@ -330,38 +357,73 @@ async function recordFailedRun(target: Database, runId: number, error: unknown, 
   }
 }
 
-async function consume(
+function replayKafka(
   args: CliArgs,
   io: CliIo,
   target: Database,
   kafka: Kafka,
   start: ReplayStart,
   decode: WorkspaceDecoder,
-  metrics: Metrics | undefined,
+  observers: (ConsumerObserver | undefined)[],
+): Promise<ReplayTotals> {
+  return runKafkaReplay({
+    kafka,
+    db: target,
+    projection: AGENTK_STATES_PROJECTION,
+    topics: args.topics,
+    groupId: args.group,
+    follow: args.follow,
+    start,
+    agentConfigMode: args.agentConfigMode,
+    sink: liveAgentkStates,
+    decode,
+    signal: io.signal,
+    log: io.log,
+    observer: observeAll(...observers),
+  });
+}
+
+/** `--source file:PATH` with --from-checkpoint or --from-beginning: the file's records past (or from) the checkpoints. */
+function replayFile(args: CliArgs, io: CliIo, target: Database, file: EventFile, decode: WorkspaceDecoder): Promise<ReplayTotals> {
+  const start = args.fromBeginning ? 'beginning' : 'checkpoints';
+  return runFileReplay({ db: target, projection: AGENTK_STATES_PROJECTION, file, start, agentConfigMode: args.agentConfigMode, sink: liveAgentkStates, decode, batchSize: args.batchSize, signal: io.signal, log: io.log });
+}
+
+/** Where the demo's data is, and the flags that reach it again. */
+function demoDatabase(args: CliArgs): { description: string; flags: string } {
+  if (args.databaseUrl === undefined) return { description: `the embedded PostgreSQL in ${args.dataDir}`, flags: `--data-dir ${args.dataDir}` };
+  const url = new URL(args.databaseUrl);
+  url.password = url.password ? '***' : '';
+  return { description: `the database ${url.toString()}`, flags: `--database-url ${url.toString()}` };
+}
+
+/** `--source file:PATH`: refused at once (exit 1, one line) when it cannot be read, before any run is recorded. */
+async function readableFile(path: string): Promise<EventFile> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (error) {
+    throw new FileSourceError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return eventFile(path);
+}
+
+/** Follow or replay (Kafka, or a file) into the live table, recorded as a run; the result is one line. */
+async function consume(
+  args: CliArgs,
+  io: CliIo,
+  target: Database,
+  source: 'kafka' | 'file',
+  run: (observer: ConsumerObserver | undefined) => Promise<ReplayTotals>,
 ): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
-  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source: 'kafka' });
+  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source });
   const started = performance.now();
   // A follower says it is alive (lag, rate, totals) every --heartbeat-interval; a replay that ends needs none.
   const heartbeat = args.follow && args.heartbeatIntervalS > 0 ? new Heartbeat(io.log) : undefined;
   const beating = heartbeat && setInterval(() => heartbeat.beat(), args.heartbeatIntervalS * 1000);
   beating?.unref();
   try {
-    const totals: ReplayTotals = await runKafkaReplay({
-      kafka,
-      db: target,
-      projection: AGENTK_STATES_PROJECTION,
-      topics: args.topics,
-      groupId: args.group,
-      follow: args.follow,
-      start,
-      agentConfigMode: args.agentConfigMode,
-      sink: liveAgentkStates,
-      decode,
-      signal: io.signal,
-      log: io.log,
-      observer: observeAll(metrics?.observer, heartbeat),
-    });
+    const totals = await run(heartbeat);
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
     // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters
     // a later event cleared (a workspace deleted from GitLab before its tombstone arrived), nor only new ones.
@@ -369,7 +431,7 @@ async function consume(
     await finishRun(target, runId, unresolved > 0 ? 'succeeded_with_dead_letters' : 'succeeded', totals);
     const seconds = (performance.now() - started) / 1000;
     io.report(
-      `agentk-states kafka ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
+      `agentk-states ${source} ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
         `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.held} held, ${totals.skipped} already applied, ` +
         `${seconds.toFixed(1)} s; ${await deadLettersInTotal(target, deadLetters)}`,
     );

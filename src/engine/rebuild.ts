@@ -1,9 +1,9 @@
 /**
  * Rebuild from zero without downtime. Phases (recorded in rebuild_projection.rebuilds):
  *
- *   building     the shadow is filled from the source (Kafka from its earliest offsets, or one snapshot of
- *                `workspaces`); its resume point commits with every batch, so a crash (even kill -9) loses
- *                nothing and the same command resumes it. From Kafka, the events are only folded, and the
+ *   building     the shadow is filled from the source (Kafka from its earliest offsets, a file, or one snapshot
+ *                of `workspaces`); its resume point commits with every batch, so a crash (even kill -9) loses
+ *                nothing and the same command resumes it. From Kafka or a file, the events are only folded, and the
  *                rows are then generated once per workspace from the final states (materializing)
  *   catching_up  (Kafka, or a snapshot handed off to Kafka) the shadow consumes until it has reached the live
  *                projection's checkpoints, so events a running --follow consumer applied meanwhile are in it.
@@ -29,13 +29,14 @@
 import type { Kafka } from 'kafkajs';
 import { logRetry, type Logger } from '../ops/logger.js';
 import type { Database, Session } from '../sink/postgres/database.js';
-import type { WorkspaceDecoder } from '../events/decode.js';
+import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { workspaceRowSchema } from '../events/workspace-event.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { assertFullHistory } from '../sources/kafka/history-check.js';
 import { partitionKey, readPartitionRanges } from '../sources/kafka/kafka-client.js';
+import { FILE_SOURCE_PREFIX, type EventFile } from '../sources/file/file-source.js';
 import type { SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
-import { readCheckpoints, saveCheckpoints } from '../sink/postgres/checkpoints.js';
+import { checkpointTopics, readCheckpoints, saveCheckpoints } from '../sink/postgres/checkpoints.js';
 import { keepsItsBackend, tryLockRebuild, unlockRebuild, withProjectionFrozen } from '../sink/postgres/projection-locks.js';
 import {
   adoptRebuild,
@@ -52,6 +53,7 @@ import { adoptShadowBookkeeping, lockLiveAgainstWrites, switchShadowIntoLive, ty
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
 import { listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
 import { snapshotFold, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
+import { runFileReplay } from './file-replayer.js';
 import { computeImpact, type ImpactCache } from './impact/compute-impact.js';
 import type { Impact } from './impact/impact.js';
 import { runKafkaReplay } from './kafka-replayer.js';
@@ -80,6 +82,8 @@ export interface RebuildOptions {
   source: RebuildSource;
   /** Kafka, for a Kafka rebuild and for a snapshot handed off to the stream. */
   kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined;
+  /** The file of a file rebuild (`source: 'file'`). */
+  file?: EventFile | undefined;
   batchSize: number;
   agentConfigMode: AgentConfigMode;
   /** The Kafka decoder (--schemas); default: the package's catalog. */
@@ -235,15 +239,15 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     options.log.info(`switching rebuild #${built.id} (${built.source}, built ${built.built_at!.toISOString()})`, { rebuildId: built.id });
     rebuild = await adoptRebuild(db, built.id);
     resumed = true;
-  } else if (rebuild && rebuild.source === options.source) {
-    options.log.info(`resuming rebuild #${rebuild.id} (${rebuild.source}, started ${rebuild.started_at.toISOString()} by pid ${rebuild.pid} on ${rebuild.host})`, {
+  } else if (rebuild && rebuild.source === options.source && rebuild.source_file === (options.file?.topic ?? null)) {
+    options.log.info(`resuming rebuild #${rebuild.id} (${rebuild.source_file ?? rebuild.source}, started ${rebuild.started_at.toISOString()} by pid ${rebuild.pid} on ${rebuild.host})`, {
       rebuildId: rebuild.id,
     });
     rebuild = await adoptRebuild(db, rebuild.id);
     resumed = true;
   } else {
     if (rebuild) {
-      options.log.warn(`abandoning unfinished rebuild #${rebuild.id} from ${rebuild.source}: this one reads ${options.source}`, { rebuildId: rebuild.id });
+      options.log.warn(`abandoning unfinished rebuild #${rebuild.id} from ${rebuild.source_file ?? rebuild.source}: this one reads ${options.file?.topic ?? options.source}`, { rebuildId: rebuild.id });
       const stale = rebuild;
       await withTransaction(db, async (client) => {
         await discardShadow(client, stale);
@@ -251,7 +255,7 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
       });
       await deleteRebuildGroup(options, stale);
     }
-    rebuild = await startRebuild(db, projection, options.source);
+    rebuild = await startRebuild(db, projection, options.source, options.file?.topic ?? null);
   }
   const current = rebuild;
   const log = options.log.child({ rebuildId: current.id });
@@ -278,7 +282,8 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
       }
       if (options.kafka) failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
     } else {
-      failed += await retrying('build', () => catchUpShadow(options, current, sink, 'building'));
+      // A topic's or a file's history: folded first, then each workspace generated once.
+      failed += await retrying('build', () => (options.source === 'file' ? buildFromFile(options, current, sink) : catchUpShadow(options, current, sink, 'building')));
       const built = await retrying('materialize', () => materialize(options, current, sink));
       failed += built.failed;
       generated = built.generated;
@@ -332,6 +337,7 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
       }
     }
     interruptIfAborted(options.signal, current);
+    if (options.source === 'file') await refuseDroppingLiveTopics(lockClient, projection, current);
     const unapplied = await listUnappliedParked(lockClient, current.shadow_projection);
     // On a compacted topic, a parked workspace means compaction removed the create its updates need: the
     // topic does not carry full rows, and a switch would keep those workspaces' stale rows. Refuse it.
@@ -353,7 +359,8 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     step(SWITCH_STEPS.merge);
     // The switch reads the shadow's folded states (which workspaces were deleted): adopt them after it.
     const switched = await switchShadowIntoLive(lockClient, current.shadow_projection, current.id, options.rollbackHistory);
-    if (options.kafka) await adoptShadowBookkeeping(lockClient, projection, current.shadow_projection);
+    // A file's folded states and checkpoints (the dump's topics, or the file's own) are the live ones from now on.
+    if (options.kafka || options.source === 'file') await adoptShadowBookkeeping(lockClient, projection, current.shadow_projection);
     await dropShadowRows(lockClient, current.id);
     await updateRebuild(lockClient, current.id, { phase: 'switched', switched });
     return { counts: switched, parked: unapplied, impact };
@@ -369,6 +376,23 @@ const SWITCH_STEPS = {
   lockedImpact: 'measuring the impact under the lock',
   merge: 'merging into the live table',
 };
+
+/**
+ * A file rebuild's switch adopts the file's folded states and checkpoints. When a consumer also maintains the
+ * live table from Kafka topics the file does not carry, what it applied would be replaced by the file's (older)
+ * states, and it would not deliver those events again: refuse, before anything is switched.
+ */
+async function refuseDroppingLiveTopics(session: Session, projection: string, rebuild: Rebuild): Promise<void> {
+  const fileTopics = new Set(await checkpointTopics(session, rebuild.shadow_projection));
+  // Another file's checkpoints are no consumer's: a rebuild from a newer file replaces them, as it should.
+  const others = (await checkpointTopics(session, projection)).filter((topic) => !fileTopics.has(topic) && !topic.startsWith(FILE_SOURCE_PREFIX));
+  if (others.length === 0) return;
+  throw new RebuildRefusedError(
+    `rebuild #${rebuild.id} from ${rebuild.source_file}: the live table is also kept from ${others.join(', ')} (a consumer's checkpoints), ` +
+      `which the file does not carry; switching would replace what that consumer applied. Nothing was switched: ` +
+      `rebuild from Kafka or --source snapshot, or replay the file into the live table with --from-checkpoint`,
+  );
+}
 
 /** Workspaces a guard's refusal names. */
 const GUARD_REPORT_LIMIT = 10;
@@ -403,7 +427,7 @@ export async function requireBuiltShadow(db: Session, projection: string, what: 
   if (!rebuild.built_at) {
     throw new RebuildRefusedError(
       `rebuild #${rebuild.id} (${rebuild.source}, ${rebuild.phase}) has not finished building its shadow: finish it with ` +
-        `\`rebuild-projection agentk-states --no-switch${rebuild.source === 'snapshot' ? ' --source snapshot' : ''}\`, then ${what === 'preview' ? '--preview' : '--switch'}`,
+        `\`rebuild-projection agentk-states --no-switch${rebuild.source === 'kafka' ? '' : rebuild.source === 'file' ? ' --source file:PATH' : ' --source snapshot'}\`, then ${what === 'preview' ? '--preview' : '--switch'}`,
     );
   }
   return rebuild;
@@ -504,6 +528,30 @@ async function catchUpShadow(
     onBatch: (t) => {
       options.onProgress?.({ phase, done: t.consumed + t.skipped, total });
     },
+  });
+  await updateRebuild(options.db, rebuild.id, { done: totals.consumed });
+  interruptIfAborted(options.signal, rebuild);
+  return totals.failed;
+}
+
+/** Folds the file into the shadow from the shadow's checkpoints (a resumed build skips what it applied). Returns the dead-lettered count. */
+async function buildFromFile(options: RebuildOptions, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<number> {
+  await updateRebuild(options.db, rebuild.id, { phase: 'building' });
+  options.onProgress?.({ phase: 'building', done: 0, total: undefined });
+  const totals = await runFileReplay({
+    db: options.db,
+    projection: rebuild.shadow_projection,
+    file: options.file!,
+    start: 'checkpoints',
+    agentConfigMode: options.agentConfigMode,
+    sink,
+    decode: options.decode ?? createWorkspaceDecoder(),
+    // Like a Kafka build: fold only, then generate each workspace's row once (materialize).
+    materialize: false,
+    batchSize: options.batchSize,
+    signal: options.signal,
+    log: options.log,
+    onBatch: (t) => options.onProgress?.({ phase: 'building', done: t.consumed + t.skipped, total: undefined }),
   });
   await updateRebuild(options.db, rebuild.id, { done: totals.consumed });
   interruptIfAborted(options.signal, rebuild);

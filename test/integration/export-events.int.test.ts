@@ -161,13 +161,20 @@ describe('--export-events', () => {
     expect(rows[0]).toEqual({ schema: null, rows: 0 });
   });
 
-  it('an event over the topic limit is one line naming the workspace, exit 1', async () => {
+  it('an event over the topic limit is one line naming the workspace and what was produced before it, exit 1', async () => {
     await createTopic(kafka, topic, 1, [{ name: 'max.message.bytes', value: '3000' }]);
-    const seedId = ids[0]!; // the seed devfile (5 KB) cannot fit in 3000 bytes
-    const result = await toTopic();
+    // The seed devfile (5 KB) cannot fit in 3000 bytes; the other fixtures (1–2 KB) can. The first seed row is
+    // made small, so the first one left is ids[4], after two batches of two were produced.
+    await db.pool.query('UPDATE workspaces SET processed_devfile = $1 WHERE id = $2', [devfiles[3], ids[0]]);
+    const result = await toTopic('--batch-size', '2');
     expect(result.code).toBe(1);
     expect(logLines(result.stderr)).toEqual([
-      expect.stringMatching(new RegExp(`^fatal: workspace ${seedId}: its event is \\d+ bytes as a record batch, over max\\.message\\.bytes 3000 of topic ${topic}: raise`)),
+      expect.stringMatching(
+        new RegExp(
+          `^fatal: workspace ${ids[4]}: its event is \\d+ bytes as a record batch, over max\\.message\\.bytes 3000 of topic ${topic}: raise .*` +
+            ` \\(4 events were produced before this: after the fix, run again with --append\\)$`,
+        ),
+      ),
     ]);
   });
 
@@ -211,6 +218,12 @@ describe('--export-events', () => {
     for (const d of decoded) expect(d).toMatchObject({ ok: true, encoding: 'json', event: { type: 'workspace-created', version: 1 } });
     expect(decoded.map((d) => (d.ok ? d.event.workspaceId : 0))).toEqual([...ids, brokenId]);
     expect(existsSync(`${file}.partial-${process.pid}`)).toBe(false);
+    // The file source reads exactly this format: a rebuild from it writes the rows, and --verify is clean.
+    const rebuilt = await runCli(['agentk-states', '--source', `file:${file}`, '--database-url', db.url]);
+    expect(rebuilt.code, rebuilt.stderr).toBe(2);
+    expect(rebuilt.stdout).toMatch(/^agentk-states rebuild #1 from file: .*41 workspaces, 40 written/);
+    const verified = await runCli(['agentk-states', '--verify', '--json', '--database-url', db.url]);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ equal: 40, differing: 0, missing: 0, extra: 0, failed: 1, clean: true });
 
     writeFileSync(path.join(dir, 'taken.ndjson'), 'keep me\n');
     const refused = await exportTo('--to-file', path.join(dir, 'taken.ndjson'));

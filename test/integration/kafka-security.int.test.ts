@@ -138,6 +138,12 @@ describe('secure Kafka', () => {
     expect(seconds).toBeLessThan(15);
   });
 
+  it('a TLS client on a plaintext listener fails within seconds: "is this listener plaintext", exit 1', async () => {
+    const { result, seconds } = await timed(() => cli(broker.plaintext, ['--topic', 'any', '--from-beginning', '--kafka-security-protocol', 'SSL', '--kafka-ssl-ca-file', broker.files.ca]));
+    expectOneLineFailure(result, /^Kafka brokers 127\.0\.0\.1:\d+ \(SSL\): .*is this listener plaintext \(--kafka-security-protocol PLAINTEXT or SASL_PLAINTEXT\)\?/);
+    expect(seconds).toBeLessThan(15);
+  });
+
   it('hostname verification is on by default: a certificate that does not name the broker is refused, unless turned off', async () => {
     const topic = await newTopic();
     const tls = ['--topic', topic, '--status', '--kafka-security-protocol', 'SSL', '--kafka-ssl-ca-file', broker.files.ca];

@@ -6,13 +6,16 @@ import { BOOKKEEPING_SCHEMA, PROJECTION_TABLES } from './migrate.js';
 
 const S = BOOKKEEPING_SCHEMA;
 
-export type RebuildSource = 'kafka' | 'snapshot';
+export const REBUILD_SOURCES = ['kafka', 'snapshot', 'file'] as const;
+export type RebuildSource = (typeof REBUILD_SOURCES)[number];
 export type RebuildPhase = 'building' | 'catching_up' | 'switched' | 'failed' | 'abandoned' | 'rolled_back';
 
 const rebuildRowSchema = z.object({
   id: z.coerce.number(),
   projection: z.string(),
-  source: z.enum(['kafka', 'snapshot']),
+  source: z.enum(REBUILD_SOURCES),
+  /** A file rebuild's file (its topic name, `file:<basename>`); null otherwise (011). */
+  source_file: z.string().nullable(),
   shadow_projection: z.string(),
   host: z.string(),
   pid: z.number(),
@@ -56,12 +59,12 @@ export async function latestRebuilds(db: Session, projection: string, limit: num
   return parse(rows);
 }
 
-export async function startRebuild(db: Session, projection: string, source: RebuildSource): Promise<Rebuild> {
+export async function startRebuild(db: Session, projection: string, source: RebuildSource, sourceFile: string | null = null): Promise<Rebuild> {
   const { rows } = await db.query(
     `WITH next AS (SELECT nextval(pg_get_serial_sequence('${S}.rebuilds', 'id')) AS id)
-     INSERT INTO ${S}.rebuilds (id, projection, source, shadow_projection, host, pid)
-     SELECT next.id, $1, $2, $1 || '@rebuild-' || next.id, $3, $4 FROM next RETURNING *`,
-    [projection, source, hostname(), process.pid],
+     INSERT INTO ${S}.rebuilds (id, projection, source, shadow_projection, host, pid, source_file)
+     SELECT next.id, $1, $2, $1 || '@rebuild-' || next.id, $3, $4, $5 FROM next RETURNING *`,
+    [projection, source, hostname(), process.pid, sourceFile],
   );
   return parse(rows)[0]!;
 }

@@ -44,7 +44,7 @@ describe('options from the environment', () => {
 
   it.each([
     [{ REBUILD_PROJECTION_BATCH_SIZE: 'many' }, 'REBUILD_PROJECTION_BATCH_SIZE must be a positive integer'],
-    [{ REBUILD_PROJECTION_SOURCE: 'file' }, 'REBUILD_PROJECTION_SOURCE must be "kafka" or "snapshot"'],
+    [{ REBUILD_PROJECTION_SOURCE: 'file' }, 'REBUILD_PROJECTION_SOURCE must be "kafka", "snapshot" or "file:PATH"'],
     [{ REBUILD_PROJECTION_FOLLOW: 'yes please' }, 'REBUILD_PROJECTION_FOLLOW must be true or false (or 1 or 0)'],
     [{ REBUILD_PROJECTION_BATCH_SIZ: '5' }, 'REBUILD_PROJECTION_BATCH_SIZ: unknown environment variable (did you mean REBUILD_PROJECTION_BATCH_SIZE?)'],
     [{ REBUILD_PROJECTION_VERBOSE: '1' }, 'REBUILD_PROJECTION_VERBOSE: unknown environment variable'],
@@ -87,6 +87,8 @@ describe('options from the --config file', () => {
     expect(withFile(service, { REBUILD_PROJECTION_BATCH_SIZE: '40' }).batchSize).toBe(40);
     expect(withFile(service, { REBUILD_PROJECTION_BATCH_SIZE: '40' }, '--batch-size', '7').batchSize).toBe(7);
     expect(withFile(service, { KAFKA_BROKERS: 'env:1' }).brokers).toEqual(['env:1']);
+    // YAML's failsafe schema: values are text as written, not numbers.
+    expect(withFile('group: 0123', {}).group).toBe('0123');
   });
 
   it('takes the file from REBUILD_PROJECTION_CONFIG too, and an empty or valueless key as unset', () => {
@@ -102,7 +104,7 @@ describe('options from the --config file', () => {
 
   it.each([
     ['batch-size: 0', 'svc.yaml: batch-size must be between 1 and 100000'],
-    ['source: file', 'svc.yaml: source must be "kafka" or "snapshot"'],
+    ['source: file', 'svc.yaml: source must be "kafka", "snapshot" or "file:PATH"'],
     ['follow: yes', 'svc.yaml: follow must be true or false (or 1 or 0)'],
     ['batch-sise: 10', 'svc.yaml: batch-sise: unknown key (did you mean batch-size?)'],
     ['verbose: true', 'svc.yaml: verbose: unknown key'],

@@ -89,7 +89,7 @@ describe('the command line', () => {
     [['agentk-states', '--sauce'], "Unknown option '--sauce'"],
     [['agentk-states', '--batch-size', '0'], '--batch-size must be between 1 and 100000'],
     [['agentk-states', '--batch-size', 'x'], '--batch-size must be a positive integer'],
-    [['agentk-states', '--source', 'file'], '--source must be "kafka" or "snapshot"'],
+    [['agentk-states', '--source', 'file'], '--source must be "kafka", "snapshot" or "file:PATH"'],
     [['agentk-states', '--from-offset', '0:12,x'], '--from-offset takes "partition:offset,…"'],
     [['agentk-states', '--from-timestamp', 'yesterday'], '--from-timestamp must be an ISO-8601 time'],
     [['agentk-states', '--from-beginning', '--from-offset', '3'], 'choose one of --from-offset, --from-timestamp, --from-beginning, --from-checkpoint'],

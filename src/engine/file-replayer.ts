@@ -1,0 +1,135 @@
+/**
+ * The file replayer: applies a file's records (sources/file) through the Kafka path itself, applyKafkaBatch,
+ * one transaction per partition batch with its checkpoint. So a file's events are decoded, folded,
+ * dead-lettered, held and written exactly as the same messages from a broker would be, and its checkpoints
+ * (per topic partition, offsets = the dump's, or line − 1) make a second run skip what the first applied.
+ *
+ * Batches: records are grouped per topic partition in file order and a partition's batch is applied when it
+ * holds `batchSize` records, and every batch at the end of the file. Within a partition the order is the
+ * file's; across partitions nothing orders events anyway (versions decide, updates park).
+ *
+ * Start: `checkpoints` applies what lies past each partition's checkpoint; `beginning` first moves each
+ * partition's checkpoint back to its first record in the file (in the transaction of its first batch), so
+ * the whole file is replayed, changing nothing that is already folded.
+ *
+ * A file line the decoder cannot read is a bad message like any other, dead-lettered with its file:line.
+ */
+import type { Database } from '../sink/postgres/database.js';
+import type { DecodeResult, WorkspaceDecoder, WorkspaceMessage } from '../events/decode.js';
+import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
+import { logRetry, type Logger } from '../ops/logger.js';
+import { partitionKey } from '../sources/kafka/kafka-client.js';
+import { readFileRecords, type EventFile, type FileFormat, type FileRecord } from '../sources/file/file-source.js';
+import { saveCheckpoints } from '../sink/postgres/checkpoints.js';
+import type { RowSink } from '../sink/postgres/row-sink.js';
+import { withTransaction } from '../sink/postgres/transaction.js';
+import { applyKafkaBatch, type PartitionBatch } from './apply-kafka-batch.js';
+import type { ReplayTotals } from './kafka-replayer.js';
+import { BatchFailedError, isTransient, retryTransient } from './retry.js';
+
+export interface FileReplayOptions {
+  db: Database;
+  projection: string;
+  file: EventFile;
+  start: 'checkpoints' | 'beginning';
+  agentConfigMode: AgentConfigMode;
+  /** The live table, or a rebuild's shadow. */
+  sink: RowSink;
+  decode: WorkspaceDecoder;
+  /** Generate rows per batch (default), or only fold (a rebuild materializes at the end). */
+  materialize?: boolean;
+  /** Records per partition batch (one transaction each). */
+  batchSize: number;
+  signal: AbortSignal;
+  log: Logger;
+  onBatch?: (totals: ReplayTotals) => void;
+}
+
+const FORMAT_NAMES: Record<FileFormat, string> = { events: 'NDJSON events', kcat: 'a kcat -J topic dump' };
+
+export async function runFileReplay(options: FileReplayOptions): Promise<ReplayTotals> {
+  const { file, signal } = options;
+  const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
+  const lineOf = new WeakMap<WorkspaceMessage, FileRecord>();
+  const decode = fileDecoder(options.decode, file, lineOf);
+  const pending = new Map<string, { topic: string; partition: number; records: WorkspaceMessage[] }>();
+  const started = new Set<string>();
+  const deps = { projection: options.projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize ?? true };
+
+  const flush = async (key: string): Promise<void> => {
+    const batch = pending.get(key);
+    if (!batch || batch.records.length === 0) return;
+    pending.set(key, { ...batch, records: [] });
+    const partitionBatch: PartitionBatch = { topic: batch.topic, partition: batch.partition, messages: batch.records };
+    const first = batch.records[0]!.offset;
+    const last = batch.records[batch.records.length - 1]!.offset;
+    const rewind = options.start === 'beginning' && !started.has(key);
+    try {
+      const applied = await retryTransient(
+        async () => {
+          // Schema registry fetches (a dump of registry-framed Avro) happen here, outside the transaction, as on Kafka.
+          await decode.prepare(batch.records);
+          return withTransaction(options.db, async (client) => {
+            if (rewind) await saveCheckpoints(client, options.projection, [{ topic: batch.topic, partition: batch.partition, nextOffset: first }]);
+            return applyKafkaBatch(client, partitionBatch, deps);
+          });
+        },
+        { signal, onRetry: logRetry(options.log, `${file.path} ${key} offsets ${first}..${last}`, { topic: batch.topic, partition: batch.partition, offset: first }) },
+      );
+      started.add(key);
+      for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
+      options.onBatch?.({ ...totals });
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      throw new BatchFailedError(batch.topic, batch.partition, first, last, error);
+    }
+  };
+
+  // Said once, so that a file read in the format its author did not mean is noticed at once.
+  const onFormat = (format: FileFormat) => options.log.info(`${file.path}: read as ${FORMAT_NAMES[format]}`, { file: file.path, format });
+  for await (const record of readFileRecords(file, onFormat)) {
+    const { message } = record;
+    lineOf.set(message, record);
+    const key = partitionKey(message.topic, message.partition);
+    const batch = pending.get(key) ?? { topic: message.topic, partition: message.partition, records: [] };
+    batch.records.push(message);
+    pending.set(key, batch);
+    if (batch.records.length >= options.batchSize) await flush(key);
+    if (signal.aborted) return totals;
+  }
+  for (const key of pending.keys()) await flush(key);
+  return totals;
+}
+
+/**
+ * The decoder, with each bad message located in the file: `events.ndjson:42: not_json: …` (a kcat dump's line
+ * also keeps its topic position). A broken kcat envelope fails with what the file source found.
+ */
+function fileDecoder(decode: WorkspaceDecoder, file: EventFile, lineOf: WeakMap<WorkspaceMessage, FileRecord>): WorkspaceDecoder {
+  const locate = (message: WorkspaceMessage): DecodeResult => {
+    const record = lineOf.get(message);
+    if (record === undefined) return decode(message);
+    const position = `${message.topic}[${message.partition}]@${message.offset}`;
+    const result: DecodeResult = record.failure
+      ? {
+          ok: false,
+          error: {
+            reason: record.failure.reason,
+            message: `${position}: ${record.failure.reason}${record.failure.path ? ` at ${record.failure.path}` : ''}: ${record.failure.detail}`,
+            ...(record.failure.path ? { path: record.failure.path } : {}),
+            topic: message.topic,
+            partition: message.partition,
+            offset: message.offset,
+          },
+        }
+      : decode(message);
+    if (result.ok) return result;
+    const where = `${file.path}:${record.line}`;
+    // The decoder names the position first; a bare line's position is its line, a dump's is kept beside it.
+    const bare = message.topic === file.topic;
+    const text = result.error.message.startsWith(`${position}: `) ? result.error.message.slice(position.length + 2) : result.error.message;
+    return { ok: false, error: { ...result.error, message: `${where}${bare ? '' : ` (${position})`}: ${text}` } };
+  };
+  // A dump of registry-framed Avro needs its writer schemas fetched, as the Kafka path does.
+  return Object.assign(locate, { prepare: (messages: readonly WorkspaceMessage[]) => decode.prepare(messages) });
+}
