@@ -321,7 +321,7 @@ async function rebuild(
       `agentk-states rebuild #${r.id} from ${r.source}${switchOnly ? ' (switched as previewed)' : result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
         `${written} written, ${switched.unchanged} unchanged, ${switched.deleted} deleted, ${result.failed} failed (dead letters), ` +
         `${switched.kept} live rows kept without a rebuilt row; ` +
-        `build ${buildS.toFixed(1)} s (${buildRate(result.generated, buildS)}), switch ${(result.switchMs / 1000).toFixed(1)} s` +
+        `build ${buildS.toFixed(1)} s (${buildRate(result.generated, buildS, result.resumed)}), switch ${(result.switchMs / 1000).toFixed(1)} s` +
         (result.impact ? `; ${result.impact.counts.restartRunning} running workspaces restarted, fingerprint ${result.impact.fingerprint}` : '') +
         (deadLetters > 0 ? `; ${await deadLettersInTotal(target, deadLetters)}` : ''),
     );
@@ -338,8 +338,8 @@ async function rebuild(
 }
 
 /** This run's own build rate: a resumed run's earlier work (or a --switch's, which builds nothing) is not in it. */
-export function buildRate(generated: number, buildS: number): string {
-  return generated === 0 ? 'built by an earlier run' : `${Math.round(generated / Math.max(buildS, 0.001))} workspaces/s`;
+function buildRate(generated: number, buildS: number, resumed: boolean): string {
+  return generated === 0 && resumed ? 'built by an earlier run' : `${Math.round(generated / Math.max(buildS, 0.001))} workspaces/s`;
 }
 
 /**

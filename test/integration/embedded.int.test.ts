@@ -21,7 +21,7 @@ import { createTestDatabase, readFixture } from '../support/database.js';
 import { insertAgentConfig, insertWorkspace } from '../support/gitlab-rows.js';
 import { gitlabBackfillGolden } from '../support/golden.js';
 import { createTestKafka } from '../support/kafka-broker.js';
-import { logLines } from '../support/log-lines.js';
+import { logLines, logMessages } from '../support/log-lines.js';
 import { asAvro, createdEvent, createTopic, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
 const seedDevfile = readFixture('gitlab/seed-processed-devfile.yaml');
@@ -140,8 +140,8 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
     expect(first.stdout).toContain('bookkeeping: none (no rebuild_projection schema: nothing has run against this database yet)');
     const second = await cli('--status');
     expect(second.code).toBe(0);
-    expect(second.stderr).toContain(`using the embedded PostgreSQL in ${dataDir};`);
-    expect(second.stderr).not.toContain('created');
+    expect(logMessages(second.stderr)).toEqual([expect.stringContaining(`using the embedded PostgreSQL in ${dataDir};`)]);
+    expect(logMessages(second.stderr)[0]).not.toContain('created');
     const { created, tables } = await withEmbedded(async (db) => ({
       created: db.created,
       tables: (await db.query<{ t: string | null }>(`SELECT unnest(ARRAY[to_regclass('workspaces'), to_regclass('workspace_agentk_states'), to_regclass('rebuild_projection.runs')])::text AS t`)).rows,
