@@ -63,11 +63,14 @@ export interface ProgressOptions {
 }
 
 const BAR_WIDTH = 24;
+/** A rate over less time than this says nothing (the first batch of a phase divided by microseconds). */
+const MIN_RATE_S = 0.05;
 
 interface Figures {
   /** 0..1 of the total, when known. */
   fraction: number | undefined;
-  ratePerS: number;
+  /** Undefined while the count has just started (no time to divide by). */
+  ratePerS: number | undefined;
   etaS: number | undefined;
   elapsedS: number;
 }
@@ -78,19 +81,24 @@ export function createProgressReporter(options: ProgressOptions): ProgressReport
   const phaseWidth = Math.max(0, ...(options.phases ?? []).map((p) => p.length));
   const { statusLine } = options;
   let last: ProgressSample | undefined;
-  // Where the current count started: the phase's start, or a restarted count (a catch-up round, a retried
-  // step), so the rate is this count's own and never includes work counted before it.
+  // Where the current count started (the phase's first sample, or a restarted count: a catch-up round, a
+  // retried step) and what it said then, so the rate is this count's own and never includes work done before.
   let countStart = now();
+  let countBase = 0;
+  const restartCount = (sample: ProgressSample) => {
+    countStart = now();
+    countBase = sample.done;
+  };
   let lastEmit = 0;
   let lastShown = false;
 
   const figures = (sample: ProgressSample, complete: boolean): Figures => {
-    const elapsedS = Math.max((now() - countStart) / 1000, 0.001);
-    const ratePerS = sample.done / elapsedS;
+    const elapsedS = (now() - countStart) / 1000;
+    const ratePerS = elapsedS < MIN_RATE_S ? undefined : (sample.done - countBase) / elapsedS;
     if (complete) return { fraction: 1, ratePerS, etaS: undefined, elapsedS };
     const fraction = sample.total ? Math.min(sample.done / sample.total, 1) : undefined;
     const remaining = sample.total === undefined ? undefined : Math.max(sample.total - sample.done, 0);
-    const etaS = remaining === undefined || ratePerS === 0 || sample.step !== undefined ? undefined : Math.round(remaining / ratePerS);
+    const etaS = remaining === undefined || !ratePerS || sample.step !== undefined ? undefined : Math.round(remaining / ratePerS);
     return { fraction, ratePerS, etaS, elapsedS };
   };
 
@@ -103,7 +111,7 @@ export function createProgressReporter(options: ProgressOptions): ProgressReport
         done: sample.done,
         total: sample.total ?? null,
         ...(sample.step === undefined ? {} : { step: sample.step }),
-        ratePerS: Math.round(f.ratePerS),
+        ratePerS: f.ratePerS === undefined ? null : Math.round(f.ratePerS),
         etaS: f.etaS ?? null,
         elapsedS: Math.round(f.elapsedS),
         complete,
@@ -125,12 +133,12 @@ export function createProgressReporter(options: ProgressOptions): ProgressReport
       if (sample.phase !== last?.phase) {
         // The previous phase has ended, whichever of its samples the throttle let through.
         close(true);
-        countStart = now();
+        restartCount(sample);
         last = sample;
         emit(sample, false);
         return;
       }
-      if (sample.done < last.done) countStart = now();
+      if (sample.done < last.done) restartCount(sample);
       last = sample;
       lastShown = false;
       // A terminal redraws often enough to look alive (and at every step); a log gets a line every few seconds.
@@ -146,23 +154,25 @@ export function createProgressReporter(options: ProgressOptions): ProgressReport
 function statusText(sample: ProgressSample, f: Figures, complete: boolean, phaseWidth: number): string {
   const phase = sample.phase.padEnd(phaseWidth);
   const bar = f.fraction === undefined ? '' : ` [${'#'.repeat(Math.round(f.fraction * BAR_WIDTH)).padEnd(BAR_WIDTH, '-')}] ${(f.fraction * 100).toFixed(0).padStart(3)}%`;
+  const rate = f.ratePerS === undefined ? '' : ` ${Math.round(f.ratePerS)}/s`;
   if (complete) {
     const counted = sample.step === undefined && sample.done > 0;
-    return `${phase}${bar}${counted ? ` ${sample.done}` : ''} in ${f.elapsedS.toFixed(1)}s${counted ? ` ${Math.round(f.ratePerS)}/s` : ''}`;
+    return `${phase}${bar}${counted ? ` ${sample.done}` : ''} in ${f.elapsedS.toFixed(1)}s${counted ? rate : ''}`;
   }
   const count = sample.total === undefined ? `${sample.done}` : `${sample.done}/${sample.total}`;
   if (sample.step !== undefined) return `${phase}${bar} ${count} ${sample.step}`;
   const eta = f.etaS === undefined ? '' : ` ETA ${f.etaS}s`;
-  return `${phase}${bar} ${count} ${Math.round(f.ratePerS)}/s${eta}`;
+  return `${phase}${bar} ${count}${rate}${eta}`;
 }
 
 /** The logged line's message (its numbers are context too). */
 function progressMessage(sample: ProgressSample, f: Figures, complete: boolean): string {
-  const counted = sample.step === undefined && sample.done > 0;
-  if (complete) return `${sample.phase}: done${counted ? `, ${sample.done}` : ''} in ${f.elapsedS.toFixed(1)} s${counted ? ` (${Math.round(f.ratePerS)}/s)` : ''}`;
+  const counted = sample.step === undefined && sample.done > 0 && f.ratePerS !== undefined;
+  if (complete) return `${sample.phase}: done${sample.done > 0 && sample.step === undefined ? `, ${sample.done}` : ''} in ${f.elapsedS.toFixed(1)} s${counted ? ` (${Math.round(f.ratePerS!)}/s)` : ''}`;
   const count = sample.total === undefined ? `${sample.done}` : `${sample.done}/${sample.total}`;
   if (sample.step !== undefined) return `${sample.phase}: step ${count}, ${sample.step}`;
   const percent = f.fraction === undefined ? '' : ` (${(f.fraction * 100).toFixed(0)}%)`;
+  const rate = f.ratePerS === undefined ? '' : `, ${Math.round(f.ratePerS)}/s`;
   const eta = f.etaS === undefined ? '' : `, ETA ${f.etaS} s`;
-  return `${sample.phase}: ${count}${percent}, ${Math.round(f.ratePerS)}/s${eta}`;
+  return `${sample.phase}: ${count}${percent}${rate}${eta}`;
 }

@@ -48,7 +48,7 @@ describe('progress without a terminal: logged', () => {
     reporter.update({ phase: 'materializing', done: 400, total: 400 });
     reporter.update({ phase: 'switching', done: 0, total: 1, step: 'merging into the live table' });
     expect(lines.map((l) => l.message)).toEqual([
-      'materializing: 0/400 (0%), 0/s',
+      'materializing: 0/400 (0%)',
       'materializing: done, 400 in 2.0 s (200/s)',
       'switching: step 0/1, merging into the live table',
     ]);
@@ -66,6 +66,16 @@ describe('progress without a terminal: logged', () => {
     reporter.finish({ complete: false });
     expect(lines.map((l) => l.context.complete)).toEqual([false, false]);
     expect(lines.at(-1)!.context).toMatchObject({ done: 3, total: 10 });
+  });
+
+  it("a phase whose first sample already counts work (a resumed run's, a first batch) rates only what came after it", () => {
+    const { reporter, lines, advance } = harness(false);
+    reporter.update({ phase: 'building', done: 50, total: 3000 });
+    expect(lines[0]!.message).toBe('building: 50/3000 (2%)');
+    expect(lines[0]!.context).toMatchObject({ ratePerS: null, etaS: null });
+    advance(5_000);
+    reporter.update({ phase: 'building', done: 550, total: 3000 });
+    expect(lines[1]!.context).toMatchObject({ ratePerS: 100, etaS: 25 });
   });
 
   it('a count that starts again (a new catch-up round, a retried step) gets its own rate, not one diluted by earlier time', () => {
