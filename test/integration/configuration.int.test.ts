@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, injec
 import { runCli } from '../support/cli.js';
 import { useFreshGitLabDatabase, withReadOnlyRole } from '../support/database.js';
 import { insertWorkspace } from '../support/gitlab-rows.js';
-import { seedDevfile } from '../support/workspace-events.js';
+import { createTestKafka } from '../support/kafka-broker.js';
+import { createTopic, seedDevfile } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
 let dir: string;
@@ -159,11 +160,29 @@ describe('--status', () => {
     expect(await schemaMigrations()).toEqual(migrations.slice(0, -1));
   });
 
+  it('asks Kafka even before anything ran: the end offsets, or exit 1 with the reason on stderr', async () => {
+    const topic = `status-${randomBytes(4).toString('hex')}`;
+    const kafka = createTestKafka(brokers, 'configuration-tests');
+    await createTopic(kafka, topic, 2);
+    const reachable = await runCli(['agentk-states', '--status', '--database-url', db.url, '--brokers', brokers, '--topic', topic]);
+    expect(reachable).toEqual({
+      code: 0,
+      stdout: `projection: agentk-states\nbookkeeping: none (no rebuild_projection schema: nothing has run against this database yet)\nkafka: end offsets ${topic}:0 0, ${topic}:1 0\n`,
+      stderr: '',
+    });
+    const unreachable = await runCli(['agentk-states', '--status', '--database-url', db.url, '--brokers', '127.0.0.1:1', '--topic', topic]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stdout).toContain(`\nkafka: unavailable (topics ${topic}): cannot reach Kafka brokers 127.0.0.1:1`);
+    expect(unreachable.stderr).toMatch(/^rebuild-projection: cannot reach Kafka brokers 127\.0\.0\.1:1 .*\n$/);
+    expect((await db.pool.query(`SELECT to_regnamespace('rebuild_projection') AS oid`)).rows[0].oid).toBeNull();
+  });
+
   it('prints the PostgreSQL part and one line when a topic is missing, exit 1', async () => {
     expect((await runCli(['agentk-states', '--source', 'snapshot', '--database-url', db.url])).code).toBe(0);
     const topic = `never-created-${randomBytes(4).toString('hex')}`;
     const result = await runCli(['agentk-states', '--status', '--database-url', db.url, '--brokers', brokers, '--topic', topic]);
     expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`rebuild-projection: topic not found on the broker: ${topic}\n`);
     expect(result.stdout).toMatch(/^generation: rebuild #1 from snapshot/m);
     expect(result.stdout).toContain(`\nkafka: unavailable (topics ${topic}): topic not found on the broker: ${topic}; lag unknown\ncheckpoints: none`);
   });
@@ -174,7 +193,7 @@ describe('--status', () => {
     const result = await runCli(['agentk-states', '--status', '--database-url', db.url, '--brokers', '127.0.0.1:1', '--topic', 'workspace-events']);
     const elapsed = Date.now() - started;
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe('');
+    expect(result.stderr).toBe('rebuild-projection: cannot reach Kafka brokers 127.0.0.1:1 (PLAINTEXT): connection refused (after 3 attempts)\n');
     expect(result.stdout).toMatch(/^generation: rebuild #1 from snapshot/m);
     expect(result.stdout).toMatch(/^kafka: unavailable \(topics workspace-events\): cannot reach Kafka brokers 127\.0\.0\.1:1 .+; lag unknown$/m);
     expect(elapsed).toBeLessThan(20_000);
