@@ -81,6 +81,8 @@ describe('a database that is not GitLab\'s', () => {
     ['--dead-letters'],
     ['--retry-dead-letters'],
     ['--purge-dead-letters', '--yes'],
+    ['--source', 'file:/nonexistent/events.ndjson'],
+    ['--export-events', ...kafka],
   ];
 
   it('is refused by every mode with one line naming it and what is missing, and nothing is created in an empty one', async () => {
