@@ -58,7 +58,7 @@ export async function runExportEvents(args: CliArgs, io: Io, db: Database, openK
     return ExitCode.ok;
   } catch (error) {
     // What was acknowledged stays in the topic: say so, and how to finish.
-    if (producer && producer.produced.messages > 0 && error instanceof Error && EXPORT_ERRORS.some((type) => error instanceof type)) {
+    if (producer && producer.produced.messages > 0 && error instanceof Error) {
       error.message += ` (${producer.produced.messages} events were produced before this: after the fix, run again with --append)`;
     }
     throw error;

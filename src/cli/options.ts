@@ -19,6 +19,7 @@ import {
 } from '../sources/kafka/kafka-security.js';
 import { parseConfigFile, type ConfigValues } from './config-file.js';
 import { didYouMean } from './did-you-mean.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
 import { UsageError } from './usage-error.js';
 
 /** Where an option's value may come from, besides its flag. */
@@ -164,7 +165,10 @@ export const OPTIONS = {
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
-  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a replay)', defaultText: 'off', schema: tcpPort },
+  'heartbeat-interval': { type: 'string', value: 'SECONDS', help: 'with --follow: log the lag per partition, events/s and totals this often (0: never)', default: '60', schema: nonNegativeInt },
+  'log-level': { type: 'string', value: LOG_LEVELS.join('|'), help: 'the least severe log entries written to stderr', default: 'info', schema: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }) },
+  'log-format': { type: 'string', value: 'json|pretty', help: 'log entries as JSON lines, or as readable lines', defaultText: 'pretty on a terminal, else json', schema: z.enum(LOG_FORMATS, { message: 'must be "json" or "pretty"' }) },
+  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a Kafka replay)', defaultText: 'off', schema: tcpPort },
   'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (every interface, as probes reach a container)', default: '0.0.0.0', schema: nonEmpty },
   'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind', default: '1000', schema: nonNegativeInt },
   demo: commandFlag('try it: rebuild from the bundled demo data (demo/) and say what it did'),
@@ -197,6 +201,9 @@ Modes:
   --source kafka --follow            run continuously, resuming from the checkpoints in PostgreSQL
   --source kafka --from-offset …     replay from offsets (or --from-timestamp, --from-beginning,
                                      --from-checkpoint), stopping at the end offsets read at start
+  --source file:PATH                 rebuild from a file of events (NDJSON, or a kcat -J dump); with
+                                     --from-checkpoint or --from-beginning, replay it into the live table
+  --demo                             try it: rebuild from the bundled demo data, say what it did
   --status | --rollback [--to ID]    inspect, or undo switches (the last ${DEFAULT_ROLLBACK_HISTORY} are kept)
   --no-switch | --preview            build the shadow without switching, and show what its switch would do
   --switch --fingerprint F           switch the built shadow in, only if it is still the previewed diff
@@ -211,7 +218,8 @@ ${OPTION_ENTRIES
   .map(([name, spec]) => {
     const flag = `  ${spec.short === undefined ? '' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
     const fallback = [spec.fallbackEnv && `$${spec.fallbackEnv}`, defaultOf(spec)].filter(Boolean).join(', ');
-    return `${flag.padEnd(37)}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
+    // A flag too long for the column gets a line of its own.
+    return `${flag.length < 37 ? flag.padEnd(37) : `${flag}\n${' '.repeat(37)}`}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
   })
   .join('\n')}
 
@@ -273,6 +281,11 @@ export interface CliArgs {
   sample: number | undefined;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
+  /** --follow: seconds between heartbeat lines (lag, rate, totals); 0: none. */
+  heartbeatIntervalS: number;
+  logLevel: LogLevel;
+  /** Undefined: pretty on a terminal, JSON otherwise. */
+  logFormat: LogFormat | undefined;
   /** --metrics-port: the operations endpoint (/metrics, /healthz, /readyz); undefined: none. */
   metrics: { host: string; port: number; readyMaxLag: number } | undefined;
   /** --dead-letters, --retry-dead-letters, --purge-dead-letters: which letters (`--source` only when given). */
@@ -514,8 +527,11 @@ export function parseCommandLine(
                   : 'rebuild';
   // The endpoint serves the modes that run for a while. A service's metrics-port (environment or file) is
   // ignored by a one-off --status beside it, which would find its port taken; on the command line it is refused.
-  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'replay' || mode === 'switch';
-  if (onCommandLine('metrics-port') && !serves) throw new UsageError(`--metrics-port goes with a rebuild, --follow or a replay (not ${chosen[0]})`);
+  // A file replay has no consumer to count or to be ready.
+  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'switch' || (mode === 'replay' && sourceFile === undefined);
+  if (onCommandLine('metrics-port') && !serves) {
+    throw new UsageError(`--metrics-port goes with a rebuild, --follow or a Kafka replay (not ${chosen[0] ?? 'a replay of a file'})`);
+  }
   const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
   if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
   let kafkaSecurity: KafkaSecuritySettings;
@@ -546,6 +562,9 @@ export function parseCommandLine(
     json: args.json,
     sample: args.sample,
     shutdownTimeoutS: args['shutdown-timeout'],
+    heartbeatIntervalS: args['heartbeat-interval'],
+    logLevel: args['log-level'],
+    logFormat: args['log-format'],
     metrics: args['metrics-port'] === undefined || !serves ? undefined : { host: args['metrics-host'], port: args['metrics-port'], readyMaxLag: args['ready-max-lag'] },
     deadLetterFilter: {
       reason: args.reason,

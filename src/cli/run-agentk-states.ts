@@ -6,8 +6,9 @@ import { access, constants } from 'node:fs/promises';
 import kafkajs, { type Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
+import { observeAll, type ConsumerObserver } from '../engine/consumer-observer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
-import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
+import { describeParked, REBUILD_PHASES, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { BookkeepingOutdatedError, explainProblems, explainWorkspace, UnknownWorkspaceError } from '../engine/explain.js';
 import { previewShadow } from '../engine/impact/preview.js';
 import { logRetry } from '../ops/logger.js';
@@ -29,24 +30,25 @@ import { runFileReplay } from '../engine/file-replayer.js';
 import { HistoryMissingError } from '../sources/kafka/history-check.js';
 import { KafkaConnectError, KafkaTopicMissingError, openKafka } from '../sources/kafka/kafka-client.js';
 import { KafkaSecurityFileError, loadKafkaSecurity } from '../sources/kafka/kafka-security.js';
-import { DemoDatabaseNotEmptyError } from '../sink/postgres/demo-tables.js';
-import { demoSummary, prepareDemo } from './demo.js';
+import { DemoDatabaseRefusedError } from '../sink/postgres/demo-tables.js';
+import { demoStart, demoSummary, loadDemo } from './demo.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.js';
 import { createSchemaRegistrySource, SchemaRegistryError } from '../events/codec/schema-registry.js';
 import { schemaRegistryConfig } from './schema-registry-config.js';
 import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
-import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
+import { deadLettersInTotal, DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
 import { EXPORT_ERRORS, runExportEvents } from './export-events.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
 import { explainJson, explainText } from './explain-report.js';
 import type { CliLogger } from './logger.js';
-import { createProgressReporter } from './progress.js';
+import { createProgressReporter, type StatusLine } from './progress.js';
 import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
 import { previewJson, previewText } from './impact-report.js';
 import { verifyJson, verifyText } from './verify-report.js';
+import { Heartbeat } from '../ops/heartbeat.js';
 import { Metrics } from '../ops/metrics.js';
 import { OpsServerError, startOpsServer } from '../ops/http-server.js';
 
@@ -56,8 +58,8 @@ export interface CliIo {
   log: CliLogger;
   /** The result people or scripts read (stdout). */
   report: (line: string) => void;
-  /** Progress output (stderr) and whether it is a terminal. */
-  progress: { write: (text: string) => void; isTty: boolean };
+  /** Progress: redrawn on this status line (a terminal), or else logged. */
+  progress: { statusLine: StatusLine | undefined };
 }
 
 type Releaser = () => Promise<void>;
@@ -87,7 +89,7 @@ const OPERATIONAL_ERRORS = [
   ...EXPORT_ERRORS,
   SchemaRegistryError,
   FileSourceError,
-  DemoDatabaseNotEmptyError,
+  DemoDatabaseRefusedError,
   kafkajs.KafkaJSError,
 ];
 
@@ -115,6 +117,8 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       ...(args.schemaRegistry === undefined ? {} : { registry: createSchemaRegistrySource(schemaRegistryConfig(args.schemaRegistry)) }),
     });
     if (args.mode === 'explain') return await explain(args, io, target);
+    // The demo's data first: a database holding anything else is refused before our schema is created in it.
+    if (args.mode === 'demo') await loadDemo(target, io.log);
     // Idempotent, so a connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
     await retryTransient(
       () => withClient(target, migrate),
@@ -143,10 +147,10 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
         }
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
         const start = args.mode === 'follow' ? { kind: 'checkpoints' as const } : replayStart(args);
-        return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, start, decode, metrics));
+        return await consume(args, io, target, 'kafka', (heartbeat) => replayKafka(args, io, target, kafka.kafka, start, decode, [metrics?.observer, heartbeat]));
       }
       case 'demo': {
-        const start = await prepareDemo(target, io.log);
+        const start = await demoStart(target);
         const demo: CliArgs = { ...args, source: 'file', sourceFile: start.file.path, mode: start.resume ? 'replay' : 'rebuild', fromCheckpoint: start.resume };
         const code = start.resume
           ? await consume(demo, io, target, 'file', () => replayFile(demo, io, target, start.file, decode))
@@ -181,7 +185,7 @@ async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
   io.log.info(
     `no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
       `${db.created ? " (created, with GitLab's tables)" : ''}; one process at a time, not for production`,
-    { dataDir: db.dataDir },
+    { dataDir: db.dataDir, created: db.created },
   );
   return db;
 }
@@ -263,7 +267,7 @@ async function rebuild(
   const file = args.sourceFile === undefined ? undefined : await readableFile(args.sourceFile);
   const switchOnly = args.mode === 'switch';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: args.mode, source: args.source });
-  const progress = createProgressReporter(io.progress);
+  const progress = createProgressReporter({ statusLine: io.progress.statusLine, log: io.log, phases: REBUILD_PHASES });
   try {
     const guard = args.fingerprint !== undefined || args.maxRestarts !== undefined ? { fingerprint: args.fingerprint, maxRestarts: args.maxRestarts } : undefined;
     const result = await runRebuild({
@@ -314,26 +318,33 @@ async function rebuild(
     const rows = switched.unchanged + written;
     const { parked } = result;
     // Exit 2 while any dead letter is left (also older ones this rebuild did not clear), or workspaces stay parked.
-    const problems = (await countDeadLetters(target, AGENTK_STATES_PROJECTION)) + parked.workspaces;
+    const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
+    const problems = deadLetters + parked.workspaces;
     await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written, unchanged: switched.unchanged, failed: result.failed });
     const buildS = result.buildMs / 1000;
     io.report(
       `agentk-states rebuild #${r.id} from ${r.source}${switchOnly ? ' (switched as previewed)' : result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
         `${written} written, ${switched.unchanged} unchanged, ${switched.deleted} deleted, ${result.failed} failed (dead letters), ` +
         `${switched.kept} live rows kept without a rebuilt row; ` +
-        `build ${buildS.toFixed(1)} s (${Math.round(rows / Math.max(buildS, 0.001))} workspaces/s), switch ${(result.switchMs / 1000).toFixed(1)} s` +
-        (result.impact ? `; ${result.impact.counts.restartRunning} running workspaces restarted, fingerprint ${result.impact.fingerprint}` : ''),
+        `build ${buildS.toFixed(1)} s (${buildRate(result.generated, buildS)}), switch ${(result.switchMs / 1000).toFixed(1)} s` +
+        (result.impact ? `; ${result.impact.counts.restartRunning} running workspaces restarted, fingerprint ${result.impact.fingerprint}` : '') +
+        (deadLetters > 0 ? `; ${await deadLettersInTotal(target, deadLetters)}` : ''),
     );
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
-    if (args.follow && kafka) return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, metrics));
+    if (args.follow && kafka) return await consume(args, io, target, 'kafka', (heartbeat) => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, [metrics?.observer, heartbeat]));
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
-    progress.finish();
+    progress.finish({ complete: false });
     await recordFailedRun(target, runId, error, io.log);
     throw error;
   }
+}
+
+/** This run's own build rate: a resumed run's earlier work (or a --switch's, which builds nothing) is not in it. */
+export function buildRate(generated: number, buildS: number): string {
+  return generated === 0 ? 'built by an earlier run' : `${Math.round(generated / Math.max(buildS, 0.001))} workspaces/s`;
 }
 
 /**
@@ -358,7 +369,7 @@ function replayKafka(
   kafka: Kafka,
   start: ReplayStart,
   decode: WorkspaceDecoder,
-  metrics: Metrics | undefined,
+  observers: (ConsumerObserver | undefined)[],
 ): Promise<ReplayTotals> {
   return runKafkaReplay({
     kafka,
@@ -373,7 +384,7 @@ function replayKafka(
     decode,
     signal: io.signal,
     log: io.log,
-    observer: metrics?.observer,
+    observer: observeAll(...observers),
   });
 }
 
@@ -402,12 +413,22 @@ async function readableFile(path: string): Promise<EventFile> {
 }
 
 /** Follow or replay (Kafka, or a file) into the live table, recorded as a run; the result is one line. */
-async function consume(args: CliArgs, io: CliIo, target: Database, source: 'kafka' | 'file', run: () => Promise<ReplayTotals>): Promise<ExitCode> {
+async function consume(
+  args: CliArgs,
+  io: CliIo,
+  target: Database,
+  source: 'kafka' | 'file',
+  run: (observer: ConsumerObserver | undefined) => Promise<ReplayTotals>,
+): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source });
   const started = performance.now();
+  // A follower says it is alive (lag, rate, totals) every --heartbeat-interval; a replay that ends needs none.
+  const heartbeat = args.follow && args.heartbeatIntervalS > 0 ? new Heartbeat(io.log) : undefined;
+  const beating = heartbeat && setInterval(() => heartbeat.beat(), args.heartbeatIntervalS * 1000);
+  beating?.unref();
   try {
-    const totals = await run();
+    const totals = await run(heartbeat);
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
     // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters
     // a later event cleared (a workspace deleted from GitLab before its tombstone arrived), nor only new ones.
@@ -417,11 +438,13 @@ async function consume(args: CliArgs, io: CliIo, target: Database, source: 'kafk
     io.report(
       `agentk-states ${source} ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
         `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.held} held, ${totals.skipped} already applied, ` +
-        `${seconds.toFixed(1)} s; ${deadLetters} dead letters in total`,
+        `${seconds.toFixed(1)} s; ${await deadLettersInTotal(target, deadLetters)}`,
     );
     return unresolved > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     await recordFailedRun(target, runId, error, io.log);
     throw error;
+  } finally {
+    clearInterval(beating);
   }
 }

@@ -3,6 +3,7 @@ import { runCli } from '../support/cli.js';
 import { createTestDatabase, readFixture, withReadOnlyRole, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig, insertWorkspace } from '../support/gitlab-rows.js';
 import { gitlabBackfillGolden } from '../support/golden.js';
+import { logLines } from '../support/log-lines.js';
 
 const seedDevfile = readFixture('gitlab/seed-processed-devfile.yaml');
 
@@ -194,7 +195,9 @@ describe('--verify as a read-only role on a database the rebuilder has never see
     await db.pool.query('DROP TABLE workspace_agentk_states');
     const result = await verify();
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^rebuild-projection: the target database has no "workspace_agentk_states" table: .* \(it is not created here\); nothing was created in it\n$/);
+    const lines = logLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^fatal: the target database has no "workspace_agentk_states" table: .* \(it is not created here\); nothing was created in it$/);
     expect((await db.pool.query(`SELECT to_regclass('workspace_agentk_states') AS t`)).rows[0].t).toBeNull();
     expect(await bookkeepingSchemaExists()).toBe(false);
   });
@@ -203,7 +206,7 @@ describe('--verify as a read-only role on a database the rebuilder has never see
     await db.pool.query('DROP TABLE workspaces CASCADE');
     const result = await verify();
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^rebuild-projection: the target database has no "workspaces" table: .*\n$/);
+    expect(logLines(result.stderr)).toEqual([expect.stringMatching(/^fatal: the target database has no "workspaces" table: /)]);
     expect(await bookkeepingSchemaExists()).toBe(false);
   });
 });
