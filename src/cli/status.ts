@@ -52,7 +52,9 @@ async function readEndOffsets({ connect, topics }: StatusKafka): Promise<Map<str
   const read = async () => {
     admin = kafka.admin();
     await admin.connect();
-    return new Map((await readPartitionRanges(admin, topics)).map((r) => [partitionKey(r.topic, r.partition), r.high]));
+    // Kafka answers partitions in no particular order: print them in order.
+    const ranges = (await readPartitionRanges(admin, topics)).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    return new Map(ranges.map((r) => [partitionKey(r.topic, r.partition), r.high]));
   };
   try {
     return await Promise.race([read(), deadline]);
