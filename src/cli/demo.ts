@@ -28,8 +28,8 @@ export interface DemoStart {
   resume: boolean;
 }
 
-/** Loads GitLab's tables (the first time) and says whether this run rebuilds or resumes. */
-export async function prepareDemo(db: Database, log: Logger): Promise<DemoStart> {
+/** Loads GitLab's tables of the demo database (the first time; a database holding other data is refused). */
+export async function loadDemo(db: Database, log: Logger): Promise<void> {
   const tables = demoGitLabTablesSchema.parse(JSON.parse(gunzipSync(readFileSync(DEMO_GITLAB_TABLES_PATH)).toString('utf8')));
   const loaded = await withClient(db, (client) => loadDemoGitLabTables(client, tables));
   log.info(
@@ -37,6 +37,10 @@ export async function prepareDemo(db: Database, log: Logger): Promise<DemoStart>
       ? `demo: loaded GitLab's tables with the demo's ${tables.workspaces_agent_configs.length} agent configs and ${tables.workspaces.length} workspaces`
       : `demo: GitLab's tables already hold the demo's agent configs and workspaces`,
   );
+}
+
+/** Whether this run rebuilds (first time) or resumes from the checkpoints a first run left. */
+export async function demoStart(db: Database): Promise<DemoStart> {
   const file = eventFile(DEMO_EVENTS_PATH);
   const resume = (await readCheckpoints(db, AGENTK_STATES_PROJECTION, [file.topic])).length > 0;
   return { file, resume };

@@ -45,16 +45,11 @@ export interface FileReplayOptions {
   onBatch?: (totals: ReplayTotals) => void;
 }
 
-export interface FileReplayResult extends ReplayTotals {
-  format: FileFormat | undefined;
-  /** The topic partitions the file held, `topic:partition`. */
-  partitions: string[];
-}
+const FORMAT_NAMES: Record<FileFormat, string> = { events: 'NDJSON events', kcat: 'a kcat -J topic dump' };
 
-export async function runFileReplay(options: FileReplayOptions): Promise<FileReplayResult> {
+export async function runFileReplay(options: FileReplayOptions): Promise<ReplayTotals> {
   const { file, signal } = options;
   const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
-  let format: FileFormat | undefined;
   const lineOf = new WeakMap<WorkspaceMessage, FileRecord>();
   const decode = fileDecoder(options.decode, file, lineOf);
   const pending = new Map<string, { topic: string; partition: number; records: WorkspaceMessage[] }>();
@@ -90,7 +85,9 @@ export async function runFileReplay(options: FileReplayOptions): Promise<FileRep
     }
   };
 
-  for await (const record of readFileRecords(file, (f) => (format = f))) {
+  // Said once, so that a file read in the format its author did not mean is noticed at once.
+  const onFormat = (format: FileFormat) => options.log.info(`${file.path}: read as ${FORMAT_NAMES[format]}`, { file: file.path, format });
+  for await (const record of readFileRecords(file, onFormat)) {
     const { message } = record;
     lineOf.set(message, record);
     const key = partitionKey(message.topic, message.partition);
@@ -98,10 +95,10 @@ export async function runFileReplay(options: FileReplayOptions): Promise<FileRep
     batch.records.push(message);
     pending.set(key, batch);
     if (batch.records.length >= options.batchSize) await flush(key);
-    if (signal.aborted) return { ...totals, format, partitions: [...pending.keys()] };
+    if (signal.aborted) return totals;
   }
   for (const key of pending.keys()) await flush(key);
-  return { ...totals, format, partitions: [...pending.keys()] };
+  return totals;
 }
 
 /**

@@ -152,15 +152,17 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           joined.catch((error: Error) => log.warn(`could not seek to the PostgreSQL checkpoints: ${error.message}`, { err: error }));
           const join = ++joins;
           if (observer) {
-            joined
-              .then(async (assigned) => {
-                const highs = new Map((await readPartitionRanges(admin, topics)).map((r) => [partitionKey(r.topic, r.partition), r.high]));
-                // A later join may have finished first: only the latest assignment counts.
-                if (join === joins) observer.assigned(assigned.map((p) => ({ ...p, high: highs.get(partitionKey(p.topic, p.partition)) ?? p.next })));
-              }, () => undefined)
-              .catch((error: Error) =>
-                log.warn(`could not read the high watermarks of the assigned partitions (their lag shows after their next batch): ${error.message}`, { err: error }),
+            joined.then(async (assigned) => {
+              const highs = await readPartitionRanges(admin, topics).then(
+                (ranges) => new Map(ranges.map((r) => [partitionKey(r.topic, r.partition), r.high])),
+                (error: Error) => {
+                  log.warn(`could not read the high watermarks of the assigned partitions (their lag shows from their next batch): ${error.message}`, { err: error });
+                  return new Map<string, string>();
+                },
               );
+              // A later join may have finished first: only the latest assignment counts.
+              if (join === joins) observer.assigned(assigned.map((p) => ({ ...p, high: highs.get(partitionKey(p.topic, p.partition)) ?? p.next })));
+            }, () => undefined);
           }
         });
 
@@ -190,7 +192,6 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           const started = performance.now();
           const key = partitionKey(batch.topic, batch.partition);
           const first = batch.firstOffset();
-          if (first !== null) observer?.position({ topic: batch.topic, partition: batch.partition, next: first, high: batch.highWatermark });
           if (!aligned.has(key)) {
             aligned.add(key);
             const target = await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key, { topic: batch.topic, partition: batch.partition }));
@@ -203,6 +204,8 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
             }
           }
           if (batch.messages.length === 0) return;
+          // Only now: a batch fetched from a position we seeked away from must not move the lag.
+          observer?.position({ topic: batch.topic, partition: batch.partition, next: batch.messages[0]!.offset, high: batch.highWatermark });
           // Above the expected offset: a transaction marker or compaction (harmless), or deleted records (a gap).
           const want = expected.get(key);
           if (want !== undefined && first !== null && BigInt(first) > BigInt(want)) {

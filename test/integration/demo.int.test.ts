@@ -91,7 +91,7 @@ describe('--demo', () => {
     expect(await embeddedRows(dataDir)).toEqual(rows);
   }, 400_000);
 
-  it('refuses a database whose GitLab tables hold anything but the demo data (exit 1), changing nothing', async () => {
+  it('refuses a database whose GitLab tables hold anything but the demo data (exit 1), creating nothing in it', async () => {
     const db = await emptyGitLab();
     await insertWorkspace(db.pool, { name: 'a-real-workspace' });
     const run = await runCli(['agentk-states', '--demo', '--database-url', db.url]);
@@ -99,6 +99,8 @@ describe('--demo', () => {
     expect(run.stderr).toContain('rebuild-projection: --demo loads its data into an empty GitLab database only, and this one holds 1 workspaces and 0 agent configs');
     expect((await db.pool.query('SELECT count(*)::int AS n FROM workspaces')).rows[0].n).toBe(1);
     expect((await db.pool.query('SELECT count(*)::int AS n FROM workspace_agentk_states')).rows[0].n).toBe(0);
+    // Refused before anything was created in it, our own schema included.
+    expect((await db.pool.query("SELECT to_regnamespace('rebuild_projection') IS NULL AS absent")).rows[0].absent).toBe(true);
   });
 
   it('ships the demo data its generator writes: the same bytes on every run, under 1 MB', () => {

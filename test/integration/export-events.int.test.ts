@@ -16,6 +16,7 @@ import { runCli } from '../support/cli.js';
 import { readFixture, useFreshGitLabDatabase } from '../support/database.js';
 import { insertAgentConfig, insertWorkspace } from '../support/gitlab-rows.js';
 import { createTestKafka } from '../support/kafka-broker.js';
+import { logLines } from '../support/log-lines.js';
 import { createTopic, readModel } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
@@ -150,8 +151,8 @@ describe('--export-events', () => {
     expect((await toTopic()).code).toBe(0);
     const again = await toTopic();
     expect(again.code).toBe(1);
-    expect(again.stderr.trim().split('\n')).toEqual([
-      expect.stringMatching(new RegExp(`^rebuild-projection: topic ${topic} already holds 41 messages \\(\\[0\\] 0\\.\\.\\d+, \\[1\\] 0\\.\\.\\d+\\): .*--append`)),
+    expect(logLines(again.stderr)).toEqual([
+      expect.stringMatching(new RegExp(`^fatal: topic ${topic} already holds 41 messages \\(\\[0\\] 0\\.\\.\\d+, \\[1\\] 0\\.\\.\\d+\\): .*--append`)),
     ]);
     const appended = await toTopic('--append');
     expect(appended.code, appended.stderr).toBe(0);
@@ -167,10 +168,10 @@ describe('--export-events', () => {
     await db.pool.query('UPDATE workspaces SET processed_devfile = $1 WHERE id = $2', [devfiles[3], ids[0]]);
     const result = await toTopic('--batch-size', '2');
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n')).toEqual([
+    expect(logLines(result.stderr)).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^rebuild-projection: workspace ${ids[4]}: its event is \\d+ bytes as a record batch, over max\\.message\\.bytes 3000 of topic ${topic}: raise .*` +
+          `^fatal: workspace ${ids[4]}: its event is \\d+ bytes as a record batch, over max\\.message\\.bytes 3000 of topic ${topic}: raise .*` +
             ` \\(4 events were produced before this: after the fix, run again with --append\\)$`,
         ),
       ),
@@ -201,7 +202,7 @@ describe('--export-events', () => {
   it('a missing topic is refused, not created', async () => {
     const result = await toTopic();
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`rebuild-projection: topic not found on the broker: ${topic}\n`);
+    expect(logLines(result.stderr)).toEqual([`fatal: topic not found on the broker: ${topic}`]);
   });
 
   it('--to-file writes NDJSON, one contract JSON event per line, and never overwrites a file', async () => {
@@ -227,7 +228,7 @@ describe('--export-events', () => {
     writeFileSync(path.join(dir, 'taken.ndjson'), 'keep me\n');
     const refused = await exportTo('--to-file', path.join(dir, 'taken.ndjson'));
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^rebuild-projection: .*taken\.ndjson already exists: choose a new file \(it is never overwritten\)\n$/);
+    expect(logLines(refused.stderr)).toEqual([expect.stringMatching(/^fatal: .*taken\.ndjson already exists: choose a new file \(it is never overwritten\)$/)]);
     expect(readFileSync(path.join(dir, 'taken.ndjson'), 'utf8')).toBe('keep me\n');
   });
 });

@@ -124,6 +124,12 @@ function eventStream(keyed: boolean): Stream {
     } else rows.set(id, row);
     messages.push(...history);
   }
+  // A bad update holds its workspace's later events (sequenced dead letters): its row stays at version 1.
+  const holder = workspaceRow(5032);
+  const badUpdate = JSON.parse(asJson(updatedEvent(5032, 2, { desired_state: 'Stopped' })).value!.toString('utf8')) as Record<string, unknown>;
+  messages.push(asJson(createdEvent(holder)), { key: Buffer.from('5032'), value: Buffer.from(JSON.stringify({ ...badUpdate, version: 'two' })) }, asJson(updatedEvent(5032, 3, { desired_state: 'Stopped' })));
+  rows.set(5032, holder);
+  badCount++;
   // Deleted, then created again on the same partition.
   const again = workspaceRow(5031, { name: 'workspace-5031-again' });
   messages.push(asJson(createdEvent(workspaceRow(5031))), deletion(5031, 2), asJson(createdEvent(again, 3)));
@@ -146,6 +152,9 @@ const letters = async (db: pg.Pool) =>
   ).rows as { workspace_id: number | null; error_kind: string; error_path: string | null; topic: string | null; kafka_partition: number | null; kafka_offset: string | null; message: string }[];
 const checkpoints = async (db: pg.Pool) =>
   (await db.query(`SELECT topic, kafka_partition, next_offset::text FROM rebuild_projection.checkpoints WHERE projection = 'agentk-states' ORDER BY 1, 2`)).rows;
+/** Events held behind their workspace's bad message (not the bad messages' own rows). */
+const held = async (db: pg.Pool) =>
+  (await db.query(`SELECT workspace_id::int, topic, kafka_partition, kafka_offset::text FROM rebuild_projection.held_events WHERE projection = 'agentk-states' AND dead_letter_key IS NULL ORDER BY 1, 2, 3, 4`)).rows;
 const isBadMessage = (letter: { error_kind: string }) => (BAD_MESSAGE_REASONS as readonly string[]).includes(letter.error_kind);
 const withoutMessage = <T extends { message: string }>(rows: T[]) => rows.map(({ message: _, ...rest }) => rest);
 
@@ -171,6 +180,7 @@ describe('the file source', () => {
     expect(rebuilt.stderr).not.toMatch(/^\s+at /m);
     expect(rebuilt.code, rebuilt.stderr).toBe(2);
     expect(rebuilt.stdout).toMatch(/^agentk-states rebuild #1 from file: /);
+    expect(rebuilt.stderr).toContain(`${dump}: read as a kcat -J topic dump`);
 
     const rows = await readModel(viaKafka.pool);
     expect(rows.size).toBe(stream.rows.length);
@@ -179,6 +189,8 @@ describe('the file source', () => {
     const kafkaLetters = await letters(viaKafka.pool);
     expect(kafkaLetters.filter((l) => l.topic !== null)).toHaveLength(stream.badCount - kafkaLetters.filter((l) => l.error_kind.startsWith('devfile_')).length);
     expect(withoutMessage(await letters(viaFile.pool))).toEqual(withoutMessage(kafkaLetters));
+    expect(await held(viaFile.pool)).toEqual(await held(viaKafka.pool));
+    expect((await held(viaKafka.pool)).map((h) => h.workspace_id)).toEqual([5032]);
     // A replay of the backup leaves the checkpoints a --follow of the topic continues from.
     expect(await checkpoints(viaFile.pool)).toEqual(await checkpoints(viaKafka.pool));
     // Each bad message's letter names its line in the dump beside its position in the topic.
@@ -206,15 +218,18 @@ describe('the file source', () => {
     expect(replayed.stderr).not.toMatch(/^\s+at /m);
     expect(replayed.code, replayed.stderr).toBe(2);
     expect(replayed.stdout).toContain(`agentk-states file replay: ${stream.messages.length} events`);
+    expect(replayed.stderr).toContain(`${path}: read as NDJSON events`);
 
     const rows = await readModel(viaKafka.pool);
     expect(rows.size).toBe(stream.rows.length);
     expect(await readModel(viaFile.pool)).toEqual(rows);
     const comparable = (all: Awaited<ReturnType<typeof letters>>) => all.map(({ workspace_id, error_kind, error_path, kafka_offset }) => ({ workspace_id, error_kind, error_path, kafka_offset }));
+    const name = `file:${topic}.ndjson.gz`;
     const fileLetters = await letters(viaFile.pool);
     expect(comparable(fileLetters)).toEqual(comparable(await letters(viaKafka.pool)));
     expect(fileLetters.length).toBeGreaterThanOrEqual(30);
-    const name = `file:${topic}.ndjson.gz`;
+    expect(await held(viaFile.pool)).toEqual((await held(viaKafka.pool)).map((h) => ({ ...h, topic: name })));
+    expect((await held(viaFile.pool)).map((h) => h.workspace_id)).toEqual([5032]);
     const badMessages = fileLetters.filter(isBadMessage);
     expect(badMessages.length).toBeGreaterThanOrEqual(30);
     for (const letter of badMessages) {
@@ -229,6 +244,19 @@ describe('the file source', () => {
     expect(replay.stdout).toContain(`: ${stream.messages.length} events, 0 written, `);
     expect(await readModel(viaFile.pool)).toEqual(rows);
     expect(comparable(await letters(viaFile.pool))).toEqual(comparable(fileLetters));
+
+    // A file rebuild beside a Kafka consumer of other topics would replace what it applied: refused at the switch.
+    const beside = await runCli(['agentk-states', '--source', `file:${path}`, '--database-url', viaKafka.url]);
+    expect(beside.code, beside.stderr).toBe(1);
+    expect(beside.stderr).toContain(`rebuild-projection: rebuild #1 from ${name}: the live table is also kept from ${topic} (a consumer's checkpoints), which the file does not carry`);
+    expect(await readModel(viaKafka.pool)).toEqual(rows);
+
+    // Tried again, a bad line is still bad; its letter then names its position (line − 1), not its line.
+    const retried = await runCli(['agentk-states', '--retry-dead-letters', '--reason', 'not_json', '--database-url', viaFile.url]);
+    expect(retried.code, retried.stderr).toBe(2);
+    const notJson = (await letters(viaFile.pool)).filter((l) => l.error_kind === 'not_json');
+    expect(notJson.length).toBeGreaterThan(0);
+    for (const letter of notJson) expect(letter.message.startsWith(`${name}[0]@${letter.kafka_offset}: not_json`), letter.message).toBe(true);
   }, 120_000);
 
   it('refuses --follow with a file (exit 64) and a file it cannot read (exit 1), each in one line', async () => {

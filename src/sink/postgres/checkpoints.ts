@@ -47,3 +47,9 @@ export async function readCheckpoints(db: Session, projection: string, topics: r
   );
   return rows.map((row) => ({ topic: row.topic, partition: row.kafka_partition, nextOffset: row.next_offset }));
 }
+
+/** The topics a projection holds checkpoints on. */
+export async function checkpointTopics(db: Session, projection: string): Promise<string[]> {
+  const { rows } = await db.query<{ topic: string }>(`SELECT DISTINCT topic FROM ${BOOKKEEPING_SCHEMA}.checkpoints WHERE projection = $1 ORDER BY topic`, [projection]);
+  return rows.map((row) => row.topic);
+}

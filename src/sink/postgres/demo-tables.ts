@@ -15,12 +15,21 @@ export const demoGitLabTablesSchema = z.object({
 
 export type DemoGitLabTables = z.infer<typeof demoGitLabTablesSchema>;
 
-export class DemoDatabaseNotEmptyError extends Error {
-  override readonly name = 'DemoDatabaseNotEmptyError';
+export class DemoDatabaseRefusedError extends Error {
+  override readonly name = 'DemoDatabaseRefusedError';
 }
 
-/** Loads the tables in one transaction; returns false when they already held exactly the demo's rows. */
+/**
+ * Loads the tables in one transaction; returns false when they already held exactly the demo's rows. Called
+ * before anything else is created in the database (our schema included), so a refused one is left as it was.
+ */
 export async function loadDemoGitLabTables(client: Session, tables: DemoGitLabTables): Promise<boolean> {
+  const { rows: present } = await client.query<{ gitlab: boolean }>(
+    `SELECT to_regclass('workspaces') IS NOT NULL AND to_regclass('workspaces_agent_configs') IS NOT NULL AS gitlab`,
+  );
+  if (!present[0]?.gitlab) {
+    throw new DemoDatabaseRefusedError("--demo loads its data into GitLab's tables, and this database has none: run it on the embedded default (no database URL)");
+  }
   await client.query('BEGIN');
   try {
     // Serializes two demo runs starting together on one database.
@@ -41,7 +50,7 @@ export async function loadDemoGitLabTables(client: Session, tables: DemoGitLabTa
       await client.query('COMMIT');
       return false;
     }
-    throw new DemoDatabaseNotEmptyError(
+    throw new DemoDatabaseRefusedError(
       `--demo loads its data into an empty GitLab database only, and this one holds ${held.workspaces} workspaces and ${held.configs} agent configs ` +
         `that are not the demo's: run --demo on a database of its own (the embedded default without a database URL, with a --data-dir of its own, or a new, empty database)`,
     );

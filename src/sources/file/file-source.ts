@@ -82,7 +82,6 @@ function looksLikeEnvelope(text: string): boolean {
 /** The bytes a kcat string stands for (one character per byte; a \u escape above U+00FF as UTF-8). */
 function bytesOf(text: string | null | undefined): Buffer | null {
   if (text === null || text === undefined) return null;
-  // eslint-disable-next-line no-control-regex
   if (!/[^\u0000-\u00ff]/.test(text)) return Buffer.from(text, 'latin1');
   return Buffer.concat([...text].map((c) => (c.codePointAt(0)! <= 0xff ? Buffer.from(c, 'latin1') : Buffer.from(c, 'utf8'))));
 }
