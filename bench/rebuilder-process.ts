@@ -98,11 +98,11 @@ export function startRebuilder(args: string[], options: RebuilderOptions = {}): 
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
-      const progress = /^\{"progress":"([a-z_]+)","done":(\d+)/.exec(line);
-      const phase = progress?.[1];
+      const progress = progressOf(line);
+      const phase = progress?.phase;
       if (phase && phaseStarts[phaseStarts.length - 1]?.phase !== phase) phaseStarts.push({ phase, startMs: performance.now() - started });
-      if (progress && `${progress[1]}:${progress[2]}` !== lastProgress) {
-        lastProgress = `${progress[1]}:${progress[2]}`;
+      if (progress && `${progress.phase}:${progress.done}` !== lastProgress) {
+        lastProgress = `${progress.phase}:${progress.done}`;
         lastAdvanceAt = performance.now();
       }
     }
@@ -184,10 +184,21 @@ export function failureOf(run: RebuilderRun, what: string): string | undefined {
   // Its own words first: the last lines of stderr that are not progress lines (retries, the final error).
   const said = run.stderr
     .split('\n')
-    .filter((line) => line.trim() !== '' && !line.startsWith('{"progress"'))
+    .filter((line) => line.trim() !== '' && progressOf(line) === undefined)
     .slice(-4)
     .join(' ⏎ ');
   return `${what}: the rebuilder ${how}: ${said || '(nothing on stderr)'}\n--- stdout ---\n${run.stdout.slice(-4000)}\n--- stderr ---\n${run.stderr.slice(-4000)}`;
+}
+
+/** A progress entry of the CLI's JSON log lines (src/cli/progress.ts): its phase and count; undefined for any other line. */
+function progressOf(line: string): { phase: string; done: number } | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const entry = JSON.parse(line) as { progress?: unknown; done?: unknown };
+    return typeof entry.progress === 'string' && typeof entry.done === 'number' ? { phase: entry.progress, done: entry.done } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Throws {@link failureOf}'s message when the run did not succeed. */

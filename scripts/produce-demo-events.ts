@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { z } from 'zod';
-import { plainLogger } from '../src/cli/logger.js';
+import { createCliLogger } from '../src/cli/logger.js';
 import { encodeAvro, encodeKey } from '../src/events/encode.js';
 import { workspaceRowSchema, type WorkspaceCreated } from '../src/events/workspace-event.js';
 import { createKafka } from '../src/sources/kafka/kafka-client.js';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     await db.end();
   }
 
-  const kafka = createKafka({ brokers: env.KAFKA_BROKERS.split(',').map((b) => b.trim()), clientId: 'rebuild-projection-demo', log: plainLogger((line) => process.stderr.write(line)) });
+  const kafka = createKafka({ brokers: env.KAFKA_BROKERS.split(',').map((b) => b.trim()), clientId: 'rebuild-projection-demo', log: createCliLogger({ level: 'warn', format: 'pretty', write: (line) => process.stderr.write(line) }) });
   const admin = kafka.admin();
   await admin.connect();
   try {

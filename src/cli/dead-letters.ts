@@ -7,7 +7,14 @@ import type { Database } from '../sink/postgres/database.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { purgeDeadLetters, retryDeadLetters, type DeadLetterWorkOptions } from '../engine/dead-letter-retry.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
-import { countDeadLetters, countDeadLettersByReason, deadLetterTablesReady, selectDeadLetters, type StoredDeadLetter } from '../sink/postgres/dead-letters.js';
+import {
+  countDeadLetters,
+  countDeadLettersByReason,
+  deadLetterTablesReady,
+  selectDeadLetters,
+  type ReasonCount,
+  type StoredDeadLetter,
+} from '../sink/postgres/dead-letters.js';
 import { countHeldEvents } from '../sink/postgres/held-events.js';
 import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { ExitCode } from './exit-codes.js';
@@ -72,6 +79,29 @@ export async function listDeadLetters(args: CliArgs, io: Io, db: Database): Prom
   return total > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
 }
 
+/** Reasons a run's summary names, and the length an example is cut to: enough to say why, on one line. */
+const SUMMARY_REASONS = 3;
+const SUMMARY_EXAMPLE_CHARS = 160;
+
+/**
+ * The end of a run's summary: the dead letters the table holds (`count`, all of them, as the exit code), by
+ * reason with one example each, so that why they failed is on screen without another command.
+ */
+export async function deadLettersInTotal(db: Database, count: number): Promise<string> {
+  return describeDeadLetterTotal(count, count > 0 ? await countDeadLettersByReason(db, AGENTK_STATES_PROJECTION, {}) : []);
+}
+
+/** `3 dead letters in total (agent_config_missing ×2, e.g. workspace 17: …; invalid_json ×1, e.g. t[0]@42: …)`. */
+export function describeDeadLetterTotal(count: number, reasons: readonly ReasonCount[]): string {
+  if (count === 0 || reasons.length === 0) return `${count} dead letters in total`;
+  const shown = reasons.slice(0, SUMMARY_REASONS).map((r) => {
+    const example = r.example.length > SUMMARY_EXAMPLE_CHARS ? `${r.example.slice(0, SUMMARY_EXAMPLE_CHARS - 1)}…` : r.example;
+    return `${r.reason} ×${r.count}, e.g. ${example.replace(/\s*\n\s*/g, ' ')}`;
+  });
+  const more = reasons.length > SUMMARY_REASONS ? `; ${reasons.length - SUMMARY_REASONS} more reasons` : '';
+  return `${count} dead letters in total (${shown.join('; ')}${more}; see --dead-letters)`;
+}
+
 export async function workOffDeadLetters(args: CliArgs, io: Io, db: Database, decode: WorkspaceDecoder): Promise<ExitCode> {
   const options: DeadLetterWorkOptions = {
     db,
@@ -97,7 +127,7 @@ export async function workOffDeadLetters(args: CliArgs, io: Io, db: Database, de
   io.report(
     `agentk-states ${purge ? 'purge' : 'retry'}: ${totals.selected} dead letters chosen, ${totals.removed} ${purge ? 'removed' : 'resolved'}, ` +
       `${totals.remaining} still failing; ${totals.released} held events applied, ${totals.stale} changed nothing (already superseded); ` +
-      `${left} dead letters in total`,
+      (await deadLettersInTotal(db, left)),
   );
   return left > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
 }

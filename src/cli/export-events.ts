@@ -7,7 +7,6 @@ import type { Database } from '../sink/postgres/database.js';
 import { loadSchemaCatalog } from '../events/codec/catalog.js';
 import { encodeAvro, EncodeError, encodeJson } from '../events/encode.js';
 import { ExportInterruptedError, ExportRowError, exportEvents, type EventExportSink } from '../engine/export-events.js';
-import { requireGitLabDatabase } from '../sink/postgres/ensure-agentk-states-table.js';
 import { withClient } from '../sink/postgres/transaction.js';
 import { createLineFile, OutputFileError } from '../sink/ndjson-file.js';
 import { MessageTooLargeError, openTopicProducer, TopicNotEmptyError, type TopicProducer } from '../sources/kafka/topic-producer.js';
@@ -50,16 +49,16 @@ export async function runExportEvents(args: CliArgs, io: Io, db: Database, openK
   const catalog = target.kind === 'kafka' && target.encoding === 'avro' && args.schemasDir !== undefined ? loadSchemaCatalog(args.schemasDir) : undefined;
   const encode = target.kind === 'kafka' && target.encoding === 'avro' ? (event: Parameters<typeof encodeAvro>[0]) => encodeAvro(event, undefined, catalog) : encodeJson;
   try {
-    const result = await withClient(db, async (client) => {
-      await requireGitLabDatabase(client);
-      return exportEvents(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, encode, sink, signal: io.signal });
-    });
+    // runAgentkStates has checked that this is GitLab's database, as for every mode.
+    const result = await withClient(db, (client) =>
+      exportEvents(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, encode, sink, signal: io.signal }),
+    );
     const seconds = (performance.now() - started) / 1000;
     io.report(`agentk-states export-events: ${result.workspaces} workspaces from a snapshot at ${result.takenAt.toISOString()} to ${where()}; ${seconds.toFixed(1)} s`);
     return ExitCode.ok;
   } catch (error) {
     // What was acknowledged stays in the topic: say so, and how to finish.
-    if (producer && producer.produced.messages > 0 && error instanceof Error && EXPORT_ERRORS.some((type) => error instanceof type)) {
+    if (producer && producer.produced.messages > 0 && error instanceof Error) {
       error.message += ` (${producer.produced.messages} events were produced before this: after the fix, run again with --append)`;
     }
     throw error;

@@ -4,10 +4,29 @@
  */
 import { runAgentkStates } from './run-agentk-states.js';
 import { ExitCode } from './exit-codes.js';
-import { plainLogger } from './logger.js';
+import { createCliLogger, type CliLogger, type LogFormat, type LogLevel } from './logger.js';
+import { createStatusLine } from './progress.js';
 import { HELP, parseCommandLine } from './options.js';
 import { UsageError } from './usage-error.js';
 import { VERSION } from './version.js';
+
+const stderrIsTty = process.stderr.isTTY === true;
+/** stderr's last line: the progress bar on a terminal, which log lines print above. */
+const statusLine = createStatusLine((text) => process.stderr.write(text));
+
+/** JSON lines, or pretty on a terminal, unless the command line chose; before it is parsed, the default. */
+function createLogger(choice: { level: LogLevel; format: LogFormat | undefined } = { level: 'info', format: undefined }): CliLogger {
+  const format = choice.format ?? (stderrIsTty ? 'pretty' : 'json');
+  return createCliLogger({
+    level: choice.level,
+    format,
+    write: (line) => statusLine.print(line),
+    colors: stderrIsTty && format === 'pretty',
+    stacks: Boolean(process.env.REBUILD_PROJECTION_DEBUG),
+  });
+}
+
+let log = createLogger();
 
 async function main(): Promise<number> {
   let args;
@@ -15,7 +34,7 @@ async function main(): Promise<number> {
     args = parseCommandLine(process.argv.slice(2), process.env);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`rebuild-projection: ${error.message} (see --help)\n`);
+      log.fatal(`${error.message} (see --help)`, { exitCode: ExitCode.usage });
       return ExitCode.usage;
     }
     throw error;
@@ -24,19 +43,19 @@ async function main(): Promise<number> {
     process.stdout.write(args.help ? HELP : `rebuild-projection ${VERSION}\n`);
     return ExitCode.ok;
   }
+  log = createLogger({ level: args.logLevel, format: args.logFormat });
   const abort = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
     if (abort.signal.aborted) {
-      process.stderr.write(`rebuild-projection: second ${signal}, exiting now\n`);
+      log.fatal(`second ${signal}, exiting now`, { signal, exitCode: ExitCode.couldNotRun });
       process.exit(ExitCode.couldNotRun);
     }
-    // On a terminal the progress bar holds the current line: start a new one.
-    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}rebuild-projection: ${signal} received, finishing the batch in flight…\n`);
+    log.info(`${signal} received, finishing the batch in flight…`, { signal, shutdownTimeoutS: args.shutdownTimeoutS });
     abort.abort();
     // A stop must end within a bound even if a client hangs (a broker or database that stopped answering):
     // every commit is already in PostgreSQL, so exiting now loses nothing (as after a kill -9).
     setTimeout(() => {
-      process.stderr.write(`rebuild-projection: still not stopped ${args.shutdownTimeoutS} s after ${signal}, exiting now (committed work is kept)\n`);
+      log.fatal(`still not stopped ${args.shutdownTimeoutS} s after ${signal}, exiting now (committed work is kept)`, { signal, exitCode: ExitCode.couldNotRun });
       process.exit(ExitCode.couldNotRun);
     }, args.shutdownTimeoutS * 1000).unref();
   };
@@ -44,9 +63,10 @@ async function main(): Promise<number> {
   process.on('SIGINT', stop);
   return runAgentkStates(args, {
     signal: abort.signal,
-    log: plainLogger((line) => process.stderr.write(line)),
+    log,
     report: (line) => process.stdout.write(`${line}\n`),
-    progress: { write: (text) => process.stderr.write(text), isTty: process.stderr.isTTY === true },
+    // A bar only where a person reads pretty lines; otherwise progress is logged like everything else.
+    progress: { statusLine: stderrIsTty && (args.logFormat ?? 'pretty') === 'pretty' ? statusLine : undefined },
   });
 }
 
@@ -64,10 +84,9 @@ main().then(
     exitSoon(code);
   },
   (error: unknown) => {
-    // Last resort: an unexpected failure still ends as one line, with the cause chain, and exit code 1.
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`rebuild-projection: ${message}\n`);
-    if (process.env.REBUILD_PROJECTION_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    // Last resort: an unexpected failure still ends as one line and exit code 1 (REBUILD_PROJECTION_DEBUG adds
+    // the stack and cause chain to it).
+    log.fatal(error instanceof Error ? error.message : String(error), { exitCode: ExitCode.couldNotRun, err: error });
     exitSoon(ExitCode.couldNotRun);
   },
 );

@@ -19,6 +19,7 @@ import {
 } from '../sources/kafka/kafka-security.js';
 import { parseConfigFile, type ConfigValues } from './config-file.js';
 import { didYouMean } from './did-you-mean.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
 import { UsageError } from './usage-error.js';
 
 /** Where an option's value may come from, besides its flag. */
@@ -164,7 +165,10 @@ export const OPTIONS = {
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
-  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a replay)', defaultText: 'off', schema: tcpPort },
+  'heartbeat-interval': { type: 'string', value: 'SECONDS', help: 'with --follow: log the lag per partition, events/s and totals this often (0: never)', default: '60', schema: nonNegativeInt },
+  'log-level': { type: 'string', value: LOG_LEVELS.join('|'), help: 'the least severe log entries written to stderr', default: 'info', schema: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }) },
+  'log-format': { type: 'string', value: 'json|pretty', help: 'log entries as JSON lines, or as readable lines', defaultText: 'pretty on a terminal, else json', schema: z.enum(LOG_FORMATS, { message: 'must be "json" or "pretty"' }) },
+  'metrics-port': { type: 'string', value: 'PORT', help: 'serve /metrics (Prometheus), /healthz and /readyz on this port (a rebuild, --follow, a Kafka replay)', defaultText: 'off', schema: tcpPort },
   'metrics-host': { type: 'string', value: 'HOST', help: 'with --metrics-port: the address to listen on (every interface, as probes reach a container)', default: '0.0.0.0', schema: nonEmpty },
   'ready-max-lag': { type: 'string', value: 'N', help: 'with --metrics-port: /readyz is 200 while every assigned partition is at most N records behind', default: '1000', schema: nonNegativeInt },
   demo: commandFlag('try it: rebuild from the bundled demo data (demo/) and say what it did'),
@@ -178,7 +182,11 @@ export type OptionName = keyof typeof OPTIONS;
 /** `batch-size` → `REBUILD_PROJECTION_BATCH_SIZE`. */
 export const envVarOf = (name: string) => `REBUILD_PROJECTION_${name.toUpperCase().replaceAll('-', '_')}`;
 
-const entries = Object.entries(OPTIONS) as [OptionName, OptionSpec][];
+/** The table in declaration order, typed as specs (for --help, the README reference and parsing). */
+export const OPTION_ENTRIES = Object.entries(OPTIONS) as [OptionName, OptionSpec][];
+
+/** Whether the option is read from `source` besides its flag. */
+export const readsFrom = (spec: OptionSpec, source: Source) => (spec.from ?? ['env', 'file']).includes(source);
 
 const defaultOf = (spec: OptionSpec) => spec.default ?? spec.defaultText;
 
@@ -206,11 +214,12 @@ Modes:
   --export-events [--to-file FILE]   produce one full-row event per workspace (one snapshot) to bootstrap a topic
 
 Options:
-${entries
+${OPTION_ENTRIES
   .map(([name, spec]) => {
     const flag = `  ${spec.short === undefined ? '' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
     const fallback = [spec.fallbackEnv && `$${spec.fallbackEnv}`, defaultOf(spec)].filter(Boolean).join(', ');
-    return `${flag.padEnd(37)}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
+    // A flag too long for the column gets a line of its own.
+    return `${flag.length < 37 ? flag.padEnd(37) : `${flag}\n${' '.repeat(37)}`}${spec.help}${fallback ? ` (default: ${fallback})` : ''}`;
   })
   .join('\n')}
 
@@ -231,7 +240,7 @@ type OptionValues = {
       : z.output<(typeof OPTIONS)[K]['schema']> | undefined;
 };
 
-const PARSE_ARGS_OPTIONS = Object.fromEntries(entries.map(([name, spec]) => [name, { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }]));
+const PARSE_ARGS_OPTIONS = Object.fromEntries(OPTION_ENTRIES.map(([name, spec]) => [name, { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }]));
 
 export interface CliArgs {
   projection: 'agentk-states';
@@ -272,6 +281,11 @@ export interface CliArgs {
   sample: number | undefined;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
+  /** --follow: seconds between heartbeat lines (lag, rate, totals); 0: none. */
+  heartbeatIntervalS: number;
+  logLevel: LogLevel;
+  /** Undefined: pretty on a terminal, JSON otherwise. */
+  logFormat: LogFormat | undefined;
   /** --metrics-port: the operations endpoint (/metrics, /healthz, /readyz); undefined: none. */
   metrics: { host: string; port: number; readyMaxLag: number } | undefined;
   /** --dead-letters, --retry-dead-letters, --purge-dead-letters: which letters (`--source` only when given). */
@@ -326,7 +340,6 @@ interface Found {
   fromCommandLine: boolean;
 }
 
-const allows = (spec: OptionSpec, source: Source) => (spec.from ?? ['env', 'file']).includes(source);
 
 /** Text from a variable or a file: a string option's value as is; a flag's true/false or 1/0. */
 function fromText(spec: OptionSpec, text: string, origin: string): Found {
@@ -341,28 +354,28 @@ function find(name: OptionName, flags: Partial<Record<string, string | boolean>>
   const spec: OptionSpec = OPTIONS[name];
   const flag = flags[name];
   if (flag !== undefined) return { raw: flag, origin: `--${name}`, fromCommandLine: true };
-  for (const variable of allows(spec, 'env') ? [envVarOf(name), spec.fallbackEnv] : []) {
+  for (const variable of readsFrom(spec, 'env') ? [envVarOf(name), spec.fallbackEnv] : []) {
     // Empty means unset, as compose files and systemd units write an absent value.
     const text = variable === undefined ? undefined : env[variable];
     if (variable !== undefined && text !== undefined && text !== '') return fromText(spec, text, variable);
   }
-  const text = file && allows(spec, 'file') ? file.values.get(name) : undefined;
+  const text = file && readsFrom(spec, 'file') ? file.values.get(name) : undefined;
   return text === undefined || text === '' ? undefined : fromText(spec, text, `${file?.path}: ${name}`);
 }
 
 /** Why a name that is not accepted from a source was not: unknown (with a suggestion), or not read there. */
 function refusal(word: string, source: Source, nameOf: (option: string) => string): string {
-  const option = entries.find(([name]) => nameOf(name) === word);
+  const option = OPTION_ENTRIES.find(([name]) => nameOf(name) === word);
   if (option) return (option[1].from ?? []).length === 0 ? `--${option[0]} is a command-line flag only` : `--${option[0]} is not read from ${source === 'env' ? 'the environment' : 'a config file'}`;
-  const candidates = entries.filter(([, spec]) => allows(spec, source)).map(([name]) => nameOf(name));
+  const candidates = OPTION_ENTRIES.filter(([, spec]) => readsFrom(spec, source)).map(([name]) => nameOf(name));
   return `unknown ${source === 'env' ? 'environment variable' : 'key'}${didYouMean(word, candidates)}`;
 }
 
 function checkEnvironmentNames(env: Record<string, string | undefined>): void {
   for (const variable of Object.keys(env)) {
     if (!variable.startsWith('REBUILD_PROJECTION_') || OTHER_ENV_VARS.has(variable) || env[variable] === '') continue;
-    const option = entries.find(([name]) => envVarOf(name) === variable);
-    if (!option || !allows(option[1], 'env')) throw new UsageError(`${variable}: ${refusal(variable, 'env', envVarOf)}`);
+    const option = OPTION_ENTRIES.find(([name]) => envVarOf(name) === variable);
+    if (!option || !readsFrom(option[1], 'env')) throw new UsageError(`${variable}: ${refusal(variable, 'env', envVarOf)}`);
   }
 }
 
@@ -380,8 +393,8 @@ function readConfig(path: string, readFile: (path: string) => string): ConfigFil
   }
   const values = parseConfigFile(text, path);
   for (const key of values.keys()) {
-    const option = entries.find(([name]) => name === key);
-    if (!option || !allows(option[1], 'file')) throw new UsageError(`${path}: ${key}: ${refusal(key, 'file', (name) => name)}`);
+    const option = OPTION_ENTRIES.find(([name]) => name === key);
+    if (!option || !readsFrom(option[1], 'file')) throw new UsageError(`${path}: ${key}: ${refusal(key, 'file', (name) => name)}`);
   }
   return { path, values };
 }
@@ -391,7 +404,7 @@ function checkOptionNames(argv: readonly string[]): void {
   const { tokens } = parseArgs({ args: [...argv], options: PARSE_ARGS_OPTIONS, allowPositionals: true, strict: false, tokens: true });
   for (const token of tokens) {
     if (token.kind !== 'option' || token.name in OPTIONS) continue;
-    const names = entries.map(([name]) => name);
+    const names = OPTION_ENTRIES.map(([name]) => name);
     throw new UsageError(`Unknown option '${token.rawName}'${didYouMean(token.name, names, (name) => `--${name}`)}`);
   }
 }
@@ -427,7 +440,7 @@ export function parseCommandLine(
 
   const found = new Map<OptionName, Found>();
   const values: Record<string, unknown> = {};
-  for (const [name, spec] of entries) {
+  for (const [name, spec] of OPTION_ENTRIES) {
     const given = find(name, flags, env, file);
     if (given) found.set(name, given);
     const raw = given?.raw ?? spec.default ?? (spec.type === 'boolean' ? false : undefined);
@@ -514,8 +527,11 @@ export function parseCommandLine(
                   : 'rebuild';
   // The endpoint serves the modes that run for a while. A service's metrics-port (environment or file) is
   // ignored by a one-off --status beside it, which would find its port taken; on the command line it is refused.
-  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'replay' || mode === 'switch';
-  if (onCommandLine('metrics-port') && !serves) throw new UsageError(`--metrics-port goes with a rebuild, --follow or a replay (not ${chosen[0]})`);
+  // A file replay has no consumer to count or to be ready.
+  const serves = mode === 'rebuild' || mode === 'follow' || mode === 'switch' || (mode === 'replay' && sourceFile === undefined);
+  if (onCommandLine('metrics-port') && !serves) {
+    throw new UsageError(`--metrics-port goes with a rebuild, --follow or a Kafka replay (not ${chosen[0] ?? 'a replay of a file'})`);
+  }
   const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
   if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
   let kafkaSecurity: KafkaSecuritySettings;
@@ -546,6 +562,9 @@ export function parseCommandLine(
     json: args.json,
     sample: args.sample,
     shutdownTimeoutS: args['shutdown-timeout'],
+    heartbeatIntervalS: args['heartbeat-interval'],
+    logLevel: args['log-level'],
+    logFormat: args['log-format'],
     metrics: args['metrics-port'] === undefined || !serves ? undefined : { host: args['metrics-host'], port: args['metrics-port'], readyMaxLag: args['ready-max-lag'] },
     deadLetterFilter: {
       reason: args.reason,

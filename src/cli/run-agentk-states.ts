@@ -6,20 +6,21 @@ import { access, constants } from 'node:fs/promises';
 import kafkajs, { type Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
+import { observeAll, type ConsumerObserver } from '../engine/consumer-observer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
-import { describeParked, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
+import { describeParked, REBUILD_PHASES, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { BookkeepingOutdatedError, explainProblems, explainWorkspace, UnknownWorkspaceError } from '../engine/explain.js';
 import { previewShadow } from '../engine/impact/preview.js';
 import { logRetry } from '../ops/logger.js';
 import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
-import { DatabaseUnavailableError, openPool } from '../sink/postgres/connect.js';
+import { DatabaseUnavailableError, openPool, redactUrl } from '../sink/postgres/connect.js';
 import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
 import { SessionWaitError } from '../sink/postgres/single-session.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
-import { ensureAgentkStatesTable, NotAGitLabDatabaseError, requireAgentkStatesTable } from '../sink/postgres/ensure-agentk-states-table.js';
+import { NotAGitLabDatabaseError, requireGitLabDatabase } from '../sink/postgres/gitlab-tables.js';
 import { migrate } from '../sink/postgres/migrate.js';
 import { liveAgentkStates } from '../sink/postgres/row-sink.js';
 import { finishRun, startRun } from '../sink/postgres/runs.js';
@@ -36,17 +37,18 @@ import { loadSchemaCatalog, SchemaCatalogError } from '../events/codec/catalog.j
 import { createSchemaRegistrySource, SchemaRegistryError } from '../events/codec/schema-registry.js';
 import { schemaRegistryConfig } from './schema-registry-config.js';
 import { DeadLettersBusyError } from '../engine/dead-letter-retry.js';
-import { DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
+import { deadLettersInTotal, DeadLetterTablesMissingError, listDeadLetters, workOffDeadLetters } from './dead-letters.js';
 import { EXPORT_ERRORS, runExportEvents } from './export-events.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliArgs } from './options.js';
 import { explainJson, explainText } from './explain-report.js';
 import type { CliLogger } from './logger.js';
-import { createProgressReporter } from './progress.js';
+import { createProgressReporter, type StatusLine } from './progress.js';
 import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
 import { previewJson, previewText } from './impact-report.js';
 import { verifyJson, verifyText } from './verify-report.js';
+import { Heartbeat } from '../ops/heartbeat.js';
 import { Metrics } from '../ops/metrics.js';
 import { OpsServerError, startOpsServer } from '../ops/http-server.js';
 
@@ -56,8 +58,8 @@ export interface CliIo {
   log: CliLogger;
   /** The result people or scripts read (stdout). */
   report: (line: string) => void;
-  /** Progress output (stderr) and whether it is a terminal. */
-  progress: { write: (text: string) => void; isTty: boolean };
+  /** Progress: redrawn on this status line (a terminal), or else logged. */
+  progress: { statusLine: StatusLine | undefined };
 }
 
 type Releaser = () => Promise<void>;
@@ -98,6 +100,9 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     const metrics = args.metrics ? await serveMetrics(args.metrics, io, releasers) : undefined;
     const target = args.databaseUrl ? await openPool(args.databaseUrl, 'target', 4) : await openEmbedded(args.dataDir, io);
     releasers.push(() => target.end());
+    // Every mode, before anything is read or created: this must be GitLab's database.
+    const database = args.databaseUrl ? redactUrl(args.databaseUrl) : `the embedded database in ${args.dataDir}`;
+    await withClient(target, (client) => requireGitLabDatabase(client, database));
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
     // Checks the brokers and our credentials before anything else talks to Kafka (one line within seconds).
@@ -105,31 +110,24 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       if (!args.brokers?.length) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
       return openKafka({ brokers: args.brokers, security: await loadKafkaSecurity(args.kafkaSecurity), log: io.log });
     };
+    if (args.mode === 'status') return await status(args, io, target, connectKafka);
     if (args.mode === 'export-events') return await runExportEvents(args, io, target, connectKafka);
     const decode = createWorkspaceDecoder({
       ...(args.schemasDir === undefined ? {} : { catalog: loadSchemaCatalog(args.schemasDir) }),
       ...(args.schemaRegistry === undefined ? {} : { registry: createSchemaRegistrySource(schemaRegistryConfig(args.schemaRegistry)) }),
     });
     if (args.mode === 'explain') return await explain(args, io, target);
-    // The demo's data first: a database holding anything else is refused before our schema is created in it.
+    // The demo's data first (into empty GitLab tables only), before our schema is created in the database.
     if (args.mode === 'demo') await loadDemo(target, io.log);
-    // Check that this is GitLab's database before creating our schema in it. Both steps are idempotent, so a
-    // connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
+    // Idempotent, so a connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
     await retryTransient(
-      () =>
-        withClient(target, async (client) => {
-          await ensureAgentkStatesTable(client);
-          await migrate(client);
-        }),
+      () => withClient(target, migrate),
       { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
     // Only the modes that use Kafka connect to it (a rollback must not fail because a broker is down).
-    const usesKafka = args.brokers?.length && ['status', 'rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
+    const usesKafka = args.brokers?.length && args.source !== 'file' && ['rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
     const kafka = usesKafka ? { kafka: await connectKafka(), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
-      case 'status':
-        for (const line of await statusReport(target, AGENTK_STATES_PROJECTION, kafka)) io.report(line);
-        return ExitCode.ok;
       case 'rollback':
         io.report(describeRollback(await rollbackRebuilds(target, AGENTK_STATES_PROJECTION, { to: args.rollbackTo })));
         return ExitCode.ok;
@@ -149,7 +147,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
         }
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
         const start = args.mode === 'follow' ? { kind: 'checkpoints' as const } : replayStart(args);
-        return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, start, decode, metrics));
+        return await consume(args, io, target, 'kafka', (heartbeat) => replayKafka(args, io, target, kafka.kafka, start, decode, [metrics?.observer, heartbeat]));
       }
       case 'demo': {
         const start = await demoStart(target);
@@ -164,7 +162,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       case 'purge-dead-letters':
         return await workOffDeadLetters(args, io, target, decode);
       default:
-        return args.mode satisfies 'dead-letters';
+        return args.mode satisfies 'dead-letters' | 'status';
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -200,12 +198,18 @@ async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo,
   return metrics;
 }
 
+/** `--status`: read-only (no migration); exit 1 when Kafka is configured but could not be read (lag unknown). */
+async function status(args: CliArgs, io: CliIo, target: Database, connectKafka: () => Promise<Kafka>): Promise<ExitCode> {
+  const report = await statusReport(target, AGENTK_STATES_PROJECTION, args.brokers?.length ? { connect: connectKafka, topics: args.topics } : undefined);
+  for (const line of report.lines) io.report(line);
+  return report.kafkaUnavailable ? ExitCode.couldNotRun : ExitCode.ok;
+}
+
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
 async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
-  const report = await withClient(target, async (client) => {
-    await requireAgentkStatesTable(client);
-    return verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal });
-  });
+  const report = await withClient(target, (client) =>
+    verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal }),
+  );
   for (const line of args.json ? [verifyJson(report)] : verifyText(report)) io.report(line);
   return isClean(report) ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
 }
@@ -213,10 +217,9 @@ async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitC
 /** `--explain`: read-only like --verify; exit 2 when it names problems (dead letters, drift, disagreement). */
 async function explain(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
   const workspaceId = args.explainWorkspaceId!;
-  const report = await withClient(target, async (client) => {
-    await requireAgentkStatesTable(client);
-    return explainWorkspace(client, { projection: AGENTK_STATES_PROJECTION, workspaceId, agentConfigMode: args.agentConfigMode });
-  });
+  const report = await withClient(target, (client) =>
+    explainWorkspace(client, { projection: AGENTK_STATES_PROJECTION, workspaceId, agentConfigMode: args.agentConfigMode }),
+  );
   for (const line of args.json ? [explainJson(report)] : explainText(report)) io.report(line);
   return explainProblems(report).length === 0 ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
 }
@@ -259,7 +262,7 @@ async function rebuild(
   const file = args.sourceFile === undefined ? undefined : await readableFile(args.sourceFile);
   const switchOnly = args.mode === 'switch';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: args.mode, source: args.source });
-  const progress = createProgressReporter(io.progress);
+  const progress = createProgressReporter({ statusLine: io.progress.statusLine, log: io.log, phases: REBUILD_PHASES });
   try {
     const guard = args.fingerprint !== undefined || args.maxRestarts !== undefined ? { fingerprint: args.fingerprint, maxRestarts: args.maxRestarts } : undefined;
     const result = await runRebuild({
@@ -310,26 +313,33 @@ async function rebuild(
     const rows = switched.unchanged + written;
     const { parked } = result;
     // Exit 2 while any dead letter is left (also older ones this rebuild did not clear), or workspaces stay parked.
-    const problems = (await countDeadLetters(target, AGENTK_STATES_PROJECTION)) + parked.workspaces;
+    const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
+    const problems = deadLetters + parked.workspaces;
     await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written, unchanged: switched.unchanged, failed: result.failed });
     const buildS = result.buildMs / 1000;
     io.report(
       `agentk-states rebuild #${r.id} from ${r.source}${switchOnly ? ' (switched as previewed)' : result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
         `${written} written, ${switched.unchanged} unchanged, ${switched.deleted} deleted, ${result.failed} failed (dead letters), ` +
         `${switched.kept} live rows kept without a rebuilt row; ` +
-        `build ${buildS.toFixed(1)} s (${Math.round(rows / Math.max(buildS, 0.001))} workspaces/s), switch ${(result.switchMs / 1000).toFixed(1)} s` +
-        (result.impact ? `; ${result.impact.counts.restartRunning} running workspaces restarted, fingerprint ${result.impact.fingerprint}` : ''),
+        `build ${buildS.toFixed(1)} s (${buildRate(result.generated, buildS)}), switch ${(result.switchMs / 1000).toFixed(1)} s` +
+        (result.impact ? `; ${result.impact.counts.restartRunning} running workspaces restarted, fingerprint ${result.impact.fingerprint}` : '') +
+        (deadLetters > 0 ? `; ${await deadLettersInTotal(target, deadLetters)}` : ''),
     );
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
-    if (args.follow && kafka) return await consume(args, io, target, 'kafka', () => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, metrics));
+    if (args.follow && kafka) return await consume(args, io, target, 'kafka', (heartbeat) => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, [metrics?.observer, heartbeat]));
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
-    progress.finish();
+    progress.finish({ complete: false });
     await recordFailedRun(target, runId, error, io.log);
     throw error;
   }
+}
+
+/** This run's own build rate: a resumed run's earlier work (or a --switch's, which builds nothing) is not in it. */
+export function buildRate(generated: number, buildS: number): string {
+  return generated === 0 ? 'built by an earlier run' : `${Math.round(generated / Math.max(buildS, 0.001))} workspaces/s`;
 }
 
 /**
@@ -354,7 +364,7 @@ function replayKafka(
   kafka: Kafka,
   start: ReplayStart,
   decode: WorkspaceDecoder,
-  metrics: Metrics | undefined,
+  observers: (ConsumerObserver | undefined)[],
 ): Promise<ReplayTotals> {
   return runKafkaReplay({
     kafka,
@@ -369,7 +379,7 @@ function replayKafka(
     decode,
     signal: io.signal,
     log: io.log,
-    observer: metrics?.observer,
+    observer: observeAll(...observers),
   });
 }
 
@@ -398,12 +408,22 @@ async function readableFile(path: string): Promise<EventFile> {
 }
 
 /** Follow or replay (Kafka, or a file) into the live table, recorded as a run; the result is one line. */
-async function consume(args: CliArgs, io: CliIo, target: Database, source: 'kafka' | 'file', run: () => Promise<ReplayTotals>): Promise<ExitCode> {
+async function consume(
+  args: CliArgs,
+  io: CliIo,
+  target: Database,
+  source: 'kafka' | 'file',
+  run: (observer: ConsumerObserver | undefined) => Promise<ReplayTotals>,
+): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source });
   const started = performance.now();
+  // A follower says it is alive (lag, rate, totals) every --heartbeat-interval; a replay that ends needs none.
+  const heartbeat = args.follow && args.heartbeatIntervalS > 0 ? new Heartbeat(io.log) : undefined;
+  const beating = heartbeat && setInterval(() => heartbeat.beat(), args.heartbeatIntervalS * 1000);
+  beating?.unref();
   try {
-    const totals = await run();
+    const totals = await run(heartbeat);
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
     // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters
     // a later event cleared (a workspace deleted from GitLab before its tombstone arrived), nor only new ones.
@@ -413,11 +433,13 @@ async function consume(args: CliArgs, io: CliIo, target: Database, source: 'kafk
     io.report(
       `agentk-states ${source} ${mode}: ${totals.consumed} events, ${totals.written} written, ${totals.unchanged} unchanged, ` +
         `${totals.deleted} deleted, ${totals.parked} parked, ${totals.failed} failed, ${totals.held} held, ${totals.skipped} already applied, ` +
-        `${seconds.toFixed(1)} s; ${deadLetters} dead letters in total`,
+        `${seconds.toFixed(1)} s; ${await deadLettersInTotal(target, deadLetters)}`,
     );
     return unresolved > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     await recordFailedRun(target, runId, error, io.log);
     throw error;
+  } finally {
+    clearInterval(beating);
   }
 }

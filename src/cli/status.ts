@@ -1,12 +1,29 @@
-/** `--status`: what an operator needs at a glance, read from the bookkeeping (and Kafka, for lag). */
-import type { Kafka } from 'kafkajs';
+/**
+ * `--status`: what an operator needs at a glance, read from the bookkeeping (and Kafka, for lag).
+ * Read-only: no migration, no table, no row written, so a role with only SELECT can run it. Kafka is asked
+ * within a bound; when it cannot answer, the PostgreSQL part is printed with one line saying so.
+ */
+import type { Admin, Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
+import { pendingMigrations, readAppliedMigrations } from '../sink/postgres/migrate.js';
 import { latestRebuilds, type Rebuild } from '../sink/postgres/rebuilds.js';
-import { markCrashedRuns, unfinishedAndCrashedRuns, type RunRow } from '../sink/postgres/runs.js';
+import { findGoneRuns, unfinishedAndCrashedRuns, type RunRow } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
 import { partitionKey, readPartitionRanges } from '../sources/kafka/kafka-client.js';
+
+/**
+ * How long Kafka may take: the report must come, Kafka or not. Above the startup check's own bound (3 attempts
+ * of 3 s at most), so its line usually says why; the reads after it are retried by kafkajs for ~40 s.
+ */
+export const STATUS_KAFKA_TIMEOUT_MS = 15_000;
+
+export interface StatusReport {
+  lines: string[];
+  /** True when Kafka was configured but could not be read: the report lacks the lag (exit 1). */
+  kafkaUnavailable: boolean;
+}
 
 const seconds = (from: Date | null, to: Date | null) =>
   from && to ? `${((to.getTime() - from.getTime()) / 1000).toFixed(1)} s` : '–';
@@ -17,10 +34,49 @@ function describeRebuild(r: Rebuild): string {
 }
 
 const describeRun = (r: RunRow) =>
-  `#${r.id} ${r.mode}, started ${r.startedAt.toISOString()} by pid ${r.pid} on ${r.host}${r.finishedAt ? `, found crashed ${r.finishedAt.toISOString()}` : ''}`;
+  `#${r.id} ${r.mode}, started ${r.startedAt.toISOString()} by pid ${r.pid} on ${r.host}${r.finishedAt ? `, found crashed ${r.finishedAt.toISOString()}` : r.status === 'running' ? '' : ', its process is gone (marked crashed by the next run)'}`;
 
-export async function statusReport(db: Database, projection: string, kafka: { kafka: Kafka; topics: string[] } | undefined): Promise<string[]> {
+/** The high watermark of each partition, or why they could not be read within STATUS_KAFKA_TIMEOUT_MS. */
+async function readEndOffsets({ connect, topics }: StatusKafka): Promise<Map<string, string> | Error> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${STATUS_KAFKA_TIMEOUT_MS / 1000} s`)), STATUS_KAFKA_TIMEOUT_MS);
+  });
+  let admin: Admin | undefined;
+  const read = async () => {
+    admin = (await connect()).admin();
+    await admin.connect();
+    return new Map((await readPartitionRanges(admin, topics)).map((r) => [partitionKey(r.topic, r.partition), r.high]));
+  };
+  try {
+    return await Promise.race([read(), deadline]);
+  } catch (error) {
+    return error as Error;
+  } finally {
+    clearTimeout(timer);
+    void admin?.disconnect().catch(() => undefined);
+  }
+}
+
+export interface StatusKafka {
+  /** The client, after the startup check of the brokers and our credentials (openKafka). */
+  connect: () => Promise<Kafka>;
+  topics: string[];
+}
+
+export async function statusReport(db: Database, projection: string, kafka: StatusKafka | undefined): Promise<StatusReport> {
   const lines: string[] = [`projection: ${projection}`];
+  const applied = await withClient(db, readAppliedMigrations);
+  if (applied === undefined) {
+    lines.push('bookkeeping: none (no rebuild_projection schema: nothing has run against this database yet)');
+    return { lines, kafkaUnavailable: false };
+  }
+  const pending = pendingMigrations(applied);
+  if (pending.length > 0) {
+    // Its tables may lack what the queries below read: say so rather than fail on a missing column.
+    lines.push(`bookkeeping: migration${pending.length > 1 ? 's' : ''} ${pending.join(', ')} not applied yet (the next rebuild, replay or --follow applies them; --status only reads)`);
+    return { lines, kafkaUnavailable: false };
+  }
   const rebuilds = await latestRebuilds(db, projection, 20);
   const generation = rebuilds.find((r) => r.phase === 'switched');
   lines.push(`generation: ${generation ? `rebuild ${describeRebuild(generation)}` : 'never rebuilt'}`);
@@ -36,26 +92,19 @@ export async function statusReport(db: Database, projection: string, kafka: { ka
 
   const topics = kafka?.topics ?? [...new Set((await db.query<{ topic: string }>('SELECT DISTINCT topic FROM rebuild_projection.checkpoints WHERE projection = $1', [projection])).rows.map((r) => r.topic))];
   const checkpoints = await readCheckpoints(db, projection, topics);
-  let ends = new Map<string, string>();
-  if (kafka) {
-    const admin = kafka.kafka.admin();
-    await admin.connect();
-    try {
-      ends = new Map((await readPartitionRanges(admin, kafka.topics)).map((r) => [partitionKey(r.topic, r.partition), r.high]));
-    } finally {
-      await admin.disconnect();
-    }
-  }
+  const ends = kafka ? await readEndOffsets(kafka) : new Map<string, string>();
+  if (ends instanceof Error) lines.push(`kafka: unavailable (topics ${topics.join(',')}): ${ends.message}; lag unknown`);
   lines.push(checkpoints.length === 0 ? 'checkpoints: none (nothing consumed from Kafka yet)' : 'checkpoints:');
   for (const c of checkpoints) {
-    const end = ends.get(partitionKey(c.topic, c.partition));
+    const end = ends instanceof Error ? undefined : ends.get(partitionKey(c.topic, c.partition));
     lines.push(`  ${c.topic}[${c.partition}] next offset ${c.nextOffset}${end === undefined ? '' : `, end ${end}, lag ${BigInt(end) - BigInt(c.nextOffset)}`}`);
   }
   lines.push(`dead letters: ${await countDeadLetters(db, projection)}`);
-  await withClient(db, markCrashedRuns);
+  const gone = new Set(await withClient(db, findGoneRuns));
   const runs = await unfinishedAndCrashedRuns(db, projection, 5);
-  for (const r of runs.running) lines.push(`running: ${describeRun(r)}`);
-  lines.push(`crashed runs: ${runs.crashedTotal}${runs.crashed.length > 0 ? ' (latest first)' : ''}`);
-  for (const r of runs.crashed) lines.push(`  ${describeRun(r)}`);
-  return lines;
+  const crashed = [...runs.running.filter((r) => gone.has(r.id)).map((r) => ({ ...r, status: 'crashed' })), ...runs.crashed].sort((a, b) => b.id - a.id).slice(0, 5);
+  for (const r of runs.running.filter((r) => !gone.has(r.id))) lines.push(`running: ${describeRun(r)}`);
+  lines.push(`crashed runs: ${runs.crashedTotal + gone.size}${crashed.length > 0 ? ' (latest first)' : ''}`);
+  for (const r of crashed) lines.push(`  ${describeRun(r)}`);
+  return { lines, kafkaUnavailable: ends instanceof Error };
 }

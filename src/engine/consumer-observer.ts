@@ -35,3 +35,15 @@ export interface ConsumerObserver {
   /** A batch committed. */
   batchApplied(report: AppliedBatchReport): void;
 }
+
+/** One observer telling each of `observers` (the metrics, the heartbeat); undefined when none is given. */
+export function observeAll(...observers: (ConsumerObserver | undefined)[]): ConsumerObserver | undefined {
+  const all = observers.filter((o) => o !== undefined);
+  if (all.length <= 1) return all[0];
+  return {
+    assigned: (partitions) => all.forEach((o) => o.assigned(partitions)),
+    stopped: () => all.forEach((o) => o.stopped()),
+    position: (position) => all.forEach((o) => o.position(position)),
+    batchApplied: (report) => all.forEach((o) => o.batchApplied(report)),
+  };
+}

@@ -133,7 +133,7 @@ async function readBookkeeping(client: Session, projection: string, workspaceId:
   }
   if (!applied.has(ORIGINS_MIGRATION)) {
     throw new BookkeepingOutdatedError(
-      `the rebuild_projection schema predates migration ${String(ORIGINS_MIGRATION).padStart(3, '0')} (version origins): run rebuild-projection agentk-states --status once to migrate it`,
+      `the rebuild_projection schema predates migration ${String(ORIGINS_MIGRATION).padStart(3, '0')} (version origins): a writing run migrates it (e.g. rebuild-projection agentk-states --from-checkpoint)`,
     );
   }
   return {

@@ -73,6 +73,9 @@ export interface ReplayTotals {
   failed: number;
 }
 
+/** The consumer's session timeout: see the consumer's options below. */
+const SESSION_TIMEOUT_MS = 6_000;
+
 export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTotals> {
   const { kafka, db, projection, topics, log, signal, observer } = options;
   const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
@@ -99,7 +102,7 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
         // process gets its partitions: 6 s is the broker's default minimum (group.min.session.timeout.ms).
         // The trade-off: a batch that blocks heartbeats longer than this (a stalled database) costs a
         // rebalance, which is harmless (PostgreSQL checkpoints), where 30 s would hide it.
-        sessionTimeout: 6_000,
+        sessionTimeout: SESSION_TIMEOUT_MS,
         heartbeatInterval: 1_000,
         maxBytesPerPartition: 4 * 1024 * 1024,
         // An idle fetch long-polls this long; disconnecting and seeking wait for it (kafkajs' 5 s default
@@ -149,15 +152,17 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           joined.catch((error: Error) => log.warn(`could not seek to the PostgreSQL checkpoints: ${error.message}`, { err: error }));
           const join = ++joins;
           if (observer) {
-            joined
-              .then(async (assigned) => {
-                const highs = new Map((await readPartitionRanges(admin, topics)).map((r) => [partitionKey(r.topic, r.partition), r.high]));
-                // A later join may have finished first: only the latest assignment counts.
-                if (join === joins) observer.assigned(assigned.map((p) => ({ ...p, high: highs.get(partitionKey(p.topic, p.partition)) ?? p.next })));
-              }, () => undefined)
-              .catch((error: Error) =>
-                log.warn(`could not read the high watermarks of the assigned partitions (their lag shows after their next batch): ${error.message}`, { err: error }),
+            joined.then(async (assigned) => {
+              const highs = await readPartitionRanges(admin, topics).then(
+                (ranges) => new Map(ranges.map((r) => [partitionKey(r.topic, r.partition), r.high])),
+                (error: Error) => {
+                  log.warn(`could not read the high watermarks of the assigned partitions (their lag shows from their next batch): ${error.message}`, { err: error });
+                  return new Map<string, string>();
+                },
               );
+              // A later join may have finished first: only the latest assignment counts.
+              if (join === joins) observer.assigned(assigned.map((p) => ({ ...p, high: highs.get(partitionKey(p.topic, p.partition)) ?? p.next })));
+            }, () => undefined);
           }
         });
 
@@ -172,6 +177,9 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
         const expected = new Map<string, string>();
         const retrying = (what: string, context: LogContext, payload?: EachBatchPayload) => ({
           signal,
+          // Inside a batch each retry heartbeats: waits well under the session timeout keep the membership
+          // through a long outage (with 10 s waits a registry down for 20 s ended the run: UNKNOWN_MEMBER_ID).
+          ...(payload === undefined ? {} : { maxDelayMs: SESSION_TIMEOUT_MS / 3 }),
           onRetry: (error: unknown, attempt: number, delayMs: number) => {
             logRetry(log, what, context)(error, attempt, delayMs);
             // Keep the group membership while the database is away (the session timeout is short).
@@ -184,7 +192,6 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
           const started = performance.now();
           const key = partitionKey(batch.topic, batch.partition);
           const first = batch.firstOffset();
-          if (first !== null) observer?.position({ topic: batch.topic, partition: batch.partition, next: first, high: batch.highWatermark });
           if (!aligned.has(key)) {
             aligned.add(key);
             const target = await retryTransient(() => targetOf(batch.topic, batch.partition), retrying(key, { topic: batch.topic, partition: batch.partition }));
@@ -197,6 +204,8 @@ export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTota
             }
           }
           if (batch.messages.length === 0) return;
+          // Only now: a batch fetched from a position we seeked away from must not move the lag.
+          observer?.position({ topic: batch.topic, partition: batch.partition, next: batch.messages[0]!.offset, high: batch.highWatermark });
           // Above the expected offset: a transaction marker or compaction (harmless), or deleted records (a gap).
           const want = expected.get(key);
           if (want !== undefined && first !== null && BigInt(first) > BigInt(want)) {

@@ -61,13 +61,17 @@ import { materializeShadow } from './materialize-shadow.js';
 import { retryTransient } from './retry.js';
 import { runSnapshotBackfill } from './snapshot-backfill.js';
 
-export type RebuildPhaseName = 'building' | 'materializing' | 'catching_up' | 'switching';
+/** The phases a rebuild reports progress in, in order. */
+export const REBUILD_PHASES = ['building', 'materializing', 'catching_up', 'switching'] as const;
+export type RebuildPhaseName = (typeof REBUILD_PHASES)[number];
 
 export interface RebuildProgress {
   phase: RebuildPhaseName;
   done: number;
   /** Undefined while unknown. */
   total: number | undefined;
+  /** The switch counts steps (`done` of `total`): the one now running. */
+  step?: string;
 }
 
 export interface RebuildOptions {
@@ -114,6 +118,14 @@ interface RebuildOutcome {
   /** Updates still parked: the history lacks their workspaces' creates (exit 2, named). */
   parked: UnappliedParked;
   buildMs: number;
+  /** Workspaces this run generated shadow rows for while building (not an earlier run's): the build rate's count. */
+  generated: number;
+}
+
+/** What a build step did: workspaces dead-lettered, and workspaces it generated rows for. */
+interface Built {
+  failed: number;
+  generated: number;
 }
 
 export type RebuildResult =
@@ -255,6 +267,7 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
       onRetry: logRetry(log, `rebuild #${current.id}: ${step}`),
     });
   let failed = 0;
+  let generated = 0;
 
   if (!options.switchOnly) {
     // Not switchable (--switch, --preview) until built again: a run killed halfway leaves a mixed shadow.
@@ -262,14 +275,18 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     if (options.source === 'snapshot') {
       // A rebuild interrupted while catching up has a complete snapshot; re-reading it would overwrite folded
       // states the catch-up already advanced past the checkpoints.
-      if (current.phase === 'building') failed += await retrying('snapshot', () => buildFromSnapshot(options, sink));
+      if (current.phase === 'building') {
+        const built = await retrying('snapshot', () => buildFromSnapshot(options, sink));
+        failed += built.failed;
+        generated = built.generated;
+      }
       if (options.kafka) failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
-    } else if (options.source === 'file') {
-      failed += await retrying('build', () => buildFromFile(options, current, sink));
-      failed += await retrying('materialize', () => materialize(options, current, sink));
     } else {
-      failed += await retrying('build', () => catchUpShadow(options, current, sink, 'building'));
-      failed += await retrying('materialize', () => materialize(options, current, sink));
+      // A topic's or a file's history: folded first, then each workspace generated once.
+      failed += await retrying('build', () => (options.source === 'file' ? buildFromFile(options, current, sink) : catchUpShadow(options, current, sink, 'building')));
+      const built = await retrying('materialize', () => materialize(options, current, sink));
+      failed += built.failed;
+      generated = built.generated;
     }
     await retrying('build', () => updateRebuild(db, current.id, { builtAt: new Date() }));
   }
@@ -289,20 +306,32 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
   if (options.until === 'built') {
     const parked = await retrying('build', () => listUnappliedParked(db, current.shadow_projection));
     log.info(`rebuild #${current.id}: shadow built, not switched (--no-switch); preview it with --preview, switch it with --switch --fingerprint F`);
-    return { outcome: 'built', rebuild: (await findUnfinishedRebuild(db, projection)) ?? current, resumed, failed, parked, buildMs };
+    return { outcome: 'built', rebuild: (await findUnfinishedRebuild(db, projection)) ?? current, resumed, failed, parked, buildMs, generated };
   }
-  options.onProgress?.({ phase: 'switching', done: 0, total: undefined });
+  // The switch reports its steps, so that a long merge (or a catch-up under the lock) shows where it is.
+  const steps = [
+    ...(options.guard ? [SWITCH_STEPS.impact] : []),
+    ...(options.kafka ? [SWITCH_STEPS.catchUp] : []),
+    ...(options.guard ? [SWITCH_STEPS.lockedImpact] : []),
+    SWITCH_STEPS.merge,
+  ];
+  const step = (name: string) => options.onProgress?.({ phase: 'switching', done: steps.indexOf(name), total: steps.length, step: name });
   // A guard's diff is measured twice: here without locks (summarizing every changed row), then inside the
   // switch transaction, where only rows written since cost a summary, so the consumers wait for less.
   const impactCache: ImpactCache = new Map();
-  if (options.guard) await retrying('impact', () => withClient(db, (client) => computeImpact(client, current, { cache: impactCache })));
+  if (options.guard) {
+    step(SWITCH_STEPS.impact);
+    await retrying('impact', () => withClient(db, (client) => computeImpact(client, current, { cache: impactCache })));
+  }
   // Retried as a whole when transient (e.g. GitLab deleting a workspace between the switch's check and insert).
   const { counts, parked, impact } = await retrying('switch', () => withProjectionFrozen(lockClient, projection, async () => {
     if (options.kafka) {
+      step(SWITCH_STEPS.catchUp);
       // The live consumer now waits for this transaction: what it applied is final, and one round reaches it.
       const { topics } = options.kafka;
       if ((await shadowBehindLive(lockClient, projection, current, topics)).length > 0) {
-        failed += await catchUpShadow(options, current, sink, 'catching_up');
+        // Counted as a step of the switch, not as a phase of its own.
+        failed += await catchUpShadow({ ...options, onProgress: undefined }, current, sink, 'catching_up');
         const behind = await shadowBehindLive(lockClient, projection, current, topics);
         if (behind.length > 0) throw new RebuildRefusedError(`rebuild #${current.id}: the shadow stopped short of the live consumer on ${behind.join(', ')}`);
       }
@@ -322,10 +351,12 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     if (options.guard) {
       // What is measured is what is merged: GitLab's own writes to the table wait until COMMIT too (its
       // readers do not), and the projection lock already holds back our consumers.
+      step(SWITCH_STEPS.lockedImpact);
       await lockLiveAgainstWrites(lockClient);
       impact = await computeImpact(lockClient, current, { sampleSize: GUARD_REPORT_LIMIT, cache: impactCache });
       checkSwitchGuard(current, impact, options.guard);
     }
+    step(SWITCH_STEPS.merge);
     // The switch reads the shadow's folded states (which workspaces were deleted): adopt them after it.
     const switched = await switchShadowIntoLive(lockClient, current.shadow_projection, current.id, options.rollbackHistory);
     // A file's folded states and checkpoints (the dump's topics, or the file's own) are the live ones from now on.
@@ -336,7 +367,7 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
   }));
   await deleteRebuildGroup(options, current);
   const switchMs = performance.now() - switchStarted;
-  return { outcome: 'switched', rebuild: { ...current, phase: 'switched' }, resumed, switched: counts, failed, parked, buildMs, switchMs, impact };
+  return { outcome: 'switched', rebuild: { ...current, phase: 'switched' }, resumed, switched: counts, failed, parked, buildMs, generated, switchMs, impact };
 }
 
 /**
@@ -355,6 +386,13 @@ async function refuseDroppingLiveTopics(session: Session, projection: string, re
       `rebuild from Kafka or --source snapshot, or replay the file into the live table with --from-checkpoint`,
   );
 }
+
+const SWITCH_STEPS = {
+  impact: 'measuring the impact',
+  catchUp: 'catching up under the lock',
+  lockedImpact: 'measuring the impact under the lock',
+  merge: 'merging into the live table',
+};
 
 /** Workspaces a guard's refusal names. */
 const GUARD_REPORT_LIMIT = 10;
@@ -435,7 +473,7 @@ function interruptIfAborted(signal: AbortSignal, rebuild: Rebuild): void {
   }
 }
 
-async function materialize(options: RebuildOptions, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<number> {
+async function materialize(options: RebuildOptions, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<Built> {
   const { rows } = await options.db.query<{ n: string }>(
     'SELECT count(*)::text AS n FROM rebuild_projection.workspace_states WHERE projection = $1 AND NOT deleted',
     [rebuild.shadow_projection],
@@ -448,7 +486,7 @@ async function materialize(options: RebuildOptions, rebuild: Rebuild, sink: Retu
     onProgress: (done) => options.onProgress?.({ phase: 'materializing', done, total }),
   });
   interruptIfAborted(options.signal, rebuild);
-  return counts.failed;
+  return { failed: counts.failed, generated: counts.written + counts.unchanged + counts.failed };
 }
 
 /** Partitions where the live projection has applied more than the shadow has (a running --follow consumer). */
@@ -546,7 +584,7 @@ async function remainingEvents(options: RebuildOptions, rebuild: Rebuild): Promi
  * (the shadow upsert compares), changed ones are rewritten, and rows of workspaces gone or failing now are
  * pruned, so the shadow equals a fresh snapshot's whatever `updated_at` says.
  */
-async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeof shadowAgentkStates>): Promise<number> {
+async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeof shadowAgentkStates>): Promise<Built> {
   const { db } = options;
   // Read afresh: a retried attempt must see the start offsets an earlier attempt recorded.
   const rebuild = (await findUnfinishedRebuild(db, options.projection))!;
@@ -591,7 +629,7 @@ async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeo
   interruptIfAborted(options.signal, rebuild);
   // Past the snapshot's last workspace: whatever an earlier pass generated there is gone from the table.
   await withTransaction(db, (client) => pruneShadowRange(client, rebuild.id, afterId, undefined, []));
-  return summary.failed;
+  return { failed: summary.failed, generated: done };
 }
 
 function snapshotFolds(records: readonly SnapshotRecord[], takenAt: string): Map<number, WorkspaceFold> {

@@ -7,7 +7,6 @@
  * states and rows.
  */
 import { randomBytes } from 'node:crypto';
-import type pg from 'pg';
 import { expect, inject, it } from 'vitest';
 import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
@@ -17,7 +16,7 @@ import { runCli } from '../support/cli.js';
 import { createTestDatabase, useFreshGitLabDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
 import { createTestKafka } from '../support/kafka-broker.js';
-import { createTopic, produce, readModel, upsertWorkspaceRows, workspaceRow, type OutgoingMessage } from '../support/workspace-events.js';
+import { createTopic, foldedStates, produce, readModel, upsertWorkspaceRows, workspaceRow, type OutgoingMessage } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
 const DNS_ZONE = 'unwrap.workspace.me';
@@ -95,7 +94,3 @@ it("folds the unwrap SMT's rows, rewritten deletes and null tombstones exactly l
   }
 });
 
-async function foldedStates(pool: pg.Pool) {
-  const { rows } = await pool.query('SELECT workspace_id::int AS id, version::text, deleted, workspace, processed_devfile FROM rebuild_projection.workspace_states ORDER BY workspace_id');
-  return rows;
-}

@@ -20,6 +20,7 @@ import { createTestDatabase, readFixture } from '../support/database.js';
 import { insertAgentConfig, insertWorkspace } from '../support/gitlab-rows.js';
 import { gitlabBackfillGolden } from '../support/golden.js';
 import { createTestKafka } from '../support/kafka-broker.js';
+import { logLines } from '../support/log-lines.js';
 import { asAvro, createdEvent, createTopic, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
 const seedDevfile = readFixture('gitlab/seed-processed-devfile.yaml');
@@ -131,7 +132,7 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
     const first = await runCli(['agentk-states', '--status', '--data-dir', fresh]);
     expect(first.code).toBe(0);
     expect(first.stderr).toContain(`using the embedded PostgreSQL in ${fresh} (created, with GitLab's tables)`);
-    expect(first.stdout).toContain('generation: never rebuilt');
+    expect(first.stdout).toContain('bookkeeping: none (no rebuild_projection schema: nothing has run against this database yet)');
     const second = await runCli(['agentk-states', '--status', '--data-dir', fresh]);
     expect(second.code).toBe(0);
     expect(second.stderr).toContain(`using the embedded PostgreSQL in ${fresh};`);
@@ -140,7 +141,8 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
       async (db) => (await db.query<{ t: string | null }>(`SELECT unnest(ARRAY[to_regclass('workspaces'), to_regclass('workspace_agentk_states'), to_regclass('rebuild_projection.runs')])::text AS t`)).rows,
       fresh,
     );
-    expect(tables.map((r) => r.t)).toEqual(['workspaces', 'workspace_agentk_states', 'rebuild_projection.runs']);
+    // --status only reads: GitLab's tables are there, our schema is not created by it.
+    expect(tables.map((r) => r.t)).toEqual(['workspaces', 'workspace_agentk_states', null]);
     rmSync(fresh, { recursive: true, force: true });
   });
 
@@ -149,8 +151,8 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
     writeFileSync(join(other, 'notes.txt'), 'mine');
     const result = await runCli(['agentk-states', '--status', '--data-dir', other]);
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n')).toEqual([
-      `rebuild-projection: --data-dir ${other} holds files that are not an embedded database of rebuild-projection (notes.txt…): pass an empty or new directory`,
+    expect(logLines(result.stderr)).toEqual([
+      `fatal: --data-dir ${other} holds files that are not an embedded database of rebuild-projection (notes.txt…): pass an empty or new directory`,
     ]);
     expect(readdirSync(other)).toEqual(['notes.txt']);
   });
@@ -217,9 +219,9 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
     await withEmbedded(async () => {
       const second = await cli('--status');
       expect(second.code).toBe(1);
-      expect(second.stderr.trim().split('\n')).toEqual([
+      expect(logLines(second.stderr)).toEqual([
         expect.stringMatching(
-          new RegExp(`^rebuild-projection: the embedded database in ${dataDir} is in use by process ${process.pid} on .+ \\(one process at a time; its lock: .+\\): wait for it to end`),
+          new RegExp(`^fatal: the embedded database in ${dataDir} is in use by process ${process.pid} on .+ \\(one process at a time; its lock: .+\\): wait for it to end`),
         ),
       ]);
     });
@@ -282,7 +284,7 @@ describe('the embedded PostgreSQL with Kafka', () => {
     await consumedToEnd(group);
     const beside = await cli('--status');
     expect(beside.code).toBe(1);
-    expect(beside.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`in use by process ${follower.child.pid} on `))]);
+    expect(logLines(beside.stderr)).toEqual([expect.stringMatching(new RegExp(`^fatal: .*in use by process ${follower.child.pid} on `))]);
     follower.child.kill('SIGTERM');
     const followed = await follower.exited;
     expect(followed.stdout).toMatch(/agentk-states kafka follow: 10 events, 10 written/);

@@ -10,6 +10,7 @@ import { runCli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
 import { createTestKafka } from '../support/kafka-broker.js';
+import { fatalMessages, logMessages } from '../support/log-lines.js';
 import { asJson, createdEvent, createTopic, produce, updatedEvent, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
@@ -38,7 +39,7 @@ afterEach(async () => {
 
 async function cli(topics: string, ...args: string[]) {
   const result = await runCli(['agentk-states', '--brokers', brokers, '--topic', topics, '--group', group, '--database-url', db.url, ...args]);
-  const problems = result.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('{"progress"'));
+  const problems = logMessages(result.stderr);
   return { ...result, problems };
 }
 
@@ -232,9 +233,10 @@ describe('--explain: read-only, and unknown workspaces', () => {
     const result = await explain(999);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toBe(
-      'rebuild-projection: workspace 999 is unknown: no folded state, parked update or dead letter, no workspace_agentk_states row, no workspaces row\n',
-    );
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fatalMessages(result.stderr)).toEqual([
+      'workspace 999 is unknown: no folded state, parked update or dead letter, no workspace_agentk_states row, no workspaces row',
+    ]);
     const { rows } = await db.pool.query<{ oid: string | null }>(`SELECT to_regnamespace('rebuild_projection')::text AS oid`);
     expect(rows).toEqual([{ oid: null }]);
   });

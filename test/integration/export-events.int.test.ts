@@ -16,6 +16,7 @@ import { runCli } from '../support/cli.js';
 import { readFixture, useFreshGitLabDatabase } from '../support/database.js';
 import { insertAgentConfig, insertWorkspace } from '../support/gitlab-rows.js';
 import { createTestKafka } from '../support/kafka-broker.js';
+import { logLines } from '../support/log-lines.js';
 import { createTopic, readModel } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
@@ -150,8 +151,8 @@ describe('--export-events', () => {
     expect((await toTopic()).code).toBe(0);
     const again = await toTopic();
     expect(again.code).toBe(1);
-    expect(again.stderr.trim().split('\n')).toEqual([
-      expect.stringMatching(new RegExp(`^rebuild-projection: topic ${topic} already holds 41 messages \\(\\[0\\] 0\\.\\.\\d+, \\[1\\] 0\\.\\.\\d+\\): .*--append`)),
+    expect(logLines(again.stderr)).toEqual([
+      expect.stringMatching(new RegExp(`^fatal: topic ${topic} already holds 41 messages \\(\\[0\\] 0\\.\\.\\d+, \\[1\\] 0\\.\\.\\d+\\): .*--append`)),
     ]);
     const appended = await toTopic('--append');
     expect(appended.code, appended.stderr).toBe(0);
@@ -160,13 +161,20 @@ describe('--export-events', () => {
     expect(rows[0]).toEqual({ schema: null, rows: 0 });
   });
 
-  it('an event over the topic limit is one line naming the workspace, exit 1', async () => {
+  it('an event over the topic limit is one line naming the workspace and what was produced before it, exit 1', async () => {
     await createTopic(kafka, topic, 1, [{ name: 'max.message.bytes', value: '3000' }]);
-    const seedId = ids[0]!; // the seed devfile (5 KB) cannot fit in 3000 bytes
-    const result = await toTopic();
+    // The seed devfile (5 KB) cannot fit in 3000 bytes; the other fixtures (1–2 KB) can. The first seed row is
+    // made small, so the first one left is ids[4], after two batches of two were produced.
+    await db.pool.query('UPDATE workspaces SET processed_devfile = $1 WHERE id = $2', [devfiles[3], ids[0]]);
+    const result = await toTopic('--batch-size', '2');
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n')).toEqual([
-      expect.stringMatching(new RegExp(`^rebuild-projection: workspace ${seedId}: its event is \\d+ bytes as a record batch, over max\\.message\\.bytes 3000 of topic ${topic}: raise`)),
+    expect(logLines(result.stderr)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^fatal: workspace ${ids[4]}: its event is \\d+ bytes as a record batch, over max\\.message\\.bytes 3000 of topic ${topic}: raise .*` +
+            ` \\(4 events were produced before this: after the fix, run again with --append\\)$`,
+        ),
+      ),
     ]);
   });
 
@@ -194,7 +202,7 @@ describe('--export-events', () => {
   it('a missing topic is refused, not created', async () => {
     const result = await toTopic();
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`rebuild-projection: topic not found on the broker: ${topic}\n`);
+    expect(logLines(result.stderr)).toEqual([`fatal: topic not found on the broker: ${topic}`]);
   });
 
   it('--to-file writes NDJSON, one contract JSON event per line, and never overwrites a file', async () => {
@@ -210,11 +218,17 @@ describe('--export-events', () => {
     for (const d of decoded) expect(d).toMatchObject({ ok: true, encoding: 'json', event: { type: 'workspace-created', version: 1 } });
     expect(decoded.map((d) => (d.ok ? d.event.workspaceId : 0))).toEqual([...ids, brokenId]);
     expect(existsSync(`${file}.partial-${process.pid}`)).toBe(false);
+    // The file source reads exactly this format: a rebuild from it writes the rows, and --verify is clean.
+    const rebuilt = await runCli(['agentk-states', '--source', `file:${file}`, '--database-url', db.url]);
+    expect(rebuilt.code, rebuilt.stderr).toBe(2);
+    expect(rebuilt.stdout).toMatch(/^agentk-states rebuild #1 from file: .*41 workspaces, 40 written/);
+    const verified = await runCli(['agentk-states', '--verify', '--json', '--database-url', db.url]);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ equal: 40, differing: 0, missing: 0, extra: 0, failed: 1, clean: true });
 
     writeFileSync(path.join(dir, 'taken.ndjson'), 'keep me\n');
     const refused = await exportTo('--to-file', path.join(dir, 'taken.ndjson'));
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^rebuild-projection: .*taken\.ndjson already exists: choose a new file \(it is never overwritten\)\n$/);
+    expect(logLines(refused.stderr)).toEqual([expect.stringMatching(/^fatal: .*taken\.ndjson already exists: choose a new file \(it is never overwritten\)$/)]);
     expect(readFileSync(path.join(dir, 'taken.ndjson'), 'utf8')).toBe('keep me\n');
   });
 });

@@ -15,6 +15,7 @@ import { runCli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
 import { createTestKafka } from '../support/kafka-broker.js';
+import { logMessages } from '../support/log-lines.js';
 import {
   asJson,
   createdEvent,
@@ -50,10 +51,10 @@ afterEach(async () => {
   await db.drop();
 });
 
-/** Runs the CLI; `problems` are its stderr lines other than progress samples. */
+/** Runs the CLI; `problems` are the messages of its log entries other than progress samples. */
 async function cli(...args: string[]) {
   const result = await runCli(['agentk-states', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url, ...args]);
-  const problems = result.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('{"progress"'));
+  const problems = logMessages(result.stderr);
   return { ...result, problems };
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { useFreshGitLabDatabase } from '../support/database.js';
+import { fatalMessages, logEntries, logMessages } from '../support/log-lines.js';
 import { seedDevfile, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
 const db = useFreshGitLabDatabase('gen1.example');
@@ -57,7 +58,12 @@ async function setWorkspace(id: number, columns: { processed_devfile?: string; d
   ]);
 }
 
-const lastLine = (text: string) => text.trim().split('\n').at(-1);
+/** The last stderr entry, which must be the fatal one: its message. */
+const lastLine = (stderr: string) => {
+  const last = logEntries(stderr).at(-1);
+  expect(last?.level).toBe('fatal');
+  return last?.msg;
+};
 const fingerprintIn = (stdout: string) => /^fingerprint: ([0-9a-f]{64})/m.exec(stdout)?.[1];
 const imageOf = (row: Record<string, unknown> | undefined) =>
   (row?.desired_config as { kind: string; spec: { template: { spec: { containers: { image: string }[] } } } }[]).find((o) => o.kind === 'Deployment')!.spec.template.spec
@@ -117,7 +123,7 @@ describe('rebuild-projection agentk-states --no-switch, --preview and --switch (
     expect(await liveRows()).toEqual(before);
 
     const switched = await cli('--switch', '--fingerprint', fingerprint);
-    expect(switched.stderr).toMatch(/^switching rebuild #2/);
+    expect(logMessages(switched.stderr)[0]).toMatch(/^switching rebuild #2/);
     expect(switched.code).toBe(0);
     expect(switched.stdout).toMatch(/rebuild #2 from snapshot \(switched as previewed\): 5 workspaces, 1 written, 4 unchanged, 0 deleted/);
     expect(switched.stdout).toContain(`; 1 running workspaces restarted, fingerprint ${fingerprint}`);
@@ -127,9 +133,10 @@ describe('rebuild-projection agentk-states --no-switch, --preview and --switch (
     // Nothing is left to preview or switch.
     const again = await cli('--preview');
     expect(again.code).toBe(1);
-    expect(again.stderr.trim()).toBe(
-      'rebuild-projection: no built shadow to preview: build one with `rebuild-projection agentk-states --no-switch` (it stops before the switch and prints the preview)',
-    );
+    expect(logMessages(again.stderr)).toEqual([
+      'no built shadow to preview: build one with `rebuild-projection agentk-states --no-switch` (it stops before the switch and prints the preview)',
+    ]);
+    expect(fatalMessages(again.stderr)).toHaveLength(1);
   });
 
   it('reports a replica-only change as a start or a stop, and a new workspace as new', async () => {
@@ -154,11 +161,11 @@ describe('rebuild-projection agentk-states --no-switch, --preview and --switch (
     const preview = await cli('--preview');
     expect(preview.code).toBe(1);
     expect(preview.stdout).toBe('');
-    expect(preview.stderr.trim().split('\n')).toHaveLength(1);
-    expect(preview.stderr).toContain('no built shadow to preview: build one with `rebuild-projection agentk-states --no-switch`');
+    expect(fatalMessages(preview.stderr)).toEqual([expect.stringContaining('no built shadow to preview: build one with `rebuild-projection agentk-states --no-switch`')]);
+    expect(logEntries(preview.stderr)).toHaveLength(1);
     const switched = await cli('--switch', '--fingerprint', 'f'.repeat(64));
     expect(switched.code).toBe(1);
-    expect(switched.stderr).toContain('no built shadow to switch');
+    expect(fatalMessages(switched.stderr)).toEqual([expect.stringContaining('no built shadow to switch')]);
   });
 
   it('--max-restarts refuses with the count and the workspaces named, keeping the shadow to preview; stopped workspaces do not count', async () => {
@@ -172,7 +179,7 @@ describe('rebuild-projection agentk-states --no-switch, --preview and --switch (
     // Progress lines aside, the refusal is one line, the last one.
     const line = lastLine(refused.stderr);
     expect(line).toMatch(
-      /^rebuild-projection: rebuild #2: 2 running workspaces would restart, more than --max-restarts 1 \(2, 5\)\. Nothing was switched; the shadow is kept: inspect it with --preview, then switch it with --switch --fingerprint [0-9a-f]{64}$/,
+      /^rebuild #2: 2 running workspaces would restart, more than --max-restarts 1 \(2, 5\)\. Nothing was switched; the shadow is kept: inspect it with --preview, then switch it with --switch --fingerprint [0-9a-f]{64}$/,
     );
     expect(await liveRows()).toEqual(before);
 
@@ -187,7 +194,7 @@ describe('rebuild-projection agentk-states --no-switch, --preview and --switch (
 
     const zero = await cli('--switch', '--fingerprint', preview.fingerprint, '--max-restarts', '0');
     expect(zero.code).toBe(1);
-    expect(zero.stderr).toContain('2 running workspaces would restart, more than --max-restarts 0 (2, 5)');
+    expect(fatalMessages(zero.stderr)).toEqual([expect.stringContaining('2 running workspaces would restart, more than --max-restarts 0 (2, 5)')]);
     expect(await liveRows()).toEqual(before);
 
     const allowed = await cli('--switch', '--fingerprint', preview.fingerprint, '--max-restarts', '2');
@@ -219,7 +226,7 @@ describe('rebuild-projection agentk-states --no-switch, --preview and --switch (
     const stale = await cli('--switch', '--fingerprint', first);
     expect(stale.code).toBe(1);
     expect(lastLine(stale.stderr)).toBe(
-      `rebuild-projection: rebuild #2: the diff is not the one previewed (its fingerprint is now ${second}, not ${first}): ` +
+      `rebuild #2: the diff is not the one previewed (its fingerprint is now ${second}, not ${first}): ` +
         'the shadow or the live table changed since the preview. Nothing was switched; run --preview again',
     );
     expect(await liveRows()).toEqual(before);
@@ -228,7 +235,7 @@ describe('rebuild-projection agentk-states --no-switch, --preview and --switch (
     await db.pool.query(`UPDATE workspace_agentk_states SET desired_config = '[]', updated_at = now() WHERE workspace_id = 2`);
     const moved = await cli('--switch', '--fingerprint', second);
     expect(moved.code).toBe(1);
-    expect(moved.stderr).toContain('the diff is not the one previewed');
+    expect(fatalMessages(moved.stderr)).toEqual([expect.stringContaining('the diff is not the one previewed')]);
     expect((await liveRows()).get(2)!.desired_config).toEqual([]);
 
     // The same shadow previewed again gives the same fingerprint every time, and that one switches.

@@ -15,6 +15,7 @@ import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { useFreshGitLabDatabase } from '../support/database.js';
 import { createTestKafka } from '../support/kafka-broker.js';
+import { logEntries } from '../support/log-lines.js';
 import { CLIENT_KEY_PASSWORD, PLAIN_USER, SCRAM_USERS, startSecureKafkaBroker, type SecureKafkaBroker } from '../support/secure-kafka-broker.js';
 import { asJson, createdEvent, createTopic, produce, readModel, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
@@ -56,12 +57,13 @@ const scram512 = () => [
 const cli = (brokers: string, extra: string[], env: Record<string, string> = {}) =>
   runCli(['agentk-states', '--brokers', brokers, '--database-url', db.url, ...extra], env, 60_000);
 
-/** A failure as the brief demands: exit 1, one line on stderr, matching `pattern`, no secret anywhere. */
+/** A failure as the brief demands: exit 1, one (fatal) line on stderr whose message matches `pattern`, no secret anywhere. */
 function expectOneLineFailure(result: CliResult, pattern: RegExp): void {
   expect(result.code, result.stderr).toBe(1);
-  const lines = result.stderr.trim().split('\n');
+  const lines = logEntries(result.stderr);
   expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
+  expect(lines[0]!.level).toBe('fatal');
+  expect(lines[0]!.msg).toMatch(pattern);
   expectNoSecret(result);
 }
 
@@ -111,14 +113,14 @@ describe('secure Kafka', () => {
     expect(withCert.code, withCert.stderr).toBe(0);
     expectNoSecret(withCert);
     const without = await timed(() => cli(broker.mtls, tls));
-    expectOneLineFailure(without.result, /^rebuild-projection: Kafka brokers 127\.0\.0\.1:\d+ \(SSL\): the broker rejected the TLS handshake \(alert [a-z ]+\): it wants a client certificate/);
+    expectOneLineFailure(without.result, /^Kafka brokers 127\.0\.0\.1:\d+ \(SSL\): the broker rejected the TLS handshake \(alert [a-z ]+\): it wants a client certificate/);
     expect(without.seconds).toBeLessThan(15);
   });
 
   it('a wrong password fails within seconds with one line naming the user, exit 1', async () => {
     const args = scram512().map((arg) => (arg === secretFile['alice.password'] ? secretFile['wrong.password']! : arg));
     const { result, seconds } = await timed(() => cli(broker.saslSsl, ['--topic', 'any', '--from-beginning', ...args]));
-    expectOneLineFailure(result, /^rebuild-projection: Kafka brokers 127\.0\.0\.1:\d+ \(SASL_SSL, SCRAM-SHA-512 as "alice"\): authentication failed for user "alice" \(SCRAM-SHA-512\)/);
+    expectOneLineFailure(result, /^Kafka brokers 127\.0\.0\.1:\d+ \(SASL_SSL, SCRAM-SHA-512 as "alice"\): authentication failed for user "alice" \(SCRAM-SHA-512\)/);
     expect(result.stderr).not.toContain('not-the-password');
     expect(seconds).toBeLessThan(15);
   });
@@ -126,13 +128,19 @@ describe('secure Kafka', () => {
   it('a wrong CA fails within seconds with "certificate verify failed", exit 1', async () => {
     const args = scram512().map((arg) => (arg === broker.files.ca ? broker.files.otherCa : arg));
     const { result, seconds } = await timed(() => cli(broker.saslSsl, ['--topic', 'any', '--from-beginning', ...args]));
-    expectOneLineFailure(result, /^rebuild-projection: Kafka brokers 127\.0\.0\.1:\d+ \(SASL_SSL, SCRAM-SHA-512 as "alice"\): TLS certificate verify failed: .*certificate.* \(check --kafka-ssl-ca-file\)$/);
+    expectOneLineFailure(result, /^Kafka brokers 127\.0\.0\.1:\d+ \(SASL_SSL, SCRAM-SHA-512 as "alice"\): TLS certificate verify failed: .*certificate.* \(check --kafka-ssl-ca-file\)$/);
     expect(seconds).toBeLessThan(15);
   });
 
   it('a plaintext client on the TLS listener fails within seconds: "the broker closed the connection: is this listener TLS", exit 1', async () => {
     const { result, seconds } = await timed(() => cli(broker.saslSsl, ['--topic', 'any', '--from-beginning']));
-    expectOneLineFailure(result, /^rebuild-projection: Kafka brokers 127\.0\.0\.1:\d+ \(PLAINTEXT\): the broker closed the connection: is this listener TLS/);
+    expectOneLineFailure(result, /^Kafka brokers 127\.0\.0\.1:\d+ \(PLAINTEXT\): the broker closed the connection: is this listener TLS/);
+    expect(seconds).toBeLessThan(15);
+  });
+
+  it('a TLS client on a plaintext listener fails within seconds: "is this listener plaintext", exit 1', async () => {
+    const { result, seconds } = await timed(() => cli(broker.plaintext, ['--topic', 'any', '--from-beginning', '--kafka-security-protocol', 'SSL', '--kafka-ssl-ca-file', broker.files.ca]));
+    expectOneLineFailure(result, /^rebuild-projection: Kafka brokers 127\.0\.0\.1:\d+ \(SSL\): .*is this listener plaintext \(--kafka-security-protocol PLAINTEXT or SASL_PLAINTEXT\)\?/);
     expect(seconds).toBeLessThan(15);
   });
 
@@ -140,7 +148,7 @@ describe('secure Kafka', () => {
     const topic = await newTopic();
     const tls = ['--topic', topic, '--status', '--kafka-security-protocol', 'SSL', '--kafka-ssl-ca-file', broker.files.ca];
     const verified = await cli(broker.misnamed, tls);
-    expectOneLineFailure(verified, /^rebuild-projection: Kafka brokers 127\.0\.0\.1:\d+ \(SSL\): TLS certificate verify failed: the broker's certificate does not name the address we connected to \(.*127\.0\.0\.1.*\): use a broker address it names, or --kafka-ssl-no-hostname-verification$/);
+    expectOneLineFailure(verified, /^Kafka brokers 127\.0\.0\.1:\d+ \(SSL\): TLS certificate verify failed: the broker's certificate does not name the address we connected to \(.*127\.0\.0\.1.*\): use a broker address it names, or --kafka-ssl-no-hostname-verification$/);
     const unverified = await cli(broker.misnamed, [...tls, '--kafka-ssl-no-hostname-verification']);
     expect(unverified.code, unverified.stderr).toBe(0);
     // The CA is still checked without hostname verification.
@@ -152,14 +160,14 @@ describe('secure Kafka', () => {
     const missing = path.join(broker.files.dir, 'no-such-ca.pem');
     const args = scram512().map((arg) => (arg === broker.files.ca ? missing : arg));
     const result = await cli(broker.saslSsl, ['--topic', 'any', '--from-beginning', ...args]);
-    expectOneLineFailure(result, new RegExp(`^rebuild-projection: cannot read --kafka-ssl-ca-file ${missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no such file$`));
+    expectOneLineFailure(result, new RegExp(`^cannot read --kafka-ssl-ca-file ${missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no such file$`));
   });
 });
 
 describe('unreachable Kafka', () => {
   it('nothing listening: one line naming Kafka and the brokers within seconds, exit 1', async () => {
     const { result, seconds } = await timed(() => cli('127.0.0.1:1', ['--topic', 'any', '--from-beginning']));
-    expectOneLineFailure(result, /^rebuild-projection: cannot reach Kafka brokers 127\.0\.0\.1:1 \(PLAINTEXT\): connection refused \(after 3 attempts\)$/);
+    expectOneLineFailure(result, /^cannot reach Kafka brokers 127\.0\.0\.1:1 \(PLAINTEXT\): connection refused \(after 3 attempts\)$/);
     expect(seconds).toBeLessThan(10);
   });
 
@@ -169,7 +177,7 @@ describe('unreachable Kafka', () => {
     const port = (silent.address() as { port: number }).port;
     try {
       const { result, seconds } = await timed(() => cli(`127.0.0.1:${port}`, ['--topic', 'any', '--follow']));
-      expectOneLineFailure(result, new RegExp(`^rebuild-projection: cannot reach Kafka brokers 127\\.0\\.0\\.1:${port} \\(PLAINTEXT\\): no answer within 3 s \\(after 3 attempts\\)$`));
+      expectOneLineFailure(result, new RegExp(`^cannot reach Kafka brokers 127\\.0\\.0\\.1:${port} \\(PLAINTEXT\\): no answer within 3 s \\(after 3 attempts\\)$`));
       expect(seconds).toBeLessThan(20);
     } finally {
       silent.close();

@@ -15,6 +15,7 @@ import { runCli, spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
 import { createTestKafka, testProducerConfig } from '../support/kafka-broker.js';
+import { fatalMessages, logEntries } from '../support/log-lines.js';
 import { asAvro, createdEvent, createTopic, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
@@ -76,10 +77,11 @@ async function liveGenerationOne(n: number): Promise<void> {
   await db.pool.query(`UPDATE workspaces_agent_configs SET dns_zone = 'gen2.example'`);
 }
 
-/** The one-line failure contract: no stack trace, no unhandled event. */
+/** The one-line failure contract: no stack trace, no unhandled event, one fatal line and no other error. */
 function expectOneLine(stderr: string): void {
   expect(stderr).not.toMatch(/Unhandled|\n\s+at /);
-  expect(stderr.trim().split('\n').filter((line) => line.startsWith('rebuild-projection:'))).toHaveLength(1);
+  expect(fatalMessages(stderr)).toHaveLength(1);
+  expect(logEntries(stderr).filter((e) => e.level === 'error')).toEqual([]);
 }
 
 describe('rebuild safety', () => {
@@ -207,7 +209,7 @@ describe('rebuild safety', () => {
     const { code, stderr } = await rebuild.exited;
     expect(code).toBe(1);
     expectOneLine(stderr);
-    expect(stderr).toMatch(/rebuild-projection: lost the rebuild lock \(its database session ended: terminating connection due to administrator command\); the rebuild stopped before its switch and the live table is untouched; run the same command again to resume it/);
+    expect(fatalMessages(stderr)[0]).toMatch(/^lost the rebuild lock \(its database session ended: terminating connection due to administrator command\); the rebuild stopped before its switch and the live table is untouched; run the same command again to resume it/);
     expect(await readModel(db.pool)).toEqual(before);
     const again = await cli('--source', source!);
     expect([again.code, again.stdout]).toEqual([0, expect.stringContaining('(resumed)')]);
@@ -261,8 +263,8 @@ describe('rebuild safety', () => {
     const result = await runCli(['agentk-states', '--source', 'snapshot', '--database-url', url.toString()]);
     expect(result.code).toBe(1);
     expectOneLine(result.stderr);
-    expect(result.stderr).toContain('PgBouncer in transaction pooling mode');
-    expect(result.stderr).toContain('connects directly to PostgreSQL or through a session-pooled PgBouncer');
+    expect(fatalMessages(result.stderr)[0]).toContain('PgBouncer in transaction pooling mode');
+    expect(fatalMessages(result.stderr)[0]).toContain('connects directly to PostgreSQL or through a session-pooled PgBouncer');
     expect(await count('SELECT count(*) AS n FROM rebuild_projection.rebuilds')).toBe(0);
     expect((await readModel(db.pool)).size).toBe(0);
     // The same database, connected directly, rebuilds.

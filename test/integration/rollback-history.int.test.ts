@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
+import { logLines } from '../support/log-lines.js';
 import { upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
 let db: TestDatabase;
@@ -60,7 +61,7 @@ describe('rebuild-projection agentk-states --rollback with history', () => {
 
     const none = await rollback();
     expect(none.code).toBe(1);
-    expect(none.stderr.trim()).toBe('rebuild-projection: rebuild #1 was already rolled back and no earlier switch\'s undo log is kept');
+    expect(logLines(none.stderr)).toEqual(['fatal: rebuild #1 was already rolled back and no earlier switch\'s undo log is kept']);
     const status = await cli('--status');
     expect(status.stdout).toContain('generation: never rebuilt');
   });
@@ -75,7 +76,7 @@ describe('rebuild-projection agentk-states --rollback with history', () => {
     expect(await table()).toEqual(gen1);
     const again = await rollback('--to', '3');
     expect(again.code).toBe(1);
-    expect(again.stderr.trim()).toBe('rebuild-projection: rebuild #3 was already rolled back; switches that can be undone, latest first: #1');
+    expect(logLines(again.stderr)).toEqual(['fatal: rebuild #3 was already rolled back; switches that can be undone, latest first: #1']);
     expect((await rollback('--to', '9')).stderr).toContain('rebuild #9 is not a rebuild of agentk-states');
 
     // A later switch goes on top of what is left: undoing it brings back generation 1, not 3.
@@ -89,9 +90,9 @@ describe('rebuild-projection agentk-states --rollback with history', () => {
     await generations(4);
     const tooOld = await rollback('--to', '1');
     expect(tooOld.code).toBe(1);
-    expect(tooOld.stderr.trim()).toBe(
-      "rebuild-projection: rebuild #1's undo log is no longer kept (only the last switches' are, see --rollback-history); switches that can be undone, latest first: #4, #3, #2",
-    );
+    expect(logLines(tooOld.stderr)).toEqual([
+      "fatal: rebuild #1's undo log is no longer kept (only the last switches' are, see --rollback-history); switches that can be undone, latest first: #4, #3, #2",
+    ]);
     const { rows } = await db.pool.query('SELECT DISTINCT rebuild_id::int AS id FROM rebuild_projection.previous_agentk_states ORDER BY 1');
     expect(rows).toEqual([{ id: 2 }, { id: 3 }, { id: 4 }]);
 

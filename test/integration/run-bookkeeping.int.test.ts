@@ -5,6 +5,7 @@ import { runCli, spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
 import { createTestKafka } from '../support/kafka-broker.js';
+import { fatalMessages } from '../support/log-lines.js';
 import { asJson, createdEvent, createTopic, produce, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
@@ -92,7 +93,8 @@ describe('a database that is not GitLab\'s', () => {
     await db.pool.query('DROP TABLE workspaces CASCADE');
     const result = await runCli(['agentk-states', '--source', 'snapshot', '--database-url', db.url]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^rebuild-projection: the target database has no "workspaces" table: .*\n$/);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fatalMessages(result.stderr)).toEqual([expect.stringMatching(/^the target database has no "workspaces" table: /)]);
     expect(await schemaExists()).toBe(false);
   });
 });

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
+import { connect, createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type pg from 'pg';
@@ -25,12 +26,12 @@ import {
   debeziumColumns,
   unwrappedRow,
 } from '../fixtures/debezium/workspaces.js';
-import { runCli } from '../support/cli.js';
+import { runCli, spawnCli } from '../support/cli.js';
 import { createTestDatabase, useFreshGitLabDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
 import { createTestKafka } from '../support/kafka-broker.js';
 import { freePort, startSchemaRegistry, type TestSchemaRegistry } from '../support/schema-registry.js';
-import { createTopic, createdEvent, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow, type OutgoingMessage } from '../support/workspace-events.js';
+import { createTopic, foldedStates, createdEvent, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow, type OutgoingMessage } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
 const DNS_ZONE = 'registry.workspace.me';
@@ -151,10 +152,6 @@ async function deadLetters(pool: pg.Pool): Promise<string> {
   return rows.map((r) => `\n${r.message}`).join('');
 }
 
-async function foldedStates(pool: pg.Pool) {
-  const { rows } = await pool.query('SELECT workspace_id::int AS id, version::text, deleted, workspace, processed_devfile FROM rebuild_projection.workspace_states ORDER BY workspace_id');
-  return rows;
-}
 
 describe('with a schema registry', () => {
   it("decodes the registry's ids, Debezium's Avro converter output and the unwrap forms exactly like their JSON forms", async () => {
@@ -210,6 +207,54 @@ describe('with a schema registry', () => {
     expect(rows[1]).toMatchObject({ error_kind: 'unknown_schema_id' });
     expect(rows[1].message).toContain(`schema id 999999 is not in the schema registry at ${registry.url}`);
     expect((await readModel(db.pool)).size).toBe(0);
+  });
+
+  it('retries a dead-lettered unknown id with --retry-dead-letters once the registry has it', async () => {
+    const kafka = createTestKafka(brokers, 'schema-registry');
+    const topic = topicName('later');
+    await createTopic(kafka, topic, 1);
+    const row = workspaceRow(7251);
+    await upsertWorkspaceRows(db.pool, [row]);
+    // Apicurio numbers new content 1, 2, …: the id the next new schema will get, produced before it exists.
+    const nextId = Math.max(...Object.values(ids)) + 1;
+    await produce(kafka, topic, [{ key: Buffer.from('7251'), value: registryFramed(2, nextId, createdEvent(row)) }]);
+    expect((await consume(topic, db.url, ['--schema-registry', registry.url])).code).toBe(2);
+    const v2WithDoc = JSON.stringify({ ...JSON.parse(ourSchema('v2')), doc: 'v2, registered again with another doc: new content, a new id' });
+    expect((await client.register({ type: SchemaType.AVRO, schema: v2WithDoc }, { subject: 'workspace-events-later-value' })).id).toBe(nextId);
+
+    const retried = await runCli(['agentk-states', '--retry-dead-letters', '--database-url', db.url, '--schema-registry', registry.url], {}, 60_000);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM rebuild_projection.dead_letters')).rows[0].n).toBe(0);
+    expect([...(await readModel(db.pool)).keys()]).toEqual([7251]);
+  });
+
+  it('retries while the registry is down (logged, nothing dead-lettered) and goes on once it is up', async () => {
+    const kafka = createTestKafka(brokers, 'schema-registry');
+    const topic = topicName('down');
+    await createTopic(kafka, topic, 1);
+    const row = workspaceRow(7261);
+    await upsertWorkspaceRows(db.pool, [row]);
+    await produce(kafka, topic, [{ key: Buffer.from('7261'), value: registryFramed(2, ids.v2, createdEvent(row)) }]);
+    const port = await freePort();
+    const cli = spawnCli(['agentk-states', '--brokers', brokers, '--topic', topic, '--group', topic, '--database-url', db.url, '--from-beginning', '--schema-registry', `http://127.0.0.1:${port}/apis/ccompat/v7`]);
+    let stderr = '';
+    cli.child.stderr!.on('data', (chunk) => (stderr += chunk));
+    try {
+      await expect.poll(() => stderr, { timeout: 30_000, interval: 200 }).toMatch(/transient failure \(attempt 2\).*schema registry did not answer GET .*ECONNREFUSED/);
+      expect((await db.pool.query('SELECT count(*)::int AS n FROM rebuild_projection.dead_letters')).rows[0].n).toBe(0);
+      // The registry comes back: that port now leads to it.
+      const forwarder = createNetServer((socket) => socket.pipe(connect(Number(new URL(registry.url).port), '127.0.0.1')).pipe(socket));
+      await new Promise<void>((resolve) => forwarder.listen(port, '127.0.0.1', resolve));
+      try {
+        const { code } = await cli.exited;
+        expect(code, stderr + (await deadLetters(db.pool))).toBe(0);
+        expect([...(await readModel(db.pool)).keys()]).toEqual([7261]);
+      } finally {
+        forwarder.close();
+      }
+    } finally {
+      cli.child.kill('SIGKILL');
+    }
   });
 
   it('reads the registry over HTTPS with --registry-ca, and stops with one line (exit 1) without it', async () => {

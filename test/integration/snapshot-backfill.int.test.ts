@@ -3,6 +3,7 @@ import { runCli } from '../support/cli.js';
 import { createTestDatabase, readFixture, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig, insertWorkspace } from '../support/gitlab-rows.js';
 import { gitlabBackfillGolden } from '../support/golden.js';
+import { fatalMessages, logEntries } from '../support/log-lines.js';
 
 const seedDevfile = readFixture('gitlab/seed-processed-devfile.yaml');
 
@@ -37,9 +38,10 @@ describe('rebuild-projection agentk-states --source snapshot (a rebuild from Git
     await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
     await db.pool.query(readFixture('sql/seed-workspace-insert.sql'));
     const result = await backfill();
-    // Without a terminal, stderr carries only JSON progress lines.
-    const progress = result.stderr.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { progress: string });
-    expect(progress.map((p) => p.progress)).toContain('building');
+    // Without a terminal, stderr carries only progress, as JSON log entries.
+    const progress = logEntries(result.stderr).map((entry) => entry.progress);
+    expect(progress).toContain('building');
+    expect(progress).not.toContain(undefined);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/1 workspaces, 1 written, 0 unchanged, 0 deleted, 0 failed/);
     const states = await statesByWorkspace();
@@ -182,20 +184,20 @@ describe('rebuild-projection command line', () => {
     const result = await runCli(['agentk-states', '--sauce', 'snapshot']);
     expect(result.code).toBe(64);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain("Unknown option '--sauce'");
+    expect(fatalMessages(result.stderr)).toEqual([expect.stringContaining("Unknown option '--sauce'")]);
   });
 
   it('rejects a bad --batch-size naming the flag', async () => {
     const result = await runCli(['agentk-states', '--source', 'snapshot', '--database-url', db.url, '--batch-size', 'lots']);
     expect(result.code).toBe(64);
-    expect(result.stderr).toContain('--batch-size must be a positive integer');
+    expect(fatalMessages(result.stderr)).toEqual([expect.stringContaining('--batch-size must be a positive integer')]);
   });
 
   it('reports an unreachable database in one line with exit code 1 and no password', async () => {
     const result = await runCli(['agentk-states', '--source', 'snapshot', '--database-url', 'postgres://me:secret@127.0.0.1:1/nope']);
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain('could not connect to the target database postgres://me:***@127.0.0.1:1/nope');
+    expect(fatalMessages(result.stderr)).toEqual([expect.stringContaining('could not connect to the target database postgres://me:***@127.0.0.1:1/nope')]);
     expect(result.stderr).not.toContain('secret');
   });
 

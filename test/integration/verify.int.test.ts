@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { createTestDatabase, readFixture, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, readFixture, withReadOnlyRole, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig, insertWorkspace } from '../support/gitlab-rows.js';
 import { gitlabBackfillGolden } from '../support/golden.js';
+import { logLines } from '../support/log-lines.js';
 
 const seedDevfile = readFixture('gitlab/seed-processed-devfile.yaml');
 
@@ -46,21 +45,6 @@ async function insertOrphanRow(workspaceId: number): Promise<void> {
   } finally {
     await client.query('RESET session_replication_role');
     client.release();
-  }
-}
-
-/** A role with only SELECT on GitLab's tables; dropped (with its grants) after `work`. */
-async function withReadOnlyRole(work: (url: string) => Promise<void>): Promise<void> {
-  const role = `verify_ro_${randomBytes(5).toString('hex')}`;
-  await db.pool.query(`CREATE ROLE ${role} LOGIN`);
-  try {
-    await db.pool.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
-    const url = new URL(db.url);
-    url.username = role;
-    await work(url.toString());
-  } finally {
-    await db.pool.query(`DROP OWNED BY ${role}`);
-    await db.pool.query(`DROP ROLE ${role}`);
   }
 }
 
@@ -194,7 +178,7 @@ describe('--verify as a read-only role on a database the rebuilder has never see
       `INSERT INTO workspace_agentk_states (workspace_id, project_id, desired_config, created_at, updated_at) VALUES ($1, 60, $2, now(), now())`,
       [id, JSON.stringify(golden)],
     );
-    await withReadOnlyRole(async (url) => {
+    await withReadOnlyRole(db, async (url) => {
       const clean = await runCli(['agentk-states', '--verify', '--database-url', url]);
       expect(clean.stderr).toBe('');
       expect(clean.stdout).toBe('agentk-states verify: 1 workspaces, 1 equal, 0 differing, 0 missing, 0 extra, 0 failed\n');
@@ -211,7 +195,9 @@ describe('--verify as a read-only role on a database the rebuilder has never see
     await db.pool.query('DROP TABLE workspace_agentk_states');
     const result = await verify();
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe('rebuild-projection: the target database has no "workspace_agentk_states" table: nothing to verify (a rebuild creates it)\n');
+    const lines = logLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^fatal: the target database has no "workspace_agentk_states" table: .* \(it is not created here\); nothing was created in it$/);
     expect((await db.pool.query(`SELECT to_regclass('workspace_agentk_states') AS t`)).rows[0].t).toBeNull();
     expect(await bookkeepingSchemaExists()).toBe(false);
   });
@@ -220,7 +206,7 @@ describe('--verify as a read-only role on a database the rebuilder has never see
     await db.pool.query('DROP TABLE workspaces CASCADE');
     const result = await verify();
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^rebuild-projection: the target database has no "workspaces" table: .*\n$/);
+    expect(logLines(result.stderr)).toEqual([expect.stringMatching(/^fatal: the target database has no "workspaces" table: /)]);
     expect(await bookkeepingSchemaExists()).toBe(false);
   });
 });

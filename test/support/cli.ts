@@ -28,6 +28,8 @@ export interface SpawnedCli {
   child: ChildProcess;
   /** Resolves when the process exits, with everything it printed. */
   exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** The whole lines it has written to stderr so far (a line still on its way is left out). */
+  stderrSoFar: () => string;
 }
 
 /**
@@ -43,7 +45,11 @@ export function spawnCli(args: string[], env?: Record<string, string>): SpawnedC
   let stderr = '';
   child.stdout!.on('data', (chunk) => (stdout += chunk));
   child.stderr!.on('data', (chunk) => (stderr += chunk));
-  return { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr }))) };
+  return {
+    child,
+    exited: new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr }))),
+    stderrSoFar: () => stderr.slice(0, stderr.lastIndexOf('\n') + 1),
+  };
 }
 
 /**

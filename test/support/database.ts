@@ -78,3 +78,24 @@ export function useFreshGitLabDatabase(dnsZone: string): Pick<TestDatabase, 'url
     },
   };
 }
+
+/**
+ * Runs `work` with the URL of a new LOGIN role that may only SELECT (GitLab's tables, and ours when our schema
+ * exists), as an operator's read-only role would; the role is dropped afterwards.
+ */
+export async function withReadOnlyRole(db: Pick<TestDatabase, 'url' | 'pool'>, work: (url: string) => Promise<void>): Promise<void> {
+  const role = `read_only_${randomBytes(5).toString('hex')}`;
+  await db.pool.query(`CREATE ROLE ${role} LOGIN`);
+  try {
+    await db.pool.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+    if ((await db.pool.query(`SELECT to_regnamespace('rebuild_projection') IS NOT NULL AS ours`)).rows[0].ours) {
+      await db.pool.query(`GRANT USAGE ON SCHEMA rebuild_projection TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA rebuild_projection TO ${role}`);
+    }
+    const url = new URL(db.url);
+    url.username = role;
+    await work(url.toString());
+  } finally {
+    await db.pool.query(`DROP OWNED BY ${role}`);
+    await db.pool.query(`DROP ROLE ${role}`);
+  }
+}

@@ -37,9 +37,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startSchemaRegistry(options: { tls?: boolean; port?: number } = {}): Promise<TestSchemaRegistry> {
+export async function startSchemaRegistry(options: { tls?: boolean } = {}): Promise<TestSchemaRegistry> {
   const dir = mkdtempSync(path.join(tmpdir(), 'schema-registry-'));
-  const env: Record<string, string> = { ...process.env, SCHEMA_REGISTRY_PORT: String(options.port ?? (await freePort())), SCHEMA_REGISTRY_STATE_DIR: dir } as Record<string, string>;
+  const env: Record<string, string> = { ...process.env, SCHEMA_REGISTRY_PORT: String(await freePort()), SCHEMA_REGISTRY_STATE_DIR: dir } as Record<string, string>;
   let tlsUrl: string | undefined;
   let caFile: string | undefined;
   if (options.tls) {

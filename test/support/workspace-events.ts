@@ -87,3 +87,17 @@ export async function readModel(db: Session): Promise<Map<number, unknown>> {
   const { rows } = await db.query('SELECT workspace_id, desired_config FROM workspace_agentk_states ORDER BY workspace_id');
   return new Map(rows.map((row) => [Number(row.workspace_id), row.desired_config]));
 }
+
+/** The folded states (version, deleted, row), without their positions: comparable across topics. */
+export interface FoldedState {
+  id: number;
+  version: string;
+  deleted: boolean;
+  workspace: unknown;
+  processed_devfile: string | null;
+}
+
+export async function foldedStates(db: Session): Promise<FoldedState[]> {
+  const { rows } = await db.query<FoldedState>('SELECT workspace_id::int AS id, version::text, deleted, workspace, processed_devfile FROM rebuild_projection.workspace_states ORDER BY workspace_id');
+  return rows;
+}

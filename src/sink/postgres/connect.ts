@@ -6,20 +6,43 @@ export class DatabaseUnavailableError extends Error {
   override readonly name = 'DatabaseUnavailableError';
 }
 
-/** The URL without its password, for messages. */
+/**
+ * How long one connection attempt may take, TCP and startup included: an unreachable or unanswering host fails
+ * in seconds instead of the operating system's TCP timeout (minutes). Also how soon an idle connection starts
+ * TCP keepalive probes, so that a peer gone without a word (a failover, a dropped NAT entry) is noticed.
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The URL without its password, for messages: scheme, user, host, port and database, plus the `host` and
+ * `port` parameters of a socket URL. Other parameters (which may hold `password` or `sslpassword`) are left out.
+ */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    const kept = [...parsed.searchParams].filter(([name]) => name === 'host' || name === 'port');
+    parsed.search = new URLSearchParams(kept).toString();
+    parsed.hash = '';
     return parsed.toString();
   } catch {
     return '(unparseable database URL)';
   }
 }
 
+/**
+ * Each connection attempt bounded, not the wait for a pooled client: pg.Pool's own `connectionTimeoutMillis`
+ * would also fail a checkout queued behind long transactions (a rebuild's lock client, a snapshot stream).
+ */
+class BoundedClient extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super({ ...config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, keepAliveInitialDelayMillis: CONNECT_TIMEOUT_MS });
+  }
+}
+
 /** Creates a pool and proves it can connect, so a wrong URL fails at once with one clear line. */
 export async function openPool(url: string, role: string, max = 4): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: `rebuild-projection (${role})` });
+  const pool = new pg.Pool({ connectionString: url, max, application_name: `rebuild-projection (${role})`, Client: BoundedClient });
   // A client losing its connection, idle or checked out, must not crash the process with an unheard 'error'
   // event: the query in flight (or the next one) rejects with the failure, which is where it is handled.
   pool.on('error', () => undefined);
@@ -28,9 +51,8 @@ export async function openPool(url: string, role: string, max = 4): Promise<pg.P
     await pool.query('SELECT 1');
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw new DatabaseUnavailableError(`could not connect to the ${role} database ${redactUrl(url)}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    const reason = (error as Error).message === 'timeout expired' ? `no answer within ${CONNECT_TIMEOUT_MS / 1000} s` : (error as Error).message;
+    throw new DatabaseUnavailableError(`could not connect to the ${role} database ${redactUrl(url)}: ${reason}`, { cause: error });
   }
   return pool;
 }

@@ -40,6 +40,11 @@ export async function readAppliedMigrations(client: Session): Promise<Set<number
   return new Set(applied.rows.map((row) => row.version));
 }
 
+/** The migrations this version has that `applied` lacks, in order (read-only commands report them instead of applying). */
+export function pendingMigrations(applied: ReadonlySet<number>, dir = postgresMigrationsDir): number[] {
+  return readMigrations(dir).map((migration) => migration.version).filter((version) => !applied.has(version));
+}
+
 /** Applies every migration not yet recorded. Returns the versions it applied. */
 export async function migrate(client: Session, dir = postgresMigrationsDir): Promise<number[]> {
   const migrations = readMigrations(dir);

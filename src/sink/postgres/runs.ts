@@ -24,16 +24,32 @@ const RUN_LOCK = `hashtext('run-liveness'), (id % 2147483648)::int`;
 /** Each unfinished run's liveness connection, closed by `finishRun`. */
 const livenessSessions = new Map<number, OwnSession>();
 
+/** The 'running' runs whose liveness lock this session could take (so their process is gone); it holds them. */
+async function lockGoneRuns(client: Session): Promise<number[]> {
+  const { rows } = await client.query<{ id: string }>(
+    `WITH candidates AS MATERIALIZED (SELECT id FROM ${BOOKKEEPING_SCHEMA}.runs WHERE status = 'running')
+     SELECT id::text FROM candidates WHERE pg_try_advisory_lock(${RUN_LOCK})`,
+  );
+  return rows.map((row) => Number(row.id));
+}
+
+async function unlockRuns(client: Session, ids: readonly number[]): Promise<void> {
+  if (ids.length > 0) await client.query(`SELECT pg_advisory_unlock(${RUN_LOCK}) FROM unnest($1::bigint[]) AS id`, [ids]);
+}
+
+/** Read-only (`--status`): the ids of 'running' rows whose process is gone, not yet marked 'crashed'. One session. */
+export async function findGoneRuns(client: Session): Promise<number[]> {
+  const ids = await lockGoneRuns(client);
+  await unlockRuns(client, ids);
+  return ids;
+}
+
 /**
  * Marks 'running' rows whose process is gone as 'crashed'. Runs on one session (the locks it tries are its
  * own until released). Returns their ids.
  */
 export async function markCrashedRuns(client: Session): Promise<number[]> {
-  const { rows } = await client.query<{ id: string }>(
-    `WITH candidates AS MATERIALIZED (SELECT id FROM ${BOOKKEEPING_SCHEMA}.runs WHERE status = 'running')
-     SELECT id::text FROM candidates WHERE pg_try_advisory_lock(${RUN_LOCK})`,
-  );
-  const ids = rows.map((row) => Number(row.id));
+  const ids = await lockGoneRuns(client);
   if (ids.length === 0) return ids;
   try {
     await client.query(
@@ -44,7 +60,7 @@ export async function markCrashedRuns(client: Session): Promise<number[]> {
       [ids],
     );
   } finally {
-    await client.query(`SELECT pg_advisory_unlock(${RUN_LOCK}) FROM unnest($1::bigint[]) AS id`, [ids]);
+    await unlockRuns(client, ids);
   }
   return ids;
 }

@@ -52,12 +52,12 @@ const CONNECT_ATTEMPTS = 3;
 
 /**
  * Kafka could not be used at startup: unreachable, or it refused our TLS or SASL. One line naming the brokers
- * and the cause. Permanent: a service manager restarts the process (a broker that goes away later, mid-run, is
- * retried by the replayer instead: see README, Operations).
+ * and the cause. Not retried beyond the check's attempts: a wrong address or credential does not heal by waiting,
+ * and a service manager restarts the process (a broker that goes away later, mid-run, is retried by the
+ * replayer instead: README, Security).
  */
 export class KafkaConnectError extends Error {
   override readonly name = 'KafkaConnectError';
-  readonly retriable = false;
 }
 
 /**

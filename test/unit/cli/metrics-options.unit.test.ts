@@ -25,7 +25,10 @@ describe('the metrics options', () => {
   });
 
   it('are refused, naming the flag, where they make no sense or the value is wrong', () => {
-    expect(() => parse('agentk-states', '--status', '--metrics-port', '9464')).toThrow('--metrics-port goes with a rebuild, --follow or a replay (not --status)');
+    expect(() => parse('agentk-states', '--status', '--metrics-port', '9464')).toThrow('--metrics-port goes with a rebuild, --follow or a Kafka replay (not --status)');
+    expect(() => parse('agentk-states', '--source', 'file:events.ndjson', '--from-beginning', '--metrics-port', '9464')).toThrow(
+      '--metrics-port goes with a rebuild, --follow or a Kafka replay (not a replay of a file)',
+    );
     expect(() => parse('agentk-states', '--follow', '--ready-max-lag', '5')).toThrow('--ready-max-lag goes with --metrics-port');
     expect(() => parse('agentk-states', '--follow', '--metrics-host', '::')).toThrow('--metrics-host goes with --metrics-port');
     expect(() => parse('agentk-states', '--follow', '--metrics-port', '70000')).toThrow('--metrics-port must be between 1 and 65535');

@@ -87,6 +87,8 @@ describe('options from the --config file', () => {
     expect(withFile(service, { REBUILD_PROJECTION_BATCH_SIZE: '40' }).batchSize).toBe(40);
     expect(withFile(service, { REBUILD_PROJECTION_BATCH_SIZE: '40' }, '--batch-size', '7').batchSize).toBe(7);
     expect(withFile(service, { KAFKA_BROKERS: 'env:1' }).brokers).toEqual(['env:1']);
+    // YAML's failsafe schema: values are text as written, not numbers.
+    expect(withFile('group: 0123', {}).group).toBe('0123');
   });
 
   it('takes the file from REBUILD_PROJECTION_CONFIG too, and an empty or valueless key as unset', () => {

@@ -96,10 +96,14 @@ describe("Debezium's unwrap (ExtractNewRecordState) rows", () => {
     expect(result.error.message).toBe('workspace-events[3]@17: schema_invalid at name: Invalid input: expected string, received number');
   });
 
-  it('reports a row of another table as schema_invalid at __table', () => {
+  it('reports a row of another table as schema_invalid at __table or __source_table', () => {
     expect(decodeWorkspaceMessage(jsonMessage({ ...row, ...metadata, __table: 'projects' }, KEY))).toMatchObject({
       ok: false,
       error: { reason: 'schema_invalid', path: '__table', workspaceId: 42 },
+    });
+    expect(decodeWorkspaceMessage(jsonMessage({ ...row, __source_table: 'projects' }, KEY))).toMatchObject({
+      ok: false,
+      error: { reason: 'schema_invalid', path: '__source_table' },
     });
   });
 
