@@ -18,9 +18,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist dist
-# Read at run time: the Avro catalog, our migrations, GitLab's table definition; --demo's data.
+# Read at run time: the Avro catalog, our migrations, GitLab's table definition.
 COPY schemas schemas
-COPY --from=build /app/demo demo
+# --demo's data (its events and GitLab's tables), read at run time.
+COPY demo demo
 # The image's own unprivileged user (uid 1000); nothing here needs root, and the files stay root-owned (read-only to it).
 USER node
 # --metrics-port, by convention (compose, README); nothing listens unless the flag is given.

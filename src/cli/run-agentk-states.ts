@@ -117,7 +117,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       ...(args.schemaRegistry === undefined ? {} : { registry: createSchemaRegistrySource(schemaRegistryConfig(args.schemaRegistry)) }),
     });
     if (args.mode === 'explain') return await explain(args, io, target);
-    // The demo's data first (into empty GitLab tables only), before our schema is created in the database.
+    // The demo's data first: a database holding anything else is refused before our schema is created in it.
     if (args.mode === 'demo') await loadDemo(target, io.log);
     // Idempotent, so a connection lost meanwhile (a restarting server, pg_terminate_backend) is retried like any other.
     await retryTransient(
@@ -185,7 +185,7 @@ async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
   io.log.info(
     `no --database-url or DATABASE_URL: using the embedded PostgreSQL in ${db.dataDir}` +
       `${db.created ? " (created, with GitLab's tables)" : ''}; one process at a time, not for production`,
-    { dataDir: db.dataDir },
+    { dataDir: db.dataDir, created: db.created },
   );
   return db;
 }

@@ -370,6 +370,13 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
   return { outcome: 'switched', rebuild: { ...current, phase: 'switched' }, resumed, switched: counts, failed, parked, buildMs, generated, switchMs, impact };
 }
 
+const SWITCH_STEPS = {
+  impact: 'measuring the impact',
+  catchUp: 'catching up under the lock',
+  lockedImpact: 'measuring the impact under the lock',
+  merge: 'merging into the live table',
+};
+
 /**
  * A file rebuild's switch adopts the file's folded states and checkpoints. When a consumer also maintains the
  * live table from Kafka topics the file does not carry, what it applied would be replaced by the file's (older)
@@ -386,13 +393,6 @@ async function refuseDroppingLiveTopics(session: Session, projection: string, re
       `rebuild from Kafka or --source snapshot, or replay the file into the live table with --from-checkpoint`,
   );
 }
-
-const SWITCH_STEPS = {
-  impact: 'measuring the impact',
-  catchUp: 'catching up under the lock',
-  lockedImpact: 'measuring the impact under the lock',
-  merge: 'merging into the live table',
-};
 
 /** Workspaces a guard's refusal names. */
 const GUARD_REPORT_LIMIT = 10;

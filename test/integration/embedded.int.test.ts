@@ -3,19 +3,20 @@
  * each mode, compared with what the pg path writes into a real PostgreSQL for the same workspaces.
  */
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
-import { openEmbeddedDatabase } from '../../src/sink/postgres/embedded.js';
+import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../src/sink/postgres/embedded.js';
 import { SessionWaitError, SingleSessionDatabase } from '../../src/sink/postgres/single-session.js';
 import { withTransaction } from '../../src/sink/postgres/transaction.js';
 import type { Session } from '../../src/sink/postgres/database.js';
-import { runCli, spawnCli, waitFor } from '../support/cli.js';
+import { runCli, spawnCli, waitFor, type CliResult } from '../support/cli.js';
 import { createTestDatabase, readFixture } from '../support/database.js';
 import { insertAgentConfig, insertWorkspace } from '../support/gitlab-rows.js';
 import { gitlabBackfillGolden } from '../support/golden.js';
@@ -25,17 +26,20 @@ import { asAvro, createdEvent, createTopic, produce, readModel, updatedEvent, up
 
 const seedDevfile = readFixture('gitlab/seed-processed-devfile.yaml');
 const root = mkdtempSync(join(tmpdir(), 'rebuild-projection-embedded-'));
-/** A data dir made once (PGlite's initdb costs seconds), copied for each test. */
 const template = join(root, 'template');
 let dataDir: string;
 
-beforeAll(async () => {
+let firstRun: Promise<CliResult> | undefined;
+/** The first run on a new data dir creates it (PGlite's initdb costs seconds): once, then copied for each test. */
+const createTemplate = () => (firstRun ??= runCli(['agentk-states', '--status', '--data-dir', template]));
+
+beforeAll(() => {
   // The embedded default is what runs without one (spawnCli passes this process's environment on).
   delete process.env.DATABASE_URL;
-  await (await openEmbeddedDatabase({ dataDir: template })).end();
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-beforeEach(() => {
+beforeEach(async () => {
+  await createTemplate();
   dataDir = mkdtempSync(join(root, 'data-'));
   cpSync(template, dataDir, { recursive: true });
 });
@@ -43,8 +47,8 @@ afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
 const cli = (...args: string[]) => runCli(['agentk-states', ...args, '--data-dir', dataDir]);
 
-async function withEmbedded<T>(work: (db: Session) => Promise<T>, dir = dataDir): Promise<T> {
-  const db = await openEmbeddedDatabase({ dataDir: dir });
+async function withEmbedded<T>(work: (db: EmbeddedDatabase) => Promise<T>): Promise<T> {
+  const db = await openEmbeddedDatabase({ dataDir });
   try {
     return await work(db);
   } finally {
@@ -52,13 +56,15 @@ async function withEmbedded<T>(work: (db: Session) => Promise<T>, dir = dataDir)
   }
 }
 
-/** GitLab's seed workspace (its INSERT verbatim), two more, and one whose devfile is broken. */
-async function insertWorkspaces(db: Session): Promise<void> {
+/** GitLab's seed workspace (its INSERT verbatim), two more, and one whose devfile is broken; name → id. */
+async function insertWorkspaces(db: Session): Promise<Map<string, number>> {
   await insertAgentConfig(db, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
   await db.query(readFixture('sql/seed-workspace-insert.sql'));
   await insertWorkspace(db, { name: 'ws-a', processed_devfile: seedDevfile });
   await insertWorkspace(db, { name: 'ws-b', processed_devfile: seedDevfile, desired_state: 'Stopped', project_id: 61 });
   await insertWorkspace(db, { name: 'ws-broken', processed_devfile: 'components: [' });
+  const { rows } = await db.query<{ name: string; id: string }>('SELECT name, id FROM workspaces');
+  return new Map(rows.map((row) => [row.name, Number(row.id)]));
 }
 
 /** workspace name → the row's project_id and desired_config (ids may differ between databases). */
@@ -128,25 +134,24 @@ describe('the single-session adapter', () => {
 
 describe('the embedded PostgreSQL (no --database-url)', () => {
   it("creates GitLab's tables in a new data dir on first use, says where the data is kept, and opens it again later", async () => {
-    const fresh = join(root, 'fresh');
-    const first = await runCli(['agentk-states', '--status', '--data-dir', fresh]);
+    const first = await createTemplate();
     expect(first.code).toBe(0);
-    expect(first.stderr).toContain(`using the embedded PostgreSQL in ${fresh} (created, with GitLab's tables)`);
+    expect(first.stderr).toContain(`using the embedded PostgreSQL in ${template} (created, with GitLab's tables)`);
     expect(first.stdout).toContain('bookkeeping: none (no rebuild_projection schema: nothing has run against this database yet)');
-    const second = await runCli(['agentk-states', '--status', '--data-dir', fresh]);
+    const second = await cli('--status');
     expect(second.code).toBe(0);
-    expect(second.stderr).toContain(`using the embedded PostgreSQL in ${fresh};`);
+    expect(second.stderr).toContain(`using the embedded PostgreSQL in ${dataDir};`);
     expect(second.stderr).not.toContain('created');
-    const tables = await withEmbedded(
-      async (db) => (await db.query<{ t: string | null }>(`SELECT unnest(ARRAY[to_regclass('workspaces'), to_regclass('workspace_agentk_states'), to_regclass('rebuild_projection.runs')])::text AS t`)).rows,
-      fresh,
-    );
+    const { created, tables } = await withEmbedded(async (db) => ({
+      created: db.created,
+      tables: (await db.query<{ t: string | null }>(`SELECT unnest(ARRAY[to_regclass('workspaces'), to_regclass('workspace_agentk_states'), to_regclass('rebuild_projection.runs')])::text AS t`)).rows,
+    }));
+    expect(created).toBe(false);
     // --status only reads: GitLab's tables are there, our schema is not created by it.
     expect(tables.map((r) => r.t)).toEqual(['workspaces', 'workspace_agentk_states', null]);
-    rmSync(fresh, { recursive: true, force: true });
   });
 
-  it('refuses a data dir that holds something else, with one line', async () => {
+  it('refuses a data dir that holds something else, or is not a directory, with one line', async () => {
     const other = mkdtempSync(join(root, 'other-'));
     writeFileSync(join(other, 'notes.txt'), 'mine');
     const result = await runCli(['agentk-states', '--status', '--data-dir', other]);
@@ -155,10 +160,13 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
       `fatal: --data-dir ${other} holds files that are not an embedded database of rebuild-projection (notes.txt…): pass an empty or new directory`,
     ]);
     expect(readdirSync(other)).toEqual(['notes.txt']);
+    const notADirectory = await runCli(['agentk-states', '--status', '--data-dir', join(other, 'notes.txt')]);
+    expect(notADirectory.code).toBe(1);
+    expect(notADirectory.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^rebuild-projection: cannot use --data-dir .*notes\.txt: EEXIST/)]);
   });
 
-  it('rebuilds from a snapshot exactly the rows the pg path writes; --verify is clean, --status, --explain and --dead-letters read it', async () => {
-    await withEmbedded(insertWorkspaces);
+  it('rebuilds from a snapshot the rows the pg path writes; --verify, --status, --explain, --dead-letters read them; a second run finds them kept', async () => {
+    const ids = await withEmbedded(insertWorkspaces);
     const rebuild = await cli('--source', 'snapshot');
     // ws-broken is dead-lettered: exit 2.
     expect(rebuild.stdout).toMatch(/rebuild #1 from snapshot: 4 workspaces, 3 written, 0 unchanged, 0 deleted, 1 failed/);
@@ -173,16 +181,12 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
     } finally {
       await pgDb.drop();
     }
-    const { rows, seedId, brokenId } = await withEmbedded(async (db) => ({
-      rows: await rowsByName(db),
-      seedId: Number((await db.query<{ id: string }>(`SELECT id FROM workspaces WHERE name = 'workspace-2'`)).rows[0]!.id),
-      brokenId: Number((await db.query<{ id: string }>(`SELECT id FROM workspaces WHERE name = 'ws-broken'`)).rows[0]!.id),
-    }));
+    const rows = await withEmbedded(rowsByName);
     expect([...rows.keys()]).toEqual(['workspace-2', 'ws-a', 'ws-b']);
     expect(rows).toEqual(expected);
     expect(rows.get('workspace-2')).toEqual({
       project_id: '60',
-      desired_config: gitlabBackfillGolden({ name: 'workspace-2', namespace: 'workspace_2_namespace', id: seedId, replicas: 1 }),
+      desired_config: gitlabBackfillGolden({ name: 'workspace-2', namespace: 'workspace_2_namespace', id: ids.get('workspace-2')!, replicas: 1 }),
     });
 
     const verify = await cli('--verify');
@@ -190,29 +194,22 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
     expect(verify.code).toBe(0);
 
     const status = await cli('--status');
-    expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/generation: rebuild #1 from snapshot, switched/);
     expect(status.stdout).toContain('dead letters: 1');
+    expect(status.code).toBe(0);
 
-    const explained = await cli('--explain', String(seedId));
-    expect(explained.code).toBe(0);
-    const broken = await cli('--explain', String(brokenId), '--json');
-    expect(broken.code).toBe(2);
-    expect(JSON.parse(broken.stdout)).toMatchObject({ workspace_id: brokenId, dead_letters: [expect.objectContaining({ source: 'snapshot' })], dead_letters_total: 1 });
+    const brokenId = ids.get('ws-broken')!;
+    const explained = await cli('--explain', String(brokenId), '--json');
+    expect(JSON.parse(explained.stdout)).toMatchObject({ workspace_id: brokenId, dead_letters: [expect.objectContaining({ source: 'snapshot' })], dead_letters_total: 1 });
+    expect(explained.code).toBe(2);
 
     const letters = await cli('--dead-letters', '--json');
-    expect(letters.code).toBe(2);
     expect(JSON.parse(letters.stdout)).toMatchObject({ total: 1, letters: [expect.objectContaining({ workspace_id: brokenId })] });
-  });
+    expect(letters.code).toBe(2);
 
-  it('keeps its state between runs: a second rebuild on the same data dir finds every row unchanged', async () => {
-    await withEmbedded(insertWorkspaces);
-    expect((await cli('--source', 'snapshot')).code).toBe(2);
-    const second = await cli('--source', 'snapshot');
-    expect(second.stdout).toMatch(/rebuild #2 from snapshot: 4 workspaces, 0 written, 3 unchanged, 0 deleted, 1 failed/);
-    expect(second.code).toBe(2);
-    const runs = await withEmbedded(async (db) => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM rebuild_projection.runs WHERE status <> 'running'`)).rows[0]!.n);
-    expect(runs).toBe(2);
+    const again = await cli('--source', 'snapshot');
+    expect(again.stdout).toMatch(/rebuild #2 from snapshot: 4 workspaces, 0 written, 3 unchanged, 0 deleted, 1 failed/);
+    expect(again.code).toBe(2);
   });
 
   it('refuses a second process on the same data dir while the first holds it, with one line', async () => {
@@ -225,8 +222,15 @@ describe('the embedded PostgreSQL (no --database-url)', () => {
         ),
       ]);
     });
-    // Released on end: the next process opens it.
-    expect((await cli('--status')).code).toBe(0);
+  });
+
+  it('takes over the lock of a process that died without releasing it (kill -9)', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(dataDir, 'rebuild-projection.lock'), JSON.stringify({ pid: dead, host: hostname() }));
+    const status = await cli('--status');
+    expect(status.stdout).toContain('generation: never rebuilt');
+    expect(status.code).toBe(0);
+    expect(readdirSync(dataDir)).toEqual(['postgres']);
   });
 });
 

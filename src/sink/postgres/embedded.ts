@@ -17,8 +17,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { z } from 'zod';
 import { gitlabSchemaDir } from '../../package-paths.js';
@@ -48,10 +47,13 @@ export function defaultDataDir(env: Readonly<Record<string, string | undefined>>
 export async function openEmbeddedDatabase(options: { dataDir: string }): Promise<EmbeddedDatabase> {
   const dataDir = resolve(options.dataDir);
   const postgresDir = join(dataDir, POSTGRES_DIR);
-  const created = !isOurs(dataDir, postgresDir);
+  refuseForeignFiles(dataDir);
   const unlock = lockDataDir(dataDir);
   let pglite: PGlite | undefined;
   try {
+    const created = !holdsDatabase(dataDir, postgresDir);
+    // Loaded here, not at startup: the pg path never needs PGlite.
+    const [{ PGlite }, { createPgConfig }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite/node-postgres')]);
     pglite = await PGlite.create({ dataDir: postgresDir }).catch((error: unknown) => {
       throw new EmbeddedDatabaseError(`could not open the embedded database in ${postgresDir}: ${(error as Error).message}`, { cause: error });
     });
@@ -88,20 +90,33 @@ class Embedded extends SingleSessionDatabase implements EmbeddedDatabase {
   }
 }
 
-/** Whether `dataDir` already holds our database; refuses a directory that holds something else. */
-function isOurs(dataDir: string, postgresDir: string): boolean {
-  mkdirSync(dataDir, { recursive: true });
-  const entries = readdirSync(dataDir).filter((name) => name !== LOCK_FILE);
-  if (entries.length === 0) return false;
-  const others = entries.filter((name) => name !== POSTGRES_DIR);
-  const postgres = entries.includes(POSTGRES_DIR) ? readdirSync(postgresDir) : [];
-  if (others.length > 0 || (postgres.length > 0 && !postgres.includes('PG_VERSION'))) {
+/** Refuses, before writing anything there, a directory that holds what is not ours. */
+function refuseForeignFiles(dataDir: string): void {
+  let entries: string[];
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    entries = readdirSync(dataDir);
+  } catch (error) {
+    throw new EmbeddedDatabaseError(`cannot use --data-dir ${dataDir}: ${(error as Error).message}`, { cause: error });
+  }
+  const others = entries.filter((name) => name !== LOCK_FILE && name !== POSTGRES_DIR);
+  if (others.length > 0) {
     throw new EmbeddedDatabaseError(
-      `--data-dir ${dataDir} holds files that are not an embedded database of rebuild-projection (${[...others, ...postgres].slice(0, 3).join(', ')}…): ` +
+      `--data-dir ${dataDir} holds files that are not an embedded database of rebuild-projection (${others.slice(0, 3).join(', ')}…): ` +
         'pass an empty or new directory',
     );
   }
-  return postgres.length > 0;
+}
+
+/** Whether PGlite's directory holds a database (under the lock: another process may be creating it). */
+function holdsDatabase(dataDir: string, postgresDir: string): boolean {
+  const files = readdirSync(dataDir).includes(POSTGRES_DIR) ? readdirSync(postgresDir) : [];
+  if (files.length > 0 && !files.includes('PG_VERSION')) {
+    throw new EmbeddedDatabaseError(
+      `${postgresDir} holds files but no database (PG_VERSION): an interrupted first run? Delete ${dataDir} or pass another --data-dir`,
+    );
+  }
+  return files.length > 0;
 }
 
 const lockSchema = z.object({ pid: z.number().int(), host: z.string() });
