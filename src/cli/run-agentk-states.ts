@@ -125,7 +125,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
     // Only the modes that use Kafka connect to it (a rollback must not fail because a broker is down).
-    const usesKafka = args.brokers?.length && ['rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
+    const usesKafka = args.brokers?.length && args.source !== 'file' && ['rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
     const kafka = usesKafka ? { kafka: await connectKafka(), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
       case 'rollback':
