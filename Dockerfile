@@ -9,7 +9,6 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY projections projections
-COPY scripts scripts
 COPY demo demo
 RUN npm run build
 

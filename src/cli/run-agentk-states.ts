@@ -125,7 +125,7 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       { signal: io.signal, onRetry: logRetry(io.log, 'preparing the target database') },
     );
     // Only the modes that use Kafka connect to it (a rollback must not fail because a broker is down).
-    const usesKafka = args.brokers?.length && ['rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
+    const usesKafka = args.brokers?.length && args.source !== 'file' && ['rebuild', 'switch', 'follow', 'replay'].includes(args.mode);
     const kafka = usesKafka ? { kafka: await connectKafka(), topics: args.topics, groupId: args.group } : undefined;
     switch (args.mode) {
       case 'rollback':
@@ -198,11 +198,16 @@ async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo,
   return metrics;
 }
 
-/** `--status`: read-only (no migration); exit 1 when Kafka is configured but could not be read (lag unknown). */
+/**
+ * `--status`: read-only (no migration). When Kafka is configured but could not be read, the report still comes
+ * (without the lag), and the reason is the one line on stderr of an exit 1.
+ */
 async function status(args: CliArgs, io: CliIo, target: Database, connectKafka: () => Promise<Kafka>): Promise<ExitCode> {
   const report = await statusReport(target, AGENTK_STATES_PROJECTION, args.brokers?.length ? { connect: connectKafka, topics: args.topics } : undefined);
   for (const line of report.lines) io.report(line);
-  return report.kafkaUnavailable ? ExitCode.couldNotRun : ExitCode.ok;
+  if (report.kafkaError === undefined) return ExitCode.ok;
+  io.log.fatal(report.kafkaError.message, { exitCode: ExitCode.couldNotRun, err: report.kafkaError });
+  return ExitCode.couldNotRun;
 }
 
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */

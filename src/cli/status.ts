@@ -21,8 +21,8 @@ export const STATUS_KAFKA_TIMEOUT_MS = 15_000;
 
 export interface StatusReport {
   lines: string[];
-  /** True when Kafka was configured but could not be read: the report lacks the lag (exit 1). */
-  kafkaUnavailable: boolean;
+  /** Kafka was configured but could not be read (the report lacks the lag): why, for the one line on stderr. */
+  kafkaError: Error | undefined;
 }
 
 const seconds = (from: Date | null, to: Date | null) =>
@@ -38,15 +38,23 @@ const describeRun = (r: RunRow) =>
 
 /** The high watermark of each partition, or why they could not be read within STATUS_KAFKA_TIMEOUT_MS. */
 async function readEndOffsets({ connect, topics }: StatusKafka): Promise<Map<string, string> | Error> {
+  let kafka: Kafka;
+  try {
+    kafka = await connect(); // bounded by the startup check itself
+  } catch (error) {
+    return error as Error;
+  }
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${STATUS_KAFKA_TIMEOUT_MS / 1000} s`)), STATUS_KAFKA_TIMEOUT_MS);
   });
   let admin: Admin | undefined;
   const read = async () => {
-    admin = (await connect()).admin();
+    admin = kafka.admin();
     await admin.connect();
-    return new Map((await readPartitionRanges(admin, topics)).map((r) => [partitionKey(r.topic, r.partition), r.high]));
+    // Kafka answers partitions in no particular order: print them in order.
+    const ranges = (await readPartitionRanges(admin, topics)).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    return new Map(ranges.map((r) => [partitionKey(r.topic, r.partition), r.high]));
   };
   try {
     return await Promise.race([read(), deadline]);
@@ -65,18 +73,31 @@ export interface StatusKafka {
 }
 
 export async function statusReport(db: Database, projection: string, kafka: StatusKafka | undefined): Promise<StatusReport> {
-  const lines: string[] = [`projection: ${projection}`];
+  const ends = kafka ? await readEndOffsets(kafka) : new Map<string, string>();
+  const kafkaError = ends instanceof Error ? ends : undefined;
+  const kafkaLine = kafkaError && `kafka: unavailable (topics ${kafka?.topics.join(',')}): ${kafkaError.message}; lag unknown`;
+  const lines = [`projection: ${projection}`, ...(await bookkeepingLines(db, projection, kafka?.topics, ends instanceof Error ? undefined : ends, kafkaLine))];
+  return { lines, kafkaError };
+}
+
+/**
+ * The report from our schema. `ends`: the high watermarks when Kafka answered; `kafkaLine` says why it did not.
+ * Without bookkeeping (nothing ran yet, or migrations pending) the end offsets are listed on their own.
+ */
+async function bookkeepingLines(db: Database, projection: string, kafkaTopics: string[] | undefined, ends: Map<string, string> | undefined, kafkaLine: string | undefined): Promise<string[]> {
   const applied = await withClient(db, readAppliedMigrations);
-  if (applied === undefined) {
-    lines.push('bookkeeping: none (no rebuild_projection schema: nothing has run against this database yet)');
-    return { lines, kafkaUnavailable: false };
+  const pending = applied === undefined ? undefined : pendingMigrations(applied);
+  if (pending === undefined || pending.length > 0) {
+    const kafkaEnds = ends && kafkaTopics ? [`kafka: end offsets ${[...ends].map(([partition, high]) => `${partition} ${high}`).join(', ') || 'none (no partitions)'}`] : [];
+    return [
+      pending === undefined
+        ? 'bookkeeping: none (no rebuild_projection schema: nothing has run against this database yet)'
+        : // Its tables may lack what the queries below read: say so rather than fail on a missing column.
+          `bookkeeping: migration${pending.length > 1 ? 's' : ''} ${pending.join(', ')} not applied yet (the next rebuild, replay or --follow applies them; --status only reads)`,
+      ...(kafkaLine ? [kafkaLine] : kafkaEnds),
+    ];
   }
-  const pending = pendingMigrations(applied);
-  if (pending.length > 0) {
-    // Its tables may lack what the queries below read: say so rather than fail on a missing column.
-    lines.push(`bookkeeping: migration${pending.length > 1 ? 's' : ''} ${pending.join(', ')} not applied yet (the next rebuild, replay or --follow applies them; --status only reads)`);
-    return { lines, kafkaUnavailable: false };
-  }
+  const lines: string[] = [];
   const rebuilds = await latestRebuilds(db, projection, 20);
   const generation = rebuilds.find((r) => r.phase === 'switched');
   lines.push(`generation: ${generation ? `rebuild ${describeRebuild(generation)}` : 'never rebuilt'}`);
@@ -90,13 +111,12 @@ export async function statusReport(db: Database, projection: string, kafka: Stat
   const last = rebuilds[0];
   if (last && last !== generation && last !== running) lines.push(`last rebuild: ${describeRebuild(last)}`);
 
-  const topics = kafka?.topics ?? [...new Set((await db.query<{ topic: string }>('SELECT DISTINCT topic FROM rebuild_projection.checkpoints WHERE projection = $1', [projection])).rows.map((r) => r.topic))];
+  const topics = kafkaTopics ?? [...new Set((await db.query<{ topic: string }>('SELECT DISTINCT topic FROM rebuild_projection.checkpoints WHERE projection = $1', [projection])).rows.map((r) => r.topic))];
   const checkpoints = await readCheckpoints(db, projection, topics);
-  const ends = kafka ? await readEndOffsets(kafka) : new Map<string, string>();
-  if (ends instanceof Error) lines.push(`kafka: unavailable (topics ${topics.join(',')}): ${ends.message}; lag unknown`);
+  if (kafkaLine) lines.push(kafkaLine);
   lines.push(checkpoints.length === 0 ? 'checkpoints: none (nothing consumed from Kafka yet)' : 'checkpoints:');
   for (const c of checkpoints) {
-    const end = ends instanceof Error ? undefined : ends.get(partitionKey(c.topic, c.partition));
+    const end = ends?.get(partitionKey(c.topic, c.partition));
     lines.push(`  ${c.topic}[${c.partition}] next offset ${c.nextOffset}${end === undefined ? '' : `, end ${end}, lag ${BigInt(end) - BigInt(c.nextOffset)}`}`);
   }
   lines.push(`dead letters: ${await countDeadLetters(db, projection)}`);
@@ -106,5 +126,5 @@ export async function statusReport(db: Database, projection: string, kafka: Stat
   for (const r of runs.running.filter((r) => !gone.has(r.id))) lines.push(`running: ${describeRun(r)}`);
   lines.push(`crashed runs: ${runs.crashedTotal + gone.size}${crashed.length > 0 ? ' (latest first)' : ''}`);
   for (const r of crashed) lines.push(`  ${describeRun(r)}`);
-  return { lines, kafkaUnavailable: ends instanceof Error };
+  return lines;
 }

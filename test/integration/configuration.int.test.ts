@@ -12,8 +12,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, injec
 import { runCli } from '../support/cli.js';
 import { useFreshGitLabDatabase, withReadOnlyRole } from '../support/database.js';
 import { insertWorkspace } from '../support/gitlab-rows.js';
+import { createTestKafka } from '../support/kafka-broker.js';
 import { logLines } from '../support/log-lines.js';
-import { seedDevfile } from '../support/workspace-events.js';
+import { createTopic, seedDevfile } from '../support/workspace-events.js';
 
 const brokers = inject('kafkaBrokers');
 let dir: string;
@@ -81,6 +82,8 @@ describe('a database that is not GitLab\'s', () => {
     ['--dead-letters'],
     ['--retry-dead-letters'],
     ['--purge-dead-letters', '--yes'],
+    ['--source', 'file:/nonexistent/events.ndjson'],
+    ['--export-events', ...kafka],
   ];
 
   it('is refused by every mode with one line naming it and what is missing, and nothing is created in an empty one', async () => {
@@ -161,11 +164,29 @@ describe('--status', () => {
     expect(await schemaMigrations()).toEqual(migrations.slice(0, -1));
   });
 
+  it('asks Kafka even before anything ran: the end offsets, or exit 1 with the reason on stderr', async () => {
+    const topic = `status-${randomBytes(4).toString('hex')}`;
+    const kafka = createTestKafka(brokers, 'configuration-tests');
+    await createTopic(kafka, topic, 2);
+    const reachable = await runCli(['agentk-states', '--status', '--database-url', db.url, '--brokers', brokers, '--topic', topic]);
+    expect(reachable).toEqual({
+      code: 0,
+      stdout: `projection: agentk-states\nbookkeeping: none (no rebuild_projection schema: nothing has run against this database yet)\nkafka: end offsets ${topic}:0 0, ${topic}:1 0\n`,
+      stderr: '',
+    });
+    const unreachable = await runCli(['agentk-states', '--status', '--database-url', db.url, '--brokers', '127.0.0.1:1', '--topic', topic]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stdout).toContain(`\nkafka: unavailable (topics ${topic}): cannot reach Kafka brokers 127.0.0.1:1`);
+    expect(logLines(unreachable.stderr)).toEqual([expect.stringMatching(/^fatal: cannot reach Kafka brokers 127\.0\.0\.1:1 /)]);
+    expect((await db.pool.query(`SELECT to_regnamespace('rebuild_projection') AS oid`)).rows[0].oid).toBeNull();
+  });
+
   it('prints the PostgreSQL part and one line when a topic is missing, exit 1', async () => {
     expect((await runCli(['agentk-states', '--source', 'snapshot', '--database-url', db.url])).code).toBe(0);
     const topic = `never-created-${randomBytes(4).toString('hex')}`;
     const result = await runCli(['agentk-states', '--status', '--database-url', db.url, '--brokers', brokers, '--topic', topic]);
     expect(result.code).toBe(1);
+    expect(logLines(result.stderr)).toEqual([`fatal: topic not found on the broker: ${topic}`]);
     expect(result.stdout).toMatch(/^generation: rebuild #1 from snapshot/m);
     expect(result.stdout).toContain(`\nkafka: unavailable (topics ${topic}): topic not found on the broker: ${topic}; lag unknown\ncheckpoints: none`);
   });
@@ -176,7 +197,7 @@ describe('--status', () => {
     const result = await runCli(['agentk-states', '--status', '--database-url', db.url, '--brokers', '127.0.0.1:1', '--topic', 'workspace-events']);
     const elapsed = Date.now() - started;
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe('');
+    expect(logLines(result.stderr)).toEqual(['fatal: cannot reach Kafka brokers 127.0.0.1:1 (PLAINTEXT): connection refused (after 3 attempts)']);
     expect(result.stdout).toMatch(/^generation: rebuild #1 from snapshot/m);
     expect(result.stdout).toMatch(/^kafka: unavailable \(topics workspace-events\): cannot reach Kafka brokers 127\.0\.0\.1:1 .+; lag unknown$/m);
     expect(elapsed).toBeLessThan(20_000);

@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
+import { logLines } from '../support/log-lines.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertWorkspace } from '../support/gitlab-rows.js';
-import { logLines } from '../support/log-lines.js';
 import { openEmbeddedDatabase } from '../../src/sink/postgres/embedded.js';
 
 const demoDir = fileURLToPath(new URL('../../demo/', import.meta.url));
@@ -97,7 +97,7 @@ describe('--demo', () => {
     await insertWorkspace(db.pool, { name: 'a-real-workspace' });
     const run = await runCli(['agentk-states', '--demo', '--database-url', db.url]);
     expect(run.code).toBe(1);
-    expect(logLines(run.stderr)).toContainEqual(expect.stringContaining('fatal: --demo loads its data into an empty GitLab database only, and this one holds 1 workspaces and 0 agent configs'));
+    expect(logLines(run.stderr)).toEqual([expect.stringContaining('fatal: --demo loads its data into an empty GitLab database only, and this one holds 1 workspaces and 0 agent configs')]);
     expect((await db.pool.query('SELECT count(*)::int AS n FROM workspaces')).rows[0].n).toBe(1);
     expect((await db.pool.query('SELECT count(*)::int AS n FROM workspace_agentk_states')).rows[0].n).toBe(0);
     // Refused before anything was created in it, our own schema included.

@@ -24,9 +24,9 @@ import { BAD_MESSAGE_REASONS } from '../../src/events/decode.js';
 import type { WorkspaceRow } from '../../src/events/workspace-event.js';
 import { BAD_INPUT_CORPUS } from '../fixtures/bad-input/corpus.js';
 import { runCli } from '../support/cli.js';
+import { logLines } from '../support/log-lines.js';
 import { createTestDatabase, readFixture, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
-import { logLines } from '../support/log-lines.js';
 import { createTestKafka } from '../support/kafka-broker.js';
 import {
   asAvro,
@@ -249,7 +249,7 @@ describe('the file source', () => {
     // A file rebuild beside a Kafka consumer of other topics would replace what it applied: refused at the switch.
     const beside = await runCli(['agentk-states', '--source', `file:${path}`, '--database-url', viaKafka.url]);
     expect(beside.code, beside.stderr).toBe(1);
-    expect(logLines(beside.stderr)).toContainEqual(expect.stringContaining(`fatal: rebuild #1 from ${name}: the live table is also kept from ${topic} (a consumer's checkpoints), which the file does not carry`));
+    expect(logLines(beside.stderr).at(-1)).toContain(`fatal: rebuild #1 from ${name}: the live table is also kept from ${topic} (a consumer's checkpoints), which the file does not carry`);
     expect(await readModel(viaKafka.pool)).toEqual(rows);
 
     // Tried again, a bad line is still bad; its letter then names its position (line − 1), not its line.
@@ -264,7 +264,7 @@ describe('the file source', () => {
     const db = await gitlabDatabase([workspaceRow(1)]);
     const follow = await runCli(['agentk-states', '--source', 'file:events.ndjson', '--follow', '--database-url', db.url]);
     expect(follow.code).toBe(64);
-    expect(follow.stderr).toContain('--follow needs Kafka: a file has an end');
+    expect(logLines(follow.stderr)).toEqual([expect.stringContaining('fatal: --follow needs Kafka: a file has an end')]);
     const missing = await runCli(['agentk-states', '--source', `file:${join(dir, 'absent.ndjson')}`, '--database-url', db.url]);
     expect(missing.code).toBe(1);
     expect(logLines(missing.stderr)).toEqual([`fatal: cannot read ${join(dir, 'absent.ndjson')}: ENOENT: no such file or directory, access '${join(dir, 'absent.ndjson')}'`]);

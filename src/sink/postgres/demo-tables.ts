@@ -21,15 +21,9 @@ export class DemoDatabaseRefusedError extends Error {
 
 /**
  * Loads the tables in one transaction; returns false when they already held exactly the demo's rows. Called
- * before anything else is created in the database (our schema included), so a refused one is left as it was.
+ * once the database is known to be GitLab's and before our schema is created, so a refused one is left as it was.
  */
 export async function loadDemoGitLabTables(client: Session, tables: DemoGitLabTables): Promise<boolean> {
-  const { rows: present } = await client.query<{ gitlab: boolean }>(
-    `SELECT to_regclass('workspaces') IS NOT NULL AND to_regclass('workspaces_agent_configs') IS NOT NULL AS gitlab`,
-  );
-  if (!present[0]?.gitlab) {
-    throw new DemoDatabaseRefusedError("--demo loads its data into GitLab's tables, and this database has none: run it on the embedded default (no database URL)");
-  }
   await client.query('BEGIN');
   try {
     // Serializes two demo runs starting together on one database.
