@@ -6,15 +6,12 @@
  * the events describe.
  */
 import { randomBytes } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
 import type { WorkspaceRow } from '../../src/events/workspace-event.js';
 import { runCli } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { insertAgentConfig } from '../support/gitlab-rows.js';
-import { createTestKafka } from '../support/kafka-broker.js';
+import { useKafkaTestContext } from '../support/kafka-context.js';
 import { logMessages } from '../support/log-lines.js';
 import {
   asJson,
@@ -30,30 +27,14 @@ import {
   type OutgoingMessage,
 } from '../support/workspace-events.js';
 
-const brokers = inject('kafkaBrokers');
 const agentConfig = agentConfigSchema.parse({ dns_zone: 'test.workspace.me' });
-let kafka: Kafka;
-let db: TestDatabase;
-let topic: string;
-let group: string;
 
-beforeAll(() => {
-  kafka = createTestKafka(brokers, 'fold-history-tests');
-});
-beforeEach(async () => {
-  db = await createTestDatabase();
-  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
-  const suffix = randomBytes(4).toString('hex');
-  topic = `workspace-events-${suffix}`;
-  group = `fold-history-${suffix}`;
-});
-afterEach(async () => {
-  await db.drop();
-});
+const ctx = useKafkaTestContext({ clientId: 'fold-history-tests', dnsZone: 'test.workspace.me', topicPrefix: 'workspace-events', groupPrefix: 'fold-history' });
+const { brokers, kafka, db } = ctx;
 
 /** Runs the CLI; `problems` are the messages of its log entries other than progress samples. */
 async function cli(...args: string[]) {
-  const result = await runCli(['agentk-states', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url, ...args]);
+  const result = await runCli(['agentk-states', '--brokers', brokers, '--topic', ctx.topic, '--group', ctx.group, '--database-url', db.url, ...args]);
   const problems = logMessages(result.stderr);
   return { ...result, problems };
 }
@@ -81,9 +62,9 @@ function debezium(op: string, lsn: number, before: WorkspaceRow | null, after: W
 describe('replays after a delete and a re-create', () => {
   /** Rebuilds from zero, then replays three ways: each must leave exactly the expected rows, exit 0. */
   async function rebuildThenReplay(messages: OutgoingMessage[], finalRows: WorkspaceRow[]): Promise<void> {
-    await createTopic(kafka, topic, 1);
+    await createTopic(kafka, ctx.topic, 1);
     await upsertWorkspaceRows(db.pool, finalRows);
-    await produce(kafka, topic, messages);
+    await produce(kafka, ctx.topic, messages);
     const expected = expectedModel(finalRows);
     const rebuilt = await cli();
     expect(rebuilt.problems).toEqual([]);
@@ -137,11 +118,11 @@ describe('a compacted topic', () => {
   ];
 
   it('our JSON format: a rebuild whose creates compaction removed is refused before its switch, naming the workspaces; the live table is untouched', async () => {
-    await createTopic(kafka, topic, 1, compacted);
+    await createTopic(kafka, ctx.topic, 1, compacted);
     // What survives compaction of each key's history (a suffix of it): 11 its create, 12 and 13 their last update.
     const whole = workspaceRow(11);
     await upsertWorkspaceRows(db.pool, [whole, workspaceRow(12), workspaceRow(13)]);
-    await produce(kafka, topic, [
+    await produce(kafka, ctx.topic, [
       asJson(createdEvent(whole)),
       asJson(updatedEvent(12, 3, { desired_state: 'Stopped' })),
       asJson(updatedEvent(13, 2, { name: 'renamed' })),
@@ -150,23 +131,23 @@ describe('a compacted topic', () => {
     expect(result.code).toBe(1);
     const lines = result.problems;
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`cannot rebuild from the compacted topic ${topic}: 2 workspaces (2 updates) stay parked`);
-    expect(lines[0]).toContain(`12 (1 from ${topic}[0]@1)`);
-    expect(lines[0]).toContain(`13 (1 from ${topic}[0]@2)`);
+    expect(lines[0]).toContain(`cannot rebuild from the compacted topic ${ctx.topic}: 2 workspaces (2 updates) stay parked`);
+    expect(lines[0]).toContain(`12 (1 from ${ctx.topic}[0]@1)`);
+    expect(lines[0]).toContain(`13 (1 from ${ctx.topic}[0]@2)`);
     expect(lines[0]).toContain('Nothing was switched');
     expect(lines[0]).toContain('--source snapshot');
     expect(await readModel(db.pool)).toEqual(new Map());
   });
 
   it('Debezium full rows: a workspace whose c was compacted away is rebuilt from its u, exit 0', async () => {
-    await createTopic(kafka, topic, 1, compacted);
+    await createTopic(kafka, ctx.topic, 1, compacted);
     const a = workspaceRow(21);
     const aStopped = { ...a, desired_state: 'Stopped' };
     const b = workspaceRow(22);
     const bRenamed = { ...b, name: 'renamed' };
     await upsertWorkspaceRows(db.pool, [aStopped, bRenamed]);
     // 21's c compacted away, its u survives; 22 entirely in the not-yet-compacted head.
-    await produce(kafka, topic, [debezium('u', 2000, a, aStopped), debezium('r', 2100, null, b), debezium('u', 2200, b, bRenamed)]);
+    await produce(kafka, ctx.topic, [debezium('u', 2000, a, aStopped), debezium('r', 2100, null, b), debezium('u', 2200, b, bRenamed)]);
     const result = await cli();
     expect(result.problems).toEqual([]);
     expect(result.code).toBe(0);
@@ -176,15 +157,15 @@ describe('a compacted topic', () => {
 
 describe('updates whose create never arrives (a topic that never carried it)', () => {
   it('a rebuild switches the rest, names the parked workspaces with their positions, and exits 2', async () => {
-    await createTopic(kafka, topic, 1);
+    await createTopic(kafka, ctx.topic, 1);
     const whole = workspaceRow(41);
     await upsertWorkspaceRows(db.pool, [whole, workspaceRow(42)]);
-    await produce(kafka, topic, [asJson(createdEvent(whole)), asJson(updatedEvent(42, 2, { desired_state: 'Stopped' }))]);
+    await produce(kafka, ctx.topic, [asJson(createdEvent(whole)), asJson(updatedEvent(42, 2, { desired_state: 'Stopped' }))]);
     const result = await cli();
     expect(result.code).toBe(2);
     expect(result.problems).toHaveLength(1);
     expect(result.problems[0]).toMatch(/^1 workspaces \(1 updates\) stay parked/);
-    expect(result.problems[0]).toContain(`42 (1 from ${topic}[0]@1)`);
+    expect(result.problems[0]).toContain(`42 (1 from ${ctx.topic}[0]@1)`);
     expect(result.problems[0]).toContain('--source snapshot');
     expect(await readModel(db.pool)).toEqual(expectedModel([whole]));
   });
@@ -192,17 +173,17 @@ describe('updates whose create never arrives (a topic that never carried it)', (
 
 describe('dead letters of deleted workspaces', () => {
   it('a workspace deleted from GitLab while the consumer was down leaves no dead letter once its tombstone is consumed', async () => {
-    await createTopic(kafka, topic, 1);
+    await createTopic(kafka, ctx.topic, 1);
     const live = workspaceRow(30);
     await upsertWorkspaceRows(db.pool, [live]);
     // 31 was deleted from `workspaces` before the consumer caught up; its tombstone comes later.
-    await produce(kafka, topic, [asJson(createdEvent(live)), asJson(createdEvent(workspaceRow(31))), asJson(updatedEvent(31, 2, { desired_state: 'Stopped' }))]);
+    await produce(kafka, ctx.topic, [asJson(createdEvent(live)), asJson(createdEvent(workspaceRow(31))), asJson(updatedEvent(31, 2, { desired_state: 'Stopped' }))]);
     const first = await cli('--from-checkpoint');
     expect(first.code).toBe(2);
     expect(await deadLetters()).toEqual([
-      expect.objectContaining({ workspace_id: 31, error_kind: 'workspace_missing_in_target', topic, kafka_partition: 0, kafka_offset: 2 }),
+      expect.objectContaining({ workspace_id: 31, error_kind: 'workspace_missing_in_target', topic: ctx.topic, kafka_partition: 0, kafka_offset: 2 }),
     ]);
-    await produce(kafka, topic, [tombstone(31)]);
+    await produce(kafka, ctx.topic, [tombstone(31)]);
     const second = await cli('--from-checkpoint');
     expect(second.code).toBe(0);
     expect(await deadLetters()).toEqual([]);
@@ -215,13 +196,13 @@ describe('dead letters of deleted workspaces', () => {
 
 describe('an oversized devfile', () => {
   it('is kept out of the folded state; a later valid devfile projects', async () => {
-    await createTopic(kafka, topic, 1);
+    await createTopic(kafka, ctx.topic, 1);
     // 300,000 characters: far beyond the generator's 65,535 (spec §9), within Kafka's default 1 MB message.
     // Random text, so that PostgreSQL's compression cannot hide it in the size measured below.
     const huge = `${seedDevfile}\n# ${randomBytes(150_000).toString('hex')}\n`;
     const row = workspaceRow(41, { processed_devfile: huge });
     await upsertWorkspaceRows(db.pool, [workspaceRow(41)]);
-    await produce(kafka, topic, [asJson(createdEvent(row)), asJson(updatedEvent(41, 2, { desired_state: 'Stopped' }))]);
+    await produce(kafka, ctx.topic, [asJson(createdEvent(row)), asJson(updatedEvent(41, 2, { desired_state: 'Stopped' }))]);
     const first = await cli('--from-checkpoint');
     expect(first.code).toBe(2);
     expect(await deadLetters()).toEqual([
@@ -237,7 +218,7 @@ describe('an oversized devfile', () => {
     expect(rows[0].version).toBe(2);
     expect(rows[0].bytes).toBeLessThan(4_096);
 
-    await produce(kafka, topic, [asJson(updatedEvent(41, 3, { processed_devfile: seedDevfile }))]);
+    await produce(kafka, ctx.topic, [asJson(updatedEvent(41, 3, { processed_devfile: seedDevfile }))]);
     const second = await cli('--from-checkpoint');
     expect(second.code).toBe(0);
     expect(await deadLetters()).toEqual([]);

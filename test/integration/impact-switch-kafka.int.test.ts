@@ -1,33 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { insertAgentConfig } from '../support/gitlab-rows.js';
-import { createTestKafka } from '../support/kafka-broker.js';
+import { useKafkaTestContext } from '../support/kafka-context.js';
 import { asAvro, createdEvent, createTopic, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
-const brokers = inject('kafkaBrokers');
-let kafka: Kafka;
-let db: TestDatabase;
-let topic: string;
-let group: string;
+const ctx = useKafkaTestContext({ clientId: 'impact-switch-tests', dnsZone: 'gen1.example', topicPrefix: 'workspace-events', groupPrefix: 'impact' });
+const { brokers, kafka, db } = ctx;
 
-beforeAll(() => {
-  kafka = createTestKafka(brokers, 'impact-switch-tests');
-});
-beforeEach(async () => {
-  db = await createTestDatabase();
-  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'gen1.example' });
-  const suffix = randomBytes(4).toString('hex');
-  topic = `workspace-events-${suffix}`;
-  group = `impact-${suffix}`;
-});
-afterEach(async () => {
-  await db.drop();
-});
-
-const cli = (...args: string[]) => runCli(['agentk-states', ...args, '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url]);
+const cli = (...args: string[]) => runCli(['agentk-states', ...args, '--brokers', brokers, '--topic', ctx.topic, '--group', ctx.group, '--database-url', db.url]);
 
 interface PreviewJson {
   workspaces: number;
@@ -41,10 +20,10 @@ const zoneOf = (config: unknown) => JSON.stringify(config).match(/[a-z0-9]+\.exa
 
 describe('--switch beside a consumer that moves the live table after the preview', () => {
   it('refuses the previewed fingerprint once the consumer applied an event, and switches the diff previewed after it', async () => {
-    await createTopic(kafka, topic, 2);
+    await createTopic(kafka, ctx.topic, 2);
     const rows = Array.from({ length: 6 }, (_, i) => workspaceRow(i + 1));
     await upsertWorkspaceRows(db.pool, rows);
-    await produce(kafka, topic, rows.map((row) => asAvro(createdEvent(row))));
+    await produce(kafka, ctx.topic, rows.map((row) => asAvro(createdEvent(row))));
     expect((await cli('--from-beginning')).code).toBe(0);
     await db.pool.query(`UPDATE workspaces_agent_configs SET dns_zone = 'gen2.example'`);
 
@@ -55,13 +34,13 @@ describe('--switch beside a consumer that moves the live table after the preview
 
     // The live consumer applies an event the shadow has not seen (what --follow does, run to the end here).
     await db.pool.query(`UPDATE workspaces SET desired_state = 'Stopped' WHERE id = 3`);
-    await produce(kafka, topic, [asAvro(updatedEvent(3, 2, { desired_state: 'Stopped' }))]);
+    await produce(kafka, ctx.topic, [asAvro(updatedEvent(3, 2, { desired_state: 'Stopped' }))]);
     expect((await cli('--from-checkpoint')).code).toBe(0);
     expect(replicasOf((await readModel(db.pool)).get(3))).toBe(0);
 
     const ahead = await preview();
     expect(ahead.live_ahead).toHaveLength(1);
-    expect(ahead.live_ahead[0]).toMatch(new RegExp(`^${topic}:\\d \\(live \\d+, shadow \\d+\\)$`));
+    expect(ahead.live_ahead[0]).toMatch(new RegExp(`^${ctx.topic}:\\d \\(live \\d+, shadow \\d+\\)$`));
     expect(ahead.fingerprint).not.toBe(first);
     const text = await cli('--preview');
     expect(text.stdout).toContain('the live consumer is ahead of the shadow on');

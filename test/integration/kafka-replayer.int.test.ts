@@ -1,14 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { Kafka } from 'kafkajs';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
 import type { WorkspaceRow } from '../../src/events/workspace-event.js';
 import { runCli, spawnCli, waitFor } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { insertAgentConfig } from '../support/gitlab-rows.js';
-import { createTestKafka } from '../support/kafka-broker.js';
+import { useKafkaTestContext } from '../support/kafka-context.js';
 import {
   asAvro,
   asJson,
@@ -23,32 +19,16 @@ import {
   type OutgoingMessage,
 } from '../support/workspace-events.js';
 
-const brokers = inject('kafkaBrokers');
 const agentConfig = agentConfigSchema.parse({ dns_zone: 'test.workspace.me' });
-let kafka: Kafka;
-let db: TestDatabase;
-let topic: string;
-let group: string;
 
-beforeAll(() => {
-  kafka = createTestKafka(brokers, 'replayer-tests');
-});
-beforeEach(async () => {
-  db = await createTestDatabase();
-  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
-  const suffix = randomBytes(4).toString('hex');
-  topic = `workspace-events-${suffix}`;
-  group = `replayer-${suffix}`;
-});
-afterEach(async () => {
-  await db.drop();
-});
+const ctx = useKafkaTestContext({ clientId: 'replayer-tests', dnsZone: 'test.workspace.me', topicPrefix: 'workspace-events', groupPrefix: 'replayer' });
+const { brokers, kafka, db } = ctx;
 
 const spawnFollower = () =>
-  spawnCli(['agentk-states', '--source', 'kafka', '--follow', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url]);
+  spawnCli(['agentk-states', '--source', 'kafka', '--follow', '--brokers', brokers, '--topic', ctx.topic, '--group', ctx.group, '--database-url', db.url]);
 
 function consume(...extra: string[]) {
-  return runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url, ...(extra.length ? extra : ['--from-checkpoint'])]);
+  return runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', ctx.topic, '--group', ctx.group, '--database-url', db.url, ...(extra.length ? extra : ['--from-checkpoint'])]);
 }
 
 /** The rows GitLab would hold for these final workspace states (the generator is verified on its own in unit tests). */
@@ -60,7 +40,7 @@ async function checkpoints(): Promise<Map<string, number>> {
   // The CLI creates its bookkeeping schema on start: before that, nothing has been applied.
   const { rows: exists } = await db.pool.query(`SELECT to_regclass('rebuild_projection.checkpoints') AS t`);
   if (!exists[0].t) return new Map();
-  const { rows } = await db.pool.query('SELECT kafka_partition, next_offset FROM rebuild_projection.checkpoints WHERE topic = $1', [topic]);
+  const { rows } = await db.pool.query('SELECT kafka_partition, next_offset FROM rebuild_projection.checkpoints WHERE topic = $1', [ctx.topic]);
   return new Map(rows.map((row) => [`${row.kafka_partition}`, Number(row.next_offset)]));
 }
 
@@ -90,10 +70,10 @@ function mixedStream() {
 
 describe('rebuild-projection agentk-states --source kafka', () => {
   it('projects a mixed Avro/JSON stream with updates and tombstones into exactly the final states', async () => {
-    await createTopic(kafka, topic, 3);
+    await createTopic(kafka, ctx.topic, 3);
     const { messages, finalRows, deletedIds } = mixedStream();
     await upsertWorkspaceRows(db.pool, finalRows);
-    await produce(kafka, topic, messages);
+    await produce(kafka, ctx.topic, messages);
     const result = await consume();
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -108,8 +88,8 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const committed = (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions;
+      const ends = await admin.fetchTopicOffsets(ctx.topic);
+      const committed = (await admin.fetchOffsets({ groupId: ctx.group, topics: [ctx.topic] }))[0]!.partitions;
       const ours = await checkpoints();
       for (const end of ends) {
         expect(ours.get(`${end.partition}`) ?? 0).toBe(Number(end.high));
@@ -125,19 +105,19 @@ describe('rebuild-projection agentk-states --source kafka', () => {
   });
 
   it('parks updates that arrive before their create on another topic and applies them when it comes', async () => {
-    const updatesTopic = `${topic}-updated`;
-    await createTopic(kafka, topic, 2);
+    const updatesTopic = `${ctx.topic}-updated`;
+    await createTopic(kafka, ctx.topic, 2);
     await createTopic(kafka, updatesTopic, 2);
     const row = workspaceRow(41);
     const final = { ...row, desired_state: 'Stopped', name: 'late-create' };
     await upsertWorkspaceRows(db.pool, [final]);
     await produce(kafka, updatesTopic, [asJson(updatedEvent(41, 2, { desired_state: 'Stopped' })), asJson(updatedEvent(41, 3, { name: 'late-create' }))]);
-    const first = await runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', updatesTopic, '--group', group, '--database-url', db.url, '--from-checkpoint']);
+    const first = await runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', updatesTopic, '--group', ctx.group, '--database-url', db.url, '--from-checkpoint']);
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/2 parked/);
     expect((await readModel(db.pool)).size).toBe(0);
-    await produce(kafka, topic, [asAvro(createdEvent(row))]);
-    const second = await runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', `${topic},${updatesTopic}`, '--group', group, '--database-url', db.url, '--from-checkpoint']);
+    await produce(kafka, ctx.topic, [asAvro(createdEvent(row))]);
+    const second = await runCli(['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', `${ctx.topic},${updatesTopic}`, '--group', ctx.group, '--database-url', db.url, '--from-checkpoint']);
     expect(second.code).toBe(0);
     expect(await readModel(db.pool)).toEqual(expectedModel([final]));
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM rebuild_projection.parked_updates');
@@ -145,11 +125,11 @@ describe('rebuild-projection agentk-states --source kafka', () => {
   });
 
   it('dead-letters bad messages with their position and reason, and applies everything else', async () => {
-    await createTopic(kafka, topic, 1);
+    await createTopic(kafka, ctx.topic, 1);
     const good = workspaceRow(51);
     const badDevfile = workspaceRow(52, { processed_devfile: 'components: [' });
     await upsertWorkspaceRows(db.pool, [good, badDevfile]);
-    await produce(kafka, topic, [
+    await produce(kafka, ctx.topic, [
       { key: Buffer.from('50'), value: Buffer.from([0x07, 1, 2, 3]) },
       { key: Buffer.from('50'), value: Buffer.from([0x00, 0, 0, 0, 99, 1, 2]) },
       { key: Buffer.from('50'), value: Buffer.from('{"type":"workspace-created","workspace_id":50}') },
@@ -168,16 +148,16 @@ describe('rebuild-projection agentk-states --source kafka', () => {
       [2, 'schema_invalid'],
       [4, 'devfile_yaml'],
     ]);
-    for (const row of rows) expect(row.topic).toBe(topic);
-    expect(rows[0].message).toContain(`${topic}`);
+    for (const row of rows) expect(row.topic).toBe(ctx.topic);
+    expect(rows[0].message).toContain(`${ctx.topic}`);
     expect(rows[3]).toMatchObject({ workspace_id: '52' });
   });
 
   it('replays from an offset and from a timestamp without changing a correct table', async () => {
-    await createTopic(kafka, topic, 2);
+    await createTopic(kafka, ctx.topic, 2);
     const { messages, finalRows } = mixedStream();
     await upsertWorkspaceRows(db.pool, finalRows);
-    await produce(kafka, topic, messages);
+    await produce(kafka, ctx.topic, messages);
     expect((await consume()).code).toBe(0);
     // Damage the read model; a replay regenerates every workspace its events touch.
     await db.pool.query(`UPDATE workspace_agentk_states SET desired_config = '[]'`);
@@ -195,7 +175,7 @@ describe('rebuild-projection agentk-states --source kafka', () => {
   });
 
   it('survives kill -9 in the middle of a stream: restarted, the table is exactly right', async () => {
-    await createTopic(kafka, topic, 3);
+    await createTopic(kafka, ctx.topic, 3);
     const messages: OutgoingMessage[] = [];
     const finalRows: WorkspaceRow[] = [];
     for (let id = 1; id <= 400; id++) {
@@ -205,7 +185,7 @@ describe('rebuild-projection agentk-states --source kafka', () => {
       finalRows.push({ ...row, desired_state: 'Stopped', url: 'https://v6' });
     }
     await upsertWorkspaceRows(db.pool, finalRows);
-    await produce(kafka, topic, messages);
+    await produce(kafka, ctx.topic, messages);
     const { child, exited } = spawnFollower();
     let applied = 0;
     await waitFor(async () => {
@@ -224,14 +204,14 @@ describe('rebuild-projection agentk-states --source kafka', () => {
   });
 
   it('--follow applies new events as they arrive and exits 0 on SIGTERM after committing', async () => {
-    await createTopic(kafka, topic, 2);
+    await createTopic(kafka, ctx.topic, 2);
     const row = workspaceRow(61);
     await upsertWorkspaceRows(db.pool, [row]);
     const { child, exited } = spawnFollower();
-    await produce(kafka, topic, [asJson(createdEvent(row))]);
+    await produce(kafka, ctx.topic, [asJson(createdEvent(row))]);
     await waitFor(async () => (await readModel(db.pool)).size > 0, 30_000);
     expect(await readModel(db.pool)).toEqual(expectedModel([row]));
-    await produce(kafka, topic, [asJson(updatedEvent(61, 2, { desired_state: 'Stopped' }))]);
+    await produce(kafka, ctx.topic, [asJson(updatedEvent(61, 2, { desired_state: 'Stopped' }))]);
     const stopped = { ...row, desired_state: 'Stopped' };
     // Deep equality: jsonb returns keys in its own order, so comparing JSON texts would never match.
     await waitFor(async () => isDeepStrictEqual((await readModel(db.pool)).get(61), expectedModel([stopped]).get(61)), 30_000);
@@ -243,7 +223,7 @@ describe('rebuild-projection agentk-states --source kafka', () => {
   });
 
   it('follows a Debezium change stream of the workspaces table (with and without the schema envelope)', async () => {
-    await createTopic(kafka, topic, 2);
+    await createTopic(kafka, ctx.topic, 2);
     const debezium = (op: string, lsn: number, before: object | null, after: object | null, envelope: boolean): OutgoingMessage => {
       const payload = { before, after, op, source: { connector: 'postgresql', table: 'workspaces', lsn }, ts_ms: 1_756_904_881_000 };
       const id = ((after ?? before) as { id: number }).id;
@@ -258,7 +238,7 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     const b = workspaceRow(72);
     const aStopped = { ...a, desired_state: 'Stopped' };
     await upsertWorkspaceRows(db.pool, [aStopped]);
-    await produce(kafka, topic, [
+    await produce(kafka, ctx.topic, [
       debezium('r', 1000, null, columns(a), true),
       debezium('c', 1100, null, columns(b), false),
       debezium('u', 1200, columns(a), columns(aStopped), false),
@@ -275,7 +255,7 @@ describe('rebuild-projection agentk-states --source kafka', () => {
   });
 
   it('shares partitions between two consumers of one group: a rebalance neither loses nor double-applies an event', async () => {
-    await createTopic(kafka, topic, 4);
+    await createTopic(kafka, ctx.topic, 4);
     const finalRows: WorkspaceRow[] = [];
     const firstHalf: OutgoingMessage[] = [];
     const secondHalf: OutgoingMessage[] = [];
@@ -287,7 +267,7 @@ describe('rebuild-projection agentk-states --source kafka', () => {
       finalRows.push({ ...row, url: 'https://v8' });
     }
     await upsertWorkspaceRows(db.pool, finalRows);
-    await produce(kafka, topic, firstHalf);
+    await produce(kafka, ctx.topic, firstHalf);
     const total = firstHalf.length + secondHalf.length;
     const applied = async () => [...(await checkpoints()).values()].reduce((x, y) => x + y, 0);
     const one = spawnFollower();
@@ -297,13 +277,13 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     await admin.connect();
     try {
       await waitFor(async () => {
-        const { groups } = await admin.describeGroups([group]);
+        const { groups } = await admin.describeGroups([ctx.group]);
         return groups[0]?.state === 'Stable' && groups[0].members.length === 2;
       });
     } finally {
       await admin.disconnect();
     }
-    await produce(kafka, topic, secondHalf);
+    await produce(kafka, ctx.topic, secondHalf);
     await waitFor(async () => (await applied()) === total);
     expect(await applied()).toBe(total);
     one.child.kill('SIGTERM');

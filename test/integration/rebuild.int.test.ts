@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkspaceRow } from '../../src/events/workspace-event.js';
 import { runCli, spawnCli, waitFor } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { insertAgentConfig } from '../support/gitlab-rows.js';
-import { createTestKafka } from '../support/kafka-broker.js';
+import { useKafkaTestContext } from '../support/kafka-context.js';
 import {
   asAvro,
   createdEvent,
@@ -18,27 +14,10 @@ import {
   workspaceRow,
 } from '../support/workspace-events.js';
 
-const brokers = inject('kafkaBrokers');
-let kafka: Kafka;
-let db: TestDatabase;
-let topic: string;
-let group: string;
+const ctx = useKafkaTestContext({ clientId: 'rebuild-tests', dnsZone: 'gen1.example', topicPrefix: 'workspace-events', groupPrefix: 'rebuild' });
+const { brokers, kafka, db } = ctx;
 
-beforeAll(() => {
-  kafka = createTestKafka(brokers, 'rebuild-tests');
-});
-beforeEach(async () => {
-  db = await createTestDatabase();
-  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'gen1.example' });
-  const suffix = randomBytes(4).toString('hex');
-  topic = `workspace-events-${suffix}`;
-  group = `rebuild-${suffix}`;
-});
-afterEach(async () => {
-  await db.drop();
-});
-
-const kafkaArgs = () => ['--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url];
+const kafkaArgs = () => ['--brokers', brokers, '--topic', ctx.topic, '--group', ctx.group, '--database-url', db.url];
 const cli = (...args: string[]) => runCli(['agentk-states', ...args, ...kafkaArgs()]);
 const spawnAgentkStates = (...args: string[]) => spawnCli(['agentk-states', ...args, ...kafkaArgs()]);
 
@@ -54,7 +33,7 @@ const ZONES_SQL = `SELECT count(*)::int AS rows,
 
 /** N workspaces, each a create and one update, produced to a 3-partition topic and present in `workspaces`. */
 async function stream(n: number): Promise<WorkspaceRow[]> {
-  await createTopic(kafka, topic, 3);
+  await createTopic(kafka, ctx.topic, 3);
   const rows: WorkspaceRow[] = [];
   const messages = [];
   for (let id = 1; id <= n; id++) {
@@ -63,7 +42,7 @@ async function stream(n: number): Promise<WorkspaceRow[]> {
     rows.push({ ...row, desired_state: 'Stopped' });
   }
   await upsertWorkspaceRows(db.pool, rows);
-  await produce(kafka, topic, messages);
+  await produce(kafka, ctx.topic, messages);
   return rows;
 }
 
@@ -133,7 +112,7 @@ describe('rebuild-projection agentk-states (rebuild from zero)', () => {
     const status = await cli('--status');
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/generation: rebuild #1 from kafka, switched/);
-    expect(status.stdout).toMatch(new RegExp(`${topic}\\[0\\] next offset \\d+, end \\d+, lag 0`));
+    expect(status.stdout).toMatch(new RegExp(`${ctx.topic}\\[0\\] next offset \\d+, end \\d+, lag 0`));
     expect(status.stdout).toContain('dead letters: 0');
 
     const rollback = await cli('--rollback');
@@ -161,35 +140,35 @@ describe('rebuild-projection agentk-states (rebuild from zero)', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await admin.fetchTopicMetadata({ topics: [topic] });
-      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '1' }] });
+      await admin.fetchTopicMetadata({ topics: [ctx.topic] });
+      await admin.deleteTopicRecords({ topic: ctx.topic, partitions: [{ partition: 0, offset: '1' }] });
     } finally {
       await admin.disconnect();
     }
     const result = await cli();
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`${topic}[0] starts at offset 1`);
+    expect(result.stderr).toContain(`${ctx.topic}[0] starts at offset 1`);
     expect(result.stderr).toContain('--source snapshot');
     expect((await query('SELECT * FROM rebuild_projection.rebuilds')).length).toBe(0);
     expect((await readModel(db.pool)).size).toBe(0);
   });
 
   it('hands a snapshot over to Kafka without a gap: changes made during the snapshot are applied', async () => {
-    await createTopic(kafka, topic, 2);
+    await createTopic(kafka, ctx.topic, 2);
     const rows = Array.from({ length: 3000 }, (_, i) => workspaceRow(i + 1));
     await upsertWorkspaceRows(db.pool, rows);
     const follower = spawnAgentkStates('--source', 'snapshot', '--follow', '--batch-size', '100');
     // While the snapshot is being read: GitLab stops workspace 2999 and publishes the event.
     await waitFor(async () => (await query<{ done: number }>(`SELECT done::int FROM rebuild_projection.rebuilds WHERE start_offsets IS NOT NULL AND done > 0`)).length > 0);
     await db.pool.query(`UPDATE workspaces SET desired_state = 'Stopped', updated_at = now() WHERE id = 2999`);
-    await produce(kafka, topic, [asAvro(updatedEvent(2999, 2, { desired_state: 'Stopped' }))]);
+    await produce(kafka, ctx.topic, [asAvro(updatedEvent(2999, 2, { desired_state: 'Stopped' }))]);
     await waitFor(async () => {
       const model = await readModel(db.pool);
       const deployment = (model.get(2999) as { spec?: { replicas: number } }[] | undefined)?.[1];
       return model.size === 3000 && deployment?.spec?.replicas === 0;
     });
     // And the follower keeps applying events after the switch.
-    await produce(kafka, topic, [asAvro(updatedEvent(5, 2, { desired_state: 'Stopped' }))]);
+    await produce(kafka, ctx.topic, [asAvro(updatedEvent(5, 2, { desired_state: 'Stopped' }))]);
     await waitFor(async () => ((await readModel(db.pool)).get(5) as { spec: { replicas: number } }[])[1]!.spec.replicas === 0);
     follower.child.kill('SIGTERM');
     const { code, stdout } = await follower.exited;
@@ -202,14 +181,14 @@ describe('rebuild-projection agentk-states (rebuild from zero)', () => {
     const follower = spawnAgentkStates('--follow');
     const rebuild = spawnAgentkStates();
     await waitFor(async () => (await query<{ n: number }>(`SELECT count(*)::int AS n FROM rebuild_projection.rebuilds WHERE phase IN ('building', 'catching_up')`))[0]!.n > 0);
-    await produce(kafka, topic, [asAvro(updatedEvent(7, 3, { desired_state: 'Running' }))]);
+    await produce(kafka, ctx.topic, [asAvro(updatedEvent(7, 3, { desired_state: 'Running' }))]);
     const { code, stdout } = await rebuild.exited;
     expect(code).toBe(0);
     expect(stdout).toMatch(/rebuild #1 from kafka/);
     const deployment = ((await readModel(db.pool)).get(7) as { spec: { replicas: number } }[])[1]!;
     expect(deployment.spec.replicas).toBe(1);
     expect(await query(ZONES_SQL)).toEqual([{ rows: 300, zones: 1, zone: 'gen2.example' }]);
-    await produce(kafka, topic, [asAvro(updatedEvent(8, 3, { desired_state: 'Running' }))]);
+    await produce(kafka, ctx.topic, [asAvro(updatedEvent(8, 3, { desired_state: 'Running' }))]);
     await waitFor(async () => ((await readModel(db.pool)).get(8) as { spec: { replicas: number } }[])[1]!.spec.replicas === 1);
     follower.child.kill('SIGTERM');
     expect((await follower.exited).code).toBe(0);
@@ -223,7 +202,7 @@ describe('rebuild-projection agentk-states (rebuild from zero)', () => {
       `INSERT INTO workspace_agentk_states (workspace_id, project_id, desired_config, created_at, updated_at)
        VALUES (500, 1, '[{"kind":"ConfigMap"}]', now(), now())`,
     );
-    await produce(kafka, topic, [tombstone(3)]);
+    await produce(kafka, ctx.topic, [tombstone(3)]);
     const result = await cli();
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/19 workspaces, 19 written, 0 unchanged, 1 deleted, 0 failed \(dead letters\), 1 live rows kept/);

@@ -1,34 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, spawnCli, waitFor } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { insertAgentConfig } from '../support/gitlab-rows.js';
-import { createTestKafka } from '../support/kafka-broker.js';
+import { useKafkaTestContext } from '../support/kafka-context.js';
 import { fatalMessages } from '../support/log-lines.js';
 import { asJson, createdEvent, createTopic, produce, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
-const brokers = inject('kafkaBrokers');
-let kafka: Kafka;
-let db: TestDatabase;
-let topic: string;
-let group: string;
+const ctx = useKafkaTestContext({ clientId: 'run-bookkeeping-tests', dnsZone: 'test.workspace.me', topicPrefix: 'workspace-events', groupPrefix: 'run-bookkeeping' });
+const { brokers, kafka, db } = ctx;
 
-beforeAll(() => {
-  kafka = createTestKafka(brokers, 'run-bookkeeping-tests');
-});
-beforeEach(async () => {
-  db = await createTestDatabase();
-  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
-  const suffix = randomBytes(4).toString('hex');
-  topic = `workspace-events-${suffix}`;
-  group = `run-bookkeeping-${suffix}`;
-});
-afterEach(async () => {
-  await db.drop();
-});
-
-const kafkaArgs = () => ['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url];
+const kafkaArgs = () => ['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', ctx.topic, '--group', ctx.group, '--database-url', db.url];
 const consume = (...extra: string[]) => runCli([...kafkaArgs(), ...extra]);
 
 async function runStatuses(): Promise<Map<number, { mode: string; status: string }>> {
@@ -41,7 +20,7 @@ const schemaExists = async () =>
 
 describe('the runs table after a kill -9', () => {
   it("marks the killed run crashed when the next run starts, leaves a live run's row running, and --status shows it", async () => {
-    await createTopic(kafka, topic, 2);
+    await createTopic(kafka, ctx.topic, 2);
     const live = spawnCli([...kafkaArgs(), '--follow']);
     await waitFor(async () => [...(await runStatuses()).values()].filter((r) => r.status === 'running').length === 1);
     const killed = spawnCli([...kafkaArgs(), '--follow']);
@@ -69,10 +48,10 @@ describe('the runs table after a kill -9', () => {
 
 describe('exit codes of a Kafka replay', () => {
   it('--from-checkpoint exits 2 while the dead-letter table holds letters from an earlier run, 0 once it is empty', async () => {
-    await createTopic(kafka, topic, 1);
+    await createTopic(kafka, ctx.topic, 1);
     const good = workspaceRow(71);
     await upsertWorkspaceRows(db.pool, [good]);
-    await produce(kafka, topic, [asJson(createdEvent(good)), { key: Buffer.from('72'), value: Buffer.from('not an event') }]);
+    await produce(kafka, ctx.topic, [asJson(createdEvent(good)), { key: Buffer.from('72'), value: Buffer.from('not an event') }]);
     const first = await consume('--from-beginning');
     expect(first.code).toBe(2);
     expect(first.stdout).toMatch(/1 failed, .*; 1 dead letters in total/);
