@@ -4,43 +4,29 @@
  * connection stops it cleanly (or is retried), and a transaction-pooling PgBouncer is refused.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
-import { createTestKafka, testProducerConfig } from '../support/kafka-broker.js';
+import { testProducerConfig } from '../support/kafka-broker.js';
+import { useKafkaTestContext } from '../support/kafka-context.js';
 import { fatalMessages, logEntries } from '../support/log-lines.js';
 import { asAvro, createdEvent, createTopic, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
-const brokers = inject('kafkaBrokers');
-let kafka: Kafka;
-let db: TestDatabase;
-let topic: string;
-let group: string;
+const ctx = useKafkaTestContext({ clientId: 'rebuild-safety-tests', dnsZone: 'gen1.example', topicPrefix: 'workspace-events', groupPrefix: 'rebuild-safety' });
+const { brokers, kafka, db } = ctx;
 const cleanups: (() => Promise<void>)[] = [];
 
-beforeAll(() => {
-  kafka = createTestKafka(brokers, 'rebuild-safety-tests');
-});
-beforeEach(async () => {
-  db = await createTestDatabase();
-  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'gen1.example' });
-  const suffix = randomBytes(4).toString('hex');
-  topic = `workspace-events-${suffix}`;
-  group = `rebuild-safety-${suffix}`;
-});
+// Registered after the context's hooks, so it runs before the test's database is dropped.
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await db.drop();
 });
 
-const kafkaArgs = (url = db.url) => ['--brokers', brokers, '--topic', topic, '--group', group, '--database-url', url];
+const kafkaArgs = (url = db.url) => ['--brokers', brokers, '--topic', ctx.topic, '--group', ctx.group, '--database-url', url];
 const cli = (...args: string[]) => runCli(['agentk-states', ...args, ...kafkaArgs()], {}, 180_000);
 
 async function count(sql: string, on = db): Promise<number> {
@@ -62,11 +48,11 @@ const zonesOf = async (on = db) =>
   ).rows;
 
 /** N workspaces in `workspaces` of each database, and their creates in a 3-partition topic. */
-async function streamTo(n: number, databases: TestDatabase[]): Promise<void> {
-  await createTopic(kafka, topic, 3);
+async function streamTo(n: number, databases: Pick<TestDatabase, 'url' | 'pool'>[]): Promise<void> {
+  await createTopic(kafka, ctx.topic, 3);
   const rows = Array.from({ length: n }, (_, i) => workspaceRow(i + 1));
   for (const target of databases) await upsertWorkspaceRows(target.pool, rows);
-  await produce(kafka, topic, rows.map((row) => asAvro(createdEvent(row))));
+  await produce(kafka, ctx.topic, rows.map((row) => asAvro(createdEvent(row))));
 }
 
 /** The live table at generation 1 (from Kafka), then the agent config says generation 2. */
@@ -128,7 +114,7 @@ describe('rebuild safety', () => {
     await admin.connect();
     try {
       const { groups } = await admin.listGroups();
-      expect(groups.map((g) => g.groupId).filter((id) => id.startsWith(`${group}.rebuild`))).toEqual([]);
+      expect(groups.map((g) => g.groupId).filter((id) => id.startsWith(`${ctx.group}.rebuild`))).toEqual([]);
     } finally {
       await admin.disconnect();
     }
@@ -155,7 +141,7 @@ describe('rebuild safety', () => {
           stopped.set(id, next % 2 === 0);
           return asAvro(updatedEvent(id, next, { desired_state: next % 2 === 0 ? 'Stopped' : 'Running' }));
         });
-        await producer.send({ topic, acks: -1, messages });
+        await producer.send({ topic: ctx.topic, acks: -1, messages });
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
