@@ -7,35 +7,28 @@
  * The bad message is an Avro event written with a schema id (7) the package's catalog does not know
  * (unknown_schema_id); the fix is a catalog that maps 7 to the current schema, given with --schemas.
  */
-import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
 import { findSchemasDir, loadSchemaCatalog } from '../../src/events/codec/catalog.js';
 import { encodeAvro, encodeKey } from '../../src/events/encode.js';
 import type { WorkspaceRow, WorkspaceValueEvent } from '../../src/events/workspace-event.js';
 import { runCli } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
-import { createTestKafka } from '../support/kafka-broker.js';
+import { useKafkaTestContext } from '../support/kafka-context.js';
 import { fatalMessages, logEntries } from '../support/log-lines.js';
 import { asJson, createdEvent, createTopic, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow, type OutgoingMessage } from '../support/workspace-events.js';
 
-const brokers = inject('kafkaBrokers');
 const agentConfig = agentConfigSchema.parse({ dns_zone: 'test.workspace.me' });
 const UNKNOWN_ID = 7;
-let kafka: Kafka;
-let db: TestDatabase;
-let topic: string;
-let group: string;
+const ctx = useKafkaTestContext({ clientId: 'dead-letter-tests', dnsZone: 'test.workspace.me', topicPrefix: 'dead-letters', groupPrefix: 'dead-letters' });
+const { brokers, kafka, db } = ctx;
 let fixedSchemas: string;
 
 beforeAll(() => {
-  kafka = createTestKafka(brokers, 'dead-letter-tests');
   // The fix: the package's catalog plus schema id 7 → the current schema file.
   fixedSchemas = mkdtempSync(join(tmpdir(), 'dead-letter-schemas-'));
   const shipped = findSchemasDir();
@@ -52,18 +45,8 @@ beforeAll(() => {
   );
 });
 afterAll(() => rmSync(fixedSchemas, { recursive: true, force: true }));
-beforeEach(async () => {
-  db = await createTestDatabase();
-  await insertAgentConfig(db.pool, { cluster_agent_id: 1, dns_zone: 'test.workspace.me' });
-  const suffix = randomBytes(4).toString('hex');
-  topic = `dead-letters-${suffix}`;
-  group = `dead-letters-${suffix}`;
-});
-afterEach(async () => {
-  await db.drop();
-});
 
-const cliArgs = (...mode: string[]) => ['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', topic, '--group', group, '--database-url', db.url, ...mode];
+const cliArgs = (...mode: string[]) => ['agentk-states', '--source', 'kafka', '--brokers', brokers, '--topic', ctx.topic, '--group', ctx.group, '--database-url', db.url, ...mode];
 const cli = (...mode: string[]) => runCli(cliArgs(...mode), {}, 60_000);
 const generated = (row: WorkspaceRow) => generateDesiredConfig({ workspace: row, agentConfig });
 /** Avro with a schema id only the fixed catalog knows: unknown_schema_id for the package's catalog. */
@@ -92,11 +75,11 @@ async function held() {
 
 describe('a workspace with a dead-lettered message holds its later events', () => {
   it('holds W behind its bad update while X flows; a replay changes nothing; a retry after the fix applies v2, v3, v4 in order', async () => {
-    await createTopic(kafka, topic, 1);
+    await createTopic(kafka, ctx.topic, 1);
     const w = workspaceRow(1);
     const x = workspaceRow(2);
     await upsertWorkspaceRows(db.pool, [w, x]);
-    await produce(kafka, topic, [
+    await produce(kafka, ctx.topic, [
       asJson(createdEvent(w)), // 0
       asJson(createdEvent(x)), // 1
       unknownSchema(updatedEvent(1, 2, { desired_state: 'Stopped' })), // 2: bad
@@ -147,11 +130,11 @@ describe('a workspace with a dead-lettered message holds its later events', () =
   });
 
   it('lists counts by reason and filters without writing; a purge refuses without --yes, then applies what it held', async () => {
-    await createTopic(kafka, topic, 1);
+    await createTopic(kafka, ctx.topic, 1);
     const a = workspaceRow(1);
     const b = workspaceRow(2);
     await upsertWorkspaceRows(db.pool, [a, b]);
-    await produce(kafka, topic, [
+    await produce(kafka, ctx.topic, [
       asJson(createdEvent(a)), // 0
       asJson(createdEvent(b)), // 1
       unknownSchema(updatedEvent(1, 2, { desired_state: 'Stopped' })), // 2: bad, holds a
@@ -170,9 +153,9 @@ describe('a workspace with a dead-lettered message holds its later events', () =
     expect(lines[0]).toBe('3 dead letters');
     expect(lines.slice(1, 4).map((l) => l.split(',')[0]!.trim()).sort()).toEqual(['bad_key: 1', 'schema_invalid: 1', 'unknown_schema_id: 1']);
     expect(lines.slice(4)).toEqual([
-      expect.stringMatching(new RegExp(`^workspace 1 ${topic}\\[0\\]@2 unknown_schema_id: attempts 1, holds 1 later events: `)),
-      expect.stringMatching(new RegExp(`^workspace 2 ${topic}\\[0\\]@3 schema_invalid at \\S+: attempts 1, holds 1 later events: `)),
-      expect.stringMatching(new RegExp(`^workspace \\? ${topic}\\[0\\]@4 bad_key: attempts 1: `)),
+      expect.stringMatching(new RegExp(`^workspace 1 ${ctx.topic}\\[0\\]@2 unknown_schema_id: attempts 1, holds 1 later events: `)),
+      expect.stringMatching(new RegExp(`^workspace 2 ${ctx.topic}\\[0\\]@3 schema_invalid at \\S+: attempts 1, holds 1 later events: `)),
+      expect.stringMatching(new RegExp(`^workspace \\? ${ctx.topic}\\[0\\]@4 bad_key: attempts 1: `)),
     ]);
 
     const byReason = await cli('--dead-letters', '--reason', 'unknown_schema_id', '--json');
@@ -206,11 +189,11 @@ describe('a workspace with a dead-lettered message holds its later events', () =
   });
 
   it('a rebuild from zero holds W in its shadow too and hands the holds over at its switch; a retry then releases them', async () => {
-    await createTopic(kafka, topic, 2);
+    await createTopic(kafka, ctx.topic, 2);
     const w = workspaceRow(5);
     const x = workspaceRow(6);
     await upsertWorkspaceRows(db.pool, [w, x]);
-    await produce(kafka, topic, [
+    await produce(kafka, ctx.topic, [
       asJson(createdEvent(w)),
       asJson(createdEvent(x)),
       unknownSchema(updatedEvent(5, 2, { desired_state: 'Stopped' })),
@@ -233,11 +216,11 @@ describe('a workspace with a dead-lettered message holds its later events', () =
   });
 
   it('a generation failure holds nothing (later events fold) and a retry regenerates the row after the agent-config fix', async () => {
-    await createTopic(kafka, topic, 1);
+    await createTopic(kafka, ctx.topic, 1);
     const w = workspaceRow(8, { cluster_agent_id: 2 }); // agent 2 has no workspaces_agent_configs row yet
     const x = workspaceRow(9);
     await upsertWorkspaceRows(db.pool, [w, x]);
-    await produce(kafka, topic, [asJson(createdEvent(w)), asJson(createdEvent(x)), asJson(updatedEvent(8, 2, { name: 'w-two' }))]);
+    await produce(kafka, ctx.topic, [asJson(createdEvent(w)), asJson(createdEvent(x)), asJson(updatedEvent(8, 2, { name: 'w-two' }))]);
     const consumed = await cli('--from-checkpoint');
     expect(consumed.code).toBe(2);
     expect(consumed.stdout).toMatch(/, 0 held,/);
