@@ -130,7 +130,8 @@ export interface OwnKafkaBroker {
  */
 export async function startOwnKafkaBroker(options: { stateDir: string; port: number; env?: Record<string, string> }): Promise<OwnKafkaBroker> {
   // `env`: more of the script's settings (KAFKA_CONTROLLER_PORT, KAFKA_SERVER_TEMPLATE, KAFKA_FORMAT_ARGS_FILE).
-  const env = { ...options.env, KAFKA_STATE_DIR: options.stateDir, KAFKA_PORT: String(options.port) };
+  // The controller port too: one inherited from this process's environment (a CI broker's) would collide.
+  const env = { KAFKA_CONTROLLER_PORT: String(options.port + 1), ...options.env, KAFKA_STATE_DIR: options.stateDir, KAFKA_PORT: String(options.port) };
   const brokers = addressOf(await runScriptOrThrow('start', env));
   await waitForKafka(brokers);
   return {
