@@ -192,7 +192,7 @@ async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
 
 async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo, releasers: Releaser[]): Promise<Metrics> {
   const metrics = new Metrics({ readyMaxLag: options.readyMaxLag });
-  const server = await startOpsServer({ ...options, registry: metrics.registry, readiness: () => metrics.consumer.readiness(options.readyMaxLag) });
+  const server = await startOpsServer({ ...options, registry: metrics.registry, readiness: metrics.readiness });
   releasers.push(() => server.close());
   io.log.info(`serving /metrics, /healthz and /readyz on ${server.address.host}:${server.address.port}`, server.address);
   return metrics;
@@ -397,9 +397,9 @@ function replayFile(args: CliArgs, io: CliIo, target: Database, file: EventFile,
 /** Where the demo's data is, and the flags that reach it again. */
 function demoDatabase(args: CliArgs): { description: string; flags: string } {
   if (args.databaseUrl === undefined) return { description: `the embedded PostgreSQL in ${args.dataDir}`, flags: `--data-dir ${args.dataDir}` };
-  const url = new URL(args.databaseUrl);
-  url.password = url.password ? '***' : '';
-  return { description: `the database ${url.toString()}`, flags: `--database-url ${url.toString()}` };
+  // Printed: the password and any other query parameter (sslpassword, …) left out, as in every message.
+  const url = redactUrl(args.databaseUrl);
+  return { description: `the database ${url}`, flags: `--database-url ${url}` };
 }
 
 /** `--source file:PATH`: refused at once (exit 1, one line) when it cannot be read, before any run is recorded. */

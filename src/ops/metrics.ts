@@ -58,8 +58,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** What /readyz answers, and the `ready` gauge shows: one decision, with this run's --ready-max-lag. */
+  readonly readiness: () => ReturnType<ConsumerState['readiness']>;
+
   constructor(options: { readyMaxLag: number }) {
     const { consumer } = this;
+    const readiness = (this.readiness = () => consumer.readiness(options.readyMaxLag));
     new Gauge({
       name: 'rebuild_projection_consumer_lag',
       help: "Records between each assigned partition's checkpoint and its high watermark, as of the latest fetch or commit",
@@ -83,7 +87,7 @@ export class Metrics {
       help: '1 when /readyz answers 200 (joined its group, every assigned partition within --ready-max-lag, no rebuild running)',
       registers: [this.registry],
       collect() {
-        this.set(consumer.readiness(options.readyMaxLag).ready ? 1 : 0);
+        this.set(readiness().ready ? 1 : 0);
       },
     });
     collectDefaultMetrics({ register: this.registry });
