@@ -64,6 +64,11 @@ export interface CliIo {
 
 type Releaser = () => Promise<void>;
 
+/** A finite replay stopped by SIGTERM/SIGINT: what it committed is kept, but it may not have reached its end. */
+export class ReplayInterruptedError extends Error {
+  override readonly name = 'ReplayInterruptedError';
+}
+
 /** Errors that mean "could not run" and are fully explained by their one-line message. */
 const OPERATIONAL_ERRORS = [
   DatabaseUnavailableError,
@@ -90,6 +95,7 @@ const OPERATIONAL_ERRORS = [
   SchemaRegistryError,
   FileSourceError,
   DemoDatabaseRefusedError,
+  ReplayInterruptedError,
   kafkajs.KafkaJSError,
 ];
 
@@ -429,6 +435,14 @@ async function consume(
   beating?.unref();
   try {
     const totals = await run(heartbeat);
+    // A follower's stop is its normal end. A replay (or a file) stopped by a signal returns what it committed,
+    // which need not reach the end offsets read at start: never report that as done.
+    if (!args.follow && io.signal.aborted) {
+      throw new ReplayInterruptedError(
+        `${source} replay stopped by a signal after ${totals.consumed} events, before it was known to reach the end: ` +
+          'what it applied is committed; run again with --from-checkpoint to finish',
+      );
+    }
     const deadLetters = await countDeadLetters(target, AGENTK_STATES_PROJECTION);
     // Exit 2 while any dead letter is left (README, exit codes): not this run's count, which also holds letters
     // a later event cleared (a workspace deleted from GitLab before its tombstone arrived), nor only new ones.

@@ -116,3 +116,35 @@ it('a second signal exits at once, without waiting for the batch or the timeout'
     await release(blocker);
   }
 });
+
+it('SIGTERM during a finite replay: exit 1 saying how to finish, never exit 0 for a replay that may not have reached its end', async () => {
+  const kafka = createTestKafka(brokers, 'shutdown-tests');
+  const topic = `shutdown-${randomBytes(4).toString('hex')}`;
+  await createTopic(kafka, topic, 1);
+  const row = workspaceRow(1);
+  await upsertWorkspaceRows(db.pool, [row]);
+  const replay = ['agentk-states', '--from-checkpoint', '--brokers', brokers, '--topic', topic, '--group', topic, '--database-url', db.url];
+  // Nothing to replay yet: this creates our bookkeeping, so that its checkpoints table can be locked below.
+  expect((await runCli(replay)).code).toBe(0);
+  await produce(kafka, topic, [asJson(createdEvent(row))]);
+  const blocker = await db.pool.connect();
+  await blocker.query('BEGIN');
+  await blocker.query('LOCK TABLE rebuild_projection.checkpoints IN ACCESS EXCLUSIVE MODE');
+  const stopped = spawnCli(replay);
+  try {
+    await waitFor(async () => (await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows.length > 0, 20_000);
+    stopped.child.kill('SIGTERM');
+    await waitFor(async () => logEntries(stopped.stderrSoFar()).some((e) => e.signal === 'SIGTERM'), 5_000);
+  } finally {
+    await release(blocker);
+  }
+  const exited = await exitWithin(stopped, 20_000);
+  expect(exited?.code, exited?.stderr).toBe(1);
+  expect(fatalMessages(exited!.stderr)).toEqual([
+    expect.stringMatching(/^kafka replay stopped by a signal after \d+ events, before it was known to reach the end: .* run again with --from-checkpoint to finish$/),
+  ]);
+  // What it says to run finishes the replay.
+  const finished = await runCli(replay);
+  expect(finished.code, finished.stderr).toBe(0);
+  expect((await readModel(db.pool)).size).toBe(1);
+});
