@@ -14,13 +14,13 @@
  *
  * A file line the decoder cannot read is a bad message like any other, dead-lettered with its file:line.
  */
-import type { Database } from '../sink/postgres/database.js';
+import type { Database, Session } from '../sink/postgres/database.js';
 import type { DecodeResult, WorkspaceDecoder, WorkspaceMessage } from '../events/decode.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { logRetry, type Logger } from '../ops/logger.js';
 import { partitionKey } from '../sources/kafka/kafka-client.js';
-import { readFileRecords, type EventFile, type FileFormat, type FileRecord } from '../sources/file/file-source.js';
-import { saveCheckpoints } from '../sink/postgres/checkpoints.js';
+import { FileSourceError, readFileRecords, type EventFile, type FileFormat, type FileRecord } from '../sources/file/file-source.js';
+import { lockCheckpoint, saveCheckpoints } from '../sink/postgres/checkpoints.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import { applyKafkaBatch, type PartitionBatch } from './apply-kafka-batch.js';
@@ -70,6 +70,7 @@ export async function runFileReplay(options: FileReplayOptions): Promise<ReplayT
           // Schema registry fetches (a dump of registry-framed Avro) happen here, outside the transaction, as on Kafka.
           await decode.prepare(batch.records);
           return withTransaction(options.db, async (client) => {
+            if (!started.has(key) && batch.topic !== file.topic) await refuseGap(client, options.projection, file, batch.topic, batch.partition, first);
             if (rewind) await saveCheckpoints(client, options.projection, [{ topic: batch.topic, partition: batch.partition, nextOffset: first }]);
             return applyKafkaBatch(client, partitionBatch, deps);
           });
@@ -87,10 +88,18 @@ export async function runFileReplay(options: FileReplayOptions): Promise<ReplayT
 
   // Said once, so that a file read in the format its author did not mean is noticed at once.
   const onFormat = (format: FileFormat) => options.log.info(`${file.path}: read as ${FORMAT_NAMES[format]}`, { file: file.path, format });
+  const lastOffset = new Map<string, bigint>();
   for await (const record of readFileRecords(file, onFormat)) {
     const { message } = record;
     lineOf.set(message, record);
     const key = partitionKey(message.topic, message.partition);
+    // A batch below its checkpoint is skipped as already applied: out-of-order offsets (dumps concatenated in
+    // the wrong order) would be dropped without a word.
+    const previous = lastOffset.get(key);
+    if (previous !== undefined && BigInt(message.offset) <= previous) {
+      throw new FileSourceError(`${file.path}:${record.line}: ${key} offset ${message.offset} is not after ${previous}: the records of a partition must be in offset order`);
+    }
+    lastOffset.set(key, BigInt(message.offset));
     const batch = pending.get(key) ?? { topic: message.topic, partition: message.partition, records: [] };
     batch.records.push(message);
     pending.set(key, batch);
@@ -99,6 +108,19 @@ export async function runFileReplay(options: FileReplayOptions): Promise<ReplayT
   }
   for (const key of pending.keys()) await flush(key);
   return totals;
+}
+
+/**
+ * A dump of a topic that starts above the partition's checkpoint lacks the records in between: applying it
+ * would move the checkpoint past them (the Kafka path refuses a retention gap the same way).
+ */
+async function refuseGap(client: Session, projection: string, file: EventFile, topic: string, partition: number, first: string): Promise<void> {
+  const checkpoint = await lockCheckpoint(client, projection, topic, partition);
+  if (checkpoint === undefined || BigInt(first) <= BigInt(checkpoint)) return;
+  throw new FileSourceError(
+    `${file.path}: ${topic}[${partition}] starts at offset ${first} but its checkpoint is at ${checkpoint}: ` +
+      `records ${checkpoint}..${BigInt(first) - 1n} are not in the dump; nothing of this partition was applied`,
+  );
 }
 
 /**
