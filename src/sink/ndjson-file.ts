@@ -4,7 +4,7 @@
  * that looks whole). An existing file is never overwritten.
  */
 import { constants } from 'node:fs';
-import { access, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { access, link, open, rm, type FileHandle } from 'node:fs/promises';
 
 export class OutputFileError extends Error {
   override readonly name = 'OutputFileError';
@@ -43,13 +43,20 @@ export async function createLineFile(path: string): Promise<LineFile> {
     },
     append: async (lines) => {
       const chunk = Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\n')]));
-      await handle.write(chunk);
+      // writeFile loops until every byte is written: write() may write fewer without an error (a full disk).
+      await handle.writeFile(chunk);
       bytes += chunk.length;
     },
     commit: async () => {
       await handle.sync();
       await close();
-      await rename(temporary, path);
+      // link, not rename: rename would silently replace a file created at `path` since the check above.
+      try {
+        await link(temporary, path);
+      } catch (error) {
+        throw new OutputFileError(`cannot put the export at ${path}: ${(error as Error).message} (it is left in ${temporary})`, { cause: error });
+      }
+      await rm(temporary, { force: true });
     },
     discard: async () => {
       await close();
