@@ -21,7 +21,8 @@ export function parseConfigFile(text: string, path: string): ConfigValues {
     document = yaml.load(text, { filename: path, schema: yaml.FAILSAFE_SCHEMA });
   } catch (error) {
     if (!(error instanceof yaml.YAMLException)) throw error;
-    throw new UsageError(`${path}:${error.mark.line + 1}: ${error.reason}`);
+    // A document-level error (two documents in one file) has no position.
+    throw new UsageError(`${error.mark ? `${path}:${error.mark.line + 1}` : path}: ${error.reason}`);
   }
   const mapping = documentSchema.safeParse(document);
   if (!mapping.success) throw new UsageError(`${path}: must be a mapping of option names to values (e.g. "batch-size: 500")`);

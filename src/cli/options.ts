@@ -146,7 +146,11 @@ export const OPTIONS = {
   'to-file': { type: 'string', value: 'FILE', help: 'with --export-events: write NDJSON (one JSON event per line) to this new file instead of Kafka', schema: nonEmpty, from: FLAG_ONLY },
   'export-encoding': { type: 'string', value: 'json|avro', help: 'with --export-events to Kafka: the event encoding', defaultText: 'json', schema: z.enum(['json', 'avro'], { message: 'must be "json" or "avro"' }), from: FLAG_ONLY },
   append: commandFlag('with --export-events: produce even though the topic already holds messages'),
-  'schema-registry': { type: 'string', value: 'URL', help: "schema registry (Confluent's REST API, e.g. Apicurio's …/apis/ccompat/v7): Avro schema ids are its ids, not --schemas' catalog's", schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }) },
+  'schema-registry': { type: 'string', value: 'URL', help: "schema registry (Confluent's REST API, e.g. Apicurio's …/apis/ccompat/v7): Avro schema ids are its ids, not --schemas' catalog's", schema: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      // The URL is printed in messages and dead letters: credentials belong in --registry-user and its password.
+      .refine((url) => !/^https?:\/\/[^/]*@/.test(url), 'must not hold a user or password: use --registry-user and REBUILD_PROJECTION_REGISTRY_PASSWORD or --registry-password-file'),
+  },
   'registry-user': { type: 'string', value: 'USER', help: 'with --schema-registry: HTTP basic auth user (with a password)', schema: nonEmpty },
   'registry-password': { type: 'string', value: 'PASSWORD', help: 'with --registry-user: its password; prefer the environment variable or the file (a flag shows in ps)', schema: nonEmpty, secret: true },
   'registry-password-file': { type: 'string', value: 'FILE', help: 'with --registry-user: read its password from this file', schema: nonEmpty },

@@ -66,7 +66,7 @@ export function isTransient(error: unknown): boolean {
     if (/^[0-9A-Z]{5}$/.test(code) && RETRIABLE_SQLSTATE_CLASSES.has(code.slice(0, 2))) return true;
   }
   // node-postgres reports a dropped connection without a code.
-  if (error instanceof Error && /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed/i.test(error.message)) {
+  if (error instanceof Error && /Connection terminated|connection timeout|^timeout expired$|Client has encountered a connection error|Client was closed/i.test(error.message)) {
     return true;
   }
   if (error instanceof Error && RETRIABLE_KAFKAJS_ERRORS.has(error.name)) return true;

@@ -76,6 +76,11 @@ describe('options from the --config file', () => {
     parseCommandLine(['agentk-states', '--config', 'svc.yaml', ...argv], env, files(text));
   const service = ['follow: true', 'batch-size: 500', 'brokers: [k1:9092, k2:9092]', 'group: "0123"', "database-url: 'postgres://u:pw@db/gitlab'"].join('\n');
 
+  it('refuses a file of two YAML documents with one usage error naming the file (no position to give)', () => {
+    expect(() => withFile('batch-size: 500\n---\ngroup: g\n', {})).toThrow(UsageError);
+    expect(() => withFile('batch-size: 500\n---\ngroup: g\n', {})).toThrow(/^svc\.yaml: expected a single document/);
+  });
+
   it('reads settings from the file, under flags and environment variables', () => {
     expect(withFile(service, {})).toMatchObject({
       mode: 'follow',

@@ -14,6 +14,18 @@ describe('the schema registry options', () => {
     expect(parse([], { REBUILD_PROJECTION_SCHEMA_REGISTRY: 'http://r:8080' }).schemaRegistry).toMatchObject({ url: 'http://r:8080' });
   });
 
+  it('refuses a URL that holds credentials (it is printed in messages and dead letters), without printing them', () => {
+    let error: unknown;
+    try {
+      parse(['--schema-registry', 'https://reader:s3cret@registry.example/apis/ccompat/v7']);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(/^--schema-registry must not hold a user or password: use --registry-user/);
+    expect((error as Error).message).not.toContain('s3cret');
+  });
+
   it('reads the password file and the CA file when the decoder is made, naming a file it cannot read', () => {
     const files: Record<string, string> = { '/run/secrets/registry': 's3cret\n', '/etc/ca.pem': '-----BEGIN CERTIFICATE-----\n' };
     const read = (path: string) => {

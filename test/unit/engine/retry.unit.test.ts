@@ -12,6 +12,11 @@ describe('transient failure classification', () => {
     expect(isTransient(pgError(code))).toBe(true);
   });
 
+  it("retries pg's connect timeout (`timeout expired`, no code): a database that stops answering during a failover", () => {
+    expect(isTransient(new Error('timeout expired'))).toBe(true);
+    expect(isTransient(new Error('statement: timeout expired while parsing'))).toBe(false);
+  });
+
   it.each(['23505', '22P02', '42P01', '23503', '23514', '53200'])('does not retry data or schema errors such as %s', (code) => {
     expect(isTransient(pgError(code))).toBe(false);
   });
