@@ -269,4 +269,31 @@ describe('the file source', () => {
     expect(missing.code).toBe(1);
     expect(logLines(missing.stderr)).toEqual([`fatal: cannot read ${join(dir, 'absent.ndjson')}: ENOENT: no such file or directory, access '${join(dir, 'absent.ndjson')}'`]);
   });
+  it('refuses a dump that starts above its checkpoint, or whose offsets go back, each in one line and applying nothing of it', async () => {
+    const rows = [workspaceRow(1), workspaceRow(2), workspaceRow(3)];
+    const db = await gitlabDatabase(rows);
+    const topic = 'dumped-workspaces';
+    // kcat -J's envelope, written as its documentation gives it.
+    const line = (offset: number, row: WorkspaceRow) =>
+      JSON.stringify({ topic, partition: 0, offset, tstype: 'create', ts: 1764633600000, broker: 0, key: String(row.id), payload: asJson(createdEvent(row)).value!.toString('utf8') });
+    const dump = (name: string, lines: string[]) => {
+      const path = join(dir, name);
+      writeFileSync(path, `${lines.join('\n')}\n`);
+      return ['agentk-states', '--source', `file:${path}`, '--from-checkpoint', '--database-url', db.url];
+    };
+    const first = await runCli(dump('first.json', [line(0, rows[0]!), line(1, rows[1]!)]));
+    expect(first.code, first.stderr).toBe(0);
+    // Offsets 2..4 are missing: applying 5 would move the checkpoint past them without a word.
+    const gap = await runCli(dump('gap.json', [line(5, rows[2]!)]));
+    expect(gap.code).toBe(1);
+    expect(logLines(gap.stderr).filter((l) => l.startsWith('fatal: '))).toEqual([
+      expect.stringMatching(/^fatal: .*gap\.json: dumped-workspaces\[0\] starts at offset 5 but its checkpoint is at 2: records 2\.\.4 are not in the dump/),
+    ]);
+    const backwards = await runCli(dump('backwards.json', [line(3, rows[2]!), line(2, rows[2]!)]));
+    expect(backwards.code).toBe(1);
+    expect(logLines(backwards.stderr).filter((l) => l.startsWith('fatal: '))).toEqual([
+      expect.stringMatching(/^fatal: .*backwards\.json:2: dumped-workspaces:0 offset 2 is not after 3: the records of a partition must be in offset order$/),
+    ]);
+    expect([...(await readModel(db.pool)).keys()].sort()).toEqual([rows[0]!.id, rows[1]!.id].sort());
+  });
 });
