@@ -1,5 +1,6 @@
 /** Opening PostgreSQL pools with errors that name the server (never the password). */
 import pg from 'pg';
+import { refusesSessionSettings, sessionOptions } from './session-settings.js';
 
 // bigint columns arrive as strings by default; ids are parsed with zod at the boundary, so keep that.
 export class DatabaseUnavailableError extends Error {
@@ -40,9 +41,21 @@ class BoundedClient extends pg.Client {
   }
 }
 
-/** Creates a pool and proves it can connect, so a wrong URL fails at once with one clear line. */
+/**
+ * Creates a pool and proves it can connect, so a wrong URL fails at once with one clear line. Its sessions
+ * carry OWN_SESSION_SETTINGS, unless the server refuses them (no lz4): then they connect without.
+ */
 export async function openPool(url: string, role: string, max = 4): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: `rebuild-projection (${role})`, Client: BoundedClient });
+  try {
+    return await connectPool(url, role, max, sessionOptions());
+  } catch (error) {
+    if (!refusesSessionSettings(error)) throw error;
+    return connectPool(url, role, max, undefined);
+  }
+}
+
+async function connectPool(url: string, role: string, max: number, options: string | undefined): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: `rebuild-projection (${role})`, Client: BoundedClient, ...(options ? { options } : {}) });
   // A client losing its connection, idle or checked out, must not crash the process with an unheard 'error'
   // event: the query in flight (or the next one) rejects with the failure, which is where it is handled.
   pool.on('error', () => undefined);
@@ -51,6 +64,7 @@ export async function openPool(url: string, role: string, max = 4): Promise<pg.P
     await pool.query('SELECT 1');
   } catch (error) {
     await pool.end().catch(() => undefined);
+    if (options && refusesSessionSettings(error)) throw error;
     const reason = (error as Error).message === 'timeout expired' ? `no answer within ${CONNECT_TIMEOUT_MS / 1000} s` : (error as Error).message;
     throw new DatabaseUnavailableError(`could not connect to the ${role} database ${redactUrl(url)}: ${reason}`, { cause: error });
   }
