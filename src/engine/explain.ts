@@ -116,7 +116,7 @@ async function explainIn(client: Session, snapshot: WorkspaceSnapshot, options: 
     liveRow: stored ? { projectId: stored.projectId, updatedAt: stored.updatedAt } : null,
     inGitlab: record !== undefined,
     fromFolded: liveFold ? compare(await projectFolds(client, new Map([[workspaceId, liveFold]]), agentConfigMode), stored) : null,
-    fromGitlab: record ? compare(projectSnapshotBatch([record]), stored) : null,
+    fromGitlab: record ? compare(await projectSnapshotBatch([record]), stored) : null,
     // Through JSON, as the rows are stored: timestamps compare as their ISO text.
     foldedVsGitlab:
       liveFold?.state?.workspace && gitlabRow

@@ -10,6 +10,7 @@ import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
 import { readLiveFoldsPage } from '../sink/postgres/workspace-states.js';
+import type { Generator } from './generation/generator.js';
 import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
 import { writeProjectedBatch, type BatchCounts } from './workspace-batch.js';
 
@@ -17,7 +18,7 @@ export async function materializeShadow(
   db: Database,
   shadowProjection: string,
   sink: RowSink,
-  options: { batchSize: number; agentConfigMode: AgentConfigMode; onProgress?: (done: number) => void },
+  options: { batchSize: number; agentConfigMode: AgentConfigMode; generator?: Generator | undefined; onProgress?: (done: number) => void },
 ): Promise<BatchCounts> {
   const counts: BatchCounts = { written: 0, unchanged: 0, failed: 0 };
   let afterId = 0;
@@ -26,7 +27,7 @@ export async function materializeShadow(
   for (;;) {
     const { folds, projected } = await withClient(db, async (client) => {
       const page = await readLiveFoldsPage(client, shadowProjection, afterId, options.batchSize);
-      return { folds: page, projected: await projectFolds(client, page, options.agentConfigMode) };
+      return { folds: page, projected: await projectFolds(client, page, options.agentConfigMode, new Map(), options.generator) };
     });
     await inFlight;
     if (folds.size === 0) break;

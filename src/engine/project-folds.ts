@@ -4,10 +4,11 @@
  */
 import type { Session } from '../sink/postgres/database.js';
 import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
-import { oversizedDevfileFailure, projectAgentkState } from '../../projections/agentk-states/projection.js';
+import { oversizedDevfileFailure } from '../../projections/agentk-states/projection.js';
 import { AgentConfigResolver, type AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { loadProjectPaths } from '../gitlab/project-paths.js';
 import type { DeadLetter } from '../sink/postgres/dead-letters.js';
+import { inThreadGenerator, type GenerationJob, type Generator } from './generation/generator.js';
 import { failureToDeadLetter, type ProjectedBatch } from './workspace-batch.js';
 
 export const KAFKA_SOURCE = 'kafka';
@@ -20,6 +21,7 @@ export async function projectFolds(
   folds: ReadonlyMap<number, WorkspaceFold>,
   agentConfigMode: AgentConfigMode,
   positions: ReadonlyMap<number, KafkaPosition> = new Map(),
+  generator: Generator = inThreadGenerator,
 ): Promise<ProjectedBatch> {
   const live = [...folds].flatMap(([id, fold]) =>
     fold.state && !fold.state.deleted && fold.state.workspace ? [{ id, state: fold.state, workspace: fold.state.workspace }] : [],
@@ -28,6 +30,8 @@ export async function projectFolds(
   await resolver.preload(live.filter((w) => w.state.agentConfig === null).map((w) => w.workspace.cluster_agent_id));
   const projectPaths = await loadProjectPaths(client, live.map((w) => w.workspace.project_id));
   const batch: ProjectedBatch = { rows: [], deadLetters: [] };
+  const jobs: GenerationJob[] = [];
+  const jobPositions: (KafkaPosition | undefined)[] = [];
   for (const { id, state, workspace } of live) {
     const kafka = positions.get(id);
     if (state.oversizedDevfile) {
@@ -44,12 +48,13 @@ export async function projectFolds(
       batch.deadLetters.push({ ...failureToDeadLetter({ workspaceId: id, kind, path, message: `workspace ${id}: ${message}` }, KAFKA_SOURCE, undefined), kafka });
       continue;
     }
-    const projected = projectAgentkState(
-      { workspace, agentConfig: agentConfig.config, projectPath: projectPaths.get(workspace.project_id) },
-      workspace.project_id,
-    );
-    if (projected.ok) batch.rows.push(projected.row);
-    else batch.deadLetters.push({ ...failureToDeadLetter(projected.failure, KAFKA_SOURCE, workspace.processed_devfile), kafka });
+    jobs.push({ input: { workspace, agentConfig: agentConfig.config, projectPath: projectPaths.get(workspace.project_id) }, projectId: workspace.project_id });
+    jobPositions.push(kafka);
   }
+  const results = await generator.project(jobs);
+  results.forEach((projected, index) => {
+    if (projected.ok) batch.rows.push(projected.row);
+    else batch.deadLetters.push({ ...failureToDeadLetter(projected.failure, KAFKA_SOURCE, jobs[index]!.input.workspace.processed_devfile), kafka: jobPositions[index] });
+  });
   return batch;
 }

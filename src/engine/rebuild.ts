@@ -54,6 +54,7 @@ import { withClient, withTransaction } from '../sink/postgres/transaction.js';
 import { listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
 import { snapshotFold, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { runFileReplay } from './file-replayer.js';
+import type { Generator } from './generation/generator.js';
 import { computeImpact, type ImpactCache } from './impact/compute-impact.js';
 import type { Impact } from './impact/impact.js';
 import { runKafkaReplay } from './kafka-replayer.js';
@@ -102,6 +103,8 @@ export interface RebuildOptions {
   guard?: SwitchGuard;
   /** Switches whose undo logs are kept after this one (--rollback-history). Default 3. */
   rollbackHistory?: number;
+  /** Where the build generates rows (--workers); default: this thread. */
+  generator?: Generator | undefined;
 }
 
 export interface SwitchGuard {
@@ -483,6 +486,7 @@ async function materialize(options: RebuildOptions, rebuild: Rebuild, sink: Retu
   const counts = await materializeShadow(options.db, rebuild.shadow_projection, sink, {
     batchSize: options.batchSize,
     agentConfigMode: options.agentConfigMode,
+    generator: options.generator,
     onProgress: (done) => options.onProgress?.({ phase: 'materializing', done, total }),
   });
   interruptIfAborted(options.signal, rebuild);
@@ -610,6 +614,7 @@ async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeo
     batchSize: options.batchSize,
     agentConfigMode: options.agentConfigMode,
     sink,
+    generator: options.generator,
     onSnapshotOpened: async (snapshot) => {
       total = snapshot.total;
       takenAt = snapshot.takenAt.toISOString();

@@ -6,10 +6,10 @@
  * and generated. At most one write is in flight, which is the backpressure that bounds memory.
  */
 import type { Database, Session } from '../sink/postgres/database.js';
-import { projectAgentkState } from '../../projections/agentk-states/projection.js';
 import { WorkspaceSnapshot, type SnapshotOptions, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
+import { inThreadGenerator, type GenerationJob, type Generator } from './generation/generator.js';
 import {
   failureToDeadLetter,
   writeProjectedBatch,
@@ -30,6 +30,8 @@ export interface SnapshotBackfillOptions extends SnapshotOptions {
   onProgress?: (progress: { done: number; total: number; counts: BatchCounts }) => void;
   /** Stops after the batch in flight has committed. */
   signal?: AbortSignal | undefined;
+  /** Where rows are generated (default: this thread). */
+  generator?: Generator | undefined;
 }
 
 export interface BackfillSummary extends BatchCounts {
@@ -37,8 +39,10 @@ export interface BackfillSummary extends BatchCounts {
   elapsedMs: number;
 }
 
-export function projectSnapshotBatch(records: readonly SnapshotRecord[]): ProjectedBatch {
+export async function projectSnapshotBatch(records: readonly SnapshotRecord[], generator: Generator = inThreadGenerator): Promise<ProjectedBatch> {
   const batch: ProjectedBatch = { rows: [], deadLetters: [] };
+  const jobs: GenerationJob[] = [];
+  const generated: SnapshotRecord[] = [];
   for (const record of records) {
     const { workspaceId } = record;
     if (!record.workspace.ok) {
@@ -59,13 +63,14 @@ export function projectSnapshotBatch(records: readonly SnapshotRecord[]): Projec
       );
       continue;
     }
-    const result = projectAgentkState(
-      { workspace: record.workspace.value, agentConfig: record.agentConfig.config, projectPath: record.projectPath },
-      record.projectId,
-    );
-    if (result.ok) batch.rows.push(result.row);
-    else batch.deadLetters.push(failureToDeadLetter(result.failure, SNAPSHOT_SOURCE, record.processedDevfile));
+    jobs.push({ input: { workspace: record.workspace.value, agentConfig: record.agentConfig.config, projectPath: record.projectPath }, projectId: record.projectId });
+    generated.push(record);
   }
+  const results = await generator.project(jobs);
+  results.forEach((result, index) => {
+    if (result.ok) batch.rows.push(result.row);
+    else batch.deadLetters.push(failureToDeadLetter(result.failure, SNAPSHOT_SOURCE, generated[index]!.processedDevfile));
+  });
   return batch;
 }
 
@@ -89,7 +94,7 @@ export async function runSnapshotBackfill(
     try {
       for await (const records of snapshot.batches()) {
         if (options.signal?.aborted) break;
-        const projected = projectSnapshotBatch(records);
+        const projected = await projectSnapshotBatch(records, options.generator);
         await inFlight;
         inFlight = withTransaction(target, async (tx) => {
           const written = await writeProjectedBatch(tx, options.sink, projected, SNAPSHOT_SOURCE);

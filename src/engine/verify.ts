@@ -132,7 +132,7 @@ class Tally {
  * workspace id falls in the batch's id range (or set), in pages.
  */
 async function checkBatch(records: readonly SnapshotRecord[], storedPages: AsyncIterable<StoredAgentkState[]>, tally: Tally): Promise<void> {
-  const projected = projectSnapshotBatch(records);
+  const projected = await projectSnapshotBatch(records);
   const failedIds = new Set<number>();
   for (const letter of projected.deadLetters) {
     // Every snapshot failure names its workspace (only undecodable Kafka messages have none).
