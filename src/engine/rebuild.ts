@@ -49,7 +49,7 @@ import {
   type RebuildSource,
 } from '../sink/postgres/rebuilds.js';
 import { dropShadowRows, pruneShadowRange, shadowAgentkStates } from '../sink/postgres/shadow-agentk-states.js';
-import { adoptShadowBookkeeping, lockLiveAgainstWrites, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
+import { adoptShadowBookkeeping, LiveRowsChangedError, lockLiveAgainstWrites, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
 import { listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
 import { snapshotFold, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
@@ -251,12 +251,7 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
   } else {
     if (rebuild) {
       options.log.warn(`abandoning unfinished rebuild #${rebuild.id} from ${rebuild.source_file ?? rebuild.source}: this one reads ${options.file?.topic ?? options.source}`, { rebuildId: rebuild.id });
-      const stale = rebuild;
-      await withTransaction(db, async (client) => {
-        await discardShadow(client, stale);
-        await updateRebuild(client, stale.id, { phase: 'abandoned' });
-      });
-      await deleteRebuildGroup(options, stale);
+      await abandonRebuild(options, rebuild);
     }
     rebuild = await startRebuild(db, projection, options.source, options.file?.topic ?? null);
   }
@@ -327,7 +322,7 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     await retrying('impact', () => withClient(db, (client) => computeImpact(client, current, { cache: impactCache })));
   }
   // Retried as a whole when transient (e.g. GitLab deleting a workspace between the switch's check and insert).
-  const { counts, parked, impact } = await retrying('switch', () => withProjectionFrozen(lockClient, projection, async () => {
+  const switching = retrying('switch', () => withProjectionFrozen(lockClient, projection, async () => {
     if (options.kafka) {
       step(SWITCH_STEPS.catchUp);
       // The live consumer now waits for this transaction: what it applied is final, and one round reaches it.
@@ -368,6 +363,12 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     await updateRebuild(lockClient, current.id, { phase: 'switched', switched });
     return { counts: switched, parked: unapplied, impact };
   }));
+  const { counts, parked, impact } = await switching.catch(async (error: unknown) => {
+    if (!(error instanceof LiveRowsChangedError)) throw error;
+    // The shadow no longer holds what those rows should be: the next run starts a new rebuild.
+    await retrying('switch', () => abandonRebuild(options, current));
+    throw new RebuildRefusedError(error.message, { cause: error });
+  });
   await deleteRebuildGroup(options, current);
   const switchMs = performance.now() - switchStarted;
   return { outcome: 'switched', rebuild: { ...current, phase: 'switched' }, resumed, switched: counts, failed, parked, buildMs, generated, switchMs, impact };
@@ -468,6 +469,15 @@ async function deleteRebuildGroup(options: RebuildOptions, rebuild: Rebuild): Pr
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Drops an unfinished rebuild's shadow and bookkeeping and marks it abandoned. */
+async function abandonRebuild(options: RebuildOptions, rebuild: Rebuild): Promise<void> {
+  await withTransaction(options.db, async (client) => {
+    await discardShadow(client, rebuild);
+    await updateRebuild(client, rebuild.id, { phase: 'abandoned' });
+  });
+  await deleteRebuildGroup(options, rebuild);
 }
 
 function interruptIfAborted(signal: AbortSignal, rebuild: Rebuild): void {
@@ -620,10 +630,9 @@ async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeo
       takenAt = snapshot.takenAt.toISOString();
       await updateRebuild(db, rebuild.id, { snapshotTakenAt: snapshot.takenAt, total });
     },
-    withinBatch: async (client, records, projected) => {
-      const upto = Math.max(afterId, ...records.map((r) => r.workspaceId));
-      await pruneShadowRange(client, rebuild.id, afterId, upto, projected.rows.map((row) => row.workspaceId));
-      afterId = upto;
+    // Each batch replaced its id range in the shadow (the sink's range write).
+    withinBatch: async (client, records) => {
+      afterId = Math.max(afterId, ...records.map((r) => r.workspaceId));
       done += records.length;
       await updateRebuild(client, rebuild.id, { snapshotAfterId: afterId, done });
       if (options.kafka) await saveFolds(client, rebuild.shadow_projection, snapshotFolds(records, takenAt));
