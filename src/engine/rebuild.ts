@@ -21,7 +21,9 @@
  *                      merge is computed (impact/) and the switch refused when it is not the previewed diff
  *                      or restarts more running workspaces than allowed: nothing is switched
  *
- * The live table is untouched until the switch. One rebuild at a time: a session-level advisory lock on a
+ * The live table is untouched until the switch, except on a first install (no consumer of ours has written it, and
+ * nothing waits to preview the switch): there the rows of workspaces that have no live row are inserted as they
+ * are generated, once, instead of into the shadow and again by the switch. One rebuild at a time: a session-level advisory lock on a
  * dedicated connection; losing that connection stops the rebuild before its switch (RebuildLockLostError).
  * Each rebuild consumes in its own Kafka group (rebuildGroupId), deleted once the rebuild switched or was
  * abandoned. A transient failure of a pooled connection is retried; every phase is idempotent.
@@ -257,13 +259,16 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
   }
   const current = rebuild;
   const log = options.log.child({ rebuildId: current.id });
-  const sink = shadowAgentkStates(current.id);
   // Every phase resumes from what has committed, so a transient failure (a pooled connection lost) is retried.
   const retrying = <T>(step: string, work: () => Promise<T>): Promise<T> =>
     retryTransient(work, {
       signal: options.signal,
       onRetry: logRetry(log, `rebuild #${current.id}: ${step}`),
     });
+  // A first install (no consumer of ours has written the live table) that switches as soon as it is built writes
+  // the rows of workspaces without a live row straight into it, once (shadow-agentk-states.ts).
+  const firstInstall = !options.switchOnly && options.until !== 'built' && !options.guard && (await retrying('build', () => checkpointTopics(db, projection))).length === 0;
+  const sink = shadowAgentkStates(current.id, firstInstall ? { liveProjection: projection } : undefined);
   let failed = 0;
   let generated = 0;
 

@@ -99,3 +99,36 @@ describe('a rebuild over a table that is nearly right', () => {
     expect((await liveRows()).get(4)?.desired_config).toEqual(before.get(4)?.desired_config);
   });
 });
+
+/** Rows inserted into a table since the database was created, as PostgreSQL counts them (flushed by each backend at its exit). */
+async function rowsInserted(table: string): Promise<number> {
+  const { rows } = await db.pool.query<{ n: string }>(
+    `SELECT coalesce(sum(n_tup_ins), 0)::text AS n FROM pg_stat_all_tables WHERE relname = $1`,
+    [table],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+describe('a first install (no live rows, no consumer of ours yet)', () => {
+  it('writes each row once, straight into the live table, and --rollback removes them all', async () => {
+    await upsertWorkspaceRows(db.pool, Array.from({ length: 30 }, (_, i) => workspaceRow(i + 1)));
+    const run = await cli();
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/30 written, 0 unchanged/);
+    expect((await liveRows()).size).toBe(30);
+    expect(await rowsInserted('shadow_agentk_states')).toBe(0);
+    expect(await rowsInserted('workspace_agentk_states')).toBe(30);
+
+    expect((await runCli(['agentk-states', '--rollback', '--database-url', db.url])).code).toBe(0);
+    expect((await liveRows()).size).toBe(0);
+  });
+
+  it('with --no-switch goes through the shadow, touching nothing before the switch', async () => {
+    await upsertWorkspaceRows(db.pool, Array.from({ length: 5 }, (_, i) => workspaceRow(i + 1)));
+    const fingerprint = await buildShadow();
+    expect((await liveRows()).size).toBe(0);
+    expect(await shadowIds()).toEqual([1, 2, 3, 4, 5]);
+    expect((await cli('--switch', '--fingerprint', fingerprint)).code).toBe(0);
+    expect((await liveRows()).size).toBe(5);
+  });
+});

@@ -12,13 +12,32 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Session } from './database.js';
 
-/** The column types copyRows can encode: a bigint (a safe integer), jsonb (its JSON text) or text. */
-export type CopyType = 'bigint' | 'jsonb' | 'text';
+/**
+ * The column types copyRows can encode: a bigint (a safe integer), jsonb (its JSON text), text, a boolean (0
+ * or 1), or a timestamptz (microseconds since 2000-01-01 UTC, PostgreSQL's own epoch: see postgresNow).
+ */
+export type CopyType = 'bigint' | 'jsonb' | 'text' | 'boolean' | 'timestamptz';
 export type CopyValue = number | string;
 
 export interface CopyColumn {
   name: string;
   type: CopyType;
+}
+
+/** How the INSERT fallback passes each type: as an array parameter, turned into the column's value. */
+const ARRAY_PARAMETER: Record<CopyType, string> = { bigint: 'bigint', jsonb: 'text', text: 'text', boolean: 'int', timestamptz: 'bigint' };
+const VALUE_OF: Record<CopyType, (expr: string) => string> = {
+  bigint: (e) => e,
+  jsonb: (e) => `${e}::jsonb`,
+  text: (e) => e,
+  boolean: (e) => `${e} <> 0`,
+  timestamptz: (e) => `timestamptz '2000-01-01 00:00:00+00' + ${e} * interval '1 microsecond'`,
+};
+
+/** The transaction's `now()` in microseconds since 2000-01-01 UTC, for a timestamptz column. */
+export async function postgresNow(client: Session): Promise<number> {
+  const { rows } = await client.query<{ us: string }>(`SELECT ((extract(epoch FROM now()) - 946684800) * 1000000)::bigint::text AS us`);
+  return Number(rows[0]!.us);
 }
 
 /** `PGCOPY\n\377\r\n\0`, then flags and header extension length (both 0). */
@@ -31,8 +50,8 @@ export async function copyRows(client: Session, table: string, columns: readonly
   if (rows.length === 0) return;
   const names = columns.map((c) => c.name).join(', ');
   if (!(client instanceof pg.Client)) {
-    const casts = columns.map((c, i) => `$${i + 1}::${c.type === 'jsonb' ? 'text' : c.type}[]`).join(', ');
-    const select = columns.map((c, i) => (c.type === 'jsonb' ? `c${i}::jsonb` : `c${i}`)).join(', ');
+    const casts = columns.map((c, i) => `$${i + 1}::${ARRAY_PARAMETER[c.type]}[]`).join(', ');
+    const select = columns.map((c, i) => VALUE_OF[c.type](`c${i}`)).join(', ');
     await client.query(
       `INSERT INTO ${table} (${names}) SELECT ${select} FROM unnest(${casts}) AS t(${columns.map((_, i) => `c${i}`).join(', ')})`,
       columns.map((_, i) => rows.map((row) => row[i])),
@@ -69,7 +88,8 @@ function* encodeRows(columns: readonly CopyColumn[], rows: readonly (readonly Co
 
 /** One field: its length (int32), then its bytes. */
 function encodeField(column: CopyColumn, value: CopyValue): Buffer {
-  if (column.type === 'bigint') {
+  if (column.type === 'boolean') return Buffer.from([0, 0, 0, 1, value ? 1 : 0]);
+  if (column.type === 'bigint' || column.type === 'timestamptz') {
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new TypeError(`copyRows: ${column.name} must be a safe integer, got ${String(value)}`);
     const field = Buffer.allocUnsafe(12);
     field.writeInt32BE(8, 0);

@@ -158,6 +158,8 @@ export async function undoableSwitches(client: Session, projection: string): Pro
 /** Drops what an abandoned rebuild left behind: its shadow rows and every per-projection table (PROJECTION_TABLES). */
 export async function discardShadow(client: Session, rebuild: Rebuild): Promise<void> {
   await dropShadowRows(client, rebuild.id);
+  // Rows a first install inserted before its switch stay (they are the workspaces' rows); their undo entries go.
+  await client.query(`DELETE FROM ${S}.previous_agentk_states WHERE rebuild_id = $1`, [rebuild.id]);
   for (const table of PROJECTION_TABLES) {
     await client.query(`DELETE FROM ${S}.${table} WHERE projection = $1`, [rebuild.shadow_projection]);
   }

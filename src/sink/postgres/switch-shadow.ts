@@ -45,11 +45,13 @@ export async function switchShadowIntoLive(
   keepUndoLogsOf: number = DEFAULT_ROLLBACK_HISTORY,
 ): Promise<SwitchCounts> {
   await refuseChangedLiveRows(client, rebuildId);
-  const { rows: shadow } = await client.query<{ n: string; same: string }>(
+  const { rows: shadow } = await client.query<{ n: string; same: string; early: string }>(
     `SELECT (SELECT count(*) FROM ${S}.shadow_agentk_states s
               WHERE s.rebuild_id = $1 AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id))::text AS n,
             (SELECT count(*) FROM ${S}.shadow_unchanged u
-              WHERE u.rebuild_id = $1 AND EXISTS (SELECT 1 FROM workspace_agentk_states l WHERE l.workspace_id = u.workspace_id))::text AS same`,
+              WHERE u.rebuild_id = $1 AND NOT u.inserted AND EXISTS (SELECT 1 FROM workspace_agentk_states l WHERE l.workspace_id = u.workspace_id))::text AS same,
+            (SELECT count(*) FROM ${S}.shadow_unchanged u
+              WHERE u.rebuild_id = $1 AND u.inserted AND EXISTS (SELECT 1 FROM workspace_agentk_states l WHERE l.workspace_id = u.workspace_id))::text AS early`,
     [rebuildId],
   );
   await keepUndoLogs(client, rebuildId, keepUndoLogsOf);
@@ -97,14 +99,15 @@ export async function switchShadowIntoLive(
      ON CONFLICT (workspace_id) DO NOTHING`,
     [rebuildId],
   );
-  const counts = { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
+  // Rows a first install inserted before the switch count as inserted by it.
+  const counts = { inserted: (inserted.rowCount ?? 0) + Number(shadow[0]?.early ?? 0), updated: updated.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
   const { rows: kept } = await client.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM workspace_agentk_states l
       WHERE NOT EXISTS (SELECT 1 FROM ${S}.shadow_agentk_states s WHERE s.rebuild_id = $1 AND s.workspace_id = l.workspace_id)
         AND NOT EXISTS (SELECT 1 FROM ${S}.shadow_unchanged u WHERE u.rebuild_id = $1 AND u.workspace_id = l.workspace_id)`,
     [rebuildId],
   );
-  const unchanged = Number(shadow[0]?.n ?? 0) - counts.inserted - counts.updated + Number(shadow[0]?.same ?? 0);
+  const unchanged = Number(shadow[0]?.n ?? 0) - (inserted.rowCount ?? 0) - counts.updated + Number(shadow[0]?.same ?? 0);
   return { ...counts, unchanged, kept: Number(kept[0]?.n ?? 0) };
 }
 
