@@ -54,7 +54,7 @@ import {
 import { dropShadowRows, pruneShadowRange, shadowAgentkStates } from '../sink/postgres/shadow-agentk-states.js';
 import { adoptShadowBookkeeping, LiveRowsChangedError, lockLiveAgainstWrites, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
-import { listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
+import { countLiveFolds, listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
 import { snapshotFold, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { runFileReplay } from './file-replayer.js';
 import type { Generator } from './generation/generator.js';
@@ -502,11 +502,7 @@ function interruptIfAborted(signal: AbortSignal, rebuild: Rebuild): void {
 }
 
 async function materialize(options: ResolvedOptions, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<Built> {
-  const { rows } = await options.db.query<{ n: string }>(
-    'SELECT count(*)::text AS n FROM rebuild_projection.workspace_states WHERE projection = $1 AND NOT deleted',
-    [rebuild.shadow_projection],
-  );
-  const total = Number(rows[0]?.n ?? 0);
+  const total = await countLiveFolds(options.db, rebuild.shadow_projection);
   options.onProgress?.({ phase: 'materializing', done: 0, total });
   const counts = await materializeShadow(options.db, rebuild.shadow_projection, sink, {
     batchSize: options.batchSize,
