@@ -276,7 +276,9 @@ async function rebuildHoldingLock(options: ResolvedOptions, lockClient: Session,
     });
   // A first install (no consumer of ours has written the live table) that switches as soon as it is built writes
   // the rows of workspaces without a live row straight into it, once (shadow-agentk-states.ts).
-  const firstInstall = !options.switchOnly && options.until !== 'built' && !options.guard && (await retrying('build', () => checkpointTopics(db, projection))).length === 0;
+  // Not from a compacted topic: its switch may be refused (parked updates), which must leave the table as it was.
+  const firstInstall =
+    !options.switchOnly && options.until !== 'built' && !options.guard && compacted.size === 0 && (await retrying('build', () => checkpointTopics(db, projection))).length === 0;
   const sink = shadowAgentkStates(current.id, firstInstall ? { liveProjection: projection } : undefined);
   let failed = 0;
   let generated = 0;
@@ -605,9 +607,9 @@ async function remainingEvents(options: ResolvedOptions, rebuild: Rebuild): Prom
  * states at version 0, so every event from those offsets on applies over them (an event the snapshot already
  * reflects is re-applied, harmlessly, before the later ones). Nothing that happened during the snapshot is lost.
  *
- * Resumed, it reads the whole of a new snapshot again: rows generated before that are unchanged cost no write
- * (the shadow upsert compares), changed ones are rewritten, and rows of workspaces gone or failing now are
- * pruned, so the shadow equals a fresh snapshot's whatever `updated_at` says.
+ * Resumed, it reads the whole of a new snapshot again: each batch replaces what the shadow held for its range of
+ * ids (the sink's range write), and what lies past the last workspace is pruned, so the shadow equals a fresh
+ * snapshot's whatever `updated_at` says.
  */
 async function buildFromSnapshot(options: ResolvedOptions, sourceDb: Database, sink: ReturnType<typeof shadowAgentkStates>): Promise<Built> {
   const { db } = options;
