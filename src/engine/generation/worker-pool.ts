@@ -25,8 +25,15 @@ const MAX_CHUNK_JOBS = 64;
 /** Workspace ids named in a crash message; the rest are counted. */
 const LISTED_IDS = 10;
 
-/** The script, next to this module once compiled (dist/src/engine/generation/). */
+/** The worker entry, next to this module once compiled (dist/src/engine/generation/): TypeScript sources cannot run in a worker. */
 const WORKER_SCRIPT = new URL('./generation-worker.js', import.meta.url);
+
+export interface GeneratorOptions {
+  /** Generation threads; 1 (or fewer) is the calling thread. */
+  workers: number;
+  /** The worker entry (default generation-worker.js): tests substitute one that crashes. */
+  script?: URL | undefined;
+}
 
 /** The generator's own columns: a folded state's row carries more (project_id, versions, …) that would be copied for nothing. */
 const INPUT_COLUMNS = Object.keys(workspaceInputSchema.shape) as (keyof WorkspaceInput)[];
@@ -92,7 +99,10 @@ class WorkerPool implements Generator {
   private readonly pending = new Set<Call>();
   private stopped: Error | undefined;
 
-  constructor(readonly workers: number) {
+  constructor(
+    readonly workers: number,
+    private readonly script: URL,
+  ) {
     this.slots = Array.from({ length: workers }, (_, index) => this.start(`generation worker ${index + 1} of ${workers}`));
   }
 
@@ -116,7 +126,7 @@ class WorkerPool implements Generator {
   }
 
   private start(name: string): Slot {
-    const worker = new Worker(WORKER_SCRIPT);
+    const worker = new Worker(this.script);
     worker.unref();
     const slot: Slot = { name, worker, chunk: undefined };
     worker.on('message', (reply: ChunkReply) => this.done(slot, reply));
@@ -179,12 +189,12 @@ class WorkerPool implements Generator {
 }
 
 /** `workers` threads generating; 1 (or fewer) generates on the calling thread, without a pool. */
-export function createGenerator(options: { workers: number }): Generator {
-  return options.workers <= 1 ? inThreadGenerator : new WorkerPool(options.workers);
+export function createGenerator(options: GeneratorOptions): Generator {
+  return options.workers <= 1 ? inThreadGenerator : new WorkerPool(options.workers, options.script ?? WORKER_SCRIPT);
 }
 
 /** Runs `work` with a generator of `options.workers` threads, closed however `work` ends. */
-export async function withGenerator<T>(options: { workers: number }, work: (generator: Generator) => Promise<T>): Promise<T> {
+export async function withGenerator<T>(options: GeneratorOptions, work: (generator: Generator) => Promise<T>): Promise<T> {
   const generator = createGenerator(options);
   try {
     return await work(generator);
