@@ -234,20 +234,31 @@ async function waitForEnd(
   }
 }
 
-/** Sends the events that bring every touched workspace back, waits until the follower has them all, summarizes. */
+/**
+ * Sends the events that bring every touched workspace back, waits until a follower has them all (the one
+ * given, or one started for this and stopped after), summarizes the read model.
+ */
 async function restore(
   kafka: Kafka,
   producer: Producer,
   db: pg.Client,
   target: KafkaTarget,
   workload: FollowWorkload,
-  follower: Follower,
+  running: Follower | undefined,
   stallMs: number,
 ): Promise<Restored> {
   const events = workload.restoreEvents().map((change) => change.event);
-  const from = await checkpoints(db, target.topic);
-  await produceAll(producer, target.topic, events);
-  await waitForEnd(db, target.topic, from, await endOffsets(kafka, target.topic), follower, stallMs);
+  if (events.length > 0) {
+    const from = await checkpoints(db, target.topic);
+    await produceAll(producer, target.topic, events);
+    const end = await endOffsets(kafka, target.topic);
+    const follower = running ?? startFollower(target, {});
+    try {
+      await waitForEnd(db, target.topic, from, end, follower, stallMs);
+    } finally {
+      if (running === undefined) await follower.stop();
+    }
+  }
   return { restoreEvents: events.length, summary: await summarizeReadModel(target.databaseUrl) };
 }
 
@@ -419,9 +430,10 @@ export async function measureFollowBacklog(kafka: Kafka, target: KafkaTarget, wo
     } catch (error) {
       metricsError = error instanceof Error ? error.message : String(error);
     }
-    const writes = writesBetween(before, await settledWrites(target.databaseUrl));
-    const restored = await restore(kafka, producer, db, target, workload, follower, options.stallMs);
+    // Stopped before reading pg_stat: an idle backend may hold its counts for up to 10 s, an exiting one flushes them.
     run = await follower.stop();
+    const writes = writesBetween(before, await settledWrites(target.databaseUrl));
+    const restored = await restore(kafka, producer, db, target, workload, undefined, options.stallMs);
     return {
       kind: options.kind,
       events: eventsBetween(from, end),

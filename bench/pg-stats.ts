@@ -4,8 +4,10 @@
  * server's numbers, not the CLI's, so a writer that says "unchanged" but writes anyway is caught.
  *
  * PostgreSQL 15 keeps table statistics in shared memory, flushed by each backend at transaction end at most
- * once a second, otherwise when it goes idle (≤ 1 s later) or exits. A reading is therefore taken only once
- * it has stayed the same for SETTLED_MS; a table that does not exist (yet) counts zero.
+ * once a second; a backend that goes idle within that second holds them for up to 10 s
+ * (PGSTAT_IDLE_INTERVAL), one that exits flushes them. So the writers are stopped (their backends exit)
+ * before the counts are read, and a reading is taken only once it has stayed the same for SETTLED_MS; a
+ * table that does not exist (yet) counts zero.
  */
 import pg from 'pg';
 
@@ -24,7 +26,7 @@ export interface TableWrites {
 export type WritesByTable = Record<TrackedTable, TableWrites>;
 
 const POLL_MS = 250;
-/** Longer than the backends' flush interval (1 s), so a pending flush cannot land after the reading. */
+/** Longer than the backends' flush interval (1 s), so the exits of the writers' backends have landed. */
 const SETTLED_MS = 1_500;
 const GIVE_UP_MS = 30_000;
 
