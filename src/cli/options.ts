@@ -4,6 +4,7 @@
  * configuration reference cannot drift apart. Adding a flag is adding one entry (and its field in CliArgs).
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
@@ -168,6 +169,7 @@ export const OPTIONS = {
   },
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
+  workers: { type: 'string', value: 'N', help: 'threads generating rows in a rebuild, a snapshot backfill and --verify (1: on the main thread)', defaultText: 'the cores available (os.availableParallelism())', schema: positiveInt },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
   'heartbeat-interval': { type: 'string', value: 'SECONDS', help: 'with --follow: log the lag per partition, events/s and totals this often (0: never)', default: '60', schema: nonNegativeInt },
   'log-level': { type: 'string', value: LOG_LEVELS.join('|'), help: 'the least severe log entries written to stderr', default: 'info', schema: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }) },
@@ -283,6 +285,8 @@ export interface CliArgs {
   rollbackTo: number | undefined;
   /** --verify: check only this many workspaces, drawn at random. */
   sample: number | undefined;
+  /** Rebuilds, the snapshot backfill, --verify: generation threads (1: the main thread). */
+  workers: number;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
   /** --follow: seconds between heartbeat lines (lag, rate, totals); 0: none. */
@@ -536,6 +540,10 @@ export function parseCommandLine(
   if (onCommandLine('metrics-port') && !serves) {
     throw new UsageError(`--metrics-port goes with a rebuild, --follow or a Kafka replay (not ${chosen[0] ?? 'a replay of a file'})`);
   }
+  // Only bulk generation runs in workers: a follower's or a replay's batches are generated on the main thread.
+  if (onCommandLine('workers') && !(mode === 'rebuild' || mode === 'demo' || mode === 'verify')) {
+    throw new UsageError(`--workers goes with a rebuild or --verify (not ${chosen[0] ?? (args.follow ? '--follow' : 'a replay')})`);
+  }
   const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
   if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
   let kafkaSecurity: KafkaSecuritySettings;
@@ -565,6 +573,7 @@ export function parseCommandLine(
     explainWorkspaceId: args.explain,
     json: args.json,
     sample: args.sample,
+    workers: args.workers ?? availableParallelism(),
     shutdownTimeoutS: args['shutdown-timeout'],
     heartbeatIntervalS: args['heartbeat-interval'],
     logLevel: args['log-level'],

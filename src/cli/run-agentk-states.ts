@@ -14,6 +14,7 @@ import { previewShadow } from '../engine/impact/preview.js';
 import { logRetry } from '../ops/logger.js';
 import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
+import { withGenerator } from '../engine/generation/worker-pool.js';
 import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
 import { DatabaseUnavailableError, openPool, redactUrl } from '../sink/postgres/connect.js';
 import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
@@ -218,8 +219,10 @@ async function status(args: CliArgs, io: CliIo, target: Database, connectKafka: 
 
 /** `--verify`: read-only, so no migration and no table creation; one dedicated connection, one snapshot. */
 async function verify(args: CliArgs, io: CliIo, target: Database): Promise<ExitCode> {
-  const report = await withClient(target, (client) =>
-    verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal }),
+  const report = await withGenerator({ workers: args.workers }, (generator) =>
+    withClient(target, (client) =>
+      verifyAgentkStates(client, { batchSize: args.batchSize, agentConfigMode: args.agentConfigMode, sample: args.sample, signal: io.signal, generator }),
+    ),
   );
   for (const line of args.json ? [verifyJson(report)] : verifyText(report)) io.report(line);
   return isClean(report) ? ExitCode.ok : ExitCode.finishedWithDeadLetters;
@@ -276,28 +279,32 @@ async function rebuild(
   const progress = createProgressReporter({ statusLine: io.progress.statusLine, log: io.log, phases: REBUILD_PHASES });
   try {
     const guard = args.fingerprint !== undefined || args.maxRestarts !== undefined ? { fingerprint: args.fingerprint, maxRestarts: args.maxRestarts } : undefined;
-    const result = await runRebuild({
-      db: target,
-      sourceDb,
-      projection: AGENTK_STATES_PROJECTION,
-      source: args.source,
-      // --switch: the rebuild's own source decides whether it reads Kafka.
-      kafka: handoff || switchOnly ? kafka : undefined,
-      file,
-      batchSize: args.batchSize,
-      agentConfigMode: args.agentConfigMode,
-      decode,
-      signal: io.signal,
-      log: io.log,
-      onProgress: (sample) => {
-        progress.update(sample);
-        metrics?.rebuildProgress(sample);
-      },
-      until: args.noSwitch ? 'built' : 'switched',
-      switchOnly,
-      guard,
-      rollbackHistory: args.rollbackHistory,
-    });
+    // Closed once the rebuild ends, before a --follow hand-off: its small batches generate on this thread.
+    const result = await withGenerator({ workers: switchOnly ? 1 : args.workers }, (generator) =>
+      runRebuild({
+        db: target,
+        sourceDb,
+        projection: AGENTK_STATES_PROJECTION,
+        source: args.source,
+        // --switch: the rebuild's own source decides whether it reads Kafka.
+        kafka: handoff || switchOnly ? kafka : undefined,
+        file,
+        batchSize: args.batchSize,
+        agentConfigMode: args.agentConfigMode,
+        decode,
+        signal: io.signal,
+        log: io.log,
+        onProgress: (sample) => {
+          progress.update(sample);
+          metrics?.rebuildProgress(sample);
+        },
+        until: args.noSwitch ? 'built' : 'switched',
+        switchOnly,
+        guard,
+        rollbackHistory: args.rollbackHistory,
+        generator,
+      }),
+    );
     progress.finish();
     metrics?.rebuildEnded(result.outcome);
     if (result.outcome === 'built') {

@@ -21,6 +21,7 @@ import {
 } from '../sink/postgres/read-agentk-states.js';
 import { WorkspaceSnapshot, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
 import { DEFAULT_MAX_DIFF_PATHS, jsonDiff, type JsonDiff } from './diff/json-diff.js';
+import type { Generator } from './generation/generator.js';
 import { projectSnapshotBatch } from './snapshot-backfill.js';
 
 export interface VerifyOptions {
@@ -34,6 +35,8 @@ export interface VerifyOptions {
   maxPaths?: number;
   /** Stops between batches: the result would be incomplete, so verification fails. */
   signal?: AbortSignal | undefined;
+  /** Where rows are generated (default: this thread). */
+  generator?: Generator | undefined;
 }
 
 export type DriftKind = 'differing' | 'missing' | 'extra';
@@ -131,8 +134,13 @@ class Tally {
  * Classifies one batch: `records` are the snapshot's workspaces, `storedPages` yields every stored row whose
  * workspace id falls in the batch's id range (or set), in pages.
  */
-async function checkBatch(records: readonly SnapshotRecord[], storedPages: AsyncIterable<StoredAgentkState[]>, tally: Tally): Promise<void> {
-  const projected = await projectSnapshotBatch(records);
+async function checkBatch(
+  records: readonly SnapshotRecord[],
+  storedPages: AsyncIterable<StoredAgentkState[]>,
+  tally: Tally,
+  generator: Generator | undefined,
+): Promise<void> {
+  const projected = await projectSnapshotBatch(records, generator);
   const failedIds = new Set<number>();
   for (const letter of projected.deadLetters) {
     // Every snapshot failure names its workspace (only undecodable Kafka messages have none).
@@ -186,7 +194,7 @@ export async function verifyAgentkStates(client: Session, options: VerifyOptions
 }
 
 async function checkAll(client: Session, snapshot: WorkspaceSnapshot, options: VerifyOptions, tally: Tally): Promise<void> {
-  const { batchSize, signal } = options;
+  const { batchSize, signal, generator } = options;
   const notInterrupted = () => {
     if (signal?.aborted) throw new VerifyInterruptedError('verification interrupted before it checked every workspace: no result');
   };
@@ -196,7 +204,7 @@ async function checkAll(client: Session, snapshot: WorkspaceSnapshot, options: V
     for (let i = 0; i < ids.length; i += batchSize) {
       notInterrupted();
       const chunk = ids.slice(i, i + batchSize);
-      await checkBatch(await snapshot.recordsOf(chunk), once(() => readAgentkStatesOf(client, chunk)), tally);
+      await checkBatch(await snapshot.recordsOf(chunk), once(() => readAgentkStatesOf(client, chunk)), tally, generator);
     }
     return;
   }
@@ -206,9 +214,9 @@ async function checkAll(client: Session, snapshot: WorkspaceSnapshot, options: V
   for await (const records of snapshot.batches()) {
     notInterrupted();
     const upTo = records[records.length - 1]!.workspaceId;
-    await checkBatch(records, rowsInRange(client, after, upTo, batchSize), tally);
+    await checkBatch(records, rowsInRange(client, after, upTo, batchSize), tally, generator);
     after = upTo;
   }
   notInterrupted();
-  await checkBatch([], rowsInRange(client, after, null, batchSize), tally);
+  await checkBatch([], rowsInRange(client, after, null, batchSize), tally, generator);
 }
