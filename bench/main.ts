@@ -7,6 +7,7 @@
  *   (a)   kafkajs consume + decode of the topic                        measure-kafka-decode.ts
  *   (c)   generation of the N final rows, in process                   measure-generate.ts (also writes (b)'s input)
  *   (b)   raw COPY of those rows, with the rebuilder's session settings measure-copy.ts
+ *   (c/w) (c) through the engine's Generator with 1 and 2 worker threads measure-generate.ts
  *   (d)   the CLI's rebuild from Kafka into a fresh target              measure-rebuild.ts
  *   (d2)  the same again over (d)'s table, a share of its rows changed  measure-rebuild.ts
  *   (f)   the CLI in --follow mode on that result: latency at a rate   measure-follow.ts
@@ -44,7 +45,7 @@ import { loadGitlabDatabase, summarizeReadModel } from './load-postgres.js';
 import { COPY_TABLE, dropCopyTable, measureCopy } from './measure-copy.js';
 import { measureFollowBacklog, measureFollowLatency } from './measure-follow.js';
 import { FollowWorkload } from './follow-workload.js';
-import { measureGenerate } from './measure-generate.js';
+import { measureGenerate, measureWorkerGeneration } from './measure-generate.js';
 import { measureKafkaDecode } from './measure-kafka-decode.js';
 import { measureRebuild, type MeasureOptions, type RebuildResult, type RebuildSource } from './measure-rebuild.js';
 import { totalWrites } from './pg-stats.js';
@@ -54,6 +55,8 @@ import { renderMarkdown, renderSummary, type BenchResults, type ModeRuns, type W
 import { eventCount, updateLag, type WorkloadSpec } from './workload.js';
 
 const DEFAULT_DATABASE = 'rebuild_projection_bench';
+/** (c/w): the worker counts issue 12 asks for on this 2-core machine. */
+const CW_WORKERS = [1, 2] as const;
 
 const OPTIONS = {
   n: { type: 'string', help: 'workspaces (default: $BENCH_N or 100000)' },
@@ -72,6 +75,7 @@ const OPTIONS = {
   'skip-a': { type: 'boolean', help: 'skip (a) Kafka consume + decode' },
   'skip-b': { type: 'boolean', help: 'skip (b) raw COPY' },
   'skip-c': { type: 'boolean', help: 'skip (c) generation (still run, unreported, when (b) needs its rows)' },
+  'skip-cw': { type: 'boolean', help: "skip (c/w) generation through the engine's worker pool with 1 and 2 workers" },
   'skip-d': { type: 'boolean', help: 'skip (d) rebuild from Kafka (also skips d2, f, f5, f6, which run on its result)' },
   'skip-d2': { type: 'boolean', help: 'skip (d2) Kafka rebuild over a table right except --differ-share' },
   'skip-e': { type: 'boolean', help: 'skip (e) snapshot backfill (also skips e2)' },
@@ -276,6 +280,17 @@ async function main(): Promise<number> {
         }
       });
       rmSync(copyFile, { force: true });
+    }
+    if (!skip('cw')) {
+      await step('(c/w)', async () => {
+        results.cWorkers = [];
+        for (const workers of CW_WORKERS) {
+          log(`(c/w) generating the final rows through the engine's generator, ${workers} worker(s) …`);
+          const measured = await replay((devfiles) => measureWorkerGeneration(spec, workers, devfiles));
+          results.cWorkers.push(measured);
+          log(`  ${(measured.elapsedMs / 1000).toFixed(2)} s`);
+        }
+      });
     }
     const runOptions = { timeoutMs: cliTimeoutMs, stallMs };
     const rss = (run: RebuilderRun) => `peak RSS ${((run.peakRssKb ?? run.sampledHwmKb) / 1024).toFixed(0)} MB`;

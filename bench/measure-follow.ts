@@ -400,11 +400,12 @@ export interface BacklogOptions {
 }
 
 /**
- * (f5) config-changing events over min(N, M/2) workspaces, round-robin (each goes away from its final
- * state and back, alternately); (f6) agent reports over min(N, M) workspaces, round-robin.
+ * (f5) config-changing events, (f6) agent reports, over min(N, M) workspaces round-robin: with M ≤ N each
+ * workspace gets one event, so no batch can fold two events of a workspace into no change (a backlog
+ * that went away and back would be rightly applied as nothing).
  */
 export async function measureFollowBacklog(kafka: Kafka, target: KafkaTarget, workload: FollowWorkload, n: number, options: BacklogOptions): Promise<FollowBacklogResult> {
-  const ids = spreadIds(n, options.kind === 'config' ? Math.ceil(options.events / 2) : options.events);
+  const ids = spreadIds(n, options.events);
   if (options.kind === 'config') await workload.prepare(ids);
   const events = Array.from({ length: options.events }, (_, i) => {
     const id = ids[i % ids.length]!;
