@@ -70,7 +70,7 @@ const OPTIONS = {
   'follow-rate': { type: 'string', help: 'events/s produced in (f) (default: 500)' },
   'follow-seconds': { type: 'string', help: 'measured seconds of (f) (default: 30)' },
   'follow-warmup': { type: 'string', help: 'warm-up seconds of (f) before measuring (default: 5)' },
-  'config-backlog': { type: 'string', help: 'M of (f5): config-changing events in the backlog (default: max(2000, N/5))' },
+  'config-backlog': { type: 'string', help: 'M of (f5): config-changing events in the backlog (default: min(N, max(2000, N/5)); at most N, so that each workspace gets one)' },
   'no-input-backlog': { type: 'string', help: 'M of (f6): events that touch no generator input (default: max(10000, N))' },
   'skip-a': { type: 'boolean', help: 'skip (a) Kafka consume + decode' },
   'skip-b': { type: 'boolean', help: 'skip (b) raw COPY' },
@@ -137,7 +137,7 @@ async function main(): Promise<number> {
   const followSeconds = positiveInt(values['follow-seconds'], 30, 'follow-seconds');
   const followWarmup = positiveInt(values['follow-warmup'], 5, 'follow-warmup');
   const backlogs = (size: number) => ({
-    config: positiveInt(values['config-backlog'], Math.max(2000, Math.round(size / 5)), 'config-backlog'),
+    config: positiveInt(values['config-backlog'], Math.min(size, Math.max(2000, Math.round(size / 5))), 'config-backlog'),
     noInput: positiveInt(values['no-input-backlog'], Math.max(10_000, size), 'no-input-backlog'),
   });
   const resultsName = values['results-name'] ?? 'latest';

@@ -81,6 +81,8 @@ export type BacklogKind = 'config' | 'no-input';
 
 export interface FollowBacklogResult extends Restored {
   kind: BacklogKind;
+  /** Distinct workspaces the backlog touched. */
+  workspaces: number;
   /** Events between the checkpoints before the step and the end of the topic. */
   events: number;
   /** Spawn → first commit of the follower. */
@@ -437,6 +439,7 @@ export async function measureFollowBacklog(kafka: Kafka, target: KafkaTarget, wo
     const restored = await restore(kafka, producer, db, target, workload, undefined, options.stallMs);
     return {
       kind: options.kind,
+      workspaces: ids.length,
       events: eventsBetween(from, end),
       readyMs: timing.firstCommitAt - follower.startedAt,
       sustainedEvents: eventsBetween(from, end) - timing.committedAtFirst,

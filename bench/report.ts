@@ -190,8 +190,8 @@ export function issueRows(r: BenchResults): IssueRow[] {
     limit: `min(b, c) = ${limit5 === undefined ? '–' : `${fmt(limit5, 0)} rows/s`}`,
     target: '≥ 0.7× (events/s; each event changes its row)',
     measured: f5 === undefined ? NOT_MEASURED : `${limit5 === undefined ? '–' : `${fmt(f5 / limit5, 2)}×`} (${fmt(f5, 0)} events/s; ${f5Written} live rows written for ${r.f5!.events} events)`,
-    // Each event of the backlog is its workspace's only one and changes its row: fewer writes mean events were lost.
-    met: f5 === undefined || limit5 === undefined ? undefined : f5 >= 0.7 * limit5 && f5Written! >= r.f5!.events,
+    // With M ≤ N (the default) each workspace gets one event, which changes its row: fewer writes than workspaces mean events were not applied.
+    met: f5 === undefined || limit5 === undefined ? undefined : f5 >= 0.7 * limit5 && f5Written! >= r.f5!.workspaces,
   });
   out.push({
     row: '5',
