@@ -45,11 +45,6 @@ export class FollowWorkload {
     return id % 5 === 2;
   }
 
-  /** Workspaces touched by the follow steps that are not at their final state now. */
-  get awayCount(): number {
-    return this.away.size;
-  }
-
   /** Loads the devfiles that config changes of these workspaces need (from GitLab's workspaces table). */
   async prepare(ids: readonly number[]): Promise<void> {
     const needed = new Set<number>();

@@ -42,8 +42,9 @@ export type MeasureOptions = RebuilderOptions & {
 
 export async function measureRebuild(source: RebuildSource, options: MeasureOptions = {}): Promise<RebuildResult> {
   const url = source.from === 'kafka' ? source.target.databaseUrl : source.databaseUrl;
-  const differing = options.differShare === undefined ? undefined : await makeRowsDiffer(url, options.differShare);
+  let differing: number | undefined;
   if (options.differShare === undefined) await resetTarget(url);
+  else differing = await makeRowsDiffer(url, options.differShare);
   const verify = options.verify !== false;
   const before = verify ? await settledWrites(url) : undefined;
   const args =
@@ -61,7 +62,7 @@ export async function measureRebuild(source: RebuildSource, options: MeasureOpti
  * a new generator version leaves to rebuild). Returns how many rows now differ; then CHECKPOINT, so the
  * run does not pay for flushing this.
  */
-export async function makeRowsDiffer(url: string, share: number): Promise<number> {
+async function makeRowsDiffer(url: string, share: number): Promise<number> {
   const every = Math.max(1, Math.ceil(1 / share));
   const client = new pg.Client({ connectionString: url, application_name: 'rebuild-projection bench (differ)' });
   await client.connect();

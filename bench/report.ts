@@ -110,7 +110,7 @@ const wall = (result: RebuildResult | undefined) => (result === undefined || res
 const sustainedRate = (f: FollowBacklogResult) => f.sustainedEvents / Math.max(1e-9, f.sustainedMs / 1000);
 
 /** The peak RSS target (row 7), and how far N/10 and N may differ. */
-export const RSS_LIMIT_MB = 250;
+const RSS_LIMIT_MB = 250;
 const RSS_SPREAD = 0.1;
 
 /**
