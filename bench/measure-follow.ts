@@ -83,8 +83,10 @@ export interface FollowBacklogResult extends Restored {
   kind: BacklogKind;
   /** Distinct workspaces the backlog touched. */
   workspaces: number;
-  /** Events between the checkpoints before the step and the end of the topic. */
+  /** Events between the checkpoints before the step and the end of the topic (the backlog and any left over). */
   events: number;
+  /** Of those, events an earlier step left unapplied (e.g. it failed): 0 when the follower starts at the end. */
+  leftOver: number;
   /** Spawn → first commit of the follower. */
   readyMs: number;
   /** Events committed after the first commit, and the time they took. */
@@ -420,6 +422,7 @@ export async function measureFollowBacklog(kafka: Kafka, target: KafkaTarget, wo
   let run: RebuilderRun | undefined;
   try {
     const from = await checkpoints(db, target.topic);
+    const leftOver = eventsBetween(from, await endOffsets(kafka, target.topic));
     await produceAll(producer, target.topic, events);
     const end = await endOffsets(kafka, target.topic);
     const before = await settledWrites(target.databaseUrl);
@@ -441,6 +444,7 @@ export async function measureFollowBacklog(kafka: Kafka, target: KafkaTarget, wo
       kind: options.kind,
       workspaces: ids.length,
       events: eventsBetween(from, end),
+      leftOver,
       readyMs: timing.firstCommitAt - follower.startedAt,
       sustainedEvents: eventsBetween(from, end) - timing.committedAtFirst,
       sustainedMs: timing.doneAt - timing.firstCommitAt,

@@ -417,7 +417,7 @@ function backlogTable(r: BenchResults): string {
     body.push([
       label,
       f.kind,
-      fmt(f.events, 0),
+      `${fmt(f.events, 0)}${f.leftOver > 0 ? ` (${fmt(f.leftOver, 0)} left over by an earlier step)` : ''}`,
       `${fmt(f.readyMs / 1000, 2)} s`,
       `${fmt(sustainedRate(f), 0)} (${fmt(f.sustainedEvents, 0)} in ${fmt(f.sustainedMs / 1000, 2)} s)`,
       fmt(f.events / (f.totalMs / 1000), 0),
