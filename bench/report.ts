@@ -429,7 +429,7 @@ function backlogTable(r: BenchResults): string {
     ]);
   }
   return table(
-    ['step', 'events', 'M', 'spawn → first commit', 'sustained events/s', 'events/s from spawn', 'live ins / upd / del', '/metrics rows_total', 'restoring events', 'peak RSS MB', 'CPU s: rebuilder / PostgreSQL / Kafka / other (busy)'],
+    ['step', 'kind', 'events', 'spawn → first commit', 'sustained events/s', 'events/s from spawn', 'live ins / upd / del', '/metrics rows_total', 'restoring events', 'peak RSS MB', 'CPU s: rebuilder / PostgreSQL / Kafka / other (busy)'],
     body,
   );
 }
