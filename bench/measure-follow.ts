@@ -74,6 +74,8 @@ export interface FollowResult extends Restored {
   latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
   /** Time from starting the follower until its first event was visible (group join, catch-up check). */
   readyMs: number;
+  /** Events an earlier step left unapplied (it failed), applied untimed before this step. */
+  leftOver: number;
   run: RebuilderRun;
 }
 
@@ -83,9 +85,9 @@ export interface FollowBacklogResult extends Restored {
   kind: BacklogKind;
   /** Distinct workspaces the backlog touched. */
   workspaces: number;
-  /** Events between the checkpoints before the step and the end of the topic (the backlog and any left over). */
+  /** Events between the checkpoints before the backlog and the end of the topic after it. */
   events: number;
-  /** Of those, events an earlier step left unapplied (e.g. it failed): 0 when the follower starts at the end. */
+  /** Events an earlier step left unapplied (it failed), applied untimed before the backlog. */
   leftOver: number;
   /** Spawn → first commit of the follower. */
   readyMs: number;
@@ -266,7 +268,33 @@ async function restore(
   return { restoreEvents: events.length, summary: await summarizeReadModel(target.databaseUrl) };
 }
 
+/**
+ * Applies, untimed, what an earlier step left unapplied (it failed before its follower reached the end),
+ * with a follower of its own; returns how many events that was.
+ */
+async function drainLeftOver(kafka: Kafka, target: KafkaTarget, stallMs: number): Promise<number> {
+  const db = new pg.Client({ connectionString: target.databaseUrl, application_name: 'rebuild-projection bench (follow drain)' });
+  await db.connect();
+  try {
+    const from = await checkpoints(db, target.topic);
+    const end = await endOffsets(kafka, target.topic);
+    const leftOver = eventsBetween(from, end);
+    if (leftOver > 0) {
+      const follower = startFollower(target, {});
+      try {
+        await waitForEnd(db, target.topic, from, end, follower, stallMs);
+      } finally {
+        await follower.stop();
+      }
+    }
+    return leftOver;
+  } finally {
+    await db.end();
+  }
+}
+
 export async function measureFollowLatency(kafka: Kafka, target: KafkaTarget, workload: FollowWorkload, n: number, options: FollowOptions): Promise<FollowResult> {
+  const leftOver = await drainLeftOver(kafka, target, options.stallMs);
   const db = new pg.Client({ connectionString: target.databaseUrl, application_name: 'rebuild-projection bench (follow listener)' });
   await db.connect();
   await db.query(`
@@ -383,6 +411,7 @@ export async function measureFollowLatency(kafka: Kafka, target: KafkaTarget, wo
         mean: sorted.reduce((sum, v) => sum + v, 0) / Math.max(1, sorted.length),
       },
       readyMs,
+      leftOver,
       ...restored,
       run,
     };
@@ -409,6 +438,7 @@ export interface BacklogOptions {
  * that went away and back would be rightly applied as nothing).
  */
 export async function measureFollowBacklog(kafka: Kafka, target: KafkaTarget, workload: FollowWorkload, n: number, options: BacklogOptions): Promise<FollowBacklogResult> {
+  const leftOver = await drainLeftOver(kafka, target, options.stallMs);
   const ids = spreadIds(n, options.events);
   if (options.kind === 'config') await workload.prepare(ids);
   const events = Array.from({ length: options.events }, (_, i) => {
@@ -422,7 +452,6 @@ export async function measureFollowBacklog(kafka: Kafka, target: KafkaTarget, wo
   let run: RebuilderRun | undefined;
   try {
     const from = await checkpoints(db, target.topic);
-    const leftOver = eventsBetween(from, await endOffsets(kafka, target.topic));
     await produceAll(producer, target.topic, events);
     const end = await endOffsets(kafka, target.topic);
     const before = await settledWrites(target.databaseUrl);

@@ -417,7 +417,7 @@ function backlogTable(r: BenchResults): string {
     body.push([
       label,
       f.kind,
-      `${fmt(f.events, 0)}${f.leftOver > 0 ? ` (${fmt(f.leftOver, 0)} left over by an earlier step)` : ''}`,
+      `${fmt(f.events, 0)}${f.leftOver > 0 ? ` (after ${fmt(f.leftOver, 0)} left over by an earlier step, applied untimed)` : ''}`,
       `${fmt(f.readyMs / 1000, 2)} s`,
       `${fmt(sustainedRate(f), 0)} (${fmt(f.sustainedEvents, 0)} in ${fmt(f.sustainedMs / 1000, 2)} s)`,
       fmt(f.events / (f.totalMs / 1000), 0),
@@ -536,7 +536,8 @@ export function renderMarkdown(r: BenchResults): string {
     parts.push(followTable(r.f));
     parts.push(
       `Method: ${r.f.method}. Produced for ${fmt(r.f.sent / r.f.achievedRate, 0)} s after a warm-up; the follower became ready (first event visible) ` +
-        `${fmt(r.f.readyMs / 1000, 1)} s after it was started; ${r.f.skippedInFlight} turns skipped because the workspace still had an event in flight.`,
+        `${fmt(r.f.readyMs / 1000, 1)} s after it was started; ${r.f.skippedInFlight} turns skipped because the workspace still had an event in flight` +
+        (r.f.leftOver > 0 ? `; ${r.f.leftOver} events left over by an earlier step were applied (untimed) first.` : '.'),
     );
   }
   const checks = verification(r);
