@@ -34,7 +34,7 @@ import { followArgs, type KafkaTarget } from './cli-invocation.js';
 import { FollowWorkload, spreadIds, type ConfigChange } from './follow-workload.js';
 import { summarizeReadModel, type ReadModelSummary } from './load-postgres.js';
 import { settledWrites, writesBetween, type WritesByTable } from './pg-stats.js';
-import { startRebuilder, type RebuilderRun } from './rebuilder-process.js';
+import { failureOf, startRebuilder, type RebuilderRun } from './rebuilder-process.js';
 
 const CHANNEL = 'bench_agentk_states';
 /** Messages per producer.send of a backlog (about what a batching producer puts in one request). */
@@ -195,7 +195,9 @@ function startFollower(target: KafkaTarget, options: { cpuProfDir?: string | und
   const running = startRebuilder(followArgs(target, options.metricsPort), { cpuProfDir: options.cpuProfDir });
   let stopping = false;
   const exited = running.done.then((r) => {
-    throw new Error(stopping ? 'the follower was stopped' : `the follower exited early (${r.exitCode ?? r.signal}):\n${r.stderr.slice(-4000)}`);
+    if (stopping) throw new Error('the follower was stopped');
+    // Its own last words on the first line (the report's notes keep only that line).
+    throw new Error(failureOf(r, 'the follower, before it was stopped,') ?? `the follower exited with 0 before it was stopped:\n${r.stderr.slice(-4000)}`);
   });
   exited.catch(() => undefined);
   return {
