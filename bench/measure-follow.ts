@@ -197,7 +197,7 @@ function startFollower(target: KafkaTarget, options: { cpuProfDir?: string | und
   const exited = running.done.then((r) => {
     if (stopping) throw new Error('the follower was stopped');
     // Its own last words on the first line (the report's notes keep only that line).
-    throw new Error(failureOf(r, 'the follower, before it was stopped,') ?? `the follower exited with 0 before it was stopped:\n${r.stderr.slice(-4000)}`);
+    throw new Error(failureOf(r, '--follow (before it was stopped)') ?? `the follower exited with 0 before it was stopped:\n${r.stderr.slice(-4000)}`);
   });
   exited.catch(() => undefined);
   return {
