@@ -524,7 +524,7 @@ export function renderMarkdown(r: BenchResults): string {
         `Rows written are PostgreSQL's (pg_stat_all_tables deltas, read once every backend flushed): the ratio is the larger of the live table's inserts + updates + deletes and the shadow's inserts + updates, per differing row; ` +
         `the shadow's deletes (its rows removed after the switch), the undo log and their sum are given beside it (that sum cannot be below 2: a differing row goes into the shadow, then into the live table).`,
       `- Row 5: (f5) sustained events/s of a backlog (first commit → last, from the checkpoints) against the slower of b's and c's rows/s; (f) a steady rate, produce → visible (NOTIFY at commit).`,
-      `- Row 6: (f6) the same for agent reports (actual_state, responded_to_agent_at, actual_state_updated_at, deployment_resource_version, updated_at: no generator input); "no write" is the live table's pg_stat delta over the backlog; "no generation" needs a generation counter in /metrics (rows_total "unchanged" means generated and found equal).`,
+      `- Row 6: (f6) the same for agent reports (actual_state, responded_to_agent_at, actual_state_updated_at, deployment_resource_version, updated_at: no generator input); "no write" is the live table's pg_stat delta over the backlog; "no generation" reads a generation counter in /metrics, else rows_total "unchanged" (generated and found equal).`,
       `- Row 7: ru_maxrss of the rebuilder (rss-probe.ts) in every mode, at N and at N/10 (g).`,
       `- Row 8: the CLI's wall time against Kafka Connect 4.1 + Debezium JDBC sink 3.3.1.Final upserting the same final rows from a topic.`,
     ].join('\n'),
