@@ -8,7 +8,8 @@ import type { Database } from '../sink/postgres/database.js';
 import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
 import { observeAll, type ConsumerObserver } from '../engine/consumer-observer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
-import { describeParked, REBUILD_PHASES, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
+import { SessionPoolingError } from '../sink/postgres/rebuild-lock.js';
+import { describeParked, REBUILD_PHASES, type RebuildPlan, type RebuildStream, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';
 import { BookkeepingOutdatedError, explainProblems, explainWorkspace, UnknownWorkspaceError } from '../engine/explain.js';
 import { previewShadow } from '../engine/impact/preview.js';
 import { logRetry } from '../ops/logger.js';
@@ -86,6 +87,7 @@ const OPERATIONAL_ERRORS = [
   BatchFailedError,
   RetentionGapError,
   RebuildLockLostError,
+  SessionPoolingError,
   DeadLettersBusyError,
   DeadLetterTablesMissingError,
   SchemaCatalogError,
@@ -256,6 +258,18 @@ function replayStart(args: CliArgs): ReplayStart {
   return { kind: 'checkpoints' };
 }
 
+/** What the rebuild reads: --switch lets the built rebuild's own source decide (it may catch up with Kafka). */
+function rebuildPlan(
+  args: CliArgs,
+  inputs: { sourceDb: Database; kafka: RebuildStream | undefined; handoff: boolean; file: EventFile | undefined },
+): RebuildPlan {
+  if (args.mode === 'switch') return { from: 'built', stream: inputs.kafka };
+  if (args.source === 'snapshot') return { from: 'snapshot', sourceDb: inputs.sourceDb, handoff: inputs.handoff ? inputs.kafka : undefined };
+  if (args.source === 'file') return { from: 'file', file: inputs.file };
+  if (!inputs.kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
+  return { from: 'kafka', stream: inputs.kafka };
+}
+
 async function rebuild(
   args: CliArgs,
   io: CliIo,
@@ -265,7 +279,6 @@ async function rebuild(
   decode: WorkspaceDecoder,
   metrics: Metrics | undefined,
 ): Promise<ExitCode> {
-  if (args.source === 'kafka' && !kafka && args.mode !== 'switch') throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS (or rebuild with --source snapshot)');
   if (args.follow && !kafka) throw new UsageError('--follow hands off to Kafka: pass --brokers or set KAFKA_BROKERS');
   const sourceDb = args.source === 'snapshot' && args.sourceDatabaseUrl ? await openPool(args.sourceDatabaseUrl, 'source', 2) : target;
   if (sourceDb !== target) releasers.push(() => sourceDb.end());
@@ -274,21 +287,18 @@ async function rebuild(
   const handoff =
     args.source === 'kafka' || (args.source === 'snapshot' && (args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0)));
   const file = args.sourceFile === undefined ? undefined : await readableFile(args.sourceFile);
-  const switchOnly = args.mode === 'switch';
+  const plan = rebuildPlan(args, { sourceDb, kafka, handoff, file });
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: args.mode, source: args.source });
   const progress = createProgressReporter({ statusLine: io.progress.statusLine, log: io.log, phases: REBUILD_PHASES });
   try {
     const guard = args.fingerprint !== undefined || args.maxRestarts !== undefined ? { fingerprint: args.fingerprint, maxRestarts: args.maxRestarts } : undefined;
     // Closed once the rebuild ends, before a --follow hand-off: its small batches generate on this thread.
-    const result = await withGenerator({ workers: switchOnly ? 1 : args.workers }, (generator) =>
+    // A --switch builds nothing: no workers for it.
+    const result = await withGenerator({ workers: plan.from === 'built' ? 1 : args.workers }, (generator) =>
       runRebuild({
         db: target,
-        sourceDb,
         projection: AGENTK_STATES_PROJECTION,
-        source: args.source,
-        // --switch: the rebuild's own source decides whether it reads Kafka.
-        kafka: handoff || switchOnly ? kafka : undefined,
-        file,
+        plan,
         batchSize: args.batchSize,
         agentConfigMode: args.agentConfigMode,
         decode,
@@ -299,7 +309,6 @@ async function rebuild(
           metrics?.rebuildProgress(sample);
         },
         until: args.noSwitch ? 'built' : 'switched',
-        switchOnly,
         guard,
         rollbackHistory: args.rollbackHistory,
         generator,
@@ -336,7 +345,7 @@ async function rebuild(
     await finishRun(target, runId, problems > 0 ? 'succeeded_with_dead_letters' : 'succeeded', { written, unchanged: switched.unchanged, failed: result.failed });
     const buildS = result.buildMs / 1000;
     io.report(
-      `agentk-states rebuild #${r.id} from ${r.source}${switchOnly ? ' (switched as previewed)' : result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
+      `agentk-states rebuild #${r.id} from ${r.source}${plan.from === 'built' ? ' (switched as previewed)' : result.resumed ? ' (resumed)' : ''}: ${rows + result.failed} workspaces, ` +
         `${written} written, ${switched.unchanged} unchanged, ${switched.deleted} deleted, ${result.failed} failed (dead letters), ` +
         `${switched.kept} live rows kept without a rebuilt row; ` +
         `build ${buildS.toFixed(1)} s (${buildRate(result.generated, buildS, result.resumed)}), switch ${(result.switchMs / 1000).toFixed(1)} s` +

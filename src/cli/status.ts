@@ -5,7 +5,7 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
-import { readCheckpoints } from '../sink/postgres/checkpoints.js';
+import { checkpointTopics, readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
 import { pendingMigrations, readAppliedMigrations } from '../sink/postgres/migrate.js';
 import { latestRebuilds, type Rebuild } from '../sink/postgres/rebuilds.js';
@@ -111,7 +111,7 @@ async function bookkeepingLines(db: Database, projection: string, kafkaTopics: s
   const last = rebuilds[0];
   if (last && last !== generation && last !== running) lines.push(`last rebuild: ${describeRebuild(last)}`);
 
-  const topics = kafkaTopics ?? [...new Set((await db.query<{ topic: string }>('SELECT DISTINCT topic FROM rebuild_projection.checkpoints WHERE projection = $1', [projection])).rows.map((r) => r.topic))];
+  const topics = kafkaTopics ?? (await checkpointTopics(db, projection));
   const checkpoints = await readCheckpoints(db, projection, topics);
   if (kafkaLine) lines.push(kafkaLine);
   lines.push(checkpoints.length === 0 ? 'checkpoints: none (nothing consumed from Kafka yet)' : 'checkpoints:');

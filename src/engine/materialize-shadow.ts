@@ -3,7 +3,8 @@
  * folded state, into the shadow. Folding first and generating once is what makes a rebuild cost one generation
  * and one row write per workspace instead of one per batch its events were spread over (K updates each).
  *
- * Pipelined like the snapshot backfill: page n+1 is read and generated while page n is written.
+ * Pipelined like the snapshot backfill: page n+1 is read and generated while page n is written. Each page
+ * replaces its range of ids in the shadow, so a materialize run again after a crash starts over cleanly.
  */
 import type { Database } from '../sink/postgres/database.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
@@ -30,9 +31,14 @@ export async function materializeShadow(
       return { folds: page, projected: await projectFolds(client, page, options.agentConfigMode, new Map(), options.generator) };
     });
     await inFlight;
-    if (folds.size === 0) break;
-    afterId = Math.max(...folds.keys());
-    inFlight = withTransaction(db, (client) => writeProjectedBatch(client, sink, projected, KAFKA_SOURCE)).then((batch) => {
+    if (folds.size === 0) {
+      // Past the last live fold: whatever an earlier pass wrote there belongs to workspaces deleted since.
+      await withTransaction(db, (client) => writeProjectedBatch(client, sink, { rows: [], deadLetters: [] }, KAFKA_SOURCE, new Map(), { after: afterId, upTo: undefined }));
+      break;
+    }
+    const range = { after: afterId, upTo: Math.max(...folds.keys()) };
+    afterId = range.upTo;
+    inFlight = withTransaction(db, (client) => writeProjectedBatch(client, sink, projected, KAFKA_SOURCE, new Map(), range)).then((batch) => {
       counts.written += batch.written;
       counts.unchanged += batch.unchanged;
       counts.failed += batch.failed;

@@ -21,7 +21,9 @@
  *                      merge is computed (impact/) and the switch refused when it is not the previewed diff
  *                      or restarts more running workspaces than allowed: nothing is switched
  *
- * The live table is untouched until the switch. One rebuild at a time: a session-level advisory lock on a
+ * The live table is untouched until the switch, except on a first install (no consumer of ours has written it, and
+ * nothing waits to preview the switch): there the rows of workspaces that have no live row are inserted as they
+ * are generated, once, instead of into the shadow and again by the switch. One rebuild at a time: a session-level advisory lock on a
  * dedicated connection; losing that connection stops the rebuild before its switch (RebuildLockLostError).
  * Each rebuild consumes in its own Kafka group (rebuildGroupId), deleted once the rebuild switched or was
  * abandoned. A transient failure of a pooled connection is retried; every phase is idempotent.
@@ -37,7 +39,8 @@ import { partitionKey, readPartitionRanges } from '../sources/kafka/kafka-client
 import { FILE_SOURCE_PREFIX, type EventFile } from '../sources/file/file-source.js';
 import type { SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
 import { checkpointTopics, readCheckpoints, saveCheckpoints } from '../sink/postgres/checkpoints.js';
-import { keepsItsBackend, tryLockRebuild, unlockRebuild, withProjectionFrozen } from '../sink/postgres/projection-locks.js';
+import { withProjectionFrozen } from '../sink/postgres/projection-locks.js';
+import { withRebuildLock } from '../sink/postgres/rebuild-lock.js';
 import {
   adoptRebuild,
   discardShadow,
@@ -49,9 +52,9 @@ import {
   type RebuildSource,
 } from '../sink/postgres/rebuilds.js';
 import { dropShadowRows, pruneShadowRange, shadowAgentkStates } from '../sink/postgres/shadow-agentk-states.js';
-import { adoptShadowBookkeeping, lockLiveAgainstWrites, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
+import { adoptShadowBookkeeping, LiveRowsChangedError, lockLiveAgainstWrites, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
-import { listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
+import { countLiveFolds, listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
 import { snapshotFold, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { runFileReplay } from './file-replayer.js';
 import type { Generator } from './generation/generator.js';
@@ -75,16 +78,41 @@ export interface RebuildProgress {
   step?: string;
 }
 
+/** The topics a rebuild consumes, and the group its own consumer group is named after. */
+export interface RebuildStream {
+  kafka: Kafka;
+  topics: string[];
+  groupId: string;
+}
+
+/** Where a rebuild's shadow is built from. */
+export type SourcePlan =
+  | { from: 'kafka'; stream: RebuildStream }
+  /** `file` is undefined only when switching a built rebuild (nothing is read from it then). */
+  | { from: 'file'; file: EventFile | undefined }
+  /** One snapshot of `workspaces` read from `sourceDb`; `handoff`: then the stream from the offsets of before it. */
+  | { from: 'snapshot'; sourceDb: Database; handoff: RebuildStream | undefined };
+
+/**
+ * What a run does: build (or resume) a shadow from a source, or (`built`, --switch) switch the unfinished
+ * rebuild whose shadow is built, whose own source decides; `stream` lets it catch up with Kafka first.
+ */
+export type RebuildPlan = SourcePlan | { from: 'built'; stream: RebuildStream | undefined };
+
+/** The file topic (`file:<name>`) a file rebuild records, null for the other sources. */
+function fileTopic(plan: SourcePlan): string | null {
+  return plan.from === 'file' ? (plan.file?.topic ?? null) : null;
+}
+
+/** The stream a source catches up with before its switch, if any. */
+function streamOf(plan: SourcePlan): RebuildStream | undefined {
+  return plan.from === 'kafka' ? plan.stream : plan.from === 'snapshot' ? plan.handoff : undefined;
+}
+
 export interface RebuildOptions {
   db: Database;
-  /** Where the snapshot is read (GitLab's database or a replica). */
-  sourceDb: Database;
   projection: string;
-  source: RebuildSource;
-  /** Kafka, for a Kafka rebuild and for a snapshot handed off to the stream. */
-  kafka: { kafka: Kafka; topics: string[]; groupId: string } | undefined;
-  /** The file of a file rebuild (`source: 'file'`). */
-  file?: EventFile | undefined;
+  plan: RebuildPlan;
   batchSize: number;
   agentConfigMode: AgentConfigMode;
   /** The Kafka decoder (--schemas); default: the package's catalog. */
@@ -94,11 +122,6 @@ export interface RebuildOptions {
   onProgress?: (progress: RebuildProgress) => void;
   /** `'built'` (--no-switch): stop once the shadow is built and caught up, keeping it. Default `'switched'`. */
   until?: 'built' | 'switched';
-  /**
-   * --switch: switch the unfinished rebuild whose shadow is built, without building it again (it still
-   * catches up with a live consumer first). Its own source decides; `source` is ignored.
-   */
-  switchOnly?: boolean;
   /** Checked inside the switch transaction; refusing leaves the shadow for --preview. */
   guard?: SwitchGuard;
   /** Switches whose undo logs are kept after this one (--rollback-history). Default 3. */
@@ -159,78 +182,66 @@ export class RebuildLockLostError extends Error {
  */
 const UNLOCKED_CATCH_UP_ROUNDS = 2;
 
-const SESSION_POOLING_REFUSAL =
-  'the target database connection does not keep one PostgreSQL session across statements (PgBouncer in transaction pooling mode?): ' +
-  'a rebuild holds a session advisory lock for its whole run; pass a --database-url that connects directly to PostgreSQL or through a session-pooled PgBouncer';
+/** The options once the plan is resolved: the source, and whether this run only switches a built shadow. */
+interface ResolvedOptions extends Omit<RebuildOptions, 'plan'> {
+  plan: SourcePlan;
+  /** --switch: switch the built shadow without building it again (it still catches up first). */
+  switchOnly: boolean;
+  /** The stream the shadow catches up with before its switch (streamOf(plan)). */
+  stream: RebuildStream | undefined;
+}
 
 export async function runRebuild(requested: RebuildOptions): Promise<RebuildResult> {
-  let options = requested;
-  if (options.switchOnly) {
-    // Its own source and Kafka needs: a snapshot rebuild reads Kafka only when it was handed off to it.
-    const built = await requireBuiltShadow(options.db, options.projection, 'switch');
-    const needsKafka = built.source === 'kafka' || built.start_offsets !== null;
-    if (needsKafka && !options.kafka) {
-      throw new RebuildRefusedError(`rebuild #${built.id} catches up with Kafka before its switch: pass --brokers or set KAFKA_BROKERS`);
-    }
-    options = { ...options, source: built.source, kafka: needsKafka ? options.kafka : undefined };
-  }
-  const { db, projection } = options;
+  const { db, projection } = requested;
+  const plan = requested.plan.from === 'built' ? await builtPlan(db, projection, requested.plan.stream) : requested.plan;
+  const options: ResolvedOptions = { ...requested, plan, switchOnly: requested.plan.from === 'built', stream: streamOf(plan) };
   let compacted = new Set<string>();
-  if (options.source === 'kafka') {
-    if (!options.kafka) throw new RebuildRefusedError('a Kafka rebuild needs brokers: pass --brokers or set KAFKA_BROKERS');
-    const admin = options.kafka.kafka.admin();
+  if (plan.from === 'kafka') {
+    const admin = plan.stream.kafka.admin();
     await admin.connect();
     try {
-      compacted = await assertFullHistory(admin, options.kafka.topics);
+      compacted = await assertFullHistory(admin, plan.stream.topics);
     } finally {
       await admin.disconnect();
     }
   }
-  const lockClient = await db.connect();
-  // The session holding the rebuild lock: its loss (pg_terminate_backend, network) is reported here and stops
-  // the rebuild through `lost`; unheard, a checked-out client's 'error' would crash the process.
-  let lockLost: Error | undefined;
-  const lost = new AbortController();
-  const onLockError = (error: Error): void => {
-    lockLost ??= error;
-    lost.abort();
-  };
-  lockClient.on('error', onLockError);
-  try {
-    // One embedded session is never behind a pooler (and cannot hold a transaction beside another lease's).
-    const session = db.singleSession ? undefined : await withClient(db, (other) => keepsItsBackend(lockClient, other));
-    if (session && !session.stable) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
-    const lock = await tryLockRebuild(lockClient, projection);
-    if (session && lock.backendPid !== session.backendPid) throw new RebuildRefusedError(SESSION_POOLING_REFUSAL);
-    if (!lock.locked) {
-      const holder = await findUnfinishedRebuild(db, projection);
-      throw new RebuildRefusedError(
-        holder
-          ? `a rebuild of ${projection} is already running: rebuild #${holder.id} on host ${holder.host}, pid ${holder.pid}, started ${holder.started_at.toISOString()}`
-          : `a rebuild of ${projection} is already running (it holds the advisory lock but has not registered yet)`,
-      );
-    }
+  const outcome = await withRebuildLock(db, projection, async (lock) => {
     try {
-      return await rebuildHoldingLock({ ...options, signal: AbortSignal.any([options.signal, lost.signal]) }, lockClient, compacted);
+      return await rebuildHoldingLock({ ...options, signal: AbortSignal.any([options.signal, lock.lost]) }, lock.client, compacted);
     } catch (error) {
-      if (lockLost) {
+      const lostBecause = lock.lostBecause();
+      if (lostBecause) {
         throw new RebuildLockLostError(
-          `lost the rebuild lock (its database session ended: ${lockLost.message}); the rebuild stopped before its switch and the live table is untouched; run the same command again to resume it`,
+          `lost the rebuild lock (its database session ended: ${lostBecause.message}); the rebuild stopped before its switch and the live table is untouched; run the same command again to resume it`,
           { cause: error },
         );
       }
       throw error;
-    } finally {
-      // A lost session released its lock with it.
-      if (!lockLost) await unlockRebuild(lockClient, projection);
     }
-  } finally {
-    lockClient.off('error', onLockError);
-    lockClient.release(lockLost);
-  }
+  });
+  if (outcome.held) return outcome.value;
+  const holder = await findUnfinishedRebuild(db, projection);
+  throw new RebuildRefusedError(
+    holder
+      ? `a rebuild of ${projection} is already running: rebuild #${holder.id} on host ${holder.host}, pid ${holder.pid}, started ${holder.started_at.toISOString()}`
+      : `a rebuild of ${projection} is already running (it holds the advisory lock but has not registered yet)`,
+  );
 }
 
-async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, compacted: ReadonlySet<string>): Promise<RebuildResult> {
+/**
+ * --switch: the built rebuild's own source; it needs the stream when it was built from Kafka or handed off to it
+ * (a snapshot's source database is not read again).
+ */
+async function builtPlan(db: Database, projection: string, stream: RebuildStream | undefined): Promise<SourcePlan> {
+  const built = await requireBuiltShadow(db, projection, 'switch');
+  const needsStream = built.source === 'kafka' || built.start_offsets !== null;
+  if (needsStream && !stream) throw new RebuildRefusedError(`rebuild #${built.id} catches up with Kafka before its switch: pass --brokers or set KAFKA_BROKERS`);
+  if (built.source === 'kafka') return { from: 'kafka', stream: stream! };
+  if (built.source === 'file') return { from: 'file', file: undefined };
+  return { from: 'snapshot', sourceDb: db, handoff: needsStream ? stream : undefined };
+}
+
+async function rebuildHoldingLock(options: ResolvedOptions, lockClient: Session, compacted: ReadonlySet<string>): Promise<RebuildResult> {
   const { db, projection } = options;
   const started = performance.now();
   let rebuild = await findUnfinishedRebuild(db, projection);
@@ -238,11 +249,11 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
   if (options.switchOnly) {
     // Read again under the lock: the rebuild peeked at before may have been resumed and finished since.
     const built = await requireBuiltShadow(db, projection, 'switch');
-    if (built.source !== options.source) throw new RebuildRefusedError(`rebuild #${built.id} changed while --switch waited for it: run --preview again`);
+    if (built.source !== options.plan.from) throw new RebuildRefusedError(`rebuild #${built.id} changed while --switch waited for it: run --preview again`);
     options.log.info(`switching rebuild #${built.id} (${built.source}, built ${built.built_at!.toISOString()})`, { rebuildId: built.id });
     rebuild = await adoptRebuild(db, built.id);
     resumed = true;
-  } else if (rebuild && rebuild.source === options.source && rebuild.source_file === (options.file?.topic ?? null)) {
+  } else if (rebuild && rebuild.source === options.plan.from && rebuild.source_file === fileTopic(options.plan)) {
     options.log.info(`resuming rebuild #${rebuild.id} (${rebuild.source_file ?? rebuild.source}, started ${rebuild.started_at.toISOString()} by pid ${rebuild.pid} on ${rebuild.host})`, {
       rebuildId: rebuild.id,
     });
@@ -250,43 +261,44 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     resumed = true;
   } else {
     if (rebuild) {
-      options.log.warn(`abandoning unfinished rebuild #${rebuild.id} from ${rebuild.source_file ?? rebuild.source}: this one reads ${options.file?.topic ?? options.source}`, { rebuildId: rebuild.id });
-      const stale = rebuild;
-      await withTransaction(db, async (client) => {
-        await discardShadow(client, stale);
-        await updateRebuild(client, stale.id, { phase: 'abandoned' });
-      });
-      await deleteRebuildGroup(options, stale);
+      options.log.warn(`abandoning unfinished rebuild #${rebuild.id} from ${rebuild.source_file ?? rebuild.source}: this one reads ${fileTopic(options.plan) ?? options.plan.from}`, { rebuildId: rebuild.id });
+      await abandonRebuild(options, rebuild);
     }
-    rebuild = await startRebuild(db, projection, options.source, options.file?.topic ?? null);
+    rebuild = await startRebuild(db, projection, options.plan.from, fileTopic(options.plan));
   }
   const current = rebuild;
   const log = options.log.child({ rebuildId: current.id });
-  const sink = shadowAgentkStates(current.id);
   // Every phase resumes from what has committed, so a transient failure (a pooled connection lost) is retried.
   const retrying = <T>(step: string, work: () => Promise<T>): Promise<T> =>
     retryTransient(work, {
       signal: options.signal,
       onRetry: logRetry(log, `rebuild #${current.id}: ${step}`),
     });
+  // A first install (no consumer of ours has written the live table) that switches as soon as it is built writes
+  // the rows of workspaces without a live row straight into it, once (shadow-agentk-states.ts).
+  // Not from a compacted topic: its switch may be refused (parked updates), which must leave the table as it was.
+  const firstInstall =
+    !options.switchOnly && options.until !== 'built' && !options.guard && compacted.size === 0 && (await retrying('build', () => checkpointTopics(db, projection))).length === 0;
+  const sink = shadowAgentkStates(current.id, firstInstall ? { liveProjection: projection } : undefined);
   let failed = 0;
   let generated = 0;
 
+  const { plan } = options;
   if (!options.switchOnly) {
     // Not switchable (--switch, --preview) until built again: a run killed halfway leaves a mixed shadow.
     await retrying('build', () => updateRebuild(db, current.id, { builtAt: null }));
-    if (options.source === 'snapshot') {
+    if (plan.from === 'snapshot') {
       // A rebuild interrupted while catching up has a complete snapshot; re-reading it would overwrite folded
       // states the catch-up already advanced past the checkpoints.
       if (current.phase === 'building') {
-        const built = await retrying('snapshot', () => buildFromSnapshot(options, sink));
+        const built = await retrying('snapshot', () => buildFromSnapshot(options, plan.sourceDb, sink));
         failed += built.failed;
         generated = built.generated;
       }
-      if (options.kafka) failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
+      if (options.stream) failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
     } else {
       // A topic's or a file's history: folded first, then each workspace generated once.
-      failed += await retrying('build', () => (options.source === 'file' ? buildFromFile(options, current, sink) : catchUpShadow(options, current, sink, 'building')));
+      failed += await retrying('build', () => (plan.from === 'file' ? buildFromFile(options, plan.file!, current, sink) : catchUpShadow(options, current, sink, 'building')));
       const built = await retrying('materialize', () => materialize(options, current, sink));
       failed += built.failed;
       generated = built.generated;
@@ -296,8 +308,8 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
   const buildMs = performance.now() - started;
 
   const switchStarted = performance.now();
-  if (options.kafka) {
-    const { topics } = options.kafka;
+  if (options.stream) {
+    const { topics } = options.stream;
     for (let round = 1; round <= UNLOCKED_CATCH_UP_ROUNDS; round++) {
       const behind = await retrying('catch-up', () => shadowBehindLive(db, projection, current, topics));
       if (behind.length === 0) break;
@@ -314,7 +326,7 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
   // The switch reports its steps, so that a long merge (or a catch-up under the lock) shows where it is.
   const steps = [
     ...(options.guard ? [SWITCH_STEPS.impact] : []),
-    ...(options.kafka ? [SWITCH_STEPS.catchUp] : []),
+    ...(options.stream ? [SWITCH_STEPS.catchUp] : []),
     ...(options.guard ? [SWITCH_STEPS.lockedImpact] : []),
     SWITCH_STEPS.merge,
   ];
@@ -327,11 +339,11 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     await retrying('impact', () => withClient(db, (client) => computeImpact(client, current, { cache: impactCache })));
   }
   // Retried as a whole when transient (e.g. GitLab deleting a workspace between the switch's check and insert).
-  const { counts, parked, impact } = await retrying('switch', () => withProjectionFrozen(lockClient, projection, async () => {
-    if (options.kafka) {
+  const switching = retrying('switch', () => withProjectionFrozen(lockClient, projection, async () => {
+    if (options.stream) {
       step(SWITCH_STEPS.catchUp);
       // The live consumer now waits for this transaction: what it applied is final, and one round reaches it.
-      const { topics } = options.kafka;
+      const { topics } = options.stream;
       if ((await shadowBehindLive(lockClient, projection, current, topics)).length > 0) {
         // Counted as a step of the switch, not as a phase of its own.
         failed += await catchUpShadow({ ...options, onProgress: undefined }, current, sink, 'catching_up');
@@ -340,11 +352,11 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
       }
     }
     interruptIfAborted(options.signal, current);
-    if (options.source === 'file') await refuseDroppingLiveTopics(lockClient, projection, current);
+    if (options.plan.from === 'file') await refuseDroppingLiveTopics(lockClient, projection, current);
     const unapplied = await listUnappliedParked(lockClient, current.shadow_projection);
     // On a compacted topic, a parked workspace means compaction removed the create its updates need: the
     // topic does not carry full rows, and a switch would keep those workspaces' stale rows. Refuse it.
-    if (unapplied.workspaces > 0 && options.source === 'kafka' && compacted.size > 0) {
+    if (unapplied.workspaces > 0 && options.plan.from === 'kafka' && compacted.size > 0) {
       throw new RebuildRefusedError(
         `cannot rebuild from the compacted topic ${[...compacted].join(', ')}: ${describeParked(unapplied)}. ` +
           `Compaction removed their creates, so the topic's events are not full rows. Nothing was switched. Rebuild with --source snapshot`,
@@ -363,11 +375,17 @@ async function rebuildHoldingLock(options: RebuildOptions, lockClient: Session, 
     // The switch reads the shadow's folded states (which workspaces were deleted): adopt them after it.
     const switched = await switchShadowIntoLive(lockClient, current.shadow_projection, current.id, options.rollbackHistory);
     // A file's folded states and checkpoints (the dump's topics, or the file's own) are the live ones from now on.
-    if (options.kafka || options.source === 'file') await adoptShadowBookkeeping(lockClient, projection, current.shadow_projection);
+    if (options.stream || options.plan.from === 'file') await adoptShadowBookkeeping(lockClient, projection, current.shadow_projection);
     await dropShadowRows(lockClient, current.id);
     await updateRebuild(lockClient, current.id, { phase: 'switched', switched });
     return { counts: switched, parked: unapplied, impact };
   }));
+  const { counts, parked, impact } = await switching.catch(async (error: unknown) => {
+    if (!(error instanceof LiveRowsChangedError)) throw error;
+    // The shadow no longer holds what those rows should be: the next run starts a new rebuild.
+    await retrying('switch', () => abandonRebuild(options, current));
+    throw new RebuildRefusedError(error.message, { cause: error });
+  });
   await deleteRebuildGroup(options, current);
   const switchMs = performance.now() - switchStarted;
   return { outcome: 'switched', rebuild: { ...current, phase: 'switched' }, resumed, switched: counts, failed, parked, buildMs, generated, switchMs, impact };
@@ -449,10 +467,10 @@ export function describeParked(parked: UnappliedParked): string {
  * A switched or abandoned rebuild's consumer group would linger in Kafka with a stale lag. Its positions live
  * in PostgreSQL, so failing to delete it only leaves that behind: said, not fatal.
  */
-async function deleteRebuildGroup(options: RebuildOptions, rebuild: Rebuild): Promise<void> {
-  if (!options.kafka) return;
-  const groupId = rebuildGroupId(options.kafka.groupId, rebuild);
-  const admin = options.kafka.kafka.admin();
+async function deleteRebuildGroup(options: ResolvedOptions, rebuild: Rebuild): Promise<void> {
+  if (!options.stream) return;
+  const groupId = rebuildGroupId(options.stream.groupId, rebuild);
+  const admin = options.stream.kafka.admin();
   try {
     await admin.connect();
     await admin.deleteGroups([groupId]);
@@ -470,18 +488,23 @@ async function deleteRebuildGroup(options: RebuildOptions, rebuild: Rebuild): Pr
   }
 }
 
+/** Drops an unfinished rebuild's shadow and bookkeeping and marks it abandoned. */
+async function abandonRebuild(options: ResolvedOptions, rebuild: Rebuild): Promise<void> {
+  await withTransaction(options.db, async (client) => {
+    await discardShadow(client, rebuild);
+    await updateRebuild(client, rebuild.id, { phase: 'abandoned' });
+  });
+  await deleteRebuildGroup(options, rebuild);
+}
+
 function interruptIfAborted(signal: AbortSignal, rebuild: Rebuild): void {
   if (signal.aborted) {
     throw new RebuildInterruptedError(`rebuild #${rebuild.id} interrupted before its switch; run the same command again to resume it`);
   }
 }
 
-async function materialize(options: RebuildOptions, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<Built> {
-  const { rows } = await options.db.query<{ n: string }>(
-    'SELECT count(*)::text AS n FROM rebuild_projection.workspace_states WHERE projection = $1 AND NOT deleted',
-    [rebuild.shadow_projection],
-  );
-  const total = Number(rows[0]?.n ?? 0);
+async function materialize(options: ResolvedOptions, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<Built> {
+  const total = await countLiveFolds(options.db, rebuild.shadow_projection);
   options.onProgress?.({ phase: 'materializing', done: 0, total });
   const counts = await materializeShadow(options.db, rebuild.shadow_projection, sink, {
     batchSize: options.batchSize,
@@ -503,12 +526,12 @@ async function shadowBehindLive(client: Session, projection: string, rebuild: Re
 
 /** Consumes into the shadow from its checkpoints up to the end offsets of now. Returns the dead-lettered count. */
 async function catchUpShadow(
-  options: RebuildOptions,
+  options: ResolvedOptions,
   rebuild: Rebuild,
   sink: ReturnType<typeof shadowAgentkStates>,
   phase: 'building' | 'catching_up',
 ): Promise<number> {
-  const kafka = options.kafka!;
+  const kafka = options.stream!;
   await updateRebuild(options.db, rebuild.id, { phase });
   const total = await remainingEvents(options, rebuild);
   options.onProgress?.({ phase, done: 0, total });
@@ -539,13 +562,13 @@ async function catchUpShadow(
 }
 
 /** Folds the file into the shadow from the shadow's checkpoints (a resumed build skips what it applied). Returns the dead-lettered count. */
-async function buildFromFile(options: RebuildOptions, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<number> {
+async function buildFromFile(options: ResolvedOptions, file: EventFile, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<number> {
   await updateRebuild(options.db, rebuild.id, { phase: 'building' });
   options.onProgress?.({ phase: 'building', done: 0, total: undefined });
   const totals = await runFileReplay({
     db: options.db,
     projection: rebuild.shadow_projection,
-    file: options.file!,
+    file,
     start: 'checkpoints',
     agentConfigMode: options.agentConfigMode,
     sink,
@@ -563,8 +586,8 @@ async function buildFromFile(options: RebuildOptions, rebuild: Rebuild, sink: Re
 }
 
 /** Events between the shadow's checkpoints (or the log start) and the end offsets: the progress total. */
-async function remainingEvents(options: RebuildOptions, rebuild: Rebuild): Promise<number> {
-  const kafka = options.kafka!;
+async function remainingEvents(options: ResolvedOptions, rebuild: Rebuild): Promise<number> {
+  const kafka = options.stream!;
   const admin = kafka.kafka.admin();
   await admin.connect();
   try {
@@ -584,19 +607,19 @@ async function remainingEvents(options: RebuildOptions, rebuild: Rebuild): Promi
  * states at version 0, so every event from those offsets on applies over them (an event the snapshot already
  * reflects is re-applied, harmlessly, before the later ones). Nothing that happened during the snapshot is lost.
  *
- * Resumed, it reads the whole of a new snapshot again: rows generated before that are unchanged cost no write
- * (the shadow upsert compares), changed ones are rewritten, and rows of workspaces gone or failing now are
- * pruned, so the shadow equals a fresh snapshot's whatever `updated_at` says.
+ * Resumed, it reads the whole of a new snapshot again: each batch replaces what the shadow held for its range of
+ * ids (the sink's range write), and what lies past the last workspace is pruned, so the shadow equals a fresh
+ * snapshot's whatever `updated_at` says.
  */
-async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeof shadowAgentkStates>): Promise<Built> {
+async function buildFromSnapshot(options: ResolvedOptions, sourceDb: Database, sink: ReturnType<typeof shadowAgentkStates>): Promise<Built> {
   const { db } = options;
   // Read afresh: a retried attempt must see the start offsets an earlier attempt recorded.
   const rebuild = (await findUnfinishedRebuild(db, options.projection))!;
-  if (options.kafka && rebuild.start_offsets === null) {
-    const admin = options.kafka.kafka.admin();
+  if (options.stream && rebuild.start_offsets === null) {
+    const admin = options.stream.kafka.admin();
     await admin.connect();
     try {
-      const ranges = await readPartitionRanges(admin, options.kafka.topics);
+      const ranges = await readPartitionRanges(admin, options.stream.topics);
       const startOffsets = Object.fromEntries(ranges.map((r) => [partitionKey(r.topic, r.partition), r.high]));
       await withTransaction(db, async (client) => {
         await saveCheckpoints(client, rebuild.shadow_projection, ranges.map((r) => ({ topic: r.topic, partition: r.partition, nextOffset: r.high })));
@@ -610,7 +633,7 @@ async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeo
   let afterId = 0;
   let total: number | undefined;
   let takenAt = '';
-  const summary = await runSnapshotBackfill(options.sourceDb, db, {
+  const summary = await runSnapshotBackfill(sourceDb, db, {
     batchSize: options.batchSize,
     agentConfigMode: options.agentConfigMode,
     sink,
@@ -620,13 +643,12 @@ async function buildFromSnapshot(options: RebuildOptions, sink: ReturnType<typeo
       takenAt = snapshot.takenAt.toISOString();
       await updateRebuild(db, rebuild.id, { snapshotTakenAt: snapshot.takenAt, total });
     },
-    withinBatch: async (client, records, projected) => {
-      const upto = Math.max(afterId, ...records.map((r) => r.workspaceId));
-      await pruneShadowRange(client, rebuild.id, afterId, upto, projected.rows.map((row) => row.workspaceId));
-      afterId = upto;
+    // Each batch replaced its id range in the shadow (the sink's range write).
+    withinBatch: async (client, records) => {
+      afterId = Math.max(afterId, ...records.map((r) => r.workspaceId));
       done += records.length;
       await updateRebuild(client, rebuild.id, { snapshotAfterId: afterId, done });
-      if (options.kafka) await saveFolds(client, rebuild.shadow_projection, snapshotFolds(records, takenAt));
+      if (options.stream) await saveFolds(client, rebuild.shadow_projection, snapshotFolds(records, takenAt));
     },
     onProgress: () => options.onProgress?.({ phase: 'building', done, total }),
     signal: options.signal,

@@ -9,7 +9,8 @@
  * switch left (rows a --follow consumer wrote meanwhile are overwritten, as by a single rollback).
  */
 import type { Database, Session } from '../sink/postgres/database.js';
-import { lockProjectionExclusive, tryLockRebuild, unlockRebuild } from '../sink/postgres/projection-locks.js';
+import { lockProjectionExclusive } from '../sink/postgres/projection-locks.js';
+import { withRebuildLock } from '../sink/postgres/rebuild-lock.js';
 import { latestRebuilds, markRolledBack, undoableSwitches, type Rebuild } from '../sink/postgres/rebuilds.js';
 import { rollbackSwitch } from '../sink/postgres/switch-shadow.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
@@ -25,33 +26,25 @@ export interface RollbackResult {
 }
 
 export async function rollbackRebuilds(db: Database, projection: string, options: { to?: number } = {}): Promise<RollbackResult> {
-  const lockClient = await db.connect();
-  try {
-    if (!(await tryLockRebuild(lockClient, projection)).locked) {
-      throw new RebuildRefusedError(`a rebuild of ${projection} is running: roll back after it has finished`);
-    }
-    try {
-      return await withTransaction(db, async (client) => {
-        await lockProjectionExclusive(client, projection);
-        const stack = await undoableSwitches(client, projection);
-        const count = options.to === undefined ? 1 : stack.findIndex((s) => s.rebuild.id === options.to) + 1;
-        if (stack.length === 0 || count === 0) throw new RebuildRefusedError(await whyNot(client, projection, stack, options.to));
-        const undo = stack.slice(0, count);
-        const undone: RollbackResult['undone'] = [];
-        for (const { rebuild } of undo) undone.push({ rebuild, restored: await rollbackSwitch(client, rebuild.id) });
-        await markRolledBack(client, undo.map((s) => s.rebuild.id));
-        return {
-          undone,
-          restored: undone.reduce((sum, u) => sum + u.restored, 0),
-          remaining: stack.slice(count).map((s) => s.rebuild.id),
-        };
-      });
-    } finally {
-      await unlockRebuild(lockClient, projection);
-    }
-  } finally {
-    lockClient.release();
-  }
+  const outcome = await withRebuildLock(db, projection, () =>
+    withTransaction(db, async (client) => {
+      await lockProjectionExclusive(client, projection);
+      const stack = await undoableSwitches(client, projection);
+      const count = options.to === undefined ? 1 : stack.findIndex((s) => s.rebuild.id === options.to) + 1;
+      if (stack.length === 0 || count === 0) throw new RebuildRefusedError(await whyNot(client, projection, stack, options.to));
+      const undo = stack.slice(0, count);
+      const undone: RollbackResult['undone'] = [];
+      for (const { rebuild } of undo) undone.push({ rebuild, restored: await rollbackSwitch(client, rebuild.id) });
+      await markRolledBack(client, undo.map((s) => s.rebuild.id));
+      return {
+        undone,
+        restored: undone.reduce((sum, u) => sum + u.restored, 0),
+        remaining: stack.slice(count).map((s) => s.rebuild.id),
+      };
+    }),
+  );
+  if (!outcome.held) throw new RebuildRefusedError(`a rebuild of ${projection} is running: roll back after it has finished`);
+  return outcome.value;
 }
 
 /** One line saying why nothing can be rolled back (to `to`), and what can. */

@@ -91,13 +91,17 @@ export async function runSnapshotBackfill(
     const snapshot = await WorkspaceSnapshot.open(client, options);
     await options.onSnapshotOpened?.({ takenAt: snapshot.takenAt, total: snapshot.total });
     let inFlight: Promise<void> = Promise.resolve();
+    // The snapshot is read in id order: each batch is every workspace of its id range.
+    let after = 0;
     try {
       for await (const records of snapshot.batches()) {
         if (options.signal?.aborted) break;
         const projected = await projectSnapshotBatch(records, options.generator);
+        const range = { after, upTo: Math.max(after, ...records.map((r) => r.workspaceId)) };
+        after = range.upTo;
         await inFlight;
         inFlight = withTransaction(target, async (tx) => {
-          const written = await writeProjectedBatch(tx, options.sink, projected, SNAPSHOT_SOURCE);
+          const written = await writeProjectedBatch(tx, options.sink, projected, SNAPSHOT_SOURCE, new Map(), range);
           await options.withinBatch?.(tx, records, projected);
           return written;
         }).then((batchCounts) => {

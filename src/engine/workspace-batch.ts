@@ -5,7 +5,7 @@
 import type { Session } from '../sink/postgres/database.js';
 import type { AgentkStateRow, WorkspaceFailure } from '../../projections/agentk-states/projection.js';
 import { clearDeadLetters, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
-import type { RowSink } from '../sink/postgres/row-sink.js';
+import type { IdRange, RowSink } from '../sink/postgres/row-sink.js';
 
 export const AGENTK_STATES_PROJECTION = 'agentk-states';
 
@@ -39,7 +39,8 @@ export function failureToDeadLetter(failure: WorkspaceFailure, source: string, i
 
 /**
  * Writes a projected batch inside the caller's transaction. `positions`: where each workspace's latest
- * event was read (Kafka), recorded on the letters this writes.
+ * event was read (Kafka), recorded on the letters this writes. `range`: the batch is every workspace of these
+ * ids (a page of a rebuild; see IdRange).
  */
 export async function writeProjectedBatch(
   client: Session,
@@ -47,8 +48,9 @@ export async function writeProjectedBatch(
   batch: ProjectedBatch,
   source: string,
   positions: ReadonlyMap<number, NonNullable<DeadLetter['kafka']>> = new Map(),
+  range?: IdRange,
 ): Promise<WrittenBatch> {
-  const upsert = await sink.upsert(client, batch.rows);
+  const upsert = await sink.upsert(client, batch.rows, range);
   const missing = new Set(upsert.missingWorkspaceIds);
   const deadLetters = [
     ...batch.deadLetters,

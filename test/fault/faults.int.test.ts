@@ -238,8 +238,17 @@ describe('fault suite', () => {
             WHERE r.phase = 'building' AND c.next_offset > 0 LIMIT 1`,
         )
       ).rowCount === 1;
+    // A page of rows is written: into the shadow, or (a first install) marked after its insert into the live table.
     const materializing = async () =>
-      (await db.pool.query(`SELECT 1 FROM rebuild_projection.shadow_agentk_states LIMIT 1`)).rowCount === 1;
+      (await db.pool.query(`SELECT 1 FROM rebuild_projection.shadow_agentk_states UNION ALL SELECT 1 FROM rebuild_projection.shadow_unchanged LIMIT 1`))
+        .rowCount === 1;
+    /** Every live row with its version: a row rewritten, even identically, gets a new xmin. */
+    const liveRows = async () =>
+      new Map(
+        (await db.pool.query<{ workspace_id: string; xmin: string; desired_config: unknown }>('SELECT workspace_id::text, xmin::text, desired_config FROM workspace_agentk_states')).rows.map(
+          (row) => [row.workspace_id, row],
+        ),
+      );
     /** The switch holds the projection's exclusive advisory lock in its transaction. */
     const switching = async () =>
       (
@@ -263,15 +272,20 @@ describe('fault suite', () => {
     }
 
     for (const how of ['kill', 'terminate'] as const) {
-      it(`${how === 'kill' ? 'kill -9' : 'pg_terminate_backend'} while building, materializing and switching: the live table is untouched until a rerun switches, --verify clean`, async () => {
+      it(`${how === 'kill' ? 'kill -9' : 'pg_terminate_backend'} while building, materializing and switching: no live row changes before a rerun switches, --verify clean`, async () => {
         await history(1_500);
+        // A first install (this one: no consumer has written the table) inserts the rows of workspaces that have
+        // none as it generates them; every other row waits for the switch.
+        const inserted = new Map<string, unknown>();
         for (const [phase, inPhase] of [['building', building], ['materializing', materializing], ['switching', switching]] as const) {
-          const before = (await db.pool.query('SELECT count(*)::int AS n FROM workspace_agentk_states')).rows[0].n as number;
+          const before = await liveRows();
           const outcome = await interruptWhen(inPhase, how);
           expect(outcome.interrupted, `the rebuild finished before it could be interrupted while ${phase}: exit ${outcome.code}, ${outcome.stderr}`).toBe(true);
           if (outcome.code !== 0) {
-            // Interrupted before its switch committed: nothing reached the live table.
-            expect((await db.pool.query('SELECT count(*)::int AS n FROM workspace_agentk_states')).rows[0].n, `after ${how} in ${phase}`).toBe(before);
+            // Interrupted before its switch committed: no row that existed changed; new rows are kept to compare.
+            const after = await liveRows();
+            for (const [id, row] of before) expect(after.get(id), `after ${how} in ${phase}: workspace ${id}`).toEqual(row);
+            for (const [id, row] of after) if (!before.has(id)) inserted.set(id, row.desired_config);
           }
           if (how === 'terminate' && outcome.code !== 0 && outcome.code !== null) {
             expect(fatalMessages(outcome.stderr)).toHaveLength(1);
@@ -281,6 +295,9 @@ describe('fault suite', () => {
         expectNoCrashOutput(rerun.stderr);
         expect({ code: rerun.code, stderr: rerun.stderr }).toMatchObject({ code: 0 });
         await expectVerifyClean();
+        // A row inserted before an interruption was already the finished rebuild's row.
+        const final = await liveRows();
+        for (const [id, config] of inserted) expect(final.get(id)?.desired_config, `workspace ${id}`).toEqual(config);
       }, 300_000);
     }
   });

@@ -4,9 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { WorkspaceRow } from '../../src/events/workspace-event.js';
-import { spawnCli } from '../support/cli.js';
+import { spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, readFixture, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
+import { fatalMessages } from '../support/log-lines.js';
 import { useKafkaTestContext } from '../support/kafka-context.js';
 import { asAvro, createdEvent, createTopic, produce, updatedEvent, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
@@ -23,8 +24,8 @@ const DEVFILES = [
 const N = 400;
 
 /** Workspaces of five devfiles, both desired states, and every 50th with a devfile that is not YAML (a dead letter). */
-function workspaces(): WorkspaceRow[] {
-  return Array.from({ length: N }, (_, i) =>
+function workspaces(n = N): WorkspaceRow[] {
+  return Array.from({ length: n }, (_, i) =>
     workspaceRow(i + 1, {
       processed_devfile: (i + 1) % 50 === 0 ? 'schemaVersion: 2.2.0\ncomponents: [unclosed\n' : DEVFILES[i % DEVFILES.length]!,
       desired_state: i % 3 === 0 ? 'Stopped' : 'Running',
@@ -117,5 +118,29 @@ describe('--workers N', () => {
       expect(await outcome(other)).toEqual(one);
       expect(pooled.exitAfterSummaryMs).toBeLessThan(1_500);
     });
+  });
+
+  it('SIGTERM during a rebuild with --workers 2: it stops after the batch in flight, long before --shutdown-timeout, and the next run resumes it', async () => {
+    const n = 1_200;
+    await upsertWorkspaceRows(ctx.db.pool, workspaces(n));
+    const args = ['agentk-states', '--source', 'snapshot', '--workers', '2', '--batch-size', '10', '--database-url', ctx.db.url];
+    const cli = spawnCli(args);
+    // Rows written (into the shadow, or straight into an empty live table): the build is under way.
+    await waitFor(async () => {
+      const { rows } = await ctx.db.pool.query(
+        `SELECT (SELECT count(*) FROM rebuild_projection.shadow_agentk_states) + (SELECT count(*) FROM workspace_agentk_states) AS n`,
+      );
+      return Number(rows[0].n) > 0;
+    });
+    const signalled = performance.now();
+    cli.child.kill('SIGTERM');
+    const stopped = await cli.exited;
+    expect(performance.now() - signalled).toBeLessThan(10_000);
+    expect(stopped.code, stopped.stderr).toBe(1);
+    expect(fatalMessages(stopped.stderr)).toEqual(['rebuild #1 interrupted before its switch; run the same command again to resume it']);
+    const resumed = await rebuild(ctx.db.url, '--source', 'snapshot', '--workers', '2');
+    expect(resumed.code).toBe(2);
+    expect(resumed.stdout).toMatch(new RegExp(`rebuild #1 from snapshot \\(resumed\\): ${n} workspaces`));
+    expect((await outcome(ctx.db)).rows).toHaveLength(n - n / 50);
   });
 });

@@ -22,6 +22,12 @@ import { inThreadGenerator, type GenerationJob, type Generator } from './generat
  * never left with a long tail; large enough that a message (~0.1 ms) is small against its generation.
  */
 const MAX_CHUNK_JOBS = 64;
+/**
+ * A worker's young generation, in MB (V8's default is larger). Generation's garbage dies young, so a smaller
+ * one costs no measurable CPU; measured on the bench workload (3 workers, 3,000 rows): about 50 MB of RSS per
+ * worker instead of 69.
+ */
+const YOUNG_GENERATION_MB = 8;
 /** Workspace ids named in a crash message; the rest are counted. */
 const LISTED_IDS = 10;
 
@@ -126,7 +132,7 @@ class WorkerPool implements Generator {
   }
 
   private start(name: string): Slot {
-    const worker = new Worker(this.script);
+    const worker = new Worker(this.script, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     worker.unref();
     const slot: Slot = { name, worker, chunk: undefined };
     worker.on('message', (reply: ChunkReply) => this.done(slot, reply));

@@ -7,7 +7,7 @@
 import type { Database } from '../../sink/postgres/database.js';
 import type { Rebuild } from '../../sink/postgres/rebuilds.js';
 import { partitionsLiveIsAhead } from '../../sink/postgres/shadow-live-diff.js';
-import { withClient } from '../../sink/postgres/transaction.js';
+import { withReadOnlySnapshot } from '../../sink/postgres/transaction.js';
 import { requireBuiltShadow } from '../rebuild.js';
 import { computeImpact, type ComputeImpactOptions } from './compute-impact.js';
 import type { Impact } from './impact.js';
@@ -28,16 +28,11 @@ export const PREVIEW_MAX_PATHS = 5;
 
 export async function previewShadow(db: Database, projection: string, options: ComputeImpactOptions = {}): Promise<ShadowPreview> {
   const rebuild = await requireBuiltShadow(db, projection, 'preview');
-  return withClient(db, async (client) => {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    try {
-      const impact = await computeImpact(client, rebuild, { maxPaths: PREVIEW_MAX_PATHS, ...options });
-      // Only a rebuild that reads Kafka (a Kafka one, or a snapshot handed off to it) catches up at its switch.
-      const readsKafka = rebuild.source === 'kafka' || rebuild.start_offsets !== null;
-      const liveAhead = readsKafka ? await partitionsLiveIsAhead(client, projection, rebuild.shadow_projection) : [];
-      return { rebuild, impact, liveAhead };
-    } finally {
-      await client.query('COMMIT').catch(() => undefined);
-    }
+  return withReadOnlySnapshot(db, async (client) => {
+    const impact = await computeImpact(client, rebuild, { maxPaths: PREVIEW_MAX_PATHS, ...options });
+    // Only a rebuild that reads Kafka (a Kafka one, or a snapshot handed off to it) catches up at its switch.
+    const readsKafka = rebuild.source === 'kafka' || rebuild.start_offsets !== null;
+    const liveAhead = readsKafka ? await partitionsLiveIsAhead(client, projection, rebuild.shadow_projection) : [];
+    return { rebuild, impact, liveAhead };
   });
 }

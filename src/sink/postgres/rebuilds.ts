@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Session } from './database.js';
 import { z } from 'zod';
 import { BOOKKEEPING_SCHEMA, PROJECTION_TABLES } from './migrate.js';
+import { dropShadowRows } from './shadow-agentk-states.js';
 
 const S = BOOKKEEPING_SCHEMA;
 
@@ -156,7 +157,9 @@ export async function undoableSwitches(client: Session, projection: string): Pro
 
 /** Drops what an abandoned rebuild left behind: its shadow rows and every per-projection table (PROJECTION_TABLES). */
 export async function discardShadow(client: Session, rebuild: Rebuild): Promise<void> {
-  await client.query(`DELETE FROM ${S}.shadow_agentk_states WHERE rebuild_id = $1`, [rebuild.id]);
+  await dropShadowRows(client, rebuild.id);
+  // Rows a first install inserted before its switch stay (they are the workspaces' rows); their undo entries go.
+  await client.query(`DELETE FROM ${S}.previous_agentk_states WHERE rebuild_id = $1`, [rebuild.id]);
   for (const table of PROJECTION_TABLES) {
     await client.query(`DELETE FROM ${S}.${table} WHERE projection = $1`, [rebuild.shadow_projection]);
   }

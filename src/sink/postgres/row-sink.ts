@@ -5,11 +5,23 @@ import { deleteAgentkStates, upsertAgentkStates, type UpsertResult } from './ups
 
 export type { UpsertResult };
 
+/**
+ * Workspace ids in (after, upTo] (upTo undefined: no upper bound). A batch written with a range holds every
+ * row of that range (a page of a rebuild), so the sink may replace what the range held before.
+ */
+export interface IdRange {
+  after: number;
+  upTo: number | undefined;
+}
+
 export interface RowSink {
   /** For messages: which table this is. */
   description: string;
-  /** Upserts in one round trip; rows whose workspace is missing from `workspaces` are returned, not written. */
-  upsert(client: Session, rows: readonly AgentkStateRow[]): Promise<UpsertResult>;
+  /**
+   * Upserts; rows whose workspace is missing from `workspaces` are returned, not written. With `range`, the
+   * rows are all of that range's (see IdRange).
+   */
+  upsert(client: Session, rows: readonly AgentkStateRow[], range?: IdRange): Promise<UpsertResult>;
   /** Deletes these workspaces' rows; returns how many existed. */
   delete(client: Session, workspaceIds: readonly number[]): Promise<number>;
 }

@@ -2,55 +2,199 @@
  * The shadow copy a rebuild writes while the live `workspace_agentk_states` keeps serving GitLab
  * (`rebuild_projection.shadow_agentk_states`, keyed by rebuild). Same contract as the live sink, so the
  * engine does not know which one it feeds.
+ *
+ * A page of the build (a range of ids) is compared with the live table first: a generated row equal to its
+ * live row is not copied, only marked (`shadow_unchanged`, with the live row's version), so a routine rebuild
+ * over a table that is nearly right writes about as many rows as differ. The comparison is a digest of the
+ * jsonb text on both sides (jsonb-digest.ts; PostgreSQL's `md5(desired_config::text)`); a row whose digest
+ * cannot be computed here counts as differing, never as equal. The switch checks the markers' versions.
+ *
+ * A first install (`insertNew`: no consumer has written the live table, and no preview or guard waits for the
+ * switch) writes the row of a workspace that has no live row straight into the live table, once, instead of
+ * into the shadow and again at the switch: GitLab has no older row of it to see mixed with newer ones. Such a
+ * row is marked `inserted` with its version, and its undo entry (existed = false) is recorded with it, so the
+ * switch counts it as inserted and --rollback removes it.
  */
 import type { Session } from './database.js';
+import { z } from 'zod';
 import type { AgentkStateRow } from '../../../projections/agentk-states/projection.js';
+import { jsonbDigest } from '../../../projections/agentk-states/jsonb-digest.js';
+import type { JsonValue } from '../../../projections/agentk-states/inputs.js';
+import { copyRows, postgresNow, type CopyColumn } from './copy-rows.js';
+import { lockProjectionExclusive } from './projection-locks.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
-import type { RowSink, UpsertResult } from './row-sink.js';
+import type { IdRange, RowSink, UpsertResult } from './row-sink.js';
 import { rowsAsJson } from './upsert-agentk-states.js';
 
-export function shadowAgentkStates(rebuildId: number): RowSink {
+const S = BOOKKEEPING_SCHEMA;
+
+const SHADOW_COLUMNS: readonly CopyColumn[] = [
+  { name: 'rebuild_id', type: 'bigint' },
+  { name: 'workspace_id', type: 'bigint' },
+  { name: 'project_id', type: 'bigint' },
+  { name: 'desired_config', type: 'jsonb' },
+];
+const MARKER_COLUMNS: readonly CopyColumn[] = [
+  { name: 'rebuild_id', type: 'bigint' },
+  { name: 'workspace_id', type: 'bigint' },
+  { name: 'live_version', type: 'text' },
+  { name: 'inserted', type: 'boolean' },
+];
+const LIVE_COLUMNS: readonly CopyColumn[] = [
+  { name: 'workspace_id', type: 'bigint' },
+  { name: 'project_id', type: 'bigint' },
+  { name: 'desired_config', type: 'jsonb' },
+  { name: 'created_at', type: 'timestamptz' },
+  { name: 'updated_at', type: 'timestamptz' },
+];
+const UNDO_COLUMNS: readonly CopyColumn[] = [
+  { name: 'rebuild_id', type: 'bigint' },
+  { name: 'workspace_id', type: 'bigint' },
+  { name: 'existed', type: 'boolean' },
+];
+
+/** Where a first install writes new rows directly: the live projection, whose batches its lock holds back. */
+export interface InsertNew {
+  liveProjection: string;
+}
+
+const liveRowSchema = z.object({
+  workspace_id: z.string(),
+  present: z.boolean(),
+  version: z.string().nullable(),
+  project_id: z.string().nullable(),
+  digest: z.string().nullable(),
+  ours: z.boolean(),
+});
+
+export function shadowAgentkStates(rebuildId: number, insertNew?: InsertNew): RowSink {
   return {
     description: `the shadow table of rebuild ${rebuildId}`,
-    async upsert(client: Session, rows: readonly AgentkStateRow[]): Promise<UpsertResult> {
-      if (rows.length === 0) return { written: 0, unchanged: 0, missingWorkspaceIds: [] };
-      const sorted = [...rows].sort((a, b) => a.workspaceId - b.workspaceId);
-      const { rows: result } = await client.query<{ written: string; missing: string[] }>(
-        `WITH input AS (
-           SELECT * FROM jsonb_to_recordset($2::jsonb) AS t(workspace_id bigint, project_id bigint, desired_config jsonb)
-         ), present AS (
-           SELECT input.* FROM input JOIN workspaces w ON w.id = input.workspace_id
-         ), upserted AS (
-           INSERT INTO ${BOOKKEEPING_SCHEMA}.shadow_agentk_states AS s (rebuild_id, workspace_id, project_id, desired_config)
-           SELECT $1, workspace_id, project_id, desired_config FROM present ORDER BY workspace_id
-           ON CONFLICT (rebuild_id, workspace_id) DO UPDATE
-             SET project_id = EXCLUDED.project_id, desired_config = EXCLUDED.desired_config
-             WHERE s.desired_config IS DISTINCT FROM EXCLUDED.desired_config OR s.project_id IS DISTINCT FROM EXCLUDED.project_id
-           RETURNING 1
-         )
-         SELECT (SELECT count(*) FROM upserted)::text AS written,
-                ARRAY(SELECT workspace_id::text FROM input EXCEPT SELECT workspace_id::text FROM present) AS missing`,
-        [rebuildId, rowsAsJson(sorted)],
-      );
-      const written = Number(result[0]?.written ?? 0);
-      const missingWorkspaceIds = (result[0]?.missing ?? []).map(Number);
-      return { written, unchanged: rows.length - written - missingWorkspaceIds.length, missingWorkspaceIds };
-    },
+    upsert: (client, rows, range) => (range ? replaceRange(client, rebuildId, rows, range, insertNew) : upsertRows(client, rebuildId, rows)),
     async delete(client: Session, workspaceIds: readonly number[]): Promise<number> {
       if (workspaceIds.length === 0) return 0;
-      const { rowCount } = await client.query(
-        `DELETE FROM ${BOOKKEEPING_SCHEMA}.shadow_agentk_states WHERE rebuild_id = $1 AND workspace_id = ANY($2::bigint[])`,
-        [rebuildId, [...workspaceIds]],
-      );
+      const ids = [...workspaceIds];
+      await client.query(`DELETE FROM ${S}.shadow_unchanged WHERE rebuild_id = $1 AND workspace_id = ANY($2::bigint[])`, [rebuildId, ids]);
+      const { rowCount } = await client.query(`DELETE FROM ${S}.shadow_agentk_states WHERE rebuild_id = $1 AND workspace_id = ANY($2::bigint[])`, [rebuildId, ids]);
       return rowCount ?? 0;
     },
   };
 }
 
+/** A page of the build: what the range held is replaced by these rows, copied only where they differ from live. */
+async function replaceRange(client: Session, rebuildId: number, rows: readonly AgentkStateRow[], range: IdRange, insertNew: InsertNew | undefined): Promise<UpsertResult> {
+  const live = await readLiveRows(client, rebuildId, rows.map((row) => row.workspaceId));
+  const bounds = [rebuildId, range.after, range.upTo ?? null];
+  const within = 'rebuild_id = $1 AND workspace_id > $2 AND ($3::bigint IS NULL OR workspace_id <= $3)';
+  await client.query(`DELETE FROM ${S}.shadow_unchanged WHERE ${within}`, bounds);
+  await client.query(`DELETE FROM ${S}.shadow_agentk_states WHERE ${within}`, bounds);
+  let copied: AgentkStateRow[] = [];
+  const markers: (number | string)[][] = [];
+  const fresh: AgentkStateRow[] = [];
+  const missingWorkspaceIds: number[] = [];
+  let unchanged = 0;
+  for (const row of [...rows].sort((a, b) => a.workspaceId - b.workspaceId)) {
+    const current = live.get(row.workspaceId);
+    if (!current?.present) missingWorkspaceIds.push(row.workspaceId);
+    else if (current.version === null) (insertNew ? fresh : copied).push(row);
+    else if (Number(current.project_id) === row.projectId && current.digest === digestOf(row)) {
+      // A row this rebuild inserted before (a resumed first install) is still its insert.
+      markers.push([rebuildId, row.workspaceId, current.version, current.ours ? 1 : 0]);
+      if (!current.ours) unchanged++;
+    } else copied.push(row);
+  }
+  let inserted = 0;
+  if (insertNew && fresh.length > 0) {
+    const freshMarkers = await insertFresh(client, rebuildId, fresh, insertNew);
+    if (freshMarkers) {
+      markers.push(...freshMarkers);
+      inserted = freshMarkers.length;
+    } else copied = [...copied, ...fresh].sort((a, b) => a.workspaceId - b.workspaceId);
+  }
+  await copyRows(client, `${S}.shadow_agentk_states`, SHADOW_COLUMNS, copied.map((row) => [rebuildId, row.workspaceId, row.projectId, row.desiredConfigJson]));
+  await copyRows(client, `${S}.shadow_unchanged`, MARKER_COLUMNS, markers);
+  return { written: copied.length + inserted, unchanged, missingWorkspaceIds };
+}
+
 /**
- * Makes the shadow hold exactly the rows of the workspaces with ids in (afterId, uptoId] that a snapshot pass
- * just generated (`kept`): a resumed snapshot rebuild drops what it generated before for workspaces that
- * vanished or no longer project. `uptoId` undefined: no upper bound (after the last batch).
+ * The live rows of these workspaces as a digest with their version; `present`: the workspace exists in GitLab;
+ * `ours`: this rebuild inserted the row (its undo log says the row did not exist).
+ */
+async function readLiveRows(client: Session, rebuildId: number, workspaceIds: readonly number[]): Promise<Map<number, z.output<typeof liveRowSchema>>> {
+  const { rows } = await client.query(
+    `SELECT ids.id::text AS workspace_id, w.id IS NOT NULL AS present, l.xmin::text AS version, l.project_id::text AS project_id,
+            md5(l.desired_config::text) AS digest,
+            EXISTS (SELECT 1 FROM ${S}.previous_agentk_states p WHERE p.rebuild_id = $2 AND p.workspace_id = ids.id AND NOT p.existed) AS ours
+       FROM unnest($1::bigint[]) AS ids(id)
+       LEFT JOIN workspaces w ON w.id = ids.id
+       LEFT JOIN workspace_agentk_states l ON l.workspace_id = ids.id`,
+    [[...workspaceIds], rebuildId],
+  );
+  return new Map(rows.map((raw) => liveRowSchema.parse(raw)).map((row) => [Number(row.workspace_id), row]));
+}
+
+/**
+ * Inserts rows of workspaces that had no live row, holding the live projection's lock so that no batch of ours
+ * inserts one meanwhile. Returns their markers, or undefined when another writer inserted one of them first
+ * (a unique violation, undone to the savepoint): the caller then puts them in the shadow like any other.
+ */
+async function insertFresh(client: Session, rebuildId: number, rows: readonly AgentkStateRow[], insertNew: InsertNew): Promise<(number | string)[][] | undefined> {
+  await lockProjectionExclusive(client, insertNew.liveProjection);
+  const now = await postgresNow(client);
+  await client.query('SAVEPOINT insert_fresh');
+  try {
+    await copyRows(client, 'workspace_agentk_states', LIVE_COLUMNS, rows.map((row) => [row.workspaceId, row.projectId, row.desiredConfigJson, now, now]));
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+    await client.query('ROLLBACK TO SAVEPOINT insert_fresh');
+    return undefined;
+  }
+  await client.query('RELEASE SAVEPOINT insert_fresh');
+  const ids = rows.map((row) => row.workspaceId);
+  await copyRows(client, `${S}.previous_agentk_states`, UNDO_COLUMNS, ids.map((id) => [rebuildId, id, 0]));
+  const { rows: versions } = await client.query<{ workspace_id: string; version: string }>(
+    'SELECT workspace_id::text, xmin::text AS version FROM workspace_agentk_states WHERE workspace_id = ANY($1::bigint[])',
+    [ids],
+  );
+  return versions.map((v) => [rebuildId, Number(v.workspace_id), v.version, 1]);
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+function digestOf(row: AgentkStateRow): string | undefined {
+  return jsonbDigest(JSON.parse(row.desiredConfigJson) as JsonValue);
+}
+
+/** Rows of a catch-up (a few workspaces): upserted over the shadow, superseding their markers. */
+async function upsertRows(client: Session, rebuildId: number, rows: readonly AgentkStateRow[]): Promise<UpsertResult> {
+  if (rows.length === 0) return { written: 0, unchanged: 0, missingWorkspaceIds: [] };
+  const sorted = [...rows].sort((a, b) => a.workspaceId - b.workspaceId);
+  await client.query(`DELETE FROM ${S}.shadow_unchanged WHERE rebuild_id = $1 AND workspace_id = ANY($2::bigint[])`, [rebuildId, sorted.map((row) => row.workspaceId)]);
+  const { rows: result } = await client.query<{ written: string; missing: string[] }>(
+    `WITH input AS (
+       SELECT * FROM jsonb_to_recordset($2::jsonb) AS t(workspace_id bigint, project_id bigint, desired_config jsonb)
+     ), present AS (
+       SELECT input.* FROM input JOIN workspaces w ON w.id = input.workspace_id
+     ), upserted AS (
+       INSERT INTO ${S}.shadow_agentk_states AS s (rebuild_id, workspace_id, project_id, desired_config)
+       SELECT $1, workspace_id, project_id, desired_config FROM present ORDER BY workspace_id
+       ON CONFLICT (rebuild_id, workspace_id) DO UPDATE
+         SET project_id = EXCLUDED.project_id, desired_config = EXCLUDED.desired_config
+         WHERE s.desired_config IS DISTINCT FROM EXCLUDED.desired_config OR s.project_id IS DISTINCT FROM EXCLUDED.project_id
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM upserted)::text AS written,
+            ARRAY(SELECT workspace_id::text FROM input EXCEPT SELECT workspace_id::text FROM present) AS missing`,
+    [rebuildId, rowsAsJson(sorted)],
+  );
+  const written = Number(result[0]?.written ?? 0);
+  const missingWorkspaceIds = (result[0]?.missing ?? []).map(Number);
+  return { written, unchanged: rows.length - written - missingWorkspaceIds.length, missingWorkspaceIds };
+}
+
+/**
+ * Drops what the shadow holds for ids in (afterId, uptoId] except `kept` (uptoId undefined: no upper bound):
+ * after a snapshot pass, the ids past its last workspace.
  */
 export async function pruneShadowRange(
   client: Session,
@@ -59,14 +203,17 @@ export async function pruneShadowRange(
   uptoId: number | undefined,
   kept: readonly number[],
 ): Promise<void> {
-  await client.query(
-    `DELETE FROM ${BOOKKEEPING_SCHEMA}.shadow_agentk_states
-      WHERE rebuild_id = $1 AND workspace_id > $2 AND ($3::bigint IS NULL OR workspace_id <= $3) AND NOT workspace_id = ANY($4::bigint[])`,
-    [rebuildId, afterId, uptoId ?? null, [...kept]],
-  );
+  for (const table of ['shadow_agentk_states', 'shadow_unchanged']) {
+    await client.query(
+      `DELETE FROM ${S}.${table}
+        WHERE rebuild_id = $1 AND workspace_id > $2 AND ($3::bigint IS NULL OR workspace_id <= $3) AND NOT workspace_id = ANY($4::bigint[])`,
+      [rebuildId, afterId, uptoId ?? null, [...kept]],
+    );
+  }
 }
 
-/** The switch has merged the shadow: its rows are no longer needed. */
+/** The switch has merged the shadow, or the rebuild was abandoned: its rows and markers are no longer needed. */
 export async function dropShadowRows(client: Session, rebuildId: number): Promise<void> {
-  await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.shadow_agentk_states WHERE rebuild_id = $1`, [rebuildId]);
+  await client.query(`DELETE FROM ${S}.shadow_unchanged WHERE rebuild_id = $1`, [rebuildId]);
+  await client.query(`DELETE FROM ${S}.shadow_agentk_states WHERE rebuild_id = $1`, [rebuildId]);
 }

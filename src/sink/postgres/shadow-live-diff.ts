@@ -3,7 +3,7 @@
  * switch's guards: the rows the switch would change, with the same predicates as `switchShadowIntoLive`
  * (update: both rows exist and differ; insert: a shadow row whose workspace exists and has no live row;
  * delete: a live row without a shadow row whose workspace the shadow saw deleted; kept: any other live row
- * without a shadow row). Read-only.
+ * without a shadow row, except those the rebuild found equal to what it generated: `shadow_unchanged`). Read-only.
  *
  * Each changed row comes summarized by PostgreSQL (digests of the row, of each object and of a Deployment's
  * pod template, and its replicas), so classifying a switch of 30,000 rows moves a few hundred bytes per row
@@ -116,6 +116,7 @@ export async function readShadowLiveWindow(
                   CASE WHEN s.desired_config IS DISTINCT FROM l.desired_config OR s.project_id IS DISTINCT FROM l.project_id THEN 'update' END
                 WHEN s.workspace_id IS NOT NULL THEN
                   CASE WHEN EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id) THEN 'insert' END
+                WHEN EXISTS (SELECT 1 FROM ${S}.shadow_unchanged u WHERE u.rebuild_id = $1 AND u.workspace_id = l.workspace_id) THEN NULL
                 WHEN EXISTS (SELECT 1 FROM ${S}.workspace_states ws WHERE ws.projection = $4 AND ws.workspace_id = l.workspace_id AND ws.deleted) THEN 'delete'
                 ELSE 'kept'
               END AS change

@@ -6,6 +6,8 @@
  * sees the old contents until COMMIT and the new ones after, never an empty, partial or mixed table. Only
  * rows that differ are written, so a rebuild that changes nothing costs almost nothing at switch time.
  *
+ * Rows the rebuild found equal to their live row are not in the shadow but marked (`shadow_unchanged`): the
+ * switch leaves them as they are, counts them unchanged, and refuses if one changed since (refuseChangedLiveRows).
  * Each row the switch changes is first copied to `previous_agentk_states` (the undo log for --rollback); the
  * undo logs of the latest K switches are kept (`rebuilds.undo_kept`), older ones deleted.
  * A live row is deleted only when the rebuild saw its workspace deleted (a tombstone in its folded states);
@@ -42,9 +44,14 @@ export async function switchShadowIntoLive(
   rebuildId: number,
   keepUndoLogsOf: number = DEFAULT_ROLLBACK_HISTORY,
 ): Promise<SwitchCounts> {
-  const { rows: shadow } = await client.query<{ n: string }>(
-    `SELECT count(*)::text AS n FROM ${S}.shadow_agentk_states s
-      WHERE s.rebuild_id = $1 AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id)`,
+  await refuseChangedLiveRows(client, rebuildId);
+  const { rows: shadow } = await client.query<{ n: string; same: string; early: string }>(
+    `SELECT (SELECT count(*) FROM ${S}.shadow_agentk_states s
+              WHERE s.rebuild_id = $1 AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id))::text AS n,
+            (SELECT count(*) FROM ${S}.shadow_unchanged u
+              WHERE u.rebuild_id = $1 AND NOT u.inserted AND EXISTS (SELECT 1 FROM workspace_agentk_states l WHERE l.workspace_id = u.workspace_id))::text AS same,
+            (SELECT count(*) FROM ${S}.shadow_unchanged u
+              WHERE u.rebuild_id = $1 AND u.inserted AND EXISTS (SELECT 1 FROM workspace_agentk_states l WHERE l.workspace_id = u.workspace_id))::text AS early`,
     [rebuildId],
   );
   await keepUndoLogs(client, rebuildId, keepUndoLogsOf);
@@ -92,13 +99,49 @@ export async function switchShadowIntoLive(
      ON CONFLICT (workspace_id) DO NOTHING`,
     [rebuildId],
   );
-  const counts = { inserted: inserted.rowCount ?? 0, updated: updated.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
+  // Rows a first install inserted before the switch count as inserted by it.
+  const counts = { inserted: (inserted.rowCount ?? 0) + Number(shadow[0]?.early ?? 0), updated: updated.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
   const { rows: kept } = await client.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM workspace_agentk_states l
-      WHERE NOT EXISTS (SELECT 1 FROM ${S}.shadow_agentk_states s WHERE s.rebuild_id = $1 AND s.workspace_id = l.workspace_id)`,
+      WHERE NOT EXISTS (SELECT 1 FROM ${S}.shadow_agentk_states s WHERE s.rebuild_id = $1 AND s.workspace_id = l.workspace_id)
+        AND NOT EXISTS (SELECT 1 FROM ${S}.shadow_unchanged u WHERE u.rebuild_id = $1 AND u.workspace_id = l.workspace_id)`,
     [rebuildId],
   );
-  return { ...counts, unchanged: Number(shadow[0]?.n ?? 0) - counts.inserted - counts.updated, kept: Number(kept[0]?.n ?? 0) };
+  const unchanged = Number(shadow[0]?.n ?? 0) - (inserted.rowCount ?? 0) - counts.updated + Number(shadow[0]?.same ?? 0);
+  return { ...counts, unchanged, kept: Number(kept[0]?.n ?? 0) };
+}
+
+/** Live rows a rebuild found equal to what it generated, then changed by someone else: the switch refuses. */
+export class LiveRowsChangedError extends Error {
+  override readonly name = 'LiveRowsChangedError';
+  readonly retriable = false;
+}
+
+/** How many changed workspaces a LiveRowsChangedError names. */
+const CHANGED_REPORT_LIMIT = 10;
+
+/**
+ * The rows the shadow marked unchanged must still be the versions it compared: otherwise the switch would keep
+ * another writer's row where the rebuild generated a different one. (Our own consumer's writes are caught up
+ * into the shadow as rows, and a workspace gone from `workspaces` takes its live row with it: neither counts.)
+ */
+async function refuseChangedLiveRows(client: Session, rebuildId: number): Promise<void> {
+  const { rows } = await client.query<{ workspace_id: string; total: number }>(
+    `SELECT u.workspace_id::text, count(*) OVER ()::int AS total
+       FROM ${S}.shadow_unchanged u
+       LEFT JOIN workspace_agentk_states l ON l.workspace_id = u.workspace_id
+      WHERE u.rebuild_id = $1 AND (l.workspace_id IS NULL OR l.xmin::text <> u.live_version)
+        AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = u.workspace_id)
+      ORDER BY u.workspace_id LIMIT $2`,
+    [rebuildId, CHANGED_REPORT_LIMIT],
+  );
+  if (rows.length === 0) return;
+  const total = rows[0]!.total;
+  throw new LiveRowsChangedError(
+    `rebuild #${rebuildId}: ${total} rows of workspace_agentk_states were changed by another writer after the rebuild found them right ` +
+      `(workspaces ${rows.map((r) => r.workspace_id).join(', ')}${total > rows.length ? ', …' : ''}); nothing was switched. ` +
+      `The rebuild was abandoned: run the same command again to start a new one, which compares with the table as it is then`,
+  );
 }
 
 /**

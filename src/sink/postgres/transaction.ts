@@ -45,3 +45,18 @@ export function withTransaction<T>(pool: Database, work: (client: Lease) => Prom
     return result;
   });
 }
+
+/**
+ * Runs `work` in one REPEATABLE READ READ ONLY transaction: every statement sees the same snapshot, and
+ * nothing can be written. Ended with COMMIT either way (there is nothing to undo).
+ */
+export function withReadOnlySnapshot<T>(pool: Database, work: (client: Lease) => Promise<T>): Promise<T> {
+  return borrow(pool, async (client, markBroken) => {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      return await work(client);
+    } finally {
+      await client.query('COMMIT').catch(markBroken);
+    }
+  });
+}

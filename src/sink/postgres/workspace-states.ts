@@ -338,3 +338,9 @@ export async function listUnappliedParked(client: Session, projection: string): 
     sample: parsed.map((r) => ({ workspaceId: Number(r.workspace_id), updates: r.updates, from: r.from_positions })),
   };
 }
+
+/** How many workspaces of a projection have a live (not deleted) folded state: a materialize's total. */
+export async function countLiveFolds(client: Session, projection: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${BOOKKEEPING_SCHEMA}.workspace_states WHERE projection = $1 AND NOT deleted`, [projection]);
+  return Number(rows[0]?.n ?? 0);
+}

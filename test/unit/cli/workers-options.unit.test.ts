@@ -1,12 +1,12 @@
-import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { coresAvailable } from '../../../src/cli/cores-available.js';
 import { parseCommandLine } from '../../../src/cli/options.js';
 
 const parse = (...argv: string[]) => parseCommandLine(argv, {});
 
 describe('the --workers option', () => {
-  it('defaults to the cores available, and is read from the flag, the environment and the config file', () => {
-    expect(parse('agentk-states').workers).toBe(availableParallelism());
+  it('defaults to the cores available (cores-available.unit.test.ts), and is read from the flag, the environment and the config file', () => {
+    expect(parse('agentk-states').workers).toBe(coresAvailable());
     expect(parse('agentk-states', '--source', 'snapshot', '--workers', '3').workers).toBe(3);
     expect(parseCommandLine(['agentk-states', '--verify'], { REBUILD_PROJECTION_WORKERS: '1' }).workers).toBe(1);
     expect(parseCommandLine(['agentk-states', '--config', 'c.yaml'], {}, () => 'workers: 4\n').workers).toBe(4);
