@@ -1,5 +1,5 @@
 /**
- * The CLI in `--follow` mode, on the result of (d): the read model and the folded states of all N
+ * The CLI in `--follow` mode, on the result of (d) and (d2) (the same rows): the read model and the folded states of all N
  * workspaces exist and the checkpoints are at the end of the topic, so `--follow` starts where a
  * long-running follower would be. The events come from follow-workload.ts; every step ends by sending
  * the events that bring the touched workspaces back to their final state, waits until the follower's
