@@ -56,9 +56,13 @@ export function snapshotBackfillArgs(databaseUrl: string): string[] {
   return ['agentk-states', '--source', 'snapshot', '--database-url', databaseUrl];
 }
 
-/** (f) Follow mode: resume from the checkpoints in PostgreSQL and keep consuming until SIGTERM. */
-export function followArgs(target: KafkaTarget): string[] {
-  return ['agentk-states', '--source', 'kafka', '--follow', ...kafkaFlags(target)];
+/**
+ * (f, f5, f6) Follow mode: resume from the checkpoints in PostgreSQL and keep consuming until SIGTERM;
+ * with a metrics port, /metrics is served on the loopback interface only.
+ */
+export function followArgs(target: KafkaTarget, metricsPort?: number): string[] {
+  const metrics = metricsPort === undefined ? [] : ['--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1'];
+  return ['agentk-states', '--source', 'kafka', '--follow', ...kafkaFlags(target), ...metrics];
 }
 
 /**

@@ -1,16 +1,21 @@
 /**
- * `npm run bench [-- options]`: the rebuilder's benchmark (issue 5). A measurement, not a test: it prints
- * a table and writes bench/results/latest.{md,json}; targets are reported, never enforced.
+ * `npm run bench [-- options]`: the rebuilder's benchmark (issues 5 and 12). A measurement, not a test: it
+ * prints a table and writes bench/results/latest.{md,json}; targets are reported, never enforced.
  *
  * Steps, in this order, in one run on one machine:
  *   load  the workload (workload.ts) into a fresh topic and a fresh GitLab-shaped database
- *   (a)   kafkajs consume + decode of the topic            measure-kafka-decode.ts
- *   (c)   generation of the N final rows, in process       measure-generate.ts (also writes (b)'s input)
- *   (b)   raw COPY of those rows                           measure-copy.ts
- *   (d)   the CLI's rebuild from Kafka                     measure-rebuild.ts
- *   (f)   the CLI in --follow mode on (d)'s result         measure-follow.ts
- *   (e)   the CLI's snapshot backfill                      measure-rebuild.ts
- *   (g)   (d) and (e) again at N/10, for peak RSS vs size  (its own topic and database)
+ *   (a)   kafkajs consume + decode of the topic                        measure-kafka-decode.ts
+ *   (c)   generation of the N final rows, in process                   measure-generate.ts (also writes (b)'s input)
+ *   (b)   raw COPY of those rows, with the rebuilder's session settings measure-copy.ts
+ *   (c/w) (c) through the engine's Generator with 1 and 2 worker threads measure-generate.ts
+ *   (d)   the CLI's rebuild from Kafka into a fresh target              measure-rebuild.ts
+ *   (d2)  the same again over (d)'s table, a share of its rows changed  measure-rebuild.ts
+ *   (f)   the CLI in --follow mode on that result: latency at a rate   measure-follow.ts
+ *   (f5)  --follow through a backlog of config-changing events         measure-follow.ts
+ *   (f6)  --follow through a backlog of events that touch no input      measure-follow.ts
+ *   (e)   the CLI's snapshot rebuild into a fresh target              measure-rebuild.ts
+ *   (e2)  the same again over (e)'s table, a share of its rows changed  measure-rebuild.ts
+ *   (g)   d, d2, f5, f6, e, e2 again at N/10, for peak RSS vs size (its own topic and database)
  *   --profile: (d) and (e) at N/10 once more under node --cpu-prof, summarized by profile.ts
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,16 +43,20 @@ import { DevfileRecorder, DevfileReplayer } from './devfile-cache.js';
 import { createBenchTopic, deleteBenchTopics, produceWorkload } from './load-kafka.js';
 import { loadGitlabDatabase, summarizeReadModel } from './load-postgres.js';
 import { COPY_TABLE, dropCopyTable, measureCopy } from './measure-copy.js';
-import { measureFollow } from './measure-follow.js';
-import { measureGenerate } from './measure-generate.js';
+import { measureFollowBacklog, measureFollowLatency } from './measure-follow.js';
+import { FollowWorkload } from './follow-workload.js';
+import { measureGenerate, measureWorkerGeneration } from './measure-generate.js';
 import { measureKafkaDecode } from './measure-kafka-decode.js';
-import { measureKafkaRebuild, measureSnapshotBackfill } from './measure-rebuild.js';
+import { measureRebuild, type MeasureOptions, type RebuildResult, type RebuildSource } from './measure-rebuild.js';
+import { totalWrites } from './pg-stats.js';
+import type { RebuilderRun } from './rebuilder-process.js';
 import { summarizeProfile } from './profile.js';
-import { renderMarkdown, renderSummary, type BenchResults, type WorkloadFacts } from './report.js';
+import { renderMarkdown, renderSummary, type BenchResults, type ModeRuns, type WorkloadFacts } from './report.js';
 import { eventCount, updateLag, type WorkloadSpec } from './workload.js';
 
-const DATABASE = 'rebuild_projection_bench';
-const SMALL_DATABASE = 'rebuild_projection_bench_small';
+const DEFAULT_DATABASE = 'rebuild_projection_bench';
+/** (c/w): the worker counts issue 12 asks for on this 2-core machine. */
+const CW_WORKERS = [1, 2] as const;
 
 const OPTIONS = {
   n: { type: 'string', help: 'workspaces (default: $BENCH_N or 100000)' },
@@ -56,15 +65,24 @@ const OPTIONS = {
   seed: { type: 'string', help: 'workload seed (default: 1)' },
   'small-n': { type: 'string', help: 'the second size for (g) (default: N/10)' },
   'kafka-mode': { type: 'string', help: '(d) as the CLI\'s default rebuild (shadow + switch: "rebuild", default) or "replay" (--from-beginning)' },
-  'follow-rate': { type: 'string', help: 'events/s produced in (f) (default: 1000)' },
+  database: { type: 'string', help: `the benchmark's database; (g) uses <name>_small (default: ${DEFAULT_DATABASE})` },
+  'differ-share': { type: 'string', help: 'share of the rows made to differ before (d2) and (e2) (default: 0.01)' },
+  'follow-rate': { type: 'string', help: 'events/s produced in (f) (default: 500)' },
   'follow-seconds': { type: 'string', help: 'measured seconds of (f) (default: 30)' },
   'follow-warmup': { type: 'string', help: 'warm-up seconds of (f) before measuring (default: 5)' },
+  'config-backlog': { type: 'string', help: 'M of (f5): config-changing events in the backlog (default: min(N, max(2000, N/5)); at most N, so that each workspace gets one)' },
+  'no-input-backlog': { type: 'string', help: 'M of (f6): events that touch no generator input (default: max(10000, N))' },
   'skip-a': { type: 'boolean', help: 'skip (a) Kafka consume + decode' },
   'skip-b': { type: 'boolean', help: 'skip (b) raw COPY' },
   'skip-c': { type: 'boolean', help: 'skip (c) generation (still run, unreported, when (b) needs its rows)' },
-  'skip-d': { type: 'boolean', help: 'skip (d) rebuild from Kafka (also skips (f), which runs on its result)' },
-  'skip-e': { type: 'boolean', help: 'skip (e) snapshot backfill' },
+  'skip-cw': { type: 'boolean', help: "skip (c/w) generation through the engine's worker pool with 1 and 2 workers" },
+  'skip-d': { type: 'boolean', help: 'skip (d) rebuild from Kafka (also skips d2, f, f5, f6, which run on its result)' },
+  'skip-d2': { type: 'boolean', help: 'skip (d2) Kafka rebuild over a table right except --differ-share' },
+  'skip-e': { type: 'boolean', help: 'skip (e) snapshot backfill (also skips e2)' },
+  'skip-e2': { type: 'boolean', help: 'skip (e2) snapshot rebuild over a table right except --differ-share' },
   'skip-f': { type: 'boolean', help: 'skip (f) follow latency' },
+  'skip-f5': { type: 'boolean', help: 'skip (f5) follow throughput, config-changing events' },
+  'skip-f6': { type: 'boolean', help: 'skip (f6) follow throughput, events that touch no generator input' },
   'skip-g': { type: 'boolean', help: 'skip (g) the runs at the second size' },
   profile: { type: 'boolean', help: 'also profile (d) and (e) at the second size with node --cpu-prof' },
   'cli-timeout': { type: 'string', help: 'seconds after which a rebuilder run is stopped and reported as timed out (default: 1800)' },
@@ -78,13 +96,20 @@ const OPTIONS = {
 function usage(): string {
   return `Usage: npm run bench -- [options]\n\n${Object.entries(OPTIONS)
     .map(([name, spec]) => `  --${name}${spec.type === 'string' ? ' N' : ''}`.padEnd(24) + spec.help)
-    .join('\n')}\n\nQuick mode for development: npm run bench -- --n 2000\n`;
+    .join('\n')}\n\nQuick mode for development: npm run bench -- --n 10000 (quicker: --n 2000 --skip-g)\n`;
 }
 
 function positiveInt(text: string | undefined, fallback: number, flag: string): number {
   if (text === undefined) return fallback;
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new Error(`--${flag} must be a positive integer, got "${text}"`);
   return Number(text);
+}
+
+function share(text: string | undefined, fallback: number, flag: string): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d*\.?\d+$/.test(text) || !(value > 0 && value <= 1)) throw new Error(`--${flag} must be a number in (0, 1], got "${text}"`);
+  return value;
 }
 
 const startedClock = Date.now();
@@ -104,9 +129,17 @@ async function main(): Promise<number> {
   const partitions = positiveInt(values.partitions, 4, 'partitions');
   const seed = positiveInt(values.seed, 1, 'seed');
   const smallN = positiveInt(values['small-n'], Math.max(1, Math.round(n / 10)), 'small-n');
-  const followRate = positiveInt(values['follow-rate'], 1000, 'follow-rate');
+  const database = values.database ?? DEFAULT_DATABASE;
+  if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`--database must be a plain lower-case identifier, got "${database}"`);
+  const smallDatabase = `${database}_small`;
+  const differShare = share(values['differ-share'], 0.01, 'differ-share');
+  const followRate = positiveInt(values['follow-rate'], 500, 'follow-rate');
   const followSeconds = positiveInt(values['follow-seconds'], 30, 'follow-seconds');
   const followWarmup = positiveInt(values['follow-warmup'], 5, 'follow-warmup');
+  const backlogs = (size: number) => ({
+    config: positiveInt(values['config-backlog'], Math.min(size, Math.max(2000, Math.round(size / 5))), 'config-backlog'),
+    noInput: positiveInt(values['no-input-backlog'], Math.max(10_000, size), 'no-input-backlog'),
+  });
   const resultsName = values['results-name'] ?? 'latest';
   if (!/^[\w.-]+$/.test(resultsName)) throw new Error(`--results-name must be a plain file name, got "${resultsName}"`);
   const cliTimeoutMs = positiveInt(values['cli-timeout'], 1800, 'cli-timeout') * 1000;
@@ -123,8 +156,8 @@ async function main(): Promise<number> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'rebuild-projection-bench-'));
   const copyFile = path.join(tmp, 'final-rows.csv');
   const devfileCache = path.join(tmp, 'devfiles.bin');
-  const url = databaseUrl(DATABASE);
-  const smallUrl = databaseUrl(SMALL_DATABASE);
+  const url = databaseUrl(database);
+  const smallUrl = databaseUrl(smallDatabase);
   const topics: string[] = [];
   let broker: Broker | undefined;
   let kafka: ReturnType<typeof benchKafka> | undefined;
@@ -138,9 +171,9 @@ async function main(): Promise<number> {
     kafka = benchKafka(broker.brokers, 'rebuild-projection-bench');
     await waitForKafka(kafka);
 
-    log(`creating database ${DATABASE} and loading ${n} workspaces …`);
-    await recreateDatabase(DATABASE);
-    if (!values.keep) cleanups.push(() => dropDatabase(DATABASE));
+    log(`creating database ${database} and loading ${n} workspaces …`);
+    await recreateDatabase(database);
+    if (!values.keep) cleanups.push(() => dropDatabase(database));
     const recorder = new DevfileRecorder(devfileCache);
     const pgLoad = await loadGitlabDatabase(url, spec, recorder);
     recorder.close();
@@ -190,6 +223,7 @@ async function main(): Promise<number> {
       workload,
       code,
       kafkaMode,
+      differShare,
       cpu: {},
       foreignActivity: [],
       notes,
@@ -247,45 +281,95 @@ async function main(): Promise<number> {
       });
       rmSync(copyFile, { force: true });
     }
-    let dSucceeded = false;
-    if (!skip('d')) {
-      dSucceeded = await step('(d)', async () => {
-        log('(d) rebuild from Kafka with the CLI …');
-        results.d = await measureKafkaRebuild(target(`bench-rebuild-${runId}`), { mode: kafkaMode, timeoutMs: cliTimeoutMs, stallMs });
-        if (results.d.error) throw new Error(results.d.error);
-        log(`  ${(results.d.run.wallMs / 1000).toFixed(2)} s, peak RSS ${((results.d.run.peakRssKb ?? 0) / 1024).toFixed(0)} MB`);
+    if (!skip('cw')) {
+      await step('(c/w)', async () => {
+        results.cWorkers = [];
+        for (const workers of CW_WORKERS) {
+          log(`(c/w) generating the final rows through the engine's generator, ${workers} worker(s) …`);
+          const measured = await replay((devfiles) => measureWorkerGeneration(spec, workers, devfiles));
+          results.cWorkers.push(measured);
+          log(`  ${(measured.elapsedMs / 1000).toFixed(2)} s`);
+        }
       });
     }
-    if (!skip('f')) {
-      if (!dSucceeded) notes.push('(f) was skipped: it runs on the result of (d), which was skipped or failed.');
-      else {
-        await step('(f)', async () => {
-          log(`(f) follow mode at ${followRate} events/s for ${followSeconds} s …`);
-          results.f = await measureFollow(kafka!, target(`bench-follow-${runId}`), spec, {
-            rate: followRate,
-            seconds: followSeconds,
-            warmupSeconds: followWarmup,
-            drainSeconds: 15,
-            cpuProfDir: process.env.BENCH_FOLLOW_CPU_PROF,
+    const runOptions = { timeoutMs: cliTimeoutMs, stallMs };
+    const rss = (run: RebuilderRun) => `peak RSS ${((run.peakRssKb ?? run.sampledHwmKb) / 1024).toFixed(0)} MB`;
+    const logRebuild = (result: RebuildResult) => {
+      const live = result.writes ? `; rows written: live ${totalWrites(result.writes.live)}, shadow ${totalWrites(result.writes.shadow)}, undo log ${totalWrites(result.writes.undo)}` : '';
+      const differing = result.differing === undefined ? '' : ` (${result.differing} rows made to differ)`;
+      log(`  ${(result.run.wallMs / 1000).toFixed(2)} s, ${rss(result.run)}${live}${differing}`);
+    };
+    /** One CLI rebuild as a step: a failed run is kept in the results (its RSS, its output) and fails the step. */
+    const rebuildStep = async (name: string, put: (result: RebuildResult) => void, source: RebuildSource, options: MeasureOptions = {}) =>
+      step(name, async () => {
+        log(`${name} ${source.from === 'kafka' ? 'rebuild from Kafka' : 'snapshot rebuild'}${options.differShare === undefined ? '' : ` over a table right except ${options.differShare * 100}% of its rows`} with the CLI …`);
+        const result = await measureRebuild(source, { ...runOptions, ...options });
+        put(result);
+        if (result.error) throw new Error(result.error);
+        logRebuild(result);
+      });
+    /**
+     * The CLI's modes at one size, in this order: (d) into a fresh target, (d2) over its result with a
+     * share of rows made to differ, the follow steps on that result ((f) latency only when `latency`), then
+     * (e) the snapshot rebuild into a fresh target and (e2) over its result.
+     */
+    const modeSteps = async (size: string, runs: ModeRuns, kafkaTarget: (group: string) => KafkaTarget, sizeN: number, sizeUrl: string, workload: FollowWorkload, latency: boolean) => {
+      const name = (step: string) => `(${size}${step})`;
+      const kafkaSource: RebuildSource = { from: 'kafka', target: kafkaTarget(`bench-rebuild-${size.replace('/', '')}${runId}`), mode: kafkaMode };
+      const snapshotSource: RebuildSource = { from: 'snapshot', databaseUrl: sizeUrl };
+      const followTarget = kafkaTarget(`bench-follow-${size.replace('/', '')}${runId}`);
+      const needsD = (step: string) => notes.push(`${name(step)} was skipped: it runs on the result of (d), which was skipped or failed.`);
+      const dRight = !skip('d') && (await rebuildStep(name('d'), (r) => (runs.d = r), kafkaSource));
+      if (!skip('d2')) {
+        if (dRight) await rebuildStep(name('d2'), (r) => (runs.d2 = r), kafkaSource, { differShare });
+        else needsD('d2');
+      }
+      if (latency && !skip('f')) {
+        if (dRight)
+          await step(name('f'), async () => {
+            log(`${name('f')} follow mode at ${followRate} events/s for ${followSeconds} s …`);
+            runs.f = await measureFollowLatency(kafka!, followTarget, workload, sizeN, {
+              rate: followRate,
+              seconds: followSeconds,
+              warmupSeconds: followWarmup,
+              drainSeconds: 15,
+              stallMs,
+              cpuProfDir: process.env.BENCH_FOLLOW_CPU_PROF,
+            });
+            log(`  p50 ${runs.f.latencyMs.p50.toFixed(1)} ms, p99 ${runs.f.latencyMs.p99.toFixed(1)} ms at ${runs.f.achievedRate.toFixed(0)} events/s, ${rss(runs.f.run)}`);
           });
-          log(`  p50 ${results.f.latencyMs.p50.toFixed(1)} ms, p99 ${results.f.latencyMs.p99.toFixed(1)} ms at ${results.f.achievedRate.toFixed(0)} events/s`);
+        else needsD('f');
+      }
+      for (const [stepName, kind, events] of [['f5', 'config', backlogs(sizeN).config], ['f6', 'no-input', backlogs(sizeN).noInput]] as const) {
+        if (skip(stepName)) continue;
+        if (!dRight) {
+          needsD(stepName);
+          continue;
+        }
+        await step(name(stepName), async () => {
+          log(`${name(stepName)} follow mode through a backlog of ${events} ${kind === 'config' ? 'config-changing events' : 'events that touch no generator input'} …`);
+          const result = await measureFollowBacklog(kafka!, followTarget, workload, sizeN, { kind, events, stallMs });
+          runs[stepName] = result;
+          log(
+            `  ${(result.sustainedEvents / (result.sustainedMs / 1000)).toFixed(0)} events/s sustained (${(result.totalMs / 1000).toFixed(2)} s from spawn); ` +
+              `live rows written ${totalWrites(result.writes.live)}; ${rss(result.run)}`,
+          );
         });
       }
-    }
-    if (!skip('e')) {
-      await step('(e)', async () => {
-        log('(e) snapshot backfill with the CLI …');
-        results.e = await measureSnapshotBackfill(url, { timeoutMs: cliTimeoutMs, stallMs });
-        if (results.e.error) throw new Error(results.e.error);
-        log(`  ${(results.e.run.wallMs / 1000).toFixed(2)} s, peak RSS ${((results.e.run.peakRssKb ?? 0) / 1024).toFixed(0)} MB`);
-      });
-    }
+      const eRight = !skip('e') && (await rebuildStep(name('e'), (r) => (runs.e = r), snapshotSource));
+      if (!skip('e2')) {
+        if (eRight) await rebuildStep(name('e2'), (r) => (runs.e2 = r), snapshotSource, { differShare });
+        else notes.push(`${name('e2')} was skipped: it runs on the result of (e), which was skipped or failed.`);
+      }
+    };
+
+    await modeSteps('', results, target, n, url, new FollowWorkload(spec, url), true);
 
     if (!skip('g') || values.profile) {
       await step('(g)', async () => {
         log(`(g) second size: N = ${smallN} …`);
-        await recreateDatabase(SMALL_DATABASE);
-        if (!values.keep) cleanups.push(() => dropDatabase(SMALL_DATABASE));
+        await recreateDatabase(smallDatabase);
+        if (!values.keep) cleanups.push(() => dropDatabase(smallDatabase));
         const smallLoad = await replay((devfiles) => loadGitlabDatabase(smallUrl, smallSpec, devfiles));
         const smallTopic = `bench-workspace-events-small-${runId}`;
         await createBenchTopic(kafka!, smallTopic, partitions);
@@ -308,26 +392,14 @@ async function main(): Promise<number> {
           },
         };
         results.small = small;
-        if (!skip('g') && !skip('d')) {
-          await step('(g/d)', async () => {
-            small.d = await measureKafkaRebuild(smallTarget(`bench-rebuild-small-${runId}`), { mode: kafkaMode, timeoutMs: cliTimeoutMs, stallMs });
-            if (small.d.error) throw new Error(small.d.error);
-            log(`  (d) ${(small.d.run.wallMs / 1000).toFixed(2)} s, peak RSS ${((small.d.run.peakRssKb ?? 0) / 1024).toFixed(0)} MB`);
-          });
-        }
-        if (!skip('g') && !skip('e')) {
-          await step('(g/e)', async () => {
-            small.e = await measureSnapshotBackfill(smallUrl, { timeoutMs: cliTimeoutMs, stallMs });
-            if (small.e.error) throw new Error(small.e.error);
-            log(`  (e) ${(small.e.run.wallMs / 1000).toFixed(2)} s, peak RSS ${((small.e.run.peakRssKb ?? 0) / 1024).toFixed(0)} MB`);
-          });
-        }
+        if (!skip('g')) await modeSteps('g/', small, smallTarget, smallN, smallUrl, new FollowWorkload(smallSpec, smallUrl), false);
         if (values.profile) {
           await step('(profile)', async () => {
             const profileDir = mkdtempSync(path.join(os.tmpdir(), 'rebuild-projection-profiles-'));
             log(`profiling (d) and (e) at N = ${smallN} (profiles kept in ${profileDir}) …`);
-            const dRun = await measureKafkaRebuild(smallTarget(`bench-profile-${runId}`), { cpuProfDir: path.join(profileDir, 'kafka'), verify: false, mode: kafkaMode, timeoutMs: cliTimeoutMs, stallMs });
-            const eRun = await measureSnapshotBackfill(smallUrl, { cpuProfDir: path.join(profileDir, 'snapshot'), verify: false, timeoutMs: cliTimeoutMs, stallMs });
+            const profiled = { verify: false, ...runOptions };
+            const dRun = await measureRebuild({ from: 'kafka', target: smallTarget(`bench-profile-${runId}`), mode: kafkaMode }, { cpuProfDir: path.join(profileDir, 'kafka'), ...profiled });
+            const eRun = await measureRebuild({ from: 'snapshot', databaseUrl: smallUrl }, { cpuProfDir: path.join(profileDir, 'snapshot'), ...profiled });
             results.profiles = [];
             if (dRun.run.cpuProfile)
               results.profiles.push({ label: `(d) rebuild from Kafka, N = ${smallN} (profiled run ${(dRun.run.wallMs / 1000).toFixed(1)} s)`, summary: summarizeProfile(dRun.run.cpuProfile) });

@@ -3,11 +3,16 @@
  * into a fresh table shaped like `workspace_agentk_states`: same columns, defaults and indexes
  * (`LIKE … INCLUDING ALL`), plus the foreign key to `workspaces` that the real table has. The table is
  * created and checkpointed before the timer starts; the COPY commits on its own (autocommit).
+ *
+ * The session has the rebuilder's own settings (OWN_SESSION_SETTINGS: lz4 TOAST compression), so that (b)
+ * is the limit of the writes the rebuilder makes; a server that refuses them is measured without, as the
+ * rebuilder then runs without (the result says which).
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { OWN_SESSION_SETTINGS, refusesSessionSettings, sessionOptions } from '../src/sink/postgres/session-settings.js';
 
 export const COPY_TABLE = 'bench_copy_agentk_states';
 
@@ -15,11 +20,26 @@ export interface CopyResult {
   elapsedMs: number;
   bytes: number;
   rows: number;
+  /** The session settings the COPY ran with (empty when the server refused OWN_SESSION_SETTINGS). */
+  sessionSettings: Readonly<Record<string, string>>;
+}
+
+async function copySession(url: string): Promise<{ client: pg.Client; settings: Readonly<Record<string, string>> }> {
+  const application_name = 'rebuild-projection bench (copy)';
+  const client = new pg.Client({ connectionString: url, application_name, options: sessionOptions() });
+  try {
+    await client.connect();
+    return { client, settings: OWN_SESSION_SETTINGS };
+  } catch (error) {
+    if (!refusesSessionSettings(error)) throw error;
+    const plain = new pg.Client({ connectionString: url, application_name });
+    await plain.connect();
+    return { client: plain, settings: {} };
+  }
 }
 
 export async function measureCopy(url: string, copyFile: string, bytes: number): Promise<CopyResult> {
-  const client = new pg.Client({ connectionString: url, application_name: 'rebuild-projection bench (copy)' });
-  await client.connect();
+  const { client, settings } = await copySession(url);
   try {
     await client.query(`DROP TABLE IF EXISTS ${COPY_TABLE}`);
     await client.query(`CREATE TABLE ${COPY_TABLE} (LIKE workspace_agentk_states INCLUDING ALL)`);
@@ -29,7 +49,7 @@ export async function measureCopy(url: string, copyFile: string, bytes: number):
     const copy = client.query(copyFrom(`COPY ${COPY_TABLE} (workspace_id, project_id, desired_config, created_at, updated_at) FROM STDIN (FORMAT csv)`));
     await pipeline(createReadStream(copyFile, { highWaterMark: 1024 * 1024 }), copy);
     const elapsedMs = performance.now() - started;
-    return { elapsedMs, bytes, rows: Number(copy.rowCount ?? 0) };
+    return { elapsedMs, bytes, rows: Number(copy.rowCount ?? 0), sessionSettings: settings };
   } finally {
     await client.end();
   }
