@@ -47,6 +47,8 @@ const CONNECT_DIR = path.join(REPO_ROOT, 'bench', 'connect');
 const CONNECT_SCRIPT = path.join(CONNECT_DIR, 'connect.sh');
 const CONNECT_CACHE = path.join(REPO_ROOT, '.cache', 'connect');
 const POLL_MS = 100;
+/** The sink's sessions' application_name (on its JDBC URL): finds its backends for their CPU. */
+const SINK_APPLICATION = 'rebuild-projection bench (connect sink)';
 /** About what one produce request carries in load-kafka.ts (batch.size 1 MB). */
 const SEND_BYTES = 1024 * 1024;
 
@@ -97,11 +99,17 @@ export interface ConnectSinkResult {
   checksumMatches: boolean;
   /** A raw COPY of the same CSV into a scratch table, in the same run (measure-copy.ts): the sink's floor. */
   copyMs: number;
+  /** Rows of the sink's result by pg_column_compression(desired_config) ('none': not compressed). */
+  toastCompression: Record<string, number>;
   /** Key + value bytes produced into the topic (untimed), and how long producing took. */
   topicBytes: number;
   produceMs: number;
-  /** CPU over the wall time: the worker's JVM, and the machine's (PostgreSQL, broker when known, all cores). */
-  cpu: CpuUsage & { jvmSeconds: number };
+  /**
+   * CPU over the wall time: the worker's JVM; the sink's own PostgreSQL sessions (its backends, found by
+   * application_name; exact, where postgresSeconds counts every database's backends, other work's too);
+   * and the machine's (all PostgreSQL, the broker when known, all cores).
+   */
+  cpu: CpuUsage & { jvmSeconds: number; sinkBackendSeconds: number };
   /** The worker's and the connector's properties as run (no secrets: the database password is masked). */
   workerConfig: Record<string, string>;
   connectorConfig: Record<string, string>;
@@ -228,7 +236,7 @@ function renderTemplate(template: string, values: Record<string, string>): { tex
 
 /** pgjdbc's URL for a postgres:// URL, with the sink's driver settings. */
 function jdbcUrl(url: URL, rewriteBatchedInserts: boolean, lz4Toast: boolean): string {
-  const params = new URLSearchParams({ reWriteBatchedInserts: String(rewriteBatchedInserts), ApplicationName: 'rebuild-projection bench (connect sink)' });
+  const params = new URLSearchParams({ reWriteBatchedInserts: String(rewriteBatchedInserts), ApplicationName: SINK_APPLICATION });
   if (lz4Toast) params.set('options', '-c default_toast_compression=lz4');
   return `jdbc:postgresql://${url.hostname}:${url.port || '5432'}${url.pathname}?${params.toString()}`;
 }
@@ -300,7 +308,7 @@ interface TimedRun {
   wallMs: number;
   startupMs: number;
   firstRowMs: number;
-  cpu: CpuUsage & { jvmSeconds: number };
+  cpu: CpuUsage & { jvmSeconds: number; sinkBackendSeconds: number };
 }
 
 /**
@@ -311,7 +319,8 @@ async function runWorkerUntil(
   workerFile: string,
   connectorFile: string,
   logFile: string,
-  target: { restPort: number; name: string; tasks: number; rows: number; timeoutMs: number; count: () => Promise<number> },
+  target: { restPort: number; name: string; tasks: number; rows: number; timeoutMs: number; count: () => Promise<number>; sinkBackendPids: () => Promise<number[]> },
+  log: (line: string) => void,
 ): Promise<TimedRun> {
   const logFd = openSync(logFile, 'w');
   const before = cpuSnapshot();
@@ -338,15 +347,19 @@ async function runWorkerUntil(
       if (startupMs === undefined && status?.tasks.length === target.tasks && status.tasks.every((task) => task.state === 'RUNNING')) startupMs = now;
       if (firstRowMs === undefined && rows > 0) firstRowMs = now;
       if (rows >= target.rows) {
+        const cpu = cpuSince(before);
         const jvmSeconds = child.pid === undefined ? undefined : processCpuSeconds(child.pid);
         if (jvmSeconds === undefined) throw new ConnectSinkError('the Connect worker\'s CPU could not be read from /proc');
+        const sinkBackendSeconds = (await target.sinkBackendPids()).reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? 0), 0);
         // Tasks RUNNING and every row in within one poll: start-up ended within that poll.
-        return { wallMs: now, startupMs: startupMs ?? now, firstRowMs: firstRowMs ?? now, cpu: { ...cpuSince(before), jvmSeconds } };
+        return { wallMs: now, startupMs: startupMs ?? now, firstRowMs: firstRowMs ?? now, cpu: { ...cpu, jvmSeconds, sinkBackendSeconds } };
       }
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, POLL_MS - (performance.now() - tick))));
     }
   } finally {
+    const stopping = performance.now();
     await stopWorker(child, exited);
+    log(`  worker stopped in ${((performance.now() - stopping) / 1000).toFixed(1)} s`);
   }
 }
 
@@ -380,6 +393,9 @@ export async function measureConnectSink(options: ConnectSinkOptions): Promise<C
   let keepWork = false;
   try {
     const count = async () => Number((await client.query<{ n: string }>('SELECT count(*)::text AS n FROM workspace_agentk_states')).rows[0]?.n ?? 0);
+    // The sink's pool keeps its sessions open while the worker runs: their backends' CPU is the sink's PostgreSQL work.
+    const sinkBackendPids = async () =>
+      (await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [SINK_APPLICATION])).rows.map((row) => row.pid);
     if ((await count()) !== 0) throw new ConnectSinkError('workspace_agentk_states is not empty: the sink must start from an empty table');
 
     log(`  producing the rows into ${topic} (${partitions} partitions, Connect JSON with schemas) …`);
@@ -422,13 +438,17 @@ export async function measureConnectSink(options: ConnectSinkOptions): Promise<C
     log(`  starting the Connect worker (tasks.max=${tasks}, batch.size=${batchSize}) …`);
     let timed: TimedRun;
     try {
-      timed = await runWorkerUntil(workerFile, connectorFile, logFile, { restPort, name, tasks, rows: produced.rows, timeoutMs, count });
+      timed = await runWorkerUntil(workerFile, connectorFile, logFile, { restPort, name, tasks, rows: produced.rows, timeoutMs, count, sinkBackendPids }, log);
     } catch (error) {
       keepWork = true;
       throw error;
     }
 
     const summary = await summarizeReadModel(options.databaseUrl);
+    // Proves what the sink's sessions really wrote with (lz4 asked on the JDBC URL; null = stored inline, uncompressed).
+    const compression = await client.query<{ method: string | null; rows: string }>(
+      'SELECT pg_column_compression(desired_config) AS method, count(*)::text AS rows FROM workspace_agentk_states GROUP BY 1 ORDER BY 1',
+    );
     await client.query('TRUNCATE workspace_agentk_states');
     await client.query('CHECKPOINT');
     const { wallMs, startupMs } = timed;
@@ -444,6 +464,7 @@ export async function measureConnectSink(options: ConnectSinkOptions): Promise<C
       expectedChecksum: expected.checksum,
       checksumMatches: summary.checksum === expected.checksum && summary.rows === expected.rows,
       copyMs: copy.elapsedMs,
+      toastCompression: Object.fromEntries(compression.rows.map((row) => [row.method ?? 'none', Number(row.rows)])),
       topicBytes: produced.bytes,
       produceMs,
       cpu: timed.cpu,
@@ -496,7 +517,8 @@ function describe(result: ConnectSinkResult): string {
     `tasks.max=${c['tasks.max']} batch.size=${c['batch.size']} url=${c['connection.url']}`,
     `  wall ${s(result.wallMs)} (${result.rowsPerSecond.toFixed(0)} rows/s) = start-up ${s(result.startupMs)} + sink ${s(result.sinkMs)} (${result.sinkRowsPerSecond.toFixed(0)} rows/s); first row at ${s(result.firstRowMs)}`,
     `  raw COPY of the same rows ${s(result.copyMs)}: wall ${(result.wallMs / result.copyMs).toFixed(2)}×, sink ${(result.sinkMs / result.copyMs).toFixed(2)}× the COPY`,
-    `  CPU: JVM ${result.cpu.jvmSeconds.toFixed(1)} s, PostgreSQL ${result.cpu.postgresSeconds.toFixed(1)} s, machine busy ${(result.cpu.machineBusy * 100).toFixed(0)}% of 2 cores`,
+    `  CPU: JVM ${result.cpu.jvmSeconds.toFixed(1)} s, the sink's PostgreSQL sessions ${result.cpu.sinkBackendSeconds.toFixed(1)} s (all PostgreSQL ${result.cpu.postgresSeconds.toFixed(1)} s), machine busy ${(result.cpu.machineBusy * 100).toFixed(0)}% of 2 cores`,
+    `  desired_config compression: ${Object.entries(result.toastCompression).map(([method, rows]) => `${method} ${rows}`).join(', ')}`,
     `  rows ${result.rows}, checksum ${result.checksum} ${result.checksumMatches ? 'equals the CSV\'s' : `DIFFERS from the CSV's ${result.expectedChecksum}`}`,
   ].join('\n');
 }
