@@ -288,7 +288,8 @@ async function deleteSinkGroup(kafka: Kafka, connectorName: string): Promise<voi
   }
 }
 
-function logTail(file: string): string {
+/** The worker log's first error line (else its last line): what a failure message shows. */
+function firstLogError(file: string): string {
   const lines = readFileSync(file, 'utf8').trim().split('\n');
   const errors = lines.filter((line) => /ERROR|Exception/.test(line));
   return (errors.at(0) ?? lines.at(-1) ?? '(empty log)').slice(0, 300);
@@ -297,7 +298,9 @@ function logTail(file: string): string {
 async function stopWorker(worker: ChildProcess, exited: Promise<unknown>): Promise<void> {
   if (worker.exitCode !== null || worker.signalCode !== null) return;
   worker.kill('SIGTERM');
-  const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 30_000)))]);
+  clearTimeout(timer); // a pending 30 s timer would keep this process alive after the last run
   if (!stopped) {
     worker.kill('SIGKILL');
     await exited;
@@ -335,7 +338,7 @@ async function runWorkerUntil(
     for (;;) {
       const tick = performance.now();
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new ConnectSinkError(`the Connect worker exited (${child.exitCode ?? child.signalCode}) before the rows were in: ${logTail(logFile)} (log: ${logFile})`);
+        throw new ConnectSinkError(`the Connect worker exited (${child.exitCode ?? child.signalCode}) before the rows were in: ${firstLogError(logFile)} (log: ${logFile})`);
       }
       if (tick - spawnedAt > target.timeoutMs) {
         throw new ConnectSinkError(`${target.rows} rows not in after ${target.timeoutMs / 1000} s (${await target.count()} are; log: ${logFile})`);
