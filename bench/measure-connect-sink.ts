@@ -553,8 +553,8 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`[connect-sink ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
   const runId = Date.now().toString(36);
   const database = `rebuild_projection_connect_${runId}`;
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'rebuild-projection-connect-rows-'));
   const broker = await ensureBroker(log);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'rebuild-projection-connect-rows-'));
   try {
     await waitForKafka(benchKafka(broker.brokers, 'rebuild-projection-bench-connect'));
     log(`creating database ${database} and loading ${n} workspaces …`);
