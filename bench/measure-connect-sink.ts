@@ -494,7 +494,7 @@ export async function measureConnectSink(options: ConnectSinkOptions): Promise<C
 
 const CLI_OPTIONS = {
   n: { type: 'string', help: 'workspaces (default: 20000)' },
-  k: { type: 'string', help: 'updates per workspace of the workload (default: 3; the final rows do not depend on it for the sink)' },
+  k: { type: 'string', help: 'updates per workspace of the workload, whose final rows are measured (default: 3)' },
   seed: { type: 'string', help: 'workload seed (default: 1)' },
   csv: { type: 'string', help: '(c)\'s COPY CSV of the same --n/--k/--seed (default: generated here with measure-generate.ts)' },
   partitions: { type: 'string', help: 'partitions of the topic (default: 4)' },
