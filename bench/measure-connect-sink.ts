@@ -501,7 +501,7 @@ const CLI_OPTIONS = {
   tasks: { type: 'string', help: 'tasks.max, or a comma list to try each (default: 4)' },
   'batch-size': { type: 'string', help: 'batch.size = max.poll.records, or a comma list (default: 500)' },
   rewrite: { type: 'string', help: 'reWriteBatchedInserts: true, false or true,false (default: true)' },
-  lz4: { type: 'string', help: 'default_toast_compression=lz4 for the sink: true, false or both (default: true)' },
+  lz4: { type: 'string', help: 'default_toast_compression=lz4 for the sink: true, false or true,false (default: true)' },
   json: { type: 'boolean', help: 'print the results as JSON on stdout' },
   help: { type: 'boolean', help: 'print this help' },
 } as const;
