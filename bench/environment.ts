@@ -250,6 +250,12 @@ function readProcStat(pid: number): ProcStat | undefined {
   }
 }
 
+/** CPU seconds (user + system) a live process has used so far (e.g. a JVM the benchmark started); undefined once it is gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  const stat = readProcStat(pid);
+  return stat === undefined ? undefined : stat.ticks / CLOCK_TICKS;
+}
+
 export function cpuSnapshot(): CpuSnapshot {
   let postgresTicks = 0;
   const stats: ProcStat[] = [];
