@@ -45,6 +45,7 @@ import { loadGitlabDatabase, summarizeReadModel } from './load-postgres.js';
 import { COPY_TABLE, dropCopyTable, measureCopy } from './measure-copy.js';
 import { measureFollowBacklog, measureFollowLatency } from './measure-follow.js';
 import { FollowWorkload } from './follow-workload.js';
+import { measureConnectSink } from './measure-connect-sink.js';
 import { measureGenerate, measureWorkerGeneration } from './measure-generate.js';
 import { measureKafkaDecode } from './measure-kafka-decode.js';
 import { measureRebuild, type MeasureOptions, type RebuildResult, type RebuildSource } from './measure-rebuild.js';
@@ -75,6 +76,7 @@ const OPTIONS = {
   'skip-a': { type: 'boolean', help: 'skip (a) Kafka consume + decode' },
   'skip-b': { type: 'boolean', help: 'skip (b) raw COPY' },
   'skip-c': { type: 'boolean', help: 'skip (c) generation (still run, unreported, when (b) needs its rows)' },
+  'skip-connect': { type: 'boolean', help: "skip (8) Kafka Connect + Debezium's JDBC sink upserting (c)'s rows (bench/connect/)" },
   'skip-cw': { type: 'boolean', help: "skip (c/w) generation through the engine's worker pool with 1 and 2 workers" },
   'skip-d': { type: 'boolean', help: 'skip (d) rebuild from Kafka (also skips d2, f, f5, f6, which run on its result)' },
   'skip-d2': { type: 'boolean', help: 'skip (d2) Kafka rebuild over a table right except --differ-share' },
@@ -276,6 +278,14 @@ async function main(): Promise<number> {
             log(`  ${(results.b.elapsedMs / 1000).toFixed(2)} s`);
             results.bSummary = await summarizeReadModel(url, COPY_TABLE);
             await dropCopyTable(url);
+          });
+        }
+        // Row 8: the same final rows through the tool a user would otherwise assemble, into the still empty table.
+        if (!skip('connect')) {
+          await step('(8)', async () => {
+            log("(8) Kafka Connect + Debezium's JDBC sink upserting the final rows …");
+            results.connect = await measureConnectSink({ brokers: broker!.brokers, databaseUrl: url, copyFile, runId, partitions, log });
+            log(`  ${(results.connect.wallMs / 1000).toFixed(2)} s`);
           });
         }
       });
