@@ -5,7 +5,9 @@
 import { access, constants } from 'node:fs/promises';
 import kafkajs, { type Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
-import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
+import { runKafkaReplay } from '../engine/kafka-replayer.js';
+import type { ReplayTotals } from '../engine/batch-loop.js';
+import { RetentionGapError, type ReplayStart } from '../sources/kafka/start-positions.js';
 import { observeAll, type ConsumerObserver } from '../engine/consumer-observer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
 import { describeParked, REBUILD_PHASES, RebuildInterruptedError, RebuildLockLostError, RebuildRefusedError, runRebuild } from '../engine/rebuild.js';

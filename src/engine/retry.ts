@@ -108,6 +108,15 @@ export function findBatchFailure(error: unknown): BatchFailedError | undefined {
   return undefined;
 }
 
+/**
+ * What a batch's failure is thrown as: a transient one, while the run is not stopping, as it is (its caller
+ * retries it, or kafkajs re-joins); anything else as a BatchFailedError (the one already in its cause chain).
+ */
+export function asBatchFailure(error: unknown, batch: { topic: string; partition: number; firstOffset: string; lastOffset: string }, signal: AbortSignal): unknown {
+  if (isTransient(error) && !signal.aborted) return error;
+  return findBatchFailure(error) ?? new BatchFailedError(batch.topic, batch.partition, batch.firstOffset, batch.lastOffset, error);
+}
+
 export interface RetryOptions {
   /** First delay; doubles each attempt up to `maxDelayMs`. */
   initialDelayMs?: number;

@@ -1,0 +1,35 @@
+/**
+ * What every source hands the engine (src/engine/batch-loop.ts): one topic partition's records in offset
+ * order, positioned (a broker's topic/partition/offset, or a file's), applied in one transaction.
+ */
+import type { WorkspaceMessage } from '../events/decode.js';
+import type { Session } from '../sink/postgres/database.js';
+
+export interface PositionedBatch {
+  topic: string;
+  partition: number;
+  /** In offset order; empty with `skipTo` (records nothing reads: transaction markers, aborted records). */
+  messages: readonly WorkspaceMessage[];
+  /**
+   * The partition holds nothing to apply from `from` up to `to` (exclusive): the checkpoint moves to `to`
+   * if it lies in between (kafkajs does not hand such batches to eachBatch, and a transactional topic ends
+   * with one, so without this its checkpoint would stay one below the high watermark).
+   */
+  skipTo?: { from: string; to: string };
+  /** Runs first inside the batch's transaction (a file's gap check and rewind). */
+  prelude?: (client: Session) => Promise<void>;
+  /** Where the batch comes from, for the retry log lines (the file's path). */
+  label?: string;
+  /** Called at each transient retry (a Kafka batch heartbeats, keeping its group membership). */
+  onRetry?: () => void;
+  /** Caps the backoff (a Kafka batch: well under the session timeout). */
+  maxRetryDelayMs?: number;
+}
+
+/** What the engine answers for a batch: the partition's checkpoint after it (undefined: not moved). */
+export interface BatchOutcome {
+  nextOffset: string | undefined;
+}
+
+/** The engine, as a source sees it. */
+export type ApplyBatch = (batch: PositionedBatch) => Promise<BatchOutcome>;
