@@ -62,18 +62,18 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
     const { topic, partition, messages } = batch;
     const started = performance.now();
     const firstOffset = messages[0]?.offset ?? batch.skipTo?.from ?? '?';
-    const lastOffset = messages.at(-1)?.offset ?? (batch.skipTo ? (BigInt(batch.skipTo.to) - 1n).toString() : '?');
+    const lastOffset = batch.skipTo ? (BigInt(batch.skipTo.to) - 1n).toString() : (messages.at(-1)?.offset ?? '?');
     const where = `${batch.label === undefined ? '' : `${batch.label} `}${partitionKey(topic, partition)} offsets ${firstOffset}..${lastOffset}`;
     const logLine = logRetry(options.log, where, { topic, partition, offset: firstOffset });
     const work = async (): Promise<AppliedBatch | BatchOutcome> => {
-      if (batch.skipTo) {
-        const { from, to } = batch.skipTo;
-        return withTransaction(db, (client) => skipAhead(client, options.projection, topic, partition, from, to));
-      }
+      const skip = batch.skipTo && ((client: Session) => skipAhead(client, options.projection, topic, partition, batch.skipTo!.from, batch.skipTo!.to));
+      if (messages.length === 0) return skip ? withTransaction(db, skip) : { nextOffset: undefined };
       await decode.prepare(messages);
       return withTransaction(db, async (client) => {
         await batch.prelude?.(client);
-        return applyKafkaBatch(client, { topic, partition, messages }, deps);
+        const applied = await applyKafkaBatch(client, { topic, partition, messages }, deps);
+        const skipped = skip && (await skip(client));
+        return skipped?.nextOffset === undefined ? applied : { ...applied, nextOffset: skipped.nextOffset };
       });
     };
     let done: AppliedBatch | BatchOutcome;
@@ -99,7 +99,10 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
   return { apply, totals };
 }
 
-/** Moves the checkpoint to `to` if it lies in [from, to) or is not set; the projection's shared lock as for any batch. */
+/**
+ * Moves the checkpoint to `to` if it lies in [from, to), or is not set (the source starts a partition
+ * without a checkpoint at the log start); under the projection's shared lock, as any batch.
+ */
 async function skipAhead(client: Session, projection: string, topic: string, partition: number, from: string, to: string): Promise<BatchOutcome> {
   await lockProjectionShared(client, projection);
   const checkpoint = await lockCheckpoint(client, projection, topic, partition);

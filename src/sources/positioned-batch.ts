@@ -8,12 +8,12 @@ import type { Session } from '../sink/postgres/database.js';
 export interface PositionedBatch {
   topic: string;
   partition: number;
-  /** In offset order; empty with `skipTo` (records nothing reads: transaction markers, aborted records). */
+  /** In offset order (may be empty with `skipTo`). */
   messages: readonly WorkspaceMessage[];
   /**
-   * The partition holds nothing to apply from `from` up to `to` (exclusive): the checkpoint moves to `to`
-   * if it lies in between (kafkajs does not hand such batches to eachBatch, and a transactional topic ends
-   * with one, so without this its checkpoint would stay one below the high watermark).
+   * After the messages, the partition holds nothing to apply from `from` up to `to` (exclusive: transaction
+   * markers, aborted records): the checkpoint moves to `to` if it lies in between, in the same transaction.
+   * A transactional topic ends with a marker, so without this its checkpoint would stay one below the end.
    */
   skipTo?: { from: string; to: string };
   /** Runs first inside the batch's transaction (a file's gap check and rewind). */

@@ -249,31 +249,36 @@ class ConsumerRun {
       await this.checkRetention(topic, partition, await retryTransient(() => this.target(topic, partition), this.retrying(key, { topic, partition })));
     }
     const messages = batch.messages.map((m) => ({ ...m, topic, partition }));
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    // Records after the last message that kafkajs filtered out (a commit marker, aborted records).
+    const end = (BigInt(batch.lastOffset()) + 1n).toString();
     const outcome = await this.apply({
       topic,
       partition,
       messages,
+      ...(BigInt(end) > BigInt(last) + 1n && { skipTo: { from: (BigInt(last) + 1n).toString(), to: end } }),
       // Inside a batch each retry heartbeats, and waits stay well under the session timeout, so the membership
       // survives a long outage (with 10 s waits a registry down for 20 s ended the run: UNKNOWN_MEMBER_ID).
       maxRetryDelayMs: SESSION_TIMEOUT_MS / 3,
       onRetry: () => void payload.heartbeat().catch(() => undefined),
     });
-    const last = batch.messages[batch.messages.length - 1]!.offset;
     payload.resolveOffset(last);
     await this.committed(topic, partition, outcome.nextOffset ?? (BigInt(last) + 1n).toString(), batch.highWatermark, outcome.nextOffset);
     await payload.heartbeat();
   }
 
   /**
-   * A fetched batch of only transaction markers or aborted records (kafkajs resolved it itself): the
-   * checkpoint moves past it, when it covers the position we expected, so lag and catch-up reach the end.
+   * A fetched batch of only transaction markers or aborted records, which kafkajs resolves itself and never
+   * hands to eachBatch: the checkpoint moves past it when it covers the position we expected, so the lag
+   * and a replay's catch-up reach the end.
    */
   private skipped(topic: string, partition: number, first: string | null, last: string, high: string): void {
     const key = partitionKey(topic, partition);
-    const want = this.expected.get(key);
+    // Such a batch may be the partition's first since the join: it never passes through the alignment.
+    const want = this.expected.get(key) ?? this.assignment.get(key)?.next;
     const to = (BigInt(last) + 1n).toString();
     if (first === null || want === undefined || BigInt(first) > BigInt(want) || BigInt(to) <= BigInt(want)) return;
-    const skip = this.apply({ topic, partition, messages: [], skipTo: { from: first, to } })
+    const skip = this.apply({ topic, partition, messages: [], skipTo: { from: want, to } })
       .then(async (outcome) => {
         if (outcome.nextOffset !== undefined) await this.committed(topic, partition, outcome.nextOffset, high, outcome.nextOffset);
       })
