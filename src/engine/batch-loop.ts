@@ -64,7 +64,6 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
     const firstOffset = messages[0]?.offset ?? batch.skipTo?.from ?? '?';
     const lastOffset = batch.skipTo ? (BigInt(batch.skipTo.to) - 1n).toString() : (messages.at(-1)?.offset ?? '?');
     const where = `${batch.label === undefined ? '' : `${batch.label} `}${partitionKey(topic, partition)} offsets ${firstOffset}..${lastOffset}`;
-    const logLine = logRetry(options.log, where, { topic, partition, offset: firstOffset });
     const work = async (): Promise<AppliedBatch | BatchOutcome> => {
       const skip = batch.skipTo && ((client: Session) => skipAhead(client, options.projection, topic, partition, batch.skipTo!.from, batch.skipTo!.to));
       if (messages.length === 0) return skip ? withTransaction(db, skip) : { nextOffset: undefined };
@@ -81,10 +80,7 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
       done = await retryTransient(work, {
         signal,
         ...(batch.maxRetryDelayMs === undefined ? {} : { maxDelayMs: batch.maxRetryDelayMs }),
-        onRetry: (error, attempt, delayMs) => {
-          logLine(error, attempt, delayMs);
-          batch.onRetry?.();
-        },
+        onRetry: logRetry(options.log, where, { topic, partition, offset: firstOffset }),
       });
     } catch (error) {
       throw asBatchFailure(error, { topic, partition, firstOffset, lastOffset }, signal);

@@ -20,8 +20,6 @@ export interface PositionedBatch {
   prelude?: (client: Session) => Promise<void>;
   /** Where the batch comes from, for the retry log lines (the file's path). */
   label?: string;
-  /** Called at each transient retry (a Kafka batch heartbeats, keeping its group membership). */
-  onRetry?: () => void;
   /** Caps the backoff (a Kafka batch: well under the session timeout). */
   maxRetryDelayMs?: number;
 }

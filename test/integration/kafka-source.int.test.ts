@@ -12,7 +12,7 @@ import { AGENTK_STATES_PROJECTION } from '../../src/engine/workspace-batch.js';
 import type { Logger } from '../../src/ops/logger.js';
 import { ConsumerState } from '../../src/ops/consumer-state.js';
 import { withKafkaAdmin } from '../../src/sources/kafka/kafka-client.js';
-import { LAG_REFRESH_MS } from '../../src/sources/kafka/kafka-source.js';
+import { LAG_REFRESH_MS, SESSION_TIMEOUT_MS } from '../../src/sources/kafka/kafka-source.js';
 import { testProducerConfig } from '../support/kafka-broker.js';
 import { useKafkaTestContext } from '../support/kafka-context.js';
 import { asJson, createdEvent, createTopic, foldedStates, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow, type OutgoingMessage } from '../support/workspace-events.js';
@@ -150,6 +150,38 @@ describe('the Kafka source', () => {
       await blocker.query('COMMIT');
       await waitUntil('the lag to drain', () => state.lags()[0]?.lag === 0);
       expect(state.readiness(7).ready).toBe(true);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      blocker.release();
+      controller.abort();
+      await running;
+      await dropTopic();
+    }
+  }, 60_000);
+
+  it('keeps its group membership through a batch that waits longer than the session timeout, and goes on', async () => {
+    await createTopic(kafka, ctx.topic, 1);
+    const blocker = await db.pool.connect();
+    const controller = new AbortController();
+    const state = new ConsumerState();
+    let running: Promise<unknown> | undefined;
+    let ended: unknown;
+    try {
+      await upsertWorkspaceRows(db.pool, [1, 2].map((id) => workspaceRow(id)));
+      await blocker.query('BEGIN');
+      await lockProjectionExclusive(blocker, AGENTK_STATES_PROJECTION);
+      await produce(kafka, ctx.topic, events([1]));
+      running = replay(state, { signal: controller.signal }).then(
+        () => (ended = 'returned'),
+        (error: unknown) => (ended = error),
+      );
+      await waitUntil('the batch to arrive', () => state.lags()[0]?.lag === 1);
+      await new Promise((resolve) => setTimeout(resolve, SESSION_TIMEOUT_MS + 3_000));
+      await blocker.query('COMMIT');
+      await waitUntil('the batch to commit', async () => (await checkpoint()) === '1');
+      await produce(kafka, ctx.topic, events([2]));
+      await waitUntil('the next event', async () => (await checkpoint()) === '2');
+      expect(ended).toBeUndefined();
     } finally {
       await blocker.query('ROLLBACK').catch(() => undefined);
       blocker.release();

@@ -54,6 +54,7 @@ export interface KafkaSourceOptions {
  * (PostgreSQL checkpoints), where 30 s would hide it.
  */
 export const SESSION_TIMEOUT_MS = 6_000;
+const HEARTBEAT_INTERVAL_MS = 1_000;
 /** Up to this much of one partition per fetch (kafkajs' default is 1 MB). */
 export const MAX_BYTES_PER_PARTITION = 4 * 1024 * 1024;
 /** PostgreSQL work of one partition's batch overlaps generation of another's. */
@@ -105,7 +106,7 @@ class ConsumerRun {
       groupId: options.groupId,
       allowAutoTopicCreation: false,
       sessionTimeout: SESSION_TIMEOUT_MS,
-      heartbeatInterval: 1_000,
+      heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
       // An idle fetch long-polls this long; disconnecting and seeking wait for it (kafkajs' 5 s default
       // made every finite replay end 5 s late). A fetch still returns as soon as data arrives.
@@ -252,16 +253,18 @@ class ConsumerRun {
     const last = batch.messages[batch.messages.length - 1]!.offset;
     // Records after the last message that kafkajs filtered out (a commit marker, aborted records).
     const end = (BigInt(batch.lastOffset()) + 1n).toString();
+    // Heartbeats while the batch applies, so a long one (a lock wait, a slow database) keeps the membership;
+    // a failed one here is a lost membership, which the heartbeat after the commit reports to kafkajs.
+    const beating = setInterval(() => void payload.heartbeat().catch(() => undefined), HEARTBEAT_INTERVAL_MS);
     const outcome = await this.apply({
       topic,
       partition,
       messages,
       ...(BigInt(end) > BigInt(last) + 1n && { skipTo: { from: (BigInt(last) + 1n).toString(), to: end } }),
-      // Inside a batch each retry heartbeats, and waits stay well under the session timeout, so the membership
-      // survives a long outage (with 10 s waits a registry down for 20 s ended the run: UNKNOWN_MEMBER_ID).
+      // Retry waits stay well under the session timeout: with 10 s waits a registry down for 20 s ended the
+      // run (UNKNOWN_MEMBER_ID).
       maxRetryDelayMs: SESSION_TIMEOUT_MS / 3,
-      onRetry: () => void payload.heartbeat().catch(() => undefined),
-    });
+    }).finally(() => clearInterval(beating));
     payload.resolveOffset(last);
     await this.committed(topic, partition, outcome.nextOffset ?? (BigInt(last) + 1n).toString(), batch.highWatermark, outcome.nextOffset);
     await payload.heartbeat();
