@@ -3,25 +3,14 @@
  * retention checks, the Kafka commit copy) feeding the engine loop (batch-loop.ts: decode, one transaction
  * per batch, totals). What a rebuild and the CLI call.
  */
-import type { Kafka } from 'kafkajs';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
-import type { Logger } from '../ops/logger.js';
-import type { Database } from '../sink/postgres/database.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
-import { runKafkaSource } from '../sources/kafka/kafka-source.js';
-import type { ReplayStart } from '../sources/kafka/start-positions.js';
+import { runKafkaSource, type KafkaSourceOptions } from '../sources/kafka/kafka-source.js';
 import { createBatchEngine, type ReplayTotals } from './batch-loop.js';
-import type { ConsumerObserver } from './consumer-observer.js';
 
-export interface ReplayOptions {
-  kafka: Kafka;
-  db: Database;
-  projection: string;
-  topics: string[];
-  groupId: string;
-  follow: boolean;
-  start: ReplayStart;
+/** The source's options, and what the engine needs to apply its batches. */
+export interface ReplayOptions extends KafkaSourceOptions {
   agentConfigMode: AgentConfigMode;
   /** The live table, or a rebuild's shadow. */
   sink: RowSink;
@@ -29,14 +18,8 @@ export interface ReplayOptions {
   decode?: WorkspaceDecoder | undefined;
   /** Generate rows per batch (default), or only fold (a rebuild materializes at the end). */
   materialize?: boolean;
-  signal: AbortSignal;
-  log: Logger;
   /** Called after each committed batch with the running totals. */
   onBatch?: (totals: ReplayTotals) => void;
-  /** Told the assignment, positions and each committed batch (metrics, readiness). */
-  observer?: ConsumerObserver | undefined;
-  /** How many partitions are processed at once in this process (default: the Kafka source's). */
-  partitionsConsumedConcurrently?: number;
 }
 
 export async function runKafkaReplay(options: ReplayOptions): Promise<ReplayTotals> {

@@ -70,6 +70,43 @@ async function dropTopic(): Promise<void> {
   await withKafkaAdmin(kafka, (admin) => admin.deleteTopics({ topics: [ctx.topic], timeout: 10_000 }));
 }
 
+/**
+ * A one-partition topic, a follower of it (`follow` starts it, on another database object if given) and a
+ * session that holds the projection's lock as a switch would, so batches wait (`block`, `unblock`); all
+ * ended and dropped after `work`.
+ */
+async function withFollower(
+  work: (follower: { state: ConsumerState; follow: (database?: Database) => Promise<unknown>; block: () => Promise<void>; unblock: () => Promise<void> }) => Promise<void>,
+): Promise<void> {
+  await createTopic(kafka, ctx.topic, 1);
+  const blocker = await db.pool.connect();
+  const controller = new AbortController();
+  const state = new ConsumerState();
+  let running: Promise<unknown> | undefined;
+  let blocked = false;
+  try {
+    await work({
+      state,
+      follow: (database) => (running = replay(state, { signal: controller.signal, ...(database && { db: database }) })),
+      block: async () => {
+        await blocker.query('BEGIN');
+        blocked = true;
+        await lockProjectionExclusive(blocker, AGENTK_STATES_PROJECTION);
+      },
+      unblock: async () => {
+        await blocker.query('COMMIT');
+        blocked = false;
+      },
+    });
+  } finally {
+    if (blocked) await blocker.query('ROLLBACK');
+    blocker.release();
+    controller.abort();
+    await running;
+    await dropTopic();
+  }
+}
+
 describe('the Kafka source', () => {
   beforeEach(async () => {
     await migrate(db.pool);
@@ -128,75 +165,46 @@ describe('the Kafka source', () => {
   }, 60_000);
 
   it('refreshes the lag while a batch waits: a stuck follower is not ready once the topic moves on', async () => {
-    await createTopic(kafka, ctx.topic, 1);
-    const blocker = await db.pool.connect();
-    const controller = new AbortController();
-    const state = new ConsumerState();
-    let running: Promise<unknown> | undefined;
-    try {
+    await withFollower(async ({ state, follow, block, unblock }) => {
       await upsertWorkspaceRows(db.pool, Array.from({ length: 11 }, (_, i) => workspaceRow(i + 1)));
       await produce(kafka, ctx.topic, events([1]));
-      running = replay(state, { signal: controller.signal });
+      follow();
       await waitUntil('the first event applied', async () => (await checkpoint()) === '1' && state.lags()[0]?.lag === 0);
-      // Batches wait on the projection's lock while a switch would hold it.
-      await blocker.query('BEGIN');
-      await lockProjectionExclusive(blocker, AGENTK_STATES_PROJECTION);
+      await block();
       await produce(kafka, ctx.topic, events([2, 3, 4, 5, 6]));
       await waitUntil('the stuck batch to arrive', () => state.lags()[0]?.lag === 5);
       // Produced while the batch waits: no batch reports these, only the refresh does.
       await produce(kafka, ctx.topic, events([7, 8, 9, 10, 11]));
       await waitUntil('the lag to show the new records', () => state.lags()[0]?.lag === 10, LAG_REFRESH_MS * 3);
       expect(state.readiness(7)).toMatchObject({ ready: false });
-      await blocker.query('COMMIT');
+      await unblock();
       await waitUntil('the lag to drain', () => state.lags()[0]?.lag === 0);
       expect(state.readiness(7).ready).toBe(true);
-    } finally {
-      await blocker.query('ROLLBACK').catch(() => undefined);
-      blocker.release();
-      controller.abort();
-      await running;
-      await dropTopic();
-    }
+    });
   }, 60_000);
 
   it('keeps its group membership through a batch that waits longer than the session timeout, and goes on', async () => {
-    await createTopic(kafka, ctx.topic, 1);
-    const blocker = await db.pool.connect();
-    const controller = new AbortController();
-    const state = new ConsumerState();
-    let running: Promise<unknown> | undefined;
-    let ended: unknown;
-    try {
+    await withFollower(async ({ state, follow, block, unblock }) => {
       await upsertWorkspaceRows(db.pool, [1, 2].map((id) => workspaceRow(id)));
-      await blocker.query('BEGIN');
-      await lockProjectionExclusive(blocker, AGENTK_STATES_PROJECTION);
+      await block();
       await produce(kafka, ctx.topic, events([1]));
-      running = replay(state, { signal: controller.signal }).then(
+      let ended: unknown;
+      follow().then(
         () => (ended = 'returned'),
         (error: unknown) => (ended = error),
       );
       await waitUntil('the batch to arrive', () => state.lags()[0]?.lag === 1);
       await new Promise((resolve) => setTimeout(resolve, SESSION_TIMEOUT_MS + 3_000));
-      await blocker.query('COMMIT');
+      await unblock();
       await waitUntil('the batch to commit', async () => (await checkpoint()) === '1');
       await produce(kafka, ctx.topic, events([2]));
       await waitUntil('the next event', async () => (await checkpoint()) === '2');
       expect(ended).toBeUndefined();
-    } finally {
-      await blocker.query('ROLLBACK').catch(() => undefined);
-      blocker.release();
-      controller.abort();
-      await running;
-      await dropTopic();
-    }
+    });
   }, 60_000);
 
   it('retries a failed read of the checkpoints at the group join: the consumer reports its assignment and is ready', async () => {
-    await createTopic(kafka, ctx.topic, 1);
-    const controller = new AbortController();
-    const state = new ConsumerState();
-    let running: Promise<unknown> | undefined;
-    try {
+    await withFollower(async ({ state, follow }) => {
       await upsertWorkspaceRows(db.pool, [workspaceRow(1)]);
       await produce(kafka, ctx.topic, events([1]));
       // The pool, except that its second read of the checkpoints (the group join's, after the start's) fails as a dropped connection does.
@@ -205,21 +213,17 @@ describe('the Kafka source', () => {
         get(target, property, receiver) {
           if (property !== 'query') return Reflect.get(target, property, receiver);
           return (text: string, values?: unknown[]) => {
-            if (/FROM rebuild_projection\.checkpoints/.test(text) && /^\s*SELECT topic, kafka_partition/.test(text) && ++reads === 2) {
+            if (/^\s*SELECT topic, kafka_partition, next_offset/.test(text) && ++reads === 2) {
               return Promise.reject(Object.assign(new Error('Connection terminated unexpectedly (injected)'), { code: 'ECONNRESET' }));
             }
             return target.query(text, values);
           };
         },
       });
-      running = replay(state, { db: flaky as unknown as Database, signal: controller.signal });
+      follow(flaky as unknown as Database);
       await waitUntil('readiness', () => state.readiness(0).ready, 15_000);
       expect(reads).toBeGreaterThanOrEqual(3);
       expect(warnings.some((w) => /seeking the assigned partitions.*transient failure/.test(w))).toBe(true);
-    } finally {
-      controller.abort();
-      await running;
-      await dropTopic();
-    }
+    });
   }, 60_000);
 });

@@ -41,7 +41,7 @@ export interface KafkaSourceOptions {
   start: ReplayStart;
   signal: AbortSignal;
   log: Logger;
-  /** Told the assignment and positions (metrics, readiness, the heartbeat). */
+  /** Told the assignment, positions and each committed batch (metrics, readiness, the heartbeat). */
   observer?: ConsumerObserver | undefined;
   /** Partitions processed at once in this process (default PARTITIONS_CONSUMED_CONCURRENTLY). */
   partitionsConsumedConcurrently?: number;
