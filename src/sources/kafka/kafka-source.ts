@@ -131,7 +131,7 @@ class ConsumerRun {
     });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.joined(payload.memberAssignment));
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      // Only the batches kafkajs kept from eachBatch: nothing in them but markers or aborted records.
+      // Only the batches kafkajs withholds from eachBatch: nothing in them but markers or aborted records.
       if (payload.batchSize === 0) this.skipped(payload.topic, payload.partition, payload.firstOffset, payload.lastOffset, payload.highWatermark);
     });
     const refresh = options.observer && setInterval(() => void this.refreshLag(), LAG_REFRESH_MS);
