@@ -66,7 +66,7 @@ export class Metrics {
     const readiness = (this.readiness = () => consumer.readiness(options.readyMaxLag));
     new Gauge({
       name: 'rebuild_projection_consumer_lag',
-      help: "Records between each assigned partition's checkpoint and its high watermark, as of the latest fetch or commit",
+      help: "Records between each assigned partition's checkpoint and its high watermark, as of the latest fetch, commit or watermark read (every 5 s)",
       labelNames: ['topic', 'partition'] as const,
       registers: [this.registry],
       collect() {
