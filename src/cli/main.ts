@@ -9,6 +9,9 @@ import { createStatusLine } from './progress.js';
 import { HELP, parseCommandLine } from './options.js';
 import { UsageError } from './usage-error.js';
 import { VERSION } from './version.js';
+import { boundHeapGrowth } from '../ops/memory.js';
+
+boundHeapGrowth();
 
 const stderrIsTty = process.stderr.isTTY === true;
 /** stderr's last line: the progress bar on a terminal, which log lines print above. */

@@ -5,7 +5,9 @@
 import { access, constants } from 'node:fs/promises';
 import kafkajs, { type Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
-import { RetentionGapError, runKafkaReplay, type ReplayStart, type ReplayTotals } from '../engine/kafka-replayer.js';
+import { runKafkaReplay } from '../engine/kafka-replayer.js';
+import type { ReplayTotals } from '../engine/batch-loop.js';
+import { RetentionGapError, type ReplayStart } from '../sources/kafka/start-positions.js';
 import { observeAll, type ConsumerObserver } from '../engine/consumer-observer.js';
 import { BatchFailedError, retryTransient } from '../engine/retry.js';
 import { SessionPoolingError } from '../sink/postgres/rebuild-lock.js';
@@ -50,6 +52,7 @@ import { statusReport } from './status.js';
 import { UsageError } from './usage-error.js';
 import { previewJson, previewText } from './impact-report.js';
 import { verifyJson, verifyText } from './verify-report.js';
+import { ConsumerState } from '../ops/consumer-state.js';
 import { Heartbeat } from '../ops/heartbeat.js';
 import { Metrics } from '../ops/metrics.js';
 import { OpsServerError, startOpsServer } from '../ops/http-server.js';
@@ -152,17 +155,17 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       case 'replay': {
         if (args.sourceFile !== undefined) {
           const file = await readableFile(args.sourceFile);
-          return await consume(args, io, target, 'file', () => replayFile(args, io, target, file, decode));
+          return await consume(args, io, target, 'file', undefined, () => replayFile(args, io, target, file, decode));
         }
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
         const start = args.mode === 'follow' ? { kind: 'checkpoints' as const } : replayStart(args);
-        return await consume(args, io, target, 'kafka', (heartbeat) => replayKafka(args, io, target, kafka.kafka, start, decode, [metrics?.observer, heartbeat]));
+        return await consume(args, io, target, 'kafka', metrics, (observer) => replayKafka(args, io, target, kafka.kafka, start, decode, observer));
       }
       case 'demo': {
         const start = await demoStart(target);
         const demo: CliArgs = { ...args, source: 'file', sourceFile: start.file.path, mode: start.resume ? 'replay' : 'rebuild', fromCheckpoint: start.resume };
         const code = start.resume
-          ? await consume(demo, io, target, 'file', () => replayFile(demo, io, target, start.file, decode))
+          ? await consume(demo, io, target, 'file', undefined, () => replayFile(demo, io, target, start.file, decode))
           : await rebuild(demo, io, target, undefined, releasers, decode, metrics);
         for (const line of await demoSummary(target, start, demoDatabase(args))) io.report(line);
         return code;
@@ -355,7 +358,7 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
-    if (args.follow && kafka) return await consume(args, io, target, 'kafka', (heartbeat) => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, [metrics?.observer, heartbeat]));
+    if (args.follow && kafka) return await consume(args, io, target, 'kafka', metrics, (observer) => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, observer));
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish({ complete: false });
@@ -391,7 +394,7 @@ function replayKafka(
   kafka: Kafka,
   start: ReplayStart,
   decode: WorkspaceDecoder,
-  observers: (ConsumerObserver | undefined)[],
+  observer: ConsumerObserver | undefined,
 ): Promise<ReplayTotals> {
   return runKafkaReplay({
     kafka,
@@ -406,7 +409,7 @@ function replayKafka(
     decode,
     signal: io.signal,
     log: io.log,
-    observer: observeAll(...observers),
+    observer,
   });
 }
 
@@ -440,17 +443,20 @@ async function consume(
   io: CliIo,
   target: Database,
   source: 'kafka' | 'file',
+  metrics: Metrics | undefined,
   run: (observer: ConsumerObserver | undefined) => Promise<ReplayTotals>,
 ): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source });
   const started = performance.now();
   // A follower says it is alive (lag, rate, totals) every --heartbeat-interval; a replay that ends needs none.
-  const heartbeat = args.follow && args.heartbeatIntervalS > 0 ? new Heartbeat(io.log) : undefined;
+  // It reads the lag of the metrics' ConsumerState when they are served: one copy of where the consumer stands.
+  const consumer = args.follow && args.heartbeatIntervalS > 0 ? (metrics?.consumer ?? new ConsumerState()) : undefined;
+  const heartbeat = consumer && new Heartbeat(io.log, consumer);
   const beating = heartbeat && setInterval(() => heartbeat.beat(), args.heartbeatIntervalS * 1000);
   beating?.unref();
   try {
-    const totals = await run(heartbeat);
+    const totals = await run(observeAll(metrics?.observer ?? consumer, heartbeat));
     // A follower's stop is its normal end. A replay (or a file) stopped by a signal returns what it committed,
     // which need not reach the end offsets read at start: never report that as done.
     if (!args.follow && io.signal.aborted) {

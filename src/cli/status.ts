@@ -3,7 +3,7 @@
  * Read-only: no migration, no table, no row written, so a role with only SELECT can run it. Kafka is asked
  * within a bound; when it cannot answer, the PostgreSQL part is printed with one line saying so.
  */
-import type { Admin, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Database } from '../sink/postgres/database.js';
 import { checkpointTopics, readCheckpoints } from '../sink/postgres/checkpoints.js';
 import { countDeadLetters } from '../sink/postgres/dead-letters.js';
@@ -11,7 +11,7 @@ import { pendingMigrations, readAppliedMigrations } from '../sink/postgres/migra
 import { latestRebuilds, type Rebuild } from '../sink/postgres/rebuilds.js';
 import { findGoneRuns, unfinishedAndCrashedRuns, type RunRow } from '../sink/postgres/runs.js';
 import { withClient } from '../sink/postgres/transaction.js';
-import { partitionKey, readPartitionRanges } from '../sources/kafka/kafka-client.js';
+import { partitionKey, readPartitionRanges, withKafkaAdmin } from '../sources/kafka/kafka-client.js';
 
 /**
  * How long Kafka may take: the report must come, Kafka or not. Above the startup check's own bound (3 attempts
@@ -48,21 +48,20 @@ async function readEndOffsets({ connect, topics }: StatusKafka): Promise<Map<str
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${STATUS_KAFKA_TIMEOUT_MS / 1000} s`)), STATUS_KAFKA_TIMEOUT_MS);
   });
-  let admin: Admin | undefined;
-  const read = async () => {
-    admin = kafka.admin();
-    await admin.connect();
+  // Past the deadline the read goes on in the background until kafkajs gives up; withKafkaAdmin then disconnects.
+  const read = withKafkaAdmin(kafka, async (admin) => {
     // Kafka answers partitions in no particular order: print them in order.
     const ranges = (await readPartitionRanges(admin, topics)).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
     return new Map(ranges.map((r) => [partitionKey(r.topic, r.partition), r.high]));
-  };
+  });
+  // Reported through the race below; once the deadline has won, a later failure has nothing left to tell.
+  read.catch(() => undefined);
   try {
-    return await Promise.race([read(), deadline]);
+    return await Promise.race([read, deadline]);
   } catch (error) {
     return error as Error;
   } finally {
     clearTimeout(timer);
-    void admin?.disconnect().catch(() => undefined);
   }
 }
 

@@ -36,14 +36,14 @@ export interface ConsumerObserver {
   batchApplied(report: AppliedBatchReport): void;
 }
 
-/** One observer telling each of `observers` (the metrics, the heartbeat); undefined when none is given. */
-export function observeAll(...observers: (ConsumerObserver | undefined)[]): ConsumerObserver | undefined {
+/** One observer telling each of `observers` what it listens to (the lag, the metrics' counts, the heartbeat's totals). */
+export function observeAll(...observers: (Partial<ConsumerObserver> | undefined)[]): ConsumerObserver | undefined {
   const all = observers.filter((o) => o !== undefined);
-  if (all.length <= 1) return all[0];
+  if (all.length === 0) return undefined;
   return {
-    assigned: (partitions) => all.forEach((o) => o.assigned(partitions)),
-    stopped: () => all.forEach((o) => o.stopped()),
-    position: (position) => all.forEach((o) => o.position(position)),
-    batchApplied: (report) => all.forEach((o) => o.batchApplied(report)),
+    assigned: (partitions) => all.forEach((o) => o.assigned?.(partitions)),
+    stopped: () => all.forEach((o) => o.stopped?.()),
+    position: (position) => all.forEach((o) => o.position?.(position)),
+    batchApplied: (report) => all.forEach((o) => o.batchApplied?.(report)),
   };
 }

@@ -1,6 +1,6 @@
 /**
- * The file replayer: applies a file's records (sources/file) through the Kafka path itself, applyKafkaBatch,
- * one transaction per partition batch with its checkpoint. So a file's events are decoded, folded,
+ * The file replayer: applies a file's records (sources/file) through the engine loop every source uses
+ * (batch-loop.ts: applyKafkaBatch, one transaction per partition batch with its checkpoint). So a file's events are decoded, folded,
  * dead-lettered, held and written exactly as the same messages from a broker would be, and its checkpoints
  * (per topic partition, offsets = the dump's, or line − 1) make a second run skip what the first applied.
  *
@@ -17,15 +17,12 @@
 import type { Database, Session } from '../sink/postgres/database.js';
 import type { DecodeResult, WorkspaceDecoder, WorkspaceMessage } from '../events/decode.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
-import { logRetry, type Logger } from '../ops/logger.js';
+import type { Logger } from '../ops/logger.js';
 import { partitionKey } from '../sources/kafka/kafka-client.js';
 import { FileSourceError, readFileRecords, type EventFile, type FileFormat, type FileRecord } from '../sources/file/file-source.js';
 import { lockCheckpoint, saveCheckpoints } from '../sink/postgres/checkpoints.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
-import { withTransaction } from '../sink/postgres/transaction.js';
-import { applyKafkaBatch, type PartitionBatch } from './apply-kafka-batch.js';
-import type { ReplayTotals } from './kafka-replayer.js';
-import { BatchFailedError, isTransient, retryTransient } from './retry.js';
+import { createBatchEngine, type ReplayTotals } from './batch-loop.js';
 
 export interface FileReplayOptions {
   db: Database;
@@ -49,41 +46,29 @@ const FORMAT_NAMES: Record<FileFormat, string> = { events: 'NDJSON events', kcat
 
 export async function runFileReplay(options: FileReplayOptions): Promise<ReplayTotals> {
   const { file, signal } = options;
-  const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
   const lineOf = new WeakMap<WorkspaceMessage, FileRecord>();
-  const decode = fileDecoder(options.decode, file, lineOf);
+  const engine = createBatchEngine({ ...options, decode: fileDecoder(options.decode, file, lineOf), materialize: options.materialize ?? true });
   const pending = new Map<string, { topic: string; partition: number; records: WorkspaceMessage[] }>();
   const started = new Set<string>();
-  const deps = { projection: options.projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize ?? true };
 
   const flush = async (key: string): Promise<void> => {
     const batch = pending.get(key);
     if (!batch || batch.records.length === 0) return;
     pending.set(key, { ...batch, records: [] });
-    const partitionBatch: PartitionBatch = { topic: batch.topic, partition: batch.partition, messages: batch.records };
     const first = batch.records[0]!.offset;
-    const last = batch.records[batch.records.length - 1]!.offset;
-    const rewind = options.start === 'beginning' && !started.has(key);
-    try {
-      const applied = await retryTransient(
-        async () => {
-          // Schema registry fetches (a dump of registry-framed Avro) happen here, outside the transaction, as on Kafka.
-          await decode.prepare(batch.records);
-          return withTransaction(options.db, async (client) => {
-            if (!started.has(key) && batch.topic !== file.topic) await refuseGap(client, options.projection, file, batch.topic, batch.partition, first);
-            if (rewind) await saveCheckpoints(client, options.projection, [{ topic: batch.topic, partition: batch.partition, nextOffset: first }]);
-            return applyKafkaBatch(client, partitionBatch, deps);
-          });
-        },
-        { signal, onRetry: logRetry(options.log, `${file.path} ${key} offsets ${first}..${last}`, { topic: batch.topic, partition: batch.partition, offset: first }) },
-      );
-      started.add(key);
-      for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
-      options.onBatch?.({ ...totals });
-    } catch (error) {
-      if (isTransient(error)) throw error;
-      throw new BatchFailedError(batch.topic, batch.partition, first, last, error);
-    }
+    const firstOfPartition = !started.has(key);
+    await engine.apply({
+      topic: batch.topic,
+      partition: batch.partition,
+      messages: batch.records,
+      label: file.path,
+      prelude: async (client) => {
+        if (!firstOfPartition) return;
+        if (batch.topic !== file.topic) await refuseGap(client, options.projection, file, batch.topic, batch.partition, first);
+        if (options.start === 'beginning') await saveCheckpoints(client, options.projection, [{ topic: batch.topic, partition: batch.partition, nextOffset: first }]);
+      },
+    });
+    started.add(key);
   };
 
   // Said once, so that a file read in the format its author did not mean is noticed at once.
@@ -104,10 +89,10 @@ export async function runFileReplay(options: FileReplayOptions): Promise<ReplayT
     batch.records.push(message);
     pending.set(key, batch);
     if (batch.records.length >= options.batchSize) await flush(key);
-    if (signal.aborted) return totals;
+    if (signal.aborted) return engine.totals;
   }
   for (const key of pending.keys()) await flush(key);
-  return totals;
+  return engine.totals;
 }
 
 /**

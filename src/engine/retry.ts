@@ -108,6 +108,27 @@ export function findBatchFailure(error: unknown): BatchFailedError | undefined {
   return undefined;
 }
 
+/**
+ * kafkajs' word that this consumer lost its place in the group (a rebalance, or a session that expired while
+ * a batch ran): kafkajs re-joins when eachBatch throws it as it is (consumer/runner.js), and the PostgreSQL
+ * checkpoints make the re-delivered batch a no-op. kafkajs marks two of them non-retriable all the same.
+ */
+const GROUP_MEMBERSHIP_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+
+function isGroupMembershipLoss(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'type' in error && GROUP_MEMBERSHIP_ERRORS.has(String((error as { type: unknown }).type));
+}
+
+/**
+ * What a batch's failure is thrown as: a transient one, or a lost group membership, while the run is not
+ * stopping, as it is (its caller retries it, or kafkajs re-joins); anything else as a BatchFailedError (the
+ * one already in its cause chain).
+ */
+export function asBatchFailure(error: unknown, batch: { topic: string; partition: number; firstOffset: string; lastOffset: string }, signal: AbortSignal): unknown {
+  if ((isTransient(error) || isGroupMembershipLoss(error)) && !signal.aborted) return error;
+  return findBatchFailure(error) ?? new BatchFailedError(batch.topic, batch.partition, batch.firstOffset, batch.lastOffset, error);
+}
+
 export interface RetryOptions {
   /** First delay; doubles each attempt up to `maxDelayMs`. */
   initialDelayMs?: number;

@@ -2,13 +2,13 @@
  * A follower's heartbeat: one info line per interval with its lag per partition, the events per second since
  * the last line and the run's totals. Silence is the alarm: a follower that stops saying this is stuck.
  *
- * It watches the consumer like the metrics do (ConsumerObserver): the lag of a partition is its high watermark
- * (read at the group join, then each batch's `highWatermark`) minus the next offset to apply (ConsumerState).
+ * The lag comes from the process's one ConsumerState (the metrics' when they are served): a partition's high
+ * watermark minus the next offset to apply. Of the consumer's reports it hears only the committed batches.
  */
-import type { AppliedBatchReport, ConsumerObserver, PartitionPosition } from '../engine/consumer-observer.js';
+import type { AppliedBatchReport, ConsumerObserver } from '../engine/consumer-observer.js';
 import type { Logger } from './logger.js';
 import { partitionKey } from '../sources/kafka/kafka-client.js';
-import { ConsumerState } from './consumer-state.js';
+import type { ConsumerState } from './consumer-state.js';
 
 export interface HeartbeatTotals {
   consumed: number;
@@ -16,28 +16,16 @@ export interface HeartbeatTotals {
   failed: number;
 }
 
-export class Heartbeat implements ConsumerObserver {
-  private readonly consumer = new ConsumerState();
+export class Heartbeat implements Pick<ConsumerObserver, 'batchApplied'> {
   private readonly totals: HeartbeatTotals = { consumed: 0, written: 0, failed: 0 };
   private previous: { atMs: number; consumed: number };
 
   constructor(
     private readonly log: Logger,
+    private readonly consumer: ConsumerState,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.previous = { atMs: now(), consumed: 0 };
-  }
-
-  assigned(partitions: readonly PartitionPosition[]): void {
-    this.consumer.assigned(partitions);
-  }
-
-  stopped(): void {
-    this.consumer.stopped();
-  }
-
-  position(position: PartitionPosition): void {
-    this.consumer.position(position);
   }
 
   batchApplied({ applied }: AppliedBatchReport): void {

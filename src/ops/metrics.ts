@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { AppliedBatch } from '../engine/apply-kafka-batch.js';
 import type { AppliedBatchReport, ConsumerObserver } from '../engine/consumer-observer.js';
 import type { RebuildProgress } from '../engine/rebuild.js';
+import { LAG_REFRESH_MS } from '../sources/kafka/kafka-source.js';
 import { ConsumerState } from './consumer-state.js';
 
 /** How a rebuild ended: switched in, or built and kept (--no-switch). */
@@ -66,7 +67,7 @@ export class Metrics {
     const readiness = (this.readiness = () => consumer.readiness(options.readyMaxLag));
     new Gauge({
       name: 'rebuild_projection_consumer_lag',
-      help: "Records between each assigned partition's checkpoint and its high watermark, as of the latest fetch or commit",
+      help: `Records between each assigned partition's checkpoint and its high watermark, as of the latest fetch, commit or watermark read (every ${LAG_REFRESH_MS / 1000} s)`,
       labelNames: ['topic', 'partition'] as const,
       registers: [this.registry],
       collect() {

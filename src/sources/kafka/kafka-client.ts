@@ -1,7 +1,7 @@
 /**
  * The Kafka side: one kafkajs client per process, with its logs routed to our logger, its security (TLS,
- * SASL) from kafka-security.ts, a connection check at startup, and the admin reads the replayer needs
- * (watermarks, offsets by time, topic configs).
+ * SASL) from kafka-security.ts, a connection check at startup, the one way to use an admin client
+ * (withKafkaAdmin), and the admin reads the Kafka source needs (watermarks, offsets by time).
  */
 import { Kafka, logLevel, type LogEntry, type Admin, type KafkaConfig } from 'kafkajs';
 import type { Logger } from '../../ops/logger.js';
@@ -73,15 +73,12 @@ export async function openKafka(options: KafkaClientOptions): Promise<Kafka> {
     // A host that accepts the connection but never answers (not a broker, a hung one) fails as quickly.
     requestTimeout: CONNECT_TIMEOUT_MS,
     retry: { retries: CONNECT_ATTEMPTS - 1, initialRetryTime: 300, maxRetryTime: 1_000 },
-  }).admin();
+  });
   try {
-    await probe.connect();
     // kafkajs counts a socket whose ApiVersions request timed out as connected: a first request proves it.
-    await probe.describeCluster();
+    await withKafkaAdmin(probe, (admin) => admin.describeCluster());
   } catch (error) {
     throw new KafkaConnectError(describeConnectFailure(error, options.brokers, options.security ?? PLAINTEXT), { cause: error });
-  } finally {
-    await probe.disconnect().catch(() => undefined);
   }
   return createKafka(options);
 }
@@ -162,6 +159,25 @@ export interface PartitionRange {
   low: string;
   /** High watermark: the offset the next message will get. */
   high: string;
+}
+
+/**
+ * Runs `fn` with a connected admin client and disconnects it afterwards, whatever happened. When `fn` (or the
+ * connect) failed, that failure is the one thrown: a disconnect failing after it is a consequence (the
+ * broker is gone), and kafkajs closes the sockets either way.
+ */
+export async function withKafkaAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  let result: T;
+  try {
+    await admin.connect();
+    result = await fn(admin);
+  } catch (error) {
+    await admin.disconnect().catch(() => undefined);
+    throw error;
+  }
+  await admin.disconnect();
+  return result;
 }
 
 /** The log start offset of one partition (it moves as retention deletes records). */

@@ -7,7 +7,7 @@
  * puts a workspace's later events on the same partition) and the sends are cut to fit.
  */
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
-import { readPartitionRanges } from './kafka-client.js';
+import { readPartitionRanges, withKafkaAdmin } from './kafka-client.js';
 
 // kafkajs is CommonJS: only some of its exports are visible as ESM named exports.
 const { ConfigResourceTypes, Partitioners } = kafkajs;
@@ -91,11 +91,7 @@ export interface TopicProducer {
  * partitions, and connects a producer.
  */
 export async function openTopicProducer(kafka: Kafka, topic: string, options: { append: boolean }): Promise<TopicProducer> {
-  const admin = kafka.admin();
-  await admin.connect();
-  let maxBatchBytes: number;
-  let partitionMetadata;
-  try {
+  const { maxBatchBytes, partitionMetadata } = await withKafkaAdmin(kafka, async (admin) => {
     const ranges = await readPartitionRanges(admin, [topic]);
     const held = ranges.filter((r) => BigInt(r.high) > BigInt(r.low)).sort((a, b) => a.partition - b.partition);
     if (held.length > 0 && !options.append) {
@@ -105,11 +101,8 @@ export async function openTopicProducer(kafka: Kafka, topic: string, options: { 
           `exporting would add a second create per workspace after them; use a new topic, or --append (e.g. to finish an interrupted export)`,
       );
     }
-    maxBatchBytes = await readMaxMessageBytes(admin, topic);
-    partitionMetadata = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions;
-  } finally {
-    await admin.disconnect();
-  }
+    return { maxBatchBytes: await readMaxMessageBytes(admin, topic), partitionMetadata: (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions };
+  });
   const partitioner = Partitioners.DefaultPartitioner();
   // Not idempotent: a send retried after a lost acknowledgement may write a message twice, and for full-row
   // creates that is harmless (the second one, at or below the folded version, changes nothing).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchFailedError, backoffDelay, findBatchFailure, isTransient, retryTransient } from '../../../src/engine/retry.js';
+import { asBatchFailure, BatchFailedError, backoffDelay, findBatchFailure, isTransient, retryTransient } from '../../../src/engine/retry.js';
 
 const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
 
@@ -90,5 +90,33 @@ describe('BatchFailedError', () => {
     expect(isTransient(error)).toBe(false);
     // kafkajs wraps what eachBatch threw; the run still reports ours.
     expect(findBatchFailure(new Error('wrapped', { cause: error }))).toBe(error);
+  });
+});
+
+describe('what a batch failure is thrown as', () => {
+  const batch = { topic: 'events', partition: 2, firstOffset: '10', lastOffset: '19' };
+
+  it('keeps a transient failure as it is while the run goes on, for its caller to retry', () => {
+    const error = pgError('08006');
+    expect(asBatchFailure(error, batch, new AbortController().signal)).toBe(error);
+  });
+
+  it('names the batch of a permanent failure, and of a transient one once the run is stopping', () => {
+    const stopping = new AbortController();
+    stopping.abort();
+    for (const [error, signal] of [
+      [pgError('23514'), new AbortController().signal],
+      [pgError('08006'), stopping.signal],
+    ] as const) {
+      const failure = asBatchFailure(error, batch, signal);
+      expect(failure).toBeInstanceOf(BatchFailedError);
+      expect((failure as BatchFailedError).message).toMatch(/^events\[2\] offsets 10\.\.19: Error \d+/);
+      expect((failure as BatchFailedError).cause).toBe(error);
+    }
+  });
+
+  it('keeps the BatchFailedError already in the cause chain (the engine named the batch first)', () => {
+    const inner = new BatchFailedError('events', 2, '12', '12', pgError('23514'));
+    expect(asBatchFailure(new Error('kafkajs wrapped it', { cause: inner }), batch, new AbortController().signal)).toBe(inner);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AppliedBatch } from '../../../src/engine/apply-kafka-batch.js';
+import { ConsumerState } from '../../../src/ops/consumer-state.js';
 import { Heartbeat } from '../../../src/ops/heartbeat.js';
 import type { LogContext, Logger } from '../../../src/ops/logger.js';
 
@@ -8,7 +9,8 @@ function harness() {
   const lines: { message: string; context: LogContext }[] = [];
   const info = (message: string, context: LogContext = {}) => lines.push({ message, context });
   const logger: Logger = { debug: info, info, warn: info, error: info, child: () => logger };
-  return { heartbeat: new Heartbeat(logger, () => clock), lines, advance: (ms: number) => (clock += ms) };
+  const consumer = new ConsumerState();
+  return { heartbeat: new Heartbeat(logger, consumer, () => clock), consumer, lines, advance: (ms: number) => (clock += ms) };
 }
 
 const applied = (consumed: number, written: number, failed = 0): AppliedBatch => ({
@@ -26,9 +28,9 @@ const applied = (consumed: number, written: number, failed = 0): AppliedBatch =>
 });
 
 describe('the follower heartbeat', () => {
-  it('logs the lag per partition (high watermark minus next offset), the rate since the last line and the totals', () => {
-    const { heartbeat, lines, advance } = harness();
-    heartbeat.assigned([
+  it('logs the lag per partition (high watermark minus next offset, from the shared ConsumerState), the rate since the last line and the totals', () => {
+    const { heartbeat, consumer, lines, advance } = harness();
+    consumer.assigned([
       { topic: 'events', partition: 1, next: '100', high: '120' },
       { topic: 'events', partition: 0, next: '50', high: '50' },
     ]);
@@ -43,18 +45,18 @@ describe('the follower heartbeat', () => {
     ]);
     // The next line's rate counts only what came since; a committed batch moves the partition's position.
     heartbeat.batchApplied({ topic: 'events', partition: 1, applied: applied(10, 10), durationS: 0.1 });
-    heartbeat.position({ topic: 'events', partition: 1, next: '120', high: '120' });
+    consumer.position({ topic: 'events', partition: 1, next: '120', high: '120' });
     advance(20_000);
     heartbeat.beat();
     expect(lines[1]!.context).toMatchObject({ lag: 0, eventsPerS: 0.5, consumed: 160 });
   });
 
   it('says when it holds no partitions (before the join, or after a stop)', () => {
-    const { heartbeat, lines, advance } = harness();
+    const { heartbeat, consumer, lines, advance } = harness();
     advance(1_000);
     heartbeat.beat();
-    heartbeat.assigned([{ topic: 'events', partition: 0, next: '5', high: '7' }]);
-    heartbeat.stopped();
+    consumer.assigned([{ topic: 'events', partition: 0, next: '5', high: '7' }]);
+    consumer.stopped();
     heartbeat.beat();
     expect(lines.map((l) => l.message.split(';')[0])).toEqual(['following: no partitions assigned', 'following: no partitions assigned']);
   });
