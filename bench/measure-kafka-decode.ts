@@ -1,12 +1,13 @@
 /**
  * (a) The Kafka side's limit: consume the whole topic with kafkajs and decode every message with the
  * rebuilder's decoder (Avro + zod validation), nothing else. Consumer settings are the engine's
- * (src/engine/kafka-replayer.ts: maxBytesPerPartition 4 MB, 2 partitions concurrently), so the difference
- * to (d) is the engine's own work, not a different fetch pattern.
+ * (src/sources/kafka/kafka-source.ts: fetch size per partition, partitions consumed concurrently), so the
+ * difference to (d) is the engine's own work, not a different fetch pattern.
  *
  * Timed from before `connect` (group join included, as in the CLI) until the last message of every
  * partition has been decoded; the disconnect is not timed.
  */
+import { MAX_BYTES_PER_PARTITION, PARTITIONS_CONSUMED_CONCURRENTLY } from '../src/sources/kafka/kafka-source.js';
 import type { Kafka } from 'kafkajs';
 import { createWorkspaceDecoder } from '../src/events/decode.js';
 
@@ -44,14 +45,14 @@ export async function measureKafkaDecode(kafka: Kafka, topic: string, groupId: s
     allowAutoTopicCreation: false,
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
-    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
   });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
-      partitionsConsumedConcurrently: 2,
+      partitionsConsumedConcurrently: PARTITIONS_CONSUMED_CONCURRENTLY,
       eachBatch: async ({ batch }) => {
         firstBatchAt ??= performance.now();
         result.batches++;

@@ -35,7 +35,7 @@ import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.
 import { workspaceRowSchema } from '../events/workspace-event.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { assertFullHistory } from '../sources/kafka/history-check.js';
-import { partitionKey, readPartitionRanges } from '../sources/kafka/kafka-client.js';
+import { partitionKey, readPartitionRanges, withKafkaAdmin } from '../sources/kafka/kafka-client.js';
 import { FILE_SOURCE_PREFIX, type EventFile } from '../sources/file/file-source.js';
 import type { SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
 import { checkpointTopics, readCheckpoints, saveCheckpoints } from '../sink/postgres/checkpoints.js';
@@ -197,13 +197,7 @@ export async function runRebuild(requested: RebuildOptions): Promise<RebuildResu
   const options: ResolvedOptions = { ...requested, plan, switchOnly: requested.plan.from === 'built', stream: streamOf(plan) };
   let compacted = new Set<string>();
   if (plan.from === 'kafka') {
-    const admin = plan.stream.kafka.admin();
-    await admin.connect();
-    try {
-      compacted = await assertFullHistory(admin, plan.stream.topics);
-    } finally {
-      await admin.disconnect();
-    }
+    compacted = await withKafkaAdmin(plan.stream.kafka, (admin) => assertFullHistory(admin, plan.stream.topics));
   }
   const outcome = await withRebuildLock(db, projection, async (lock) => {
     try {
@@ -470,10 +464,8 @@ export function describeParked(parked: UnappliedParked): string {
 async function deleteRebuildGroup(options: ResolvedOptions, rebuild: Rebuild): Promise<void> {
   if (!options.stream) return;
   const groupId = rebuildGroupId(options.stream.groupId, rebuild);
-  const admin = options.stream.kafka.admin();
   try {
-    await admin.connect();
-    await admin.deleteGroups([groupId]);
+    await withKafkaAdmin(options.stream.kafka, (admin) => admin.deleteGroups([groupId]));
   } catch (error) {
     const groups = (error as { groups?: { error?: { type?: string } }[] }).groups;
     // Never created (the rebuild consumed nothing from Kafka) is the same as deleted.
@@ -483,8 +475,6 @@ async function deleteRebuildGroup(options: ResolvedOptions, rebuild: Rebuild): P
         { rebuildId: rebuild.id, groupId, err: error },
       );
     }
-  } finally {
-    await admin.disconnect();
   }
 }
 
@@ -588,17 +578,11 @@ async function buildFromFile(options: ResolvedOptions, file: EventFile, rebuild:
 /** Events between the shadow's checkpoints (or the log start) and the end offsets: the progress total. */
 async function remainingEvents(options: ResolvedOptions, rebuild: Rebuild): Promise<number> {
   const kafka = options.stream!;
-  const admin = kafka.kafka.admin();
-  await admin.connect();
-  try {
-    const ranges = await readPartitionRanges(admin, kafka.topics);
-    const checkpoints = new Map(
-      (await readCheckpoints(options.db, rebuild.shadow_projection, kafka.topics)).map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]),
-    );
-    return ranges.reduce((sum, r) => sum + Number(BigInt(r.high) - BigInt(checkpoints.get(partitionKey(r.topic, r.partition)) ?? r.low)), 0);
-  } finally {
-    await admin.disconnect();
-  }
+  const ranges = await withKafkaAdmin(kafka.kafka, (admin) => readPartitionRanges(admin, kafka.topics));
+  const checkpoints = new Map(
+    (await readCheckpoints(options.db, rebuild.shadow_projection, kafka.topics)).map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]),
+  );
+  return ranges.reduce((sum, r) => sum + Number(BigInt(r.high) - BigInt(checkpoints.get(partitionKey(r.topic, r.partition)) ?? r.low)), 0);
 }
 
 /**
@@ -615,19 +599,14 @@ async function buildFromSnapshot(options: ResolvedOptions, sourceDb: Database, s
   const { db } = options;
   // Read afresh: a retried attempt must see the start offsets an earlier attempt recorded.
   const rebuild = (await findUnfinishedRebuild(db, options.projection))!;
-  if (options.stream && rebuild.start_offsets === null) {
-    const admin = options.stream.kafka.admin();
-    await admin.connect();
-    try {
-      const ranges = await readPartitionRanges(admin, options.stream.topics);
-      const startOffsets = Object.fromEntries(ranges.map((r) => [partitionKey(r.topic, r.partition), r.high]));
-      await withTransaction(db, async (client) => {
-        await saveCheckpoints(client, rebuild.shadow_projection, ranges.map((r) => ({ topic: r.topic, partition: r.partition, nextOffset: r.high })));
-        await updateRebuild(client, rebuild.id, { startOffsets });
-      });
-    } finally {
-      await admin.disconnect();
-    }
+  const stream = options.stream;
+  if (stream && rebuild.start_offsets === null) {
+    const ranges = await withKafkaAdmin(stream.kafka, (admin) => readPartitionRanges(admin, stream.topics));
+    const startOffsets = Object.fromEntries(ranges.map((r) => [partitionKey(r.topic, r.partition), r.high]));
+    await withTransaction(db, async (client) => {
+      await saveCheckpoints(client, rebuild.shadow_projection, ranges.map((r) => ({ topic: r.topic, partition: r.partition, nextOffset: r.high })));
+      await updateRebuild(client, rebuild.id, { startOffsets });
+    });
   }
   let done = 0;
   let afterId = 0;
