@@ -15,7 +15,7 @@ import type { Session } from '../sink/postgres/database.js';
 import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
-import { lockCheckpoint, type Checkpoint } from '../sink/postgres/checkpoints.js';
+import type { Checkpoint } from '../sink/postgres/checkpoints.js';
 import { clearDeadLetters, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
 import { holdEvents } from '../sink/postgres/held-events.js';
 import { lockFolds } from '../sink/postgres/projection-locks.js';
@@ -63,7 +63,7 @@ export interface AppliedBatch extends WrittenBatch {
 }
 
 /**
- * Locks and loads (locks, checkpoint, folds: three statements), plans (plan-batch.ts, pure), then writes the
+ * Locks and loads (the locks, then the checkpoint with the folds: two statements), plans (plan-batch.ts, pure), then writes the
  * plan: held events, folds with the checkpoint, deleted rows, generated rows and letters.
  */
 export async function applyKafkaBatch(client: Session, batch: PartitionBatch, deps: BatchDeps): Promise<AppliedBatch> {
@@ -77,12 +77,12 @@ export async function applyKafkaBatch(client: Session, batch: PartitionBatch, de
     if (id !== undefined) ids.add(id);
   }
   await lockFolds(client, deps.projection, ids, { projectionShared: true });
-  const checkpoint = await lockCheckpoint(client, deps.projection, topic, partition);
   const loaded = await readBatchFolds(client, deps.projection, ids, {
     devfile: devfileWorkspaces(decoded, deps.materialize),
     letters: deps.materialize ? AGENTK_STATES_PROJECTION : undefined,
+    checkpoint: { topic, partition },
   });
-  const plan = planBatch({ topic, partition, messages: batch.messages, decoded, checkpoint, ...loaded, materialize: deps.materialize });
+  const plan = planBatch({ topic, partition, messages: batch.messages, decoded, ...loaded, materialize: deps.materialize });
   const result: AppliedBatch = {
     consumed: plan.consumed, skipped: plan.skipped, deleted: 0, parked: plan.folding.parked, held: plan.holds.filter((h) => h.deadLetterKey === null).length,
     badMessages: plan.deadLetters.length, written: 0, unchanged: 0, failed: 0, deadLetterKinds: [], nextOffset: plan.nextOffset,

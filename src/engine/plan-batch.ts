@@ -163,9 +163,8 @@ export function planBatch(input: BatchInput): BatchPlan {
     const position = { topic, partition, offset: message.offset };
     const fold = workspaceId === undefined ? undefined : input.folds.get(workspaceId);
     const folded = fold !== undefined && foldedPast(fold, position);
-    const raw = { key: message.key, value: message.value, timestamp: message.timestamp };
     if (outcome.ok) {
-      if (!folded && held.has(outcome.event.workspaceId)) holds.push({ workspaceId: outcome.event.workspaceId, ...position, deadLetterKey: null, raw });
+      if (!folded && held.has(outcome.event.workspaceId)) holds.push({ workspaceId: outcome.event.workspaceId, ...position, deadLetterKey: null, raw: rawOf(message) });
       else events.push({ message, event: outcome.event });
       return;
     }
@@ -180,7 +179,7 @@ export function planBatch(input: BatchInput): BatchPlan {
       errorPath: error.path,
       message: error.message,
       inputExcerpt: rawExcerpt(message.value),
-      raw,
+      raw: rawOf(message),
     });
     if (error.workspaceId !== undefined) {
       held.add(error.workspaceId);
@@ -204,6 +203,8 @@ export function planBatch(input: BatchInput): BatchPlan {
     nextOffset: last === undefined ? undefined : (BigInt(last) + 1n).toString(),
   };
 }
+
+const rawOf = (message: WorkspaceMessage) => ({ key: message.key, value: message.value, timestamp: message.timestamp });
 
 const isLive = (fold: WorkspaceFold): boolean => fold.state !== undefined && !fold.state.deleted && fold.state.workspace !== null;
 

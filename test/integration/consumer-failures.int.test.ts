@@ -95,7 +95,7 @@ describe('the Kafka consumer is never silently stuck', () => {
     expect(result.code).toBe(1);
     expect(Date.now() - started).toBeLessThan(15_000);
     noStackTrace(result.stderr);
-    expect(fatalMessages(result.stderr)).toEqual([expect.stringMatching(new RegExp(`^${ctx.topic}\\[0\\] offsets 1\\.\\.1: ZodError: `))]);
+    expect(fatalMessages(result.stderr)).toEqual([expect.stringMatching(new RegExp(`^${ctx.topic}\\[0\\] offsets 1\\.\\.1: CorruptFoldError: rebuild_projection\\.workspace_states row of workspace 21 is corrupt: `))]);
     expect(await runStatus()).toBe('failed');
   });
 

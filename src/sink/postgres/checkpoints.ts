@@ -19,12 +19,15 @@ export async function lockCheckpoint(
   topic: string,
   partition: number,
 ): Promise<string | undefined> {
-  const { rows } = await client.query<{ next_offset: string }>(
-    `SELECT next_offset::text AS next_offset FROM ${BOOKKEEPING_SCHEMA}.checkpoints
-      WHERE projection = $1 AND topic = $2 AND kafka_partition = $3 FOR UPDATE`,
-    [projection, topic, partition],
-  );
+  const param = statementParams();
+  const { rows } = await client.query<{ next_offset: string }>(checkpointForUpdate(param, projection, topic, partition), param.values);
   return rows[0]?.next_offset;
+}
+
+/** The select that locks one partition's checkpoint (`next_offset` as text), as a statement or a part of one. */
+export function checkpointForUpdate(param: StatementParams, projection: string, topic: string, partition: number): string {
+  return `SELECT next_offset::text AS next_offset FROM ${BOOKKEEPING_SCHEMA}.checkpoints
+      WHERE projection = ${param(projection)} AND topic = ${param(topic)} AND kafka_partition = ${param(partition)} FOR UPDATE`;
 }
 
 export async function saveCheckpoints(client: Session, projection: string, checkpoints: readonly Checkpoint[]): Promise<void> {

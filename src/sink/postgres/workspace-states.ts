@@ -15,7 +15,7 @@ import {
 } from '../../../projections/agentk-states/fold.js';
 import type { AgentConfig } from '../../../projections/agentk-states/inputs.js';
 import { workspaceChangesSchema, type WorkspaceRow } from '../../events/workspace-event.js';
-import { checkpointsUpsert, type Checkpoint } from './checkpoints.js';
+import { checkpointForUpdate, checkpointsUpsert, type Checkpoint } from './checkpoints.js';
 import { lockFolds } from './projection-locks.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
@@ -25,6 +25,12 @@ type TimestampColumn = { [K in keyof WorkspaceRow]-?: WorkspaceRow[K] extends Da
 const TIMESTAMP_COLUMNS = Object.keys({
   created_at: true, updated_at: true, desired_state_updated_at: true, responded_to_agent_at: true, actual_state_updated_at: true,
 } satisfies Record<TimestampColumn, true>) as TimestampColumn[];
+
+/** The columns generation reads (plan-batch.ts GENERATION_INPUT_COLUMNS, the devfile aside), with their JSON types. */
+export const GENERATED_FROM: readonly [keyof WorkspaceRow, 'number' | 'string'][] = [
+  ['id', 'number'], ['name', 'string'], ['namespace', 'string'], ['desired_state', 'string'], ['cluster_agent_id', 'number'],
+  ['workspaces_agent_config_version', 'number'], ['project_id', 'number'],
+];
 
 /** A state row as selected (STATE_COLUMNS): pg's own types, bigints as text. */
 interface StateRow {
@@ -45,8 +51,8 @@ const STATE_COLUMNS = 's.version::text, s.deleted, s.workspace, s.agent_config, 
  * The fold state of a stored row, trusted instead of parsed again with zod: only saveFolds writes these rows,
  * from events and rows that passed the event schemas, in our own schema, with the agent config's defaults
  * already applied; zod re-validation of the whole row was a large share of a follow batch's CPU. What JSON
- * cannot carry is restored (the timestamps), and a row of an unexpected shape (written by hand, or by a
- * version that stored another shape) is refused loudly, as a corrupt state.
+ * cannot carry is restored (the timestamps), and a row whose shape or generator columns are not what saveFolds
+ * writes (edited by hand, say) is refused loudly, as a corrupt state.
  */
 function storedState(row: StateRow): FoldedWorkspace {
   if (typeof row.version !== 'string' || typeof row.deleted !== 'boolean' || typeof row.offsets !== 'object' || row.offsets === null) {
@@ -54,7 +60,10 @@ function storedState(row: StateRow): FoldedWorkspace {
   }
   let workspace: WorkspaceRow | null = null;
   if (row.workspace !== null) {
-    if (typeof row.workspace !== 'object' || typeof row.workspace.id !== 'number') throw new CorruptFoldError(row.workspace_id, 'workspace is not a row');
+    if (typeof row.workspace !== 'object') throw new CorruptFoldError(row.workspace_id, 'workspace is not a row');
+    for (const [column, type] of GENERATED_FROM) {
+      if (typeof row.workspace[column] !== type) throw new CorruptFoldError(row.workspace_id, `workspace.${column} is not a ${type}`);
+    }
     const revived: Record<string, unknown> = { ...row.workspace, processed_devfile: row.processed_devfile };
     for (const column of TIMESTAMP_COLUMNS) {
       const value = revived[column];
@@ -94,6 +103,8 @@ export interface BatchFolds {
   held: Set<number>;
   /** Workspaces with a workspace letter (a failed generation) in the letters' projection. */
   failed: Set<number>;
+  /** The checkpoint asked for (next offset), locked; undefined: never consumed, or not asked. */
+  checkpoint: string | undefined;
 }
 
 export interface BatchFoldsOptions {
@@ -101,12 +112,14 @@ export interface BatchFoldsOptions {
   devfile: 'all' | ReadonlySet<number>;
   /** The dead letters' projection, to find failed workspaces (whose devfile is then loaded too); none: not asked. */
   letters?: string | undefined;
+  /** Also lock and read this partition's checkpoint, in the same statement (one round trip less per batch). */
+  checkpoint?: { topic: string; partition: number } | undefined;
 }
 
 /**
- * Reads, in one statement and without locking (the caller holds the fold locks, projection-locks.ts
- * lockFolds, or reads inside its own snapshot), the folds of `workspaceIds`, whether they are held, and
- * whether their last generation failed.
+ * Reads, in one statement and without taking the fold locks (the caller holds them, projection-locks.ts
+ * lockFolds, or reads inside its own snapshot), the folds of `workspaceIds`, whether they are held, whether
+ * their last generation failed, and (locked) the checkpoint asked for.
  */
 export async function readBatchFolds(
   client: Session,
@@ -115,14 +128,14 @@ export async function readBatchFolds(
   options: BatchFoldsOptions,
 ): Promise<BatchFolds> {
   const ids = [...new Set(workspaceIds)];
-  const result: BatchFolds = { folds: new Map(ids.map((id) => [id, emptyFold()])), held: new Set(), failed: new Set() };
-  if (ids.length === 0) return result;
+  const result: BatchFolds = { folds: new Map(ids.map((id) => [id, emptyFold()])), held: new Set(), failed: new Set(), checkpoint: undefined };
+  const { checkpoint } = options;
+  if (ids.length === 0 && checkpoint === undefined) return result;
   const param = statementParams();
   const p = param(projection);
   const devfile =
     options.devfile === 'all' ? 's.processed_devfile' : `CASE WHEN i.id = ANY(${param([...options.devfile])}::bigint[]) OR f.failed THEN s.processed_devfile END`;
-  const { rows } = await client.query<StateRow & { exists: boolean; parked: unknown; held: boolean; failed: boolean }>(
-    `SELECT i.id::text AS workspace_id, s.workspace_id IS NOT NULL AS exists, ${STATE_COLUMNS}, ${devfile} AS processed_devfile,
+  const folds = `SELECT i.id::text AS workspace_id, s.workspace_id IS NOT NULL AS exists, ${STATE_COLUMNS}, ${devfile} AS processed_devfile,
             (SELECT jsonb_agg(jsonb_build_object('version', p.version, 'changes', p.changes, 'topic', p.topic,
                                                  'partition', p.kafka_partition, 'offset', p.kafka_offset::text) ORDER BY p.version)
                FROM ${BOOKKEEPING_SCHEMA}.parked_updates AS p WHERE p.projection = ${p} AND p.workspace_id = i.id) AS parked,
@@ -131,10 +144,19 @@ export async function readBatchFolds(
        FROM unnest(${param(ids)}::bigint[]) AS i(id)
        CROSS JOIN LATERAL (SELECT ${options.letters === undefined ? 'false' : `EXISTS (SELECT 1 FROM ${BOOKKEEPING_SCHEMA}.dead_letters AS d
                                   WHERE d.projection = ${param(options.letters)} AND d.dead_letter_key = 'workspace:' || i.id)`}) AS f(failed)
-       LEFT JOIN ${BOOKKEEPING_SCHEMA}.workspace_states AS s ON s.projection = ${p} AND s.workspace_id = i.id`,
+       LEFT JOIN ${BOOKKEEPING_SCHEMA}.workspace_states AS s ON s.projection = ${p} AND s.workspace_id = i.id`;
+  // With the checkpoint: one row at least (it), joined to the folds' rows, so that no workspace still reads it.
+  const { rows } = await client.query<StateRow & { exists: boolean; parked: unknown; held: boolean; failed: boolean; checkpoint?: string | null }>(
+    checkpoint === undefined
+      ? folds
+      : `WITH checkpoint AS (${checkpointForUpdate(param, projection, checkpoint.topic, checkpoint.partition)})
+         SELECT (SELECT next_offset FROM checkpoint) AS checkpoint, w.* FROM (SELECT) AS one LEFT JOIN (${folds}) AS w ON true`,
     param.values,
   );
+  result.checkpoint = rows[0]?.checkpoint ?? undefined;
   for (const row of rows) {
+    // The checkpoint's row when there is no workspace.
+    if (row.workspace_id === null) continue;
     const id = Number(row.workspace_id);
     const fold = result.folds.get(id)!;
     if (row.exists) fold.state = storedState(row);

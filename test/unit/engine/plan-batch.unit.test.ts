@@ -8,6 +8,7 @@ import { emptyFold, foldEvent, type WorkspaceFold } from '../../../projections/a
 import { workspaceInputSchema } from '../../../projections/agentk-states/inputs.js';
 import type { DecodeResult, WorkspaceMessage } from '../../../src/events/decode.js';
 import type { WorkspaceChanges, WorkspaceEvent, WorkspaceRow } from '../../../src/events/workspace-event.js';
+import { GENERATED_FROM } from '../../../src/sink/postgres/workspace-states.js';
 import { devfileWorkspaces, GENERATION_INPUT_COLUMNS, planBatch, touchesInput, type BatchInput } from '../../../src/engine/plan-batch.js';
 
 const at = new Date('2025-09-03T13:08:01Z');
@@ -82,6 +83,10 @@ describe('the columns generation reads', () => {
 
   it('include every column of the generator input type', () => {
     for (const column of Object.keys(workspaceInputSchema.shape)) expect(GENERATION_INPUT_COLUMNS).toContain(column);
+  });
+
+  it('are those the store checks on the folded states it trusts (and the devfile, a column of its own)', () => {
+    expect(new Set([...GENERATED_FROM.map(([column]) => column), 'processed_devfile'])).toEqual(GENERATION_INPUT_COLUMNS);
   });
 
   it('an update touches an input when one of them is among its changes, a create or full row always', () => {
