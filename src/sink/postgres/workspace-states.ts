@@ -133,15 +133,16 @@ export async function readBatchFolds(
   if (ids.length === 0 && checkpoint === undefined) return result;
   const param = statementParams();
   const p = param(projection);
-  const devfile =
-    options.devfile === 'all' ? 's.processed_devfile' : `CASE WHEN i.id = ANY(${param([...options.devfile])}::bigint[]) OR f.failed THEN s.processed_devfile END`;
+  // Per id, whether to load its devfile: an array beside the ids (not `= ANY`, quadratic in a large batch).
+  const wanted = options.devfile;
+  const devfile = wanted === 'all' ? 's.processed_devfile' : 'CASE WHEN i.devfile OR f.failed THEN s.processed_devfile END';
   const folds = `SELECT i.id::text AS workspace_id, s.workspace_id IS NOT NULL AS exists, ${STATE_COLUMNS}, ${devfile} AS processed_devfile,
             (SELECT jsonb_agg(jsonb_build_object('version', p.version, 'changes', p.changes, 'topic', p.topic,
                                                  'partition', p.kafka_partition, 'offset', p.kafka_offset::text) ORDER BY p.version)
                FROM ${BOOKKEEPING_SCHEMA}.parked_updates AS p WHERE p.projection = ${p} AND p.workspace_id = i.id) AS parked,
             EXISTS (SELECT 1 FROM ${BOOKKEEPING_SCHEMA}.held_events AS h WHERE h.projection = ${p} AND h.workspace_id = i.id) AS held,
             f.failed
-       FROM unnest(${param(ids)}::bigint[]) AS i(id)
+       FROM unnest(${param(ids)}::bigint[], ${param(ids.map((id) => wanted === 'all' || wanted.has(id)))}::boolean[]) AS i(id, devfile)
        CROSS JOIN LATERAL (SELECT ${options.letters === undefined ? 'false' : `EXISTS (SELECT 1 FROM ${BOOKKEEPING_SCHEMA}.dead_letters AS d
                                   WHERE d.projection = ${param(options.letters)} AND d.dead_letter_key = 'workspace:' || i.id)`}) AS f(failed)
        LEFT JOIN ${BOOKKEEPING_SCHEMA}.workspace_states AS s ON s.projection = ${p} AND s.workspace_id = i.id`;
