@@ -19,7 +19,7 @@
  * fold's version and offsets and the checkpoint, in the same transaction, and its changes stay in the fold,
  * so a later generation sees them; it generates nothing and writes no row.
  */
-import { emptyFold, foldEvent, partitionOf, type EventPosition, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
+import { emptyFold, foldEvent, offsetAtMost, partitionOf, type EventPosition, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { workspaceInputSchema } from '../../projections/agentk-states/inputs.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
 import type { WorkspaceColumn, WorkspaceEvent } from '../events/workspace-event.js';
@@ -149,11 +149,10 @@ export function planBatch(input: BatchInput): BatchPlan {
   const holds: HeldEvent[] = [];
   const events: PositionedEvent[] = [];
   const held = new Set(input.held);
-  const from = checkpoint === undefined ? undefined : BigInt(checkpoint);
   let skipped = 0;
   let last: string | undefined;
   input.messages.forEach((message, index) => {
-    if (from !== undefined && BigInt(message.offset) < from) {
+    if (checkpoint !== undefined && !offsetAtMost(checkpoint, message.offset)) {
       skipped++;
       return;
     }
@@ -211,7 +210,7 @@ const isLive = (fold: WorkspaceFold): boolean => fold.state !== undefined && !fo
 /** Whether `fold` has folded an event at or past `position` on its partition (the fold's offset guard). */
 function foldedPast(fold: WorkspaceFold, position: EventPosition): boolean {
   const folded = fold.state?.offsets[partitionOf(position)];
-  return folded !== undefined && BigInt(position.offset) <= BigInt(folded);
+  return folded !== undefined && offsetAtMost(position.offset, folded);
 }
 
 /** The raw message as text for a dead letter: UTF-8 when it is text, else base64. */
