@@ -12,16 +12,16 @@
  * partition was applied already (a replay after a release or a purge): it is neither held nor lettered again.
  */
 import type { Session } from '../sink/postgres/database.js';
-import { foldEvent, partitionOf, type EventPosition, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
+import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
-import type { WorkspaceEvent } from '../events/workspace-event.js';
-import { lockCheckpoint, saveCheckpoints } from '../sink/postgres/checkpoints.js';
-import { clearDeadLetters, excerpt, messageLetterKey, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
-import { heldWorkspaces, holdEvents, type HeldEvent } from '../sink/postgres/held-events.js';
-import { lockProjectionShared } from '../sink/postgres/projection-locks.js';
+import type { Checkpoint } from '../sink/postgres/checkpoints.js';
+import { clearDeadLetters, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
+import { holdEvents } from '../sink/postgres/held-events.js';
+import { lockFolds } from '../sink/postgres/projection-locks.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
-import { loadFolds, saveFolds } from '../sink/postgres/workspace-states.js';
+import { readBatchFolds, saveFolds } from '../sink/postgres/workspace-states.js';
+import { devfileWorkspaces, foldAll, planBatch, workspaceOf, type FoldedEvents, type PositionedEvent } from './plan-batch.js';
 import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
 import { AGENTK_STATES_PROJECTION, writeProjectedBatch, type WrittenBatch } from './workspace-batch.js';
 
@@ -62,107 +62,50 @@ export interface AppliedBatch extends WrittenBatch {
   nextOffset: string | undefined;
 }
 
-/** The raw message as text for a dead letter: UTF-8 when it is text, else base64. */
-export function rawExcerpt(value: Buffer | null): string | undefined {
-  if (value === null) return undefined;
-  const head = value.subarray(0, 4096);
-  const text = head.toString('utf8');
-  return excerpt(text.includes('\uFFFD') || /[\u0000-\u0008]/.test(text) ? `base64:${head.toString('base64')}` : text);
-}
-
+/**
+ * Locks and loads (the locks, then the checkpoint with the folds: two statements), plans (plan-batch.ts, pure), then writes the
+ * plan: held events, folds with the checkpoint, deleted rows, generated rows and letters.
+ */
 export async function applyKafkaBatch(client: Session, batch: PartitionBatch, deps: BatchDeps): Promise<AppliedBatch> {
   const { topic, partition } = batch;
+  // Decoded before the checkpoint is known: its workspaces' locks come first, with the projection's (shared
+  // with other batches, exclusive against a rebuild's switch). A redelivery decodes a few messages for nothing.
+  const decoded = batch.messages.map((message) => deps.decode(message));
+  const ids = new Set<number>();
+  for (const outcome of decoded) {
+    const id = workspaceOf(outcome);
+    if (id !== undefined) ids.add(id);
+  }
+  await lockFolds(client, deps.projection, ids, { projectionShared: true });
+  const loaded = await readBatchFolds(client, deps.projection, ids, {
+    devfile: devfileWorkspaces(decoded, deps.materialize),
+    letters: deps.materialize ? AGENTK_STATES_PROJECTION : undefined,
+    checkpoint: { topic, partition },
+  });
+  const plan = planBatch({ topic, partition, messages: batch.messages, decoded, ...loaded, materialize: deps.materialize });
   const result: AppliedBatch = {
-    consumed: 0, skipped: 0, deleted: 0, parked: 0, held: 0, badMessages: 0, written: 0, unchanged: 0, failed: 0, deadLetterKinds: [], nextOffset: undefined,
+    consumed: plan.consumed, skipped: plan.skipped, deleted: 0, parked: plan.folding.parked, held: plan.holds.filter((h) => h.deadLetterKey === null).length,
+    badMessages: plan.deadLetters.length, written: 0, unchanged: 0, failed: 0, deadLetterKinds: [], nextOffset: plan.nextOffset,
   };
-  // Shared with other batches, exclusive against a rebuild's switch (projection-locks.ts).
-  await lockProjectionShared(client, deps.projection);
-  const checkpoint = await lockCheckpoint(client, deps.projection, topic, partition);
-  const fresh = checkpoint === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) >= BigInt(checkpoint));
-  result.skipped = batch.messages.length - fresh.length;
-  if (fresh.length === 0) return result;
+  if (plan.nextOffset === undefined) return result;
 
-  const outcomes = fresh.map((message) => ({ message, outcome: deps.decode(message) }));
-  const workspaceOf = (outcome: DecodeResult) => (outcome.ok ? outcome.event.workspaceId : outcome.error.workspaceId);
-  const ids = outcomes.flatMap(({ outcome }) => (workspaceOf(outcome) === undefined ? [] : [workspaceOf(outcome)!]));
-  // The fold lock first (loadFolds): a retry releasing these workspaces' held events takes it too.
-  const folds = await loadFolds(client, deps.projection, ids);
-  const held = await heldWorkspaces(client, deps.projection, ids);
-  const deadLetters: DeadLetter[] = [];
-  const holds: HeldEvent[] = [];
-  const decoded: PositionedEvent[] = [];
-  for (const { message, outcome } of outcomes) {
-    const workspaceId = workspaceOf(outcome);
-    const position = { topic, partition, offset: message.offset };
-    const folded = workspaceId !== undefined && foldedPast(folds.get(workspaceId)!, position);
-    const raw = { key: message.key, value: message.value, timestamp: message.timestamp };
-    if (outcome.ok) {
-      if (!folded && held.has(outcome.event.workspaceId)) holds.push({ workspaceId: outcome.event.workspaceId, ...position, deadLetterKey: null, raw });
-      else decoded.push({ message, event: outcome.event });
-      continue;
-    }
-    if (folded) continue;
-    const { error } = outcome;
-    deadLetters.push({
-      workspaceId: error.workspaceId,
-      source: KAFKA_SOURCE,
-      badMessage: true,
-      kafka: { ...position, key: message.key?.toString('utf8') ?? null },
-      errorKind: error.reason,
-      errorPath: error.path,
-      message: error.message,
-      inputExcerpt: rawExcerpt(message.value),
-      raw,
-    });
-    if (error.workspaceId !== undefined) {
-      held.add(error.workspaceId);
-      holds.push({ workspaceId: error.workspaceId, ...position, deadLetterKey: messageLetterKey(position), raw: undefined });
-    }
-  }
-  await holdEvents(client, deps.projection, holds);
-  result.held = holds.filter((h) => h.deadLetterKey === null).length;
-  result.badMessages = deadLetters.length;
-
-  const folding = await foldEvents(client, deps.projection, decoded, folds, deps.sink);
-  let counts: WrittenBatch;
-  if (deps.materialize) {
-    counts = await projectTouched(client, folding.touched, folding.lastMessage, deps, deadLetters);
-  } else {
-    await recordDeadLetters(client, AGENTK_STATES_PROJECTION, deadLetters);
-    counts = { written: 0, unchanged: 0, failed: deadLetters.length, deadLetterKinds: deadLetters.map((l) => l.errorKind) };
-  }
-
-  const nextOffset = (BigInt(fresh[fresh.length - 1]!.offset) + 1n).toString();
-  await saveCheckpoints(client, deps.projection, [{ topic, partition, nextOffset }]);
-  return { ...result, ...counts, deleted: folding.deleted, parked: folding.parked, consumed: fresh.length, nextOffset };
+  await holdEvents(client, deps.projection, plan.holds);
+  result.deleted = await writeFolds(client, deps.projection, plan.folding, loaded.folds, deps.sink, { topic, partition, nextOffset: plan.nextOffset });
+  const counts =
+    plan.generate.size > 0
+      ? await projectTouched(client, plan.generate, plan.folding.lastMessage, deps, plan.deadLetters)
+      : await recordOnly(client, plan.deadLetters);
+  return { ...result, ...counts };
 }
 
-/** A decoded message. */
-export interface PositionedEvent {
-  message: WorkspaceMessage;
-  event: WorkspaceEvent;
-}
-
-/** Whether `fold` has folded an event at or past `position` on its partition (the fold's offset guard). */
-function foldedPast(fold: WorkspaceFold, position: EventPosition): boolean {
-  const folded = fold.state?.offsets[partitionOf(position)];
-  return folded !== undefined && BigInt(position.offset) <= BigInt(folded);
-}
-
-export interface FoldedEvents {
-  /** The folds the events changed (or touched without a change: a replay regenerates their rows). */
-  touched: Map<number, WorkspaceFold>;
-  /** Each touched workspace's last message, for the position on its letters. */
-  lastMessage: Map<number, WorkspaceMessage>;
-  deleted: number;
-  parked: number;
-  /** Events that changed nothing (at or below what was folded). */
-  stale: number;
+async function recordOnly(client: Session, deadLetters: readonly DeadLetter[]): Promise<WrittenBatch> {
+  await recordDeadLetters(client, AGENTK_STATES_PROJECTION, deadLetters);
+  return { written: 0, unchanged: 0, failed: deadLetters.length, deadLetterKinds: deadLetters.map((l) => l.errorKind) };
 }
 
 /**
  * Folds `events` in order over `folds` (loaded, and so locked, by the caller), saves the folds, deletes the
- * rows of deleted workspaces and their workspace letters. Shared by a batch and a retry's release.
+ * rows of deleted workspaces and their workspace letters. The release of held events (dead-letter-retry.ts).
  */
 export async function foldEvents(
   client: Session,
@@ -171,32 +114,32 @@ export async function foldEvents(
   folds: ReadonlyMap<number, WorkspaceFold>,
   sink: RowSink,
 ): Promise<FoldedEvents> {
-  const touched = new Map<number, WorkspaceFold>();
-  const lastMessage = new Map<number, WorkspaceMessage>();
-  let parked = 0;
-  let stale = 0;
-  for (const { message, event } of events) {
-    const before = touched.get(event.workspaceId) ?? folds.get(event.workspaceId)!;
-    const { fold, outcome } = foldEvent(before, event, { topic: message.topic, partition: message.partition, offset: message.offset });
-    if (outcome === 'parked') parked++;
-    if (outcome === 'stale') stale++;
-    touched.set(event.workspaceId, fold);
-    lastMessage.set(event.workspaceId, message);
-  }
-  await saveFolds(client, projection, touched, folds);
+  const folding = foldAll(events, folds);
+  await writeFolds(client, projection, folding, folds, sink);
+  return folding;
+}
 
-  const deletedIds = [...touched].filter(([, fold]) => fold.state?.deleted).map(([id]) => id);
-  const deleted = await sink.delete(client, deletedIds);
+/** Saves folded events (with the checkpoint, when given) and deletes the deleted workspaces' rows; returns how many existed. */
+async function writeFolds(
+  client: Session,
+  projection: string,
+  folding: FoldedEvents,
+  loaded: ReadonlyMap<number, WorkspaceFold>,
+  sink: RowSink,
+  checkpoint?: Checkpoint,
+): Promise<number> {
+  await saveFolds(client, projection, folding.touched, loaded, checkpoint);
+  if (folding.deleted.length === 0) return 0;
+  const deleted = await sink.delete(client, folding.deleted);
   // A deleted workspace needs no row any more: its workspace-level letters (a failed generation, no row in
   // `workspaces`) are moot. Letters of bad messages are keyed by position and stay.
-  await clearDeadLetters(client, AGENTK_STATES_PROJECTION, deletedIds);
-  return { touched, lastMessage, deleted, parked, stale };
+  await clearDeadLetters(client, AGENTK_STATES_PROJECTION, folding.deleted);
+  return deleted;
 }
 
 /**
- * Generates the rows of these folds once and writes them with `deadLetters`. Every live workspace is
- * regenerated, even when its events were stale: a replay then also refreshes rows after a generator change,
- * and the upsert skips rows that did not change.
+ * Generates the rows of these folds once and writes them with `deadLetters`; the upsert skips rows that did
+ * not change. A batch passes only the workspaces its plan generates (plan-batch.ts); a retry its workspace.
  */
 export async function projectTouched(
   client: Session,

@@ -36,7 +36,8 @@ import { findUnfinishedRebuild } from '../sink/postgres/rebuilds.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import { loadFolds } from '../sink/postgres/workspace-states.js';
-import { foldEvents, KAFKA_SOURCE, projectTouched, rawExcerpt, type PositionedEvent } from './apply-kafka-batch.js';
+import { foldEvents, KAFKA_SOURCE, projectTouched } from './apply-kafka-batch.js';
+import { rawExcerpt, type PositionedEvent } from './plan-batch.js';
 import { retryTransient } from './retry.js';
 import { AGENTK_STATES_PROJECTION } from './workspace-batch.js';
 

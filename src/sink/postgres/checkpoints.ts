@@ -2,7 +2,7 @@
  * Kafka checkpoints in PostgreSQL: the next offset to apply per topic partition. They move in the same
  * transaction as the rows, so after any crash the consumer resumes exactly where the table is.
  */
-import type { Session } from './database.js';
+import { statementParams, type Session, type StatementParams } from './database.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
 export interface Checkpoint {
@@ -19,24 +19,31 @@ export async function lockCheckpoint(
   topic: string,
   partition: number,
 ): Promise<string | undefined> {
-  const { rows } = await client.query<{ next_offset: string }>(
-    `SELECT next_offset::text AS next_offset FROM ${BOOKKEEPING_SCHEMA}.checkpoints
-      WHERE projection = $1 AND topic = $2 AND kafka_partition = $3 FOR UPDATE`,
-    [projection, topic, partition],
-  );
+  const param = statementParams();
+  const { rows } = await client.query<{ next_offset: string }>(checkpointForUpdate(param, projection, topic, partition), param.values);
   return rows[0]?.next_offset;
+}
+
+/** The select that locks one partition's checkpoint (`next_offset` as text), as a statement or a part of one. */
+export function checkpointForUpdate(param: StatementParams, projection: string, topic: string, partition: number): string {
+  return `SELECT next_offset::text AS next_offset FROM ${BOOKKEEPING_SCHEMA}.checkpoints
+      WHERE projection = ${param(projection)} AND topic = ${param(topic)} AND kafka_partition = ${param(partition)} FOR UPDATE`;
 }
 
 export async function saveCheckpoints(client: Session, projection: string, checkpoints: readonly Checkpoint[]): Promise<void> {
   if (checkpoints.length === 0) return;
-  await client.query(
-    `INSERT INTO ${BOOKKEEPING_SCHEMA}.checkpoints (projection, topic, kafka_partition, next_offset)
-     SELECT $1, topic, kafka_partition, next_offset
-       FROM unnest($2::text[], $3::int[], $4::bigint[]) AS t(topic, kafka_partition, next_offset)
+  const param = statementParams();
+  await client.query(checkpointsUpsert(param, projection, checkpoints), param.values);
+}
+
+/** The upsert of these checkpoints as one statement, or a part of a larger one (workspace-states.ts saveFolds). */
+export function checkpointsUpsert(param: StatementParams, projection: string, checkpoints: readonly Checkpoint[]): string {
+  return `INSERT INTO ${BOOKKEEPING_SCHEMA}.checkpoints (projection, topic, kafka_partition, next_offset)
+     SELECT ${param(projection)}, topic, kafka_partition, next_offset
+       FROM unnest(${param(checkpoints.map((c) => c.topic))}::text[], ${param(checkpoints.map((c) => c.partition))}::int[],
+                   ${param(checkpoints.map((c) => c.nextOffset))}::bigint[]) AS t(topic, kafka_partition, next_offset)
      ON CONFLICT (projection, topic, kafka_partition) DO UPDATE
-       SET next_offset = EXCLUDED.next_offset, updated_at = now()`,
-    [projection, checkpoints.map((c) => c.topic), checkpoints.map((c) => c.partition), checkpoints.map((c) => c.nextOffset)],
-  );
+       SET next_offset = EXCLUDED.next_offset, updated_at = now()`;
 }
 
 export async function readCheckpoints(db: Session, projection: string, topics: readonly string[]): Promise<Checkpoint[]> {

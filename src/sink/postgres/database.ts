@@ -47,3 +47,15 @@ export async function openOwnSession(db: Database, applicationName: string): Pro
   await client.connect();
   return { query: (text, values) => client.query(text, values), end: () => client.end() };
 }
+
+/** Numbers the parameters of one statement as they are added, so that statement parts compose into one round trip. */
+export interface StatementParams {
+  /** Adds `value`; returns its placeholder (`$n`). */
+  (value: unknown): string;
+  readonly values: unknown[];
+}
+
+export function statementParams(): StatementParams {
+  const values: unknown[] = [];
+  return Object.assign((value: unknown) => `$${values.push(value)}`, { values });
+}

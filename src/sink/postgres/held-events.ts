@@ -1,7 +1,8 @@
 /**
  * The sequenced dead-letter queue's held events (`rebuild_projection.held_events`, migration 010): once a
  * workspace's message is bad, its later messages wait here in partition order. Per fold namespace, like the
- * folded states; read and written only under the workspace's fold lock (workspace-states.ts loadFolds).
+ * folded states; read and written only under the workspace's fold lock (projection-locks.ts lockFolds); a batch reads which
+ * workspaces are held with their folds (workspace-states.ts readBatchFolds).
  */
 import type { Session } from './database.js';
 import { z } from 'zod';
@@ -23,16 +24,6 @@ export interface HeldEvent {
   deadLetterKey: string | null;
   /** Undefined when the bad message's letter kept no bytes (written before migration 010) or is gone. */
   raw: RawMessage | undefined;
-}
-
-/** Which of these workspaces have held events in `projection`. */
-export async function heldWorkspaces(client: Session, projection: string, workspaceIds: readonly number[]): Promise<Set<number>> {
-  if (workspaceIds.length === 0) return new Set();
-  const { rows } = await client.query<{ workspace_id: string }>(
-    `SELECT DISTINCT workspace_id::text FROM ${BOOKKEEPING_SCHEMA}.held_events WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`,
-    [projection, [...new Set(workspaceIds)]],
-  );
-  return new Set(rows.map((row) => Number(row.workspace_id)));
 }
 
 const b64 = (buffer: Buffer | null | undefined): string | null => (buffer ? buffer.toString('base64') : null);

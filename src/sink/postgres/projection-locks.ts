@@ -2,6 +2,9 @@
  * Advisory locks, keyed by name through hashtextextended so every process derives the same key:
  * - every batch that writes a projection holds its lock SHARED for its transaction (batches run in parallel);
  * - a rebuild's switch holds it EXCLUSIVE for the switch transaction, so no batch interleaves with the merge;
+ * - a batch also locks the folds of its workspaces (exclusive, for its transaction): workspace ids hash into
+ *   FOLD_LOCK_BUCKETS buckets, taken in bucket order, so concurrent batches (created/updated topics are consumed
+ *   concurrently) that share workspaces serialize and cannot deadlock;
  * - a rebuild holds a session-level "rebuild:<projection>" lock for its whole life: one rebuild at a time.
  *   A session lock needs a session: behind PgBouncer in transaction pooling mode each statement may run on
  *   another server connection, so the rebuild checks that its session really holds the lock.
@@ -10,6 +13,38 @@ import type { Session } from './database.js';
 
 export async function lockProjectionShared(client: Session, projection: string): Promise<void> {
   await client.query(`SELECT pg_advisory_xact_lock_shared(hashtextextended('projection:' || $1, 0))`, [projection]);
+}
+
+/**
+ * Enough to keep unrelated batches apart, few enough for any lock table (4 concurrent batches: 1,024 locks).
+ * One advisory lock per id would not scale: a batch of small updates holds tens of thousands of ids, and
+ * PostgreSQL's shared lock table (max_locks_per_transaction × connections) runs out ("out of shared memory").
+ */
+const FOLD_LOCK_BUCKETS = 256;
+
+/**
+ * Locks the folds of these workspaces, including workspaces that have no state row yet (FOR UPDATE cannot
+ * lock a row that does not exist); with `projectionShared`, the projection's shared lock first, in the same
+ * statement (one round trip for a batch's locks). Reads that must see what the previous holder committed
+ * go in a later statement: a statement's snapshot is taken before it waits.
+ */
+export async function lockFolds(
+  client: Session,
+  projection: string,
+  workspaceIds: Iterable<number>,
+  options: { projectionShared: boolean },
+): Promise<void> {
+  const buckets = new Set<number>();
+  for (const id of workspaceIds) buckets.add(id % FOLD_LOCK_BUCKETS);
+  // Bucket -1 stands for the projection lock: it sorts first.
+  if (options.projectionShared) buckets.add(-1);
+  if (buckets.size === 0) return;
+  await client.query(
+    `SELECT CASE WHEN k.bucket < 0 THEN pg_advisory_xact_lock_shared(hashtextextended('projection:' || $1, 0))
+                 ELSE pg_advisory_xact_lock(hashtext($1), k.bucket) END
+       FROM (SELECT bucket FROM unnest($2::int[]) AS bucket ORDER BY bucket) AS k`,
+    [projection, [...buckets]],
+  );
 }
 
 export async function lockProjectionExclusive(client: Session, projection: string): Promise<void> {

@@ -3,9 +3,8 @@
  * (`rebuild_projection.workspace_states`, `parked_updates`, `workspace_origins`). Loaded with locks for a
  * batch's workspaces and written back set-based; read without locks by `--explain`.
  */
-import type { Session } from './database.js';
+import { statementParams, type Session, type StatementParams } from './database.js';
 import { z } from 'zod';
-import { agentConfigSchema } from '../../../projections/agentk-states/inputs.js';
 import {
   emptyFold,
   ORIGINS_KEPT,
@@ -14,98 +13,182 @@ import {
   type VersionOrigin,
   type WorkspaceFold,
 } from '../../../projections/agentk-states/fold.js';
-import { workspaceChangesSchema, workspaceRowSchema } from '../../events/workspace-event.js';
+import type { AgentConfig } from '../../../projections/agentk-states/inputs.js';
+import { workspaceChangesSchema, type WorkspaceRow } from '../../events/workspace-event.js';
+import { checkpointForUpdate, checkpointsUpsert, type Checkpoint } from './checkpoints.js';
+import { lockFolds } from './projection-locks.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
-const stateRowSchema = z
-  .object({
-    workspace_id: z.string(),
-    version: z.string(),
-    deleted: z.boolean(),
-    workspace: z.record(z.string(), z.unknown()).nullable(),
-    processed_devfile: z.string().nullable(),
-    agent_config: agentConfigSchema.nullable(),
-    offsets: z.record(z.string(), z.string()),
-    deleted_on: z.string().nullable(),
-    oversized_devfile: z.object({ characters: z.number(), sha256: z.string() }).nullable(),
-  })
-  // The devfile is stored in its own column (migration 004); the row is whole again here.
-  .transform(({ workspace, processed_devfile, ...rest }) => ({
-    ...rest,
-    workspace: workspace === null ? null : workspaceRowSchema.parse({ ...workspace, processed_devfile }),
-  }));
+/** The columns of `workspaces` that are timestamps: JSON keeps them as ISO-8601 text, the row holds Dates. */
+type TimestampColumn = { [K in keyof WorkspaceRow]-?: WorkspaceRow[K] extends Date | null ? K : never }[keyof WorkspaceRow];
+// A Record, so that the compiler checks the list is exactly the row's timestamp columns.
+const TIMESTAMP_COLUMNS = Object.keys({
+  created_at: true, updated_at: true, desired_state_updated_at: true, responded_to_agent_at: true, actual_state_updated_at: true,
+} satisfies Record<TimestampColumn, true>) as TimestampColumn[];
 
-/** Enough to keep unrelated batches apart, few enough for any lock table (4 concurrent batches: 1,024 locks). */
-const LOCK_BUCKETS = 256;
+/** The columns generation reads (plan-batch.ts GENERATION_INPUT_COLUMNS, the devfile aside), with their JSON types. */
+export const GENERATED_FROM: readonly [keyof WorkspaceRow, 'number' | 'string'][] = [
+  ['id', 'number'], ['name', 'string'], ['namespace', 'string'], ['desired_state', 'string'], ['cluster_agent_id', 'number'],
+  ['workspaces_agent_config_version', 'number'], ['project_id', 'number'],
+];
 
-const STATE_COLUMNS = 'workspace_id::text, version::text, deleted, workspace, processed_devfile, agent_config, offsets, deleted_on, oversized_devfile';
+/** A state row as selected (STATE_COLUMNS): pg's own types, bigints as text. */
+interface StateRow {
+  workspace_id: string;
+  version: string;
+  deleted: boolean;
+  workspace: Record<string, unknown> | null;
+  processed_devfile: string | null;
+  agent_config: AgentConfig | null;
+  offsets: Record<string, string>;
+  deleted_on: string | null;
+  oversized_devfile: FoldedWorkspace['oversizedDevfile'];
+}
 
-const parkedRowSchema = z.object({
-  workspace_id: z.string(),
-  version: z.string(),
-  changes: workspaceChangesSchema,
-  topic: z.string(),
-  kafka_partition: z.number(),
-  kafka_offset: z.string(),
-});
+const STATE_COLUMNS = 's.version::text, s.deleted, s.workspace, s.agent_config, s.offsets, s.deleted_on, s.oversized_devfile';
 
 /**
- * Locks (in workspace id order, so concurrent batches cannot deadlock) and loads the folds of `workspaceIds`.
- * Every id gets an entry; a never-seen workspace has no state and no parked updates.
+ * The fold state of a stored row, trusted instead of parsed again with zod: only saveFolds writes these rows,
+ * from events and rows that passed the event schemas, in our own schema, with the agent config's defaults
+ * already applied; zod re-validation of the whole row was a large share of a follow batch's CPU. What JSON
+ * cannot carry is restored (the timestamps), and a row whose shape or generator columns are not what saveFolds
+ * writes (edited by hand, say) is refused loudly, as a corrupt state.
  */
+function storedState(row: StateRow): FoldedWorkspace {
+  if (typeof row.version !== 'string' || typeof row.deleted !== 'boolean' || typeof row.offsets !== 'object' || row.offsets === null) {
+    throw new CorruptFoldError(row.workspace_id, 'version, deleted or offsets missing');
+  }
+  let workspace: WorkspaceRow | null = null;
+  if (row.workspace !== null) {
+    if (typeof row.workspace !== 'object') throw new CorruptFoldError(row.workspace_id, 'workspace is not a row');
+    for (const [column, type] of GENERATED_FROM) {
+      if (typeof row.workspace[column] !== type) throw new CorruptFoldError(row.workspace_id, `workspace.${column} is not a ${type}`);
+    }
+    const revived: Record<string, unknown> = { ...row.workspace, processed_devfile: row.processed_devfile };
+    for (const column of TIMESTAMP_COLUMNS) {
+      const value = revived[column];
+      if (typeof value === 'string') revived[column] = new Date(value);
+    }
+    workspace = revived as unknown as WorkspaceRow;
+  }
+  return {
+    version: Number(row.version),
+    deleted: row.deleted,
+    workspace,
+    agentConfig: row.agent_config,
+    offsets: row.offsets,
+    deletedOn: row.deleted_on,
+    oversizedDevfile: row.oversized_devfile,
+  };
+}
+
+/** A stored folded state that is not what saveFolds writes: a permanent failure of the batch. */
+export class CorruptFoldError extends Error {
+  override readonly name = 'CorruptFoldError';
+  readonly retriable = false;
+  constructor(workspaceId: string, why: string) {
+    super(`rebuild_projection.workspace_states row of workspace ${workspaceId} is corrupt: ${why}`);
+  }
+}
+
+const parkedSchema = z.array(
+  z.object({ version: z.number(), changes: workspaceChangesSchema, topic: z.string(), partition: z.number(), offset: z.string() }),
+);
+
+/** What a batch reads of its workspaces: their folds, and which are held or have a failed generation. */
+export interface BatchFolds {
+  /** An entry per workspace; a never-seen one has no state and no parked updates. */
+  folds: Map<number, WorkspaceFold>;
+  /** Workspaces with held events (held-events.ts). */
+  held: Set<number>;
+  /** Workspaces with a workspace letter (a failed generation) in the letters' projection. */
+  failed: Set<number>;
+  /** The checkpoint asked for (next offset), locked; undefined: never consumed, or not asked. */
+  checkpoint: string | undefined;
+}
+
+export interface BatchFoldsOptions {
+  /** Whose processed_devfile to load ('all', or these): the others' states hold null instead (see saveFolds). */
+  devfile: 'all' | ReadonlySet<number>;
+  /** The dead letters' projection, to find failed workspaces (whose devfile is then loaded too); none: not asked. */
+  letters?: string | undefined;
+  /** Also lock and read this partition's checkpoint, in the same statement (one round trip less per batch). */
+  checkpoint?: { topic: string; partition: number } | undefined;
+}
+
+/**
+ * Reads, in one statement and without taking the fold locks (the caller holds them, projection-locks.ts
+ * lockFolds, or reads inside its own snapshot), the folds of `workspaceIds`, whether they are held, whether
+ * their last generation failed, and (locked) the checkpoint asked for.
+ */
+export async function readBatchFolds(
+  client: Session,
+  projection: string,
+  workspaceIds: Iterable<number>,
+  options: BatchFoldsOptions,
+): Promise<BatchFolds> {
+  const ids = [...new Set(workspaceIds)];
+  const result: BatchFolds = { folds: new Map(ids.map((id) => [id, emptyFold()])), held: new Set(), failed: new Set(), checkpoint: undefined };
+  const { checkpoint } = options;
+  if (ids.length === 0 && checkpoint === undefined) return result;
+  const param = statementParams();
+  const p = param(projection);
+  // Per id, whether to load its devfile: an array beside the ids (not `= ANY`, quadratic in a large batch).
+  const wanted = options.devfile;
+  const devfile = wanted === 'all' ? 's.processed_devfile' : 'CASE WHEN i.devfile OR f.failed THEN s.processed_devfile END';
+  const folds = `SELECT i.id::text AS workspace_id, s.workspace_id IS NOT NULL AS exists, ${STATE_COLUMNS}, ${devfile} AS processed_devfile,
+            (SELECT jsonb_agg(jsonb_build_object('version', p.version, 'changes', p.changes, 'topic', p.topic,
+                                                 'partition', p.kafka_partition, 'offset', p.kafka_offset::text) ORDER BY p.version)
+               FROM ${BOOKKEEPING_SCHEMA}.parked_updates AS p WHERE p.projection = ${p} AND p.workspace_id = i.id) AS parked,
+            EXISTS (SELECT 1 FROM ${BOOKKEEPING_SCHEMA}.held_events AS h WHERE h.projection = ${p} AND h.workspace_id = i.id) AS held,
+            f.failed
+       FROM unnest(${param(ids)}::bigint[], ${param(ids.map((id) => wanted === 'all' || wanted.has(id)))}::boolean[]) AS i(id, devfile)
+       CROSS JOIN LATERAL (SELECT ${options.letters === undefined ? 'false' : `EXISTS (SELECT 1 FROM ${BOOKKEEPING_SCHEMA}.dead_letters AS d
+                                  WHERE d.projection = ${param(options.letters)} AND d.dead_letter_key = 'workspace:' || i.id)`}) AS f(failed)
+       LEFT JOIN ${BOOKKEEPING_SCHEMA}.workspace_states AS s ON s.projection = ${p} AND s.workspace_id = i.id`;
+  // With the checkpoint: one row at least (it), joined to the folds' rows, so that no workspace still reads it.
+  const { rows } = await client.query<StateRow & { exists: boolean; parked: unknown; held: boolean; failed: boolean; checkpoint?: string | null }>(
+    checkpoint === undefined
+      ? folds
+      : `WITH checkpoint AS (${checkpointForUpdate(param, projection, checkpoint.topic, checkpoint.partition)})
+         SELECT (SELECT next_offset FROM checkpoint) AS checkpoint, w.* FROM (SELECT) AS one LEFT JOIN (${folds}) AS w ON true`,
+    param.values,
+  );
+  result.checkpoint = rows[0]?.checkpoint ?? undefined;
+  for (const row of rows) {
+    // The checkpoint's row when there is no workspace.
+    if (row.workspace_id === null) continue;
+    const id = Number(row.workspace_id);
+    const fold = result.folds.get(id)!;
+    if (row.exists) fold.state = storedState(row);
+    // Parked updates are few (updates before their create) and their changes are parsed as at the boundary.
+    if (row.parked !== null) {
+      fold.parked = parkedSchema.parse(row.parked).map((u): ParkedUpdate => ({
+        version: u.version,
+        changes: u.changes,
+        position: { topic: u.topic, partition: u.partition, offset: u.offset },
+      }));
+    }
+    if (row.held) result.held.add(id);
+    if (row.failed) result.failed.add(id);
+  }
+  return result;
+}
+
+/** Locks (projection-locks.ts lockFolds) and loads the whole folds of `workspaceIds`, an entry per id. */
 export async function loadFolds(
   client: Session,
   projection: string,
   workspaceIds: readonly number[],
 ): Promise<Map<number, WorkspaceFold>> {
-  const ids = [...new Set(workspaceIds)].sort((a, b) => a - b);
-  if (ids.length === 0) return new Map();
-  // Serialize batches that touch the same workspaces (created/updated topics are consumed concurrently),
-  // including workspaces that have no state row yet: FOR UPDATE cannot lock a row that does not exist.
-  // One advisory lock per id would not scale: a batch of small updates holds tens of thousands of ids, and
-  // PostgreSQL's shared lock table (max_locks_per_transaction × connections) runs out ("out of shared
-  // memory"). So ids hash into LOCK_BUCKETS buckets: at most that many locks per batch, taken in order.
-  const buckets = [...new Set(ids.map((id) => id % LOCK_BUCKETS))].sort((a, b) => a - b);
-  await client.query(
-    `SELECT pg_advisory_xact_lock(hashtext($1), bucket) FROM (SELECT bucket FROM unnest($2::int[]) AS bucket ORDER BY bucket) AS sorted`,
-    [projection, buckets],
-  );
-  return selectFolds(client, projection, ids);
+  if (workspaceIds.length === 0) return new Map();
+  await lockFolds(client, projection, workspaceIds, { projectionShared: false });
+  return (await readBatchFolds(client, projection, workspaceIds, { devfile: 'all' })).folds;
 }
 
 /** One workspace's fold, read without locks (`--explain`: read-only, inside the caller's snapshot). */
 export async function readFold(client: Session, projection: string, workspaceId: number): Promise<WorkspaceFold> {
-  return (await selectFolds(client, projection, [workspaceId])).get(workspaceId)!;
-}
-
-/** The stored states and parked updates of `ids`, an entry per id. */
-async function selectFolds(client: Session, projection: string, ids: readonly number[]): Promise<Map<number, WorkspaceFold>> {
-  const folds = new Map<number, WorkspaceFold>(ids.map((id) => [id, emptyFold()]));
-  const states = await client.query(
-    `SELECT ${STATE_COLUMNS}
-       FROM ${BOOKKEEPING_SCHEMA}.workspace_states WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`,
-    [projection, ids],
-  );
-  for (const raw of states.rows) {
-    const [workspaceId, { state }] = toFold(stateRowSchema.parse(raw));
-    folds.get(workspaceId)!.state = state;
-  }
-  const parked = await client.query(
-    `SELECT workspace_id::text, version::text, changes, topic, kafka_partition, kafka_offset::text
-       FROM ${BOOKKEEPING_SCHEMA}.parked_updates AS p WHERE projection = $1 AND workspace_id = ANY($2::bigint[])
-      ORDER BY p.workspace_id, p.version`,
-    [projection, ids],
-  );
-  for (const raw of parked.rows) {
-    const row = parkedRowSchema.parse(raw);
-    const update: ParkedUpdate = {
-      version: Number(row.version),
-      changes: row.changes,
-      position: { topic: row.topic, partition: row.kafka_partition, offset: row.kafka_offset },
-    };
-    folds.get(Number(row.workspace_id))!.parked.push(update);
-  }
-  return folds;
+  return (await readBatchFolds(client, projection, [workspaceId], { devfile: 'all' })).folds.get(workspaceId)!;
 }
 
 /** One page of live (not deleted) folded states in workspace id order, without locks (a rebuild's own shadow). */
@@ -115,114 +198,113 @@ export async function readLiveFoldsPage(
   afterWorkspaceId: number,
   limit: number,
 ): Promise<Map<number, WorkspaceFold>> {
-  const { rows } = await client.query(
-    `SELECT ${STATE_COLUMNS}
+  const { rows } = await client.query<StateRow>(
+    `SELECT s.workspace_id::text AS workspace_id, ${STATE_COLUMNS}, s.processed_devfile
        FROM ${BOOKKEEPING_SCHEMA}.workspace_states AS s
       WHERE projection = $1 AND workspace_id > $2 AND NOT deleted
-      -- Qualified: the unqualified name would sort by the selected workspace_id::text, i.e. as strings.
       ORDER BY s.workspace_id LIMIT $3`,
     [projection, afterWorkspaceId, limit],
   );
-  return new Map(rows.map((raw) => toFold(stateRowSchema.parse(raw))));
-}
-
-function toFold(row: z.output<typeof stateRowSchema>): [number, WorkspaceFold] {
-  const state: FoldedWorkspace = {
-    version: Number(row.version),
-    deleted: row.deleted,
-    workspace: row.workspace,
-    agentConfig: row.agent_config,
-    offsets: row.offsets,
-    deletedOn: row.deleted_on,
-    oversizedDevfile: row.oversized_devfile,
-  };
-  return [Number(row.workspace_id), { state, parked: [], newOrigins: [] }];
+  return new Map(rows.map((row) => [Number(row.workspace_id), { state: storedState(row), parked: [], newOrigins: [] }]));
 }
 
 /**
- * Writes back the folds of these workspaces: states upserted, parked updates replaced, new origins appended.
- * `loaded` (what loadFolds returned) lets an unchanged devfile stay as stored instead of being rewritten.
+ * Writes back the folds of these workspaces, in one statement (and a second when a create applied parked
+ * updates): states upserted, new parked updates added, new origins appended, and `checkpoint` saved with them.
+ *
+ * `loaded` (what was read for these folds) lets an unchanged processed_devfile stay as stored instead of being
+ * rewritten: a state whose devfile was not loaded (readBatchFolds) holds null there, and so does its fold as
+ * long as no event changed the devfile, which readers load it for. A deleted state drops its devfile.
  */
 export async function saveFolds(
   client: Session,
   projection: string,
   folds: ReadonlyMap<number, WorkspaceFold>,
   loaded: ReadonlyMap<number, WorkspaceFold> = new Map(),
+  checkpoint?: Checkpoint,
 ): Promise<void> {
-  if (folds.size === 0) return;
-  const states = [...folds]
-    .filter(([, fold]) => fold.state !== undefined)
-    .map(([workspaceId, fold]) => {
-      const { workspace, version, deleted, agentConfig, offsets, deletedOn, oversizedDevfile } = fold.state!;
-      const devfile = workspace?.processed_devfile ?? null;
-      const stored = loaded.get(workspaceId)?.state;
-      const devfileChanged = stored === undefined || (stored.workspace?.processed_devfile ?? null) !== devfile;
-      return {
-        workspace_id: workspaceId,
-        version,
-        deleted,
-        workspace: workspace === null ? null : { ...workspace, processed_devfile: undefined },
-        devfile_changed: devfileChanged,
-        processed_devfile: devfileChanged ? devfile : null,
-        agent_config: agentConfig,
-        offsets,
-        deleted_on: deletedOn,
-        oversized_devfile: oversizedDevfile,
-      };
-    });
-  const rewritten = states.filter((state) => state.devfile_changed);
-  const kept = states.filter((state) => !state.devfile_changed);
+  const param = statementParams();
+  // Added on first use: a parameter no part references has no type (42P18).
+  let placeholder: string | undefined;
+  const p = (): string => (placeholder ??= param(projection));
+  const parts: string[] = [];
+  const states = [...folds].filter(([id, fold]) => fold.state !== undefined && fold.state !== loaded.get(id)?.state);
+  const rewritten: unknown[] = [];
+  const kept: unknown[] = [];
+  for (const [workspaceId, fold] of states) {
+    const { workspace, version, deleted, agentConfig, offsets, deletedOn, oversizedDevfile } = fold.state!;
+    const devfile = workspace?.processed_devfile ?? null;
+    const stored = loaded.get(workspaceId)?.state;
+    const devfileChanged = stored === undefined || (stored.workspace?.processed_devfile ?? null) !== devfile;
+    const record = {
+      workspace_id: workspaceId,
+      version,
+      deleted,
+      workspace: workspace === null ? null : { ...workspace, processed_devfile: undefined },
+      processed_devfile: devfileChanged ? devfile : undefined,
+      agent_config: agentConfig,
+      offsets,
+      deleted_on: deletedOn,
+      oversized_devfile: oversizedDevfile,
+    };
+    (devfileChanged ? rewritten : kept).push(record);
+  }
+  const recordset = `workspace_id bigint, version bigint, deleted boolean, workspace jsonb, processed_devfile text, agent_config jsonb,
+                     offsets jsonb, deleted_on text, oversized_devfile jsonb`;
   if (rewritten.length > 0) {
-    await client.query(
-      `INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_states AS s
+    parts.push(`INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_states AS s
          (projection, workspace_id, version, deleted, workspace, processed_devfile, agent_config, offsets, deleted_on, oversized_devfile)
-       SELECT $1, r.workspace_id, r.version, r.deleted, r.workspace, r.processed_devfile, r.agent_config, r.offsets, r.deleted_on, r.oversized_devfile
-         FROM jsonb_to_recordset($2::jsonb)
-           AS r(workspace_id bigint, version bigint, deleted boolean, workspace jsonb, processed_devfile text, agent_config jsonb,
-                offsets jsonb, deleted_on text, oversized_devfile jsonb)
+       SELECT ${p()}, r.workspace_id, r.version, r.deleted, r.workspace, r.processed_devfile, r.agent_config, r.offsets, r.deleted_on, r.oversized_devfile
+         FROM jsonb_to_recordset(${param(JSON.stringify(rewritten))}::jsonb) AS r(${recordset})
        ON CONFLICT (projection, workspace_id) DO UPDATE
          SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, workspace = EXCLUDED.workspace,
              processed_devfile = EXCLUDED.processed_devfile, agent_config = EXCLUDED.agent_config, offsets = EXCLUDED.offsets,
-             deleted_on = EXCLUDED.deleted_on, oversized_devfile = EXCLUDED.oversized_devfile, updated_at = now()`,
-      [projection, JSON.stringify(rewritten)],
-    );
+             deleted_on = EXCLUDED.deleted_on, oversized_devfile = EXCLUDED.oversized_devfile, updated_at = now()`);
   }
   if (kept.length > 0) {
-    // These states exist (loaded above) and keep their devfile: the column is left out of the update.
-    await client.query(
-      `UPDATE ${BOOKKEEPING_SCHEMA}.workspace_states AS s
+    // These states exist (loaded above) and keep their devfile, unless deleted.
+    parts.push(`UPDATE ${BOOKKEEPING_SCHEMA}.workspace_states AS s
           SET version = r.version, deleted = r.deleted, workspace = r.workspace, agent_config = r.agent_config, offsets = r.offsets,
-              deleted_on = r.deleted_on, oversized_devfile = r.oversized_devfile, updated_at = now()
-         FROM jsonb_to_recordset($2::jsonb)
-           AS r(workspace_id bigint, version bigint, deleted boolean, workspace jsonb, agent_config jsonb,
-                offsets jsonb, deleted_on text, oversized_devfile jsonb)
-        WHERE s.projection = $1 AND s.workspace_id = r.workspace_id`,
-      [projection, JSON.stringify(kept)],
-    );
+              deleted_on = r.deleted_on, oversized_devfile = r.oversized_devfile, updated_at = now(),
+              processed_devfile = CASE WHEN r.workspace IS NULL THEN NULL ELSE s.processed_devfile END
+         FROM jsonb_to_recordset(${param(JSON.stringify(kept))}::jsonb) AS r(${recordset})
+        WHERE s.projection = ${p()} AND s.workspace_id = r.workspace_id`);
   }
-  await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.parked_updates WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`, [
-    projection,
-    [...folds.keys()],
-  ]);
-  const parked = [...folds].flatMap(([workspaceId, fold]) =>
-    fold.parked.map((update) => ({
+  // A loaded fold's parked updates only grow (updates before the create) until a create or delete clears them
+  // all; a fold saved without its loaded one replaces whatever is stored.
+  const cleared: number[] = [];
+  const parked = [...folds].flatMap(([workspaceId, fold]) => {
+    const before = loaded.get(workspaceId)?.parked;
+    const grows = before !== undefined && before.every((update, i) => fold.parked[i] === update);
+    if (!grows && before !== undefined && fold.parked.length > 0) {
+      throw new Error(`workspace ${workspaceId}: its parked updates changed other than by growing or clearing (a fold bug)`);
+    }
+    if (!grows) cleared.push(workspaceId);
+    return fold.parked.slice(grows ? before.length : 0).map((update) => ({
       workspace_id: workspaceId,
       version: update.version,
       changes: update.changes,
       topic: update.position.topic,
       kafka_partition: update.position.partition,
       kafka_offset: update.position.offset,
-    })),
-  );
+    }));
+  });
   if (parked.length > 0) {
-    await client.query(
-      `INSERT INTO ${BOOKKEEPING_SCHEMA}.parked_updates (projection, workspace_id, version, changes, topic, kafka_partition, kafka_offset)
-       SELECT $1, r.workspace_id, r.version, r.changes, r.topic, r.kafka_partition, r.kafka_offset
-         FROM jsonb_to_recordset($2::jsonb) AS r(workspace_id bigint, version bigint, changes jsonb, topic text, kafka_partition int, kafka_offset bigint)`,
-      [projection, JSON.stringify(parked)],
-    );
+    parts.push(`INSERT INTO ${BOOKKEEPING_SCHEMA}.parked_updates (projection, workspace_id, version, changes, topic, kafka_partition, kafka_offset)
+       SELECT ${p()}, r.workspace_id, r.version, r.changes, r.topic, r.kafka_partition, r.kafka_offset
+         FROM jsonb_to_recordset(${param(JSON.stringify(parked))}::jsonb) AS r(workspace_id bigint, version bigint, changes jsonb, topic text, kafka_partition int, kafka_offset bigint)`);
   }
-  await appendOrigins(client, projection, folds);
+  const origins = appendOrigins(param, p, folds);
+  if (origins !== undefined) parts.push(origins);
+  if (checkpoint !== undefined) parts.push(checkpointsUpsert(param, projection, [checkpoint]));
+  if (cleared.length > 0) {
+    // Its own statement: in one, a DELETE and an INSERT of the same keys run in no defined order.
+    await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.parked_updates WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`, [projection, cleared]);
+  }
+  if (parts.length === 0) return;
+  // Each part touches its own table (or its own rows of one): data-modifying WITH parts all run, to completion.
+  const last = parts.pop()!;
+  await client.query(parts.length === 0 ? last : `WITH ${parts.map((part, i) => `w${i} AS (${part})`).join(',\n')}\n${last}`, param.values);
 }
 
 /**
@@ -230,7 +312,7 @@ export async function saveFolds(
  * slots per workspace (slot = seq mod ORIGINS_KEPT), so an append overwrites the oldest kept origin in place:
  * one upsert per applied event, no DELETE, never more than ORIGINS_KEPT rows per workspace.
  */
-async function appendOrigins(client: Session, projection: string, folds: ReadonlyMap<number, WorkspaceFold>): Promise<void> {
+function appendOrigins(param: StatementParams, p: () => string, folds: ReadonlyMap<number, WorkspaceFold>): string | undefined {
   const origins = [...folds].flatMap(([workspaceId, fold]) =>
     fold.newOrigins
       .map((origin, index) => ({
@@ -246,20 +328,18 @@ async function appendOrigins(client: Session, projection: string, folds: Readonl
       // The older ones would be overwritten in this very statement (which may touch a row only once).
       .slice(-ORIGINS_KEPT),
   );
-  if (origins.length === 0) return;
-  await client.query(
-    `INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_origins AS o
+  if (origins.length === 0) return undefined;
+  const kept = param(ORIGINS_KEPT);
+  return `INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_origins AS o
             (projection, workspace_id, slot, seq, version, kind, topic, kafka_partition, kafka_offset, snapshot_taken_at)
-     SELECT $1, r.workspace_id, r.seq % $3, r.seq, r.version, r.kind, r.topic, r.kafka_partition, r.kafka_offset, r.snapshot_taken_at
+     SELECT ${p()}, r.workspace_id, r.seq % ${kept}, r.seq, r.version, r.kind, r.topic, r.kafka_partition, r.kafka_offset, r.snapshot_taken_at
        FROM (SELECT r.*, coalesce((SELECT max(k.seq) FROM ${BOOKKEEPING_SCHEMA}.workspace_origins AS k
-                                    WHERE k.projection = $1 AND k.workspace_id = r.workspace_id), 0) + r.n AS seq
-               FROM jsonb_to_recordset($2::jsonb) AS r(workspace_id bigint, n bigint, version bigint, kind text, topic text,
+                                    WHERE k.projection = ${p()} AND k.workspace_id = r.workspace_id), 0) + r.n AS seq
+               FROM jsonb_to_recordset(${param(JSON.stringify(origins))}::jsonb) AS r(workspace_id bigint, n bigint, version bigint, kind text, topic text,
                                                        kafka_partition int, kafka_offset bigint, snapshot_taken_at timestamptz)) AS r
      ON CONFLICT (projection, workspace_id, slot) DO UPDATE
        SET seq = EXCLUDED.seq, version = EXCLUDED.version, kind = EXCLUDED.kind, topic = EXCLUDED.topic,
-           kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset, snapshot_taken_at = EXCLUDED.snapshot_taken_at`,
-    [projection, JSON.stringify(origins), ORIGINS_KEPT],
-  );
+           kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset, snapshot_taken_at = EXCLUDED.snapshot_taken_at`;
 }
 
 const originRowSchema = z

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_DEVFILE_CHARACTERS } from '../../../projections/agentk-states/devfile.js';
-import { emptyFold, foldEvent, snapshotFold, type EventPosition, type FoldOutcome, type WorkspaceFold } from '../../../projections/agentk-states/fold.js';
+import { emptyFold, foldEvent, offsetAtMost, snapshotFold, type EventPosition, type FoldOutcome, type WorkspaceFold } from '../../../projections/agentk-states/fold.js';
 import { agentConfigSchema } from '../../../projections/agentk-states/inputs.js';
 import type { WorkspaceEvent, WorkspaceRow } from '../../../src/events/workspace-event.js';
 
@@ -279,5 +279,16 @@ describe('version origins', () => {
     const fold = snapshotFold(row(), '2026-12-01T22:00:00.000Z');
     expect(fold.state?.version).toBe(0);
     expect(fold.newOrigins).toEqual([{ version: 0, kind: 'snapshot', takenAt: '2026-12-01T22:00:00.000Z' }]);
+  });
+});
+
+describe('comparing Kafka offsets (int64 as decimal strings)', () => {
+  it('compares by value, also past 2^53 and across lengths', () => {
+    const cases: [string, string, boolean][] = [
+      ['9', '10', true], ['10', '9', false], ['5', '5', true], ['0', '0', true],
+      ['999999999999999', '1000000000000000', true], ['9007199254740993', '9007199254740992', false],
+      ['9223372036854775806', '9223372036854775807', true], ['9223372036854775807', '12', false],
+    ];
+    for (const [a, b, atMost] of cases) expect({ a, b, atMost: offsetAtMost(a, b) }).toEqual({ a, b, atMost });
   });
 });
