@@ -3,6 +3,10 @@
  * registry fetches first, outside the transaction and its locks), then applied with applyKafkaBatch in one
  * transaction, retried while the failure is transient (logged each time), and counted: the run's totals,
  * `onBatch`, the observer. A permanent failure is thrown as a BatchFailedError naming the batch.
+ *
+ * A fetched batch can hold tens of thousands of messages (4 MB per partition of small updates); it is applied
+ * in transactions of at most MESSAGES_PER_TRANSACTION, each committing its own checkpoint, so that what one
+ * transaction holds in memory (folds, devfiles, generated rows) does not grow with the fetch size.
  */
 import type { WorkspaceDecoder } from '../events/decode.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
@@ -53,12 +57,32 @@ export interface BatchEngine {
   readonly totals: Readonly<ReplayTotals>;
 }
 
+/** Messages applied in one transaction (see above): about 50 MB of transient memory when each changes a row. */
+export const MESSAGES_PER_TRANSACTION = 1_000;
+
 export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
   const { db, decode, signal } = options;
   const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
   const deps = { projection: options.projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize };
 
   const apply = async (batch: PositionedBatch): Promise<BatchOutcome> => {
+    if (batch.messages.length <= MESSAGES_PER_TRANSACTION) return applyOne(batch);
+    // The prelude belongs before the first message, the skip after the last.
+    let outcome: BatchOutcome = { nextOffset: undefined };
+    for (let start = 0; start < batch.messages.length; start += MESSAGES_PER_TRANSACTION) {
+      const last = start + MESSAGES_PER_TRANSACTION >= batch.messages.length;
+      const part = await applyOne({
+        ...batch,
+        messages: batch.messages.slice(start, start + MESSAGES_PER_TRANSACTION),
+        prelude: start === 0 ? batch.prelude : undefined,
+        skipTo: last ? batch.skipTo : undefined,
+      });
+      outcome = { ...part, nextOffset: part.nextOffset ?? outcome.nextOffset };
+    }
+    return outcome;
+  };
+
+  const applyOne = async (batch: PositionedBatch): Promise<BatchOutcome> => {
     const { topic, partition, messages } = batch;
     const started = performance.now();
     const firstOffset = messages[0]?.offset ?? batch.skipTo?.from ?? '?';
