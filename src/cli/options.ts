@@ -169,7 +169,7 @@ export const OPTIONS = {
   },
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
-  workers: { type: 'string', value: 'N', help: 'threads generating rows in a rebuild, a snapshot backfill and --verify (1: on the main thread)', defaultText: "the cores available minus one, at least 1 (os.availableParallelism(), at most the container's CPU quota)", schema: positiveInt },
+  workers: { type: 'string', value: 'N', help: 'threads generating rows in a rebuild, a snapshot backfill and --verify (1: on the main thread)', defaultText: "the cores available (os.availableParallelism(), at most the container's CPU quota)", schema: positiveInt },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
   'heartbeat-interval': { type: 'string', value: 'SECONDS', help: 'with --follow: log the lag per partition, events/s and totals this often (0: never)', default: '60', schema: nonNegativeInt },
   'log-level': { type: 'string', value: LOG_LEVELS.join('|'), help: 'the least severe log entries written to stderr', default: 'info', schema: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }) },
@@ -573,8 +573,7 @@ export function parseCommandLine(
     explainWorkspaceId: args.explain,
     json: args.json,
     sample: args.sample,
-    // One core stays with the main thread (decoding, comparing, COPY) and PostgreSQL beside it.
-    workers: args.workers ?? Math.max(1, coresAvailable() - 1),
+    workers: args.workers ?? coresAvailable(),
     shutdownTimeoutS: args['shutdown-timeout'],
     heartbeatIntervalS: args['heartbeat-interval'],
     logLevel: args['log-level'],

@@ -5,8 +5,8 @@ import { parseCommandLine } from '../../../src/cli/options.js';
 const parse = (...argv: string[]) => parseCommandLine(argv, {});
 
 describe('the --workers option', () => {
-  it('defaults to the cores available (cores-available.unit.test.ts) minus the main thread\'s, at least 1, and is read from the flag, the environment and the config file', () => {
-    expect(parse('agentk-states').workers).toBe(Math.max(1, coresAvailable() - 1));
+  it('defaults to the cores available (cores-available.unit.test.ts), and is read from the flag, the environment and the config file', () => {
+    expect(parse('agentk-states').workers).toBe(coresAvailable());
     expect(parse('agentk-states', '--source', 'snapshot', '--workers', '3').workers).toBe(3);
     expect(parseCommandLine(['agentk-states', '--verify'], { REBUILD_PROJECTION_WORKERS: '1' }).workers).toBe(1);
     expect(parseCommandLine(['agentk-states', '--config', 'c.yaml'], {}, () => 'workers: 4\n').workers).toBe(4);
