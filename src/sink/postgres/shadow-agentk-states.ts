@@ -93,6 +93,7 @@ async function replaceRange(client: Session, rebuildId: number, rows: readonly A
   const fresh: AgentkStateRow[] = [];
   const missingWorkspaceIds: number[] = [];
   let unchanged = 0;
+  let inserted = 0;
   for (const row of [...rows].sort((a, b) => a.workspaceId - b.workspaceId)) {
     const current = live.get(row.workspaceId);
     if (!current?.present) missingWorkspaceIds.push(row.workspaceId);
@@ -100,15 +101,15 @@ async function replaceRange(client: Session, rebuildId: number, rows: readonly A
     else if (Number(current.project_id) === row.projectId && current.digest === digestOf(row)) {
       // A row this rebuild inserted before (a resumed first install) is still its insert.
       markers.push([rebuildId, row.workspaceId, current.version, current.ours ? 1 : 0]);
-      if (!current.ours) unchanged++;
+      if (current.ours) inserted++;
+      else unchanged++;
     } else copied.push(row);
   }
-  let inserted = 0;
   if (insertNew && fresh.length > 0) {
     const freshMarkers = await insertFresh(client, rebuildId, fresh, insertNew);
     if (freshMarkers) {
       markers.push(...freshMarkers);
-      inserted = freshMarkers.length;
+      inserted += freshMarkers.length;
     } else copied = [...copied, ...fresh].sort((a, b) => a.workspaceId - b.workspaceId);
   }
   await copyRows(client, `${S}.shadow_agentk_states`, SHADOW_COLUMNS, copied.map((row) => [rebuildId, row.workspaceId, row.projectId, row.desiredConfigJson]));
