@@ -10,7 +10,7 @@ import { postgresMigrationsDir } from '../../package-paths.js';
 export const BOOKKEEPING_SCHEMA = 'rebuild_projection';
 
 /** Our tables keyed by `projection`: a rebuild's shadow projection adopts or discards its rows in each. */
-export const PROJECTION_TABLES = ['workspace_states', 'parked_updates', 'held_events', 'workspace_origins', 'checkpoints'] as const;
+export const PROJECTION_TABLES = ['workspace_states', 'parked_updates', 'held_events', 'workspace_origins', 'checkpoints', 'fold_locks'] as const;
 
 /** Arbitrary constant: the advisory lock key that serializes migrations across processes. */
 const MIGRATION_LOCK_KEY = 7_344_120_001;

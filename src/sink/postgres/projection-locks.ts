@@ -1,32 +1,32 @@
 /**
- * Advisory locks, keyed by name through hashtextextended so every process derives the same key:
+ * The locks of a projection's writers. Advisory locks, keyed by name through hashtextextended so every process derives the same key:
  * - every batch that writes a projection holds its lock SHARED for its transaction (batches run in parallel);
  * - a rebuild's switch holds it EXCLUSIVE for the switch transaction, so no batch interleaves with the merge;
- * - a batch also locks the folds of its workspaces (exclusive, for its transaction): workspace ids hash into
- *   FOLD_LOCK_BUCKETS buckets, taken in bucket order, so concurrent batches (created/updated topics are consumed
- *   concurrently) that share workspaces serialize and cannot deadlock;
+ * - a batch also locks the folds of its workspaces (exclusive, for its transaction) with row locks (lockFolds),
+ *   so that concurrent batches (partitions, created/updated topics) that share a workspace serialize on it;
  * - a rebuild holds a session-level "rebuild:<projection>" lock for its whole life: one rebuild at a time.
  *   A session lock needs a session: behind PgBouncer in transaction pooling mode each statement may run on
  *   another server connection, so the rebuild checks that its session really holds the lock.
  */
 import type { Session } from './database.js';
+import { BOOKKEEPING_SCHEMA } from './migrate.js';
+
+/** The projection's shared lock, for the projection named by $1. */
+const PROJECTION_LOCK_SHARED = `pg_advisory_xact_lock_shared(hashtextextended('projection:' || $1, 0))`;
 
 export async function lockProjectionShared(client: Session, projection: string): Promise<void> {
-  await client.query(`SELECT pg_advisory_xact_lock_shared(hashtextextended('projection:' || $1, 0))`, [projection]);
+  await client.query(`SELECT ${PROJECTION_LOCK_SHARED}`, [projection]);
 }
 
 /**
- * Enough to keep unrelated batches apart, few enough for any lock table (4 concurrent batches: 1,024 locks).
- * One advisory lock per id would not scale: a batch of small updates holds tens of thousands of ids, and
- * PostgreSQL's shared lock table (max_locks_per_transaction × connections) runs out ("out of shared memory").
- */
-const FOLD_LOCK_BUCKETS = 256;
-
-/**
- * Locks the folds of these workspaces, including workspaces that have no state row yet (FOR UPDATE cannot
- * lock a row that does not exist); with `projectionShared`, the projection's shared lock first, in the same
- * statement (one round trip for a batch's locks). Reads that must see what the previous holder committed
- * go in a later statement: a statement's snapshot is taken before it waits.
+ * Locks the folds of these workspaces for the caller's transaction, including workspaces that have no state
+ * row yet: each has a row in `fold_locks` (migration 013), inserted when missing and locked when present, in
+ * one statement, in id order (concurrent batches take shared workspaces in the same order, so they queue, not
+ * deadlock). ON CONFLICT DO UPDATE … WHERE false locks the conflicting row without writing it, and waits for a
+ * batch that inserted the same row and has not committed yet. With `projectionShared`, the projection's shared
+ * lock comes first, in the same statement: an init plan that gates the rows (a switch holds that lock
+ * exclusively before it touches these rows). Reads that must see what the previous holder committed go in a
+ * later statement: a statement's snapshot is taken before it waits.
  */
 export async function lockFolds(
   client: Session,
@@ -34,16 +34,16 @@ export async function lockFolds(
   workspaceIds: Iterable<number>,
   options: { projectionShared: boolean },
 ): Promise<void> {
-  const buckets = new Set<number>();
-  for (const id of workspaceIds) buckets.add(id % FOLD_LOCK_BUCKETS);
-  // Bucket -1 stands for the projection lock: it sorts first.
-  if (options.projectionShared) buckets.add(-1);
-  if (buckets.size === 0) return;
+  const ids = [...new Set(workspaceIds)];
+  if (ids.length === 0 && !options.projectionShared) return;
   await client.query(
-    `SELECT CASE WHEN k.bucket < 0 THEN pg_advisory_xact_lock_shared(hashtextextended('projection:' || $1, 0))
-                 ELSE pg_advisory_xact_lock(hashtext($1), k.bucket) END
-       FROM (SELECT bucket FROM unnest($2::int[]) AS bucket ORDER BY bucket) AS k`,
-    [projection, [...buckets]],
+    `${options.projectionShared ? `WITH projection_lock AS MATERIALIZED (SELECT ${PROJECTION_LOCK_SHARED})` : ''}
+     INSERT INTO ${BOOKKEEPING_SCHEMA}.fold_locks (projection, workspace_id)
+     SELECT $1, i.id FROM unnest($2::bigint[]) AS i(id)
+      ${options.projectionShared ? 'WHERE EXISTS (SELECT FROM projection_lock)' : ''}
+      ORDER BY i.id
+     ON CONFLICT (projection, workspace_id) DO UPDATE SET workspace_id = EXCLUDED.workspace_id WHERE false`,
+    [projection, ids],
   );
 }
 
