@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ADVISORY_LOCK_KEYS } from './advisory-locks.js';
 import type { Session } from './database.js';
 import { postgresMigrationsDir } from '../../package-paths.js';
 
@@ -12,8 +13,6 @@ export const BOOKKEEPING_SCHEMA = 'rebuild_projection';
 /** Our tables keyed by `projection`: a rebuild's shadow projection adopts or discards its rows in each. */
 export const PROJECTION_TABLES = ['workspace_states', 'parked_updates', 'held_events', 'workspace_origins', 'checkpoints', 'fold_locks'] as const;
 
-/** Arbitrary constant: the advisory lock key that serializes migrations across processes. */
-const MIGRATION_LOCK_KEY = 7_344_120_001;
 
 interface Migration {
   version: number;
@@ -48,7 +47,7 @@ export function pendingMigrations(applied: ReadonlySet<number>, dir = postgresMi
 /** Applies every migration not yet recorded. Returns the versions it applied. */
 export async function migrate(client: Session, dir = postgresMigrationsDir): Promise<number[]> {
   const migrations = readMigrations(dir);
-  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  await client.query(`SELECT pg_advisory_lock(${ADVISORY_LOCK_KEYS.migrations})`);
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${BOOKKEEPING_SCHEMA}`);
     await client.query(
@@ -83,6 +82,6 @@ export async function migrate(client: Session, dir = postgresMigrationsDir): Pro
     }
     return newlyApplied;
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    await client.query(`SELECT pg_advisory_unlock(${ADVISORY_LOCK_KEYS.migrations})`);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The locks of a projection's writers. Advisory locks, keyed by name through hashtextextended so every process derives the same key:
+ * The locks of a projection's writers (advisory-locks.ts has every advisory lock's key):
  * - every batch that writes a projection holds its lock SHARED for its transaction (batches run in parallel);
  * - a rebuild's switch holds it EXCLUSIVE for the switch transaction, so no batch interleaves with the merge;
  * - a batch also locks the folds of its workspaces (exclusive, for its transaction) with row locks (lockFolds),
@@ -9,10 +9,11 @@
  *   another server connection, so the rebuild checks that its session really holds the lock.
  */
 import type { Session } from './database.js';
+import { ADVISORY_LOCK_KEYS } from './advisory-locks.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
 /** The projection's shared lock, for the projection named by $1. */
-const PROJECTION_LOCK_SHARED = `pg_advisory_xact_lock_shared(hashtextextended('projection:' || $1, 0))`;
+const PROJECTION_LOCK_SHARED = `pg_advisory_xact_lock_shared(${ADVISORY_LOCK_KEYS.projection('$1')})`;
 
 export async function lockProjectionShared(client: Session, projection: string): Promise<void> {
   await client.query(`SELECT ${PROJECTION_LOCK_SHARED}`, [projection]);
@@ -48,7 +49,7 @@ export async function lockFolds(
 }
 
 export async function lockProjectionExclusive(client: Session, projection: string): Promise<void> {
-  await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('projection:' || $1, 0))`, [projection]);
+  await client.query(`SELECT pg_advisory_xact_lock(${ADVISORY_LOCK_KEYS.projection('$1')})`, [projection]);
 }
 
 /**
@@ -73,7 +74,7 @@ export async function withProjectionFrozen<T>(client: Session, projection: strin
 /** Tries the session-level rebuild lock; true when this session now holds it. */
 export async function tryLockRebuild(client: Session, projection: string): Promise<{ locked: boolean; backendPid: number }> {
   const { rows } = await client.query<{ locked: boolean; pid: number }>(
-    `SELECT pg_try_advisory_lock(hashtextextended('rebuild:' || $1, 0)) AS locked, pg_backend_pid() AS pid`,
+    `SELECT pg_try_advisory_lock(${ADVISORY_LOCK_KEYS.rebuild('$1')}) AS locked, pg_backend_pid() AS pid`,
     [projection],
   );
   return { locked: rows[0]?.locked === true, backendPid: rows[0]?.pid ?? 0 };
@@ -100,5 +101,5 @@ export async function keepsItsBackend(client: Session, other: Session): Promise<
 }
 
 export async function unlockRebuild(client: Session, projection: string): Promise<void> {
-  await client.query(`SELECT pg_advisory_unlock(hashtextextended('rebuild:' || $1, 0))`, [projection]);
+  await client.query(`SELECT pg_advisory_unlock(${ADVISORY_LOCK_KEYS.rebuild('$1')})`, [projection]);
 }

@@ -7,6 +7,7 @@
  * clock, so a live run on another host is never misjudged (only one whose own connection broke).
  */
 import { hostname } from 'node:os';
+import { ADVISORY_LOCK_KEYS } from './advisory-locks.js';
 import { openOwnSession, type Database, type OwnSession, type Session } from './database.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
@@ -18,8 +19,8 @@ export interface RunCounts {
   failed: number;
 }
 
-/** The two-key advisory lock of run `id` (int4 keys: a space apart from the bigint-keyed projection locks). */
-const RUN_LOCK = `hashtext('run-liveness'), (id % 2147483648)::int`;
+/** The liveness lock of the run whose id is the column `id` (advisory-locks.ts). */
+const RUN_LOCK = ADVISORY_LOCK_KEYS.run('id');
 
 /** Each unfinished run's liveness connection, closed by `finishRun`. */
 const livenessSessions = new Map<number, OwnSession>();
