@@ -114,7 +114,10 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
     releasers.push(() => target.end());
     // Every mode, before anything is read or created: this must be GitLab's database.
     const database = args.databaseUrl ? redactUrl(args.databaseUrl) : `the embedded database in ${args.dataDir}`;
-    await withClient(target, (client) => requireGitLabDatabase(client, database));
+    await retryTransient(
+      () => withClient(target, (client) => requireGitLabDatabase(client, database)),
+      { signal: io.signal, onRetry: logRetry(io.log, 'checking the target database') },
+    );
     if (args.mode === 'verify') return await verify(args, io, target);
     if (args.mode === 'dead-letters') return await listDeadLetters(args, io, target);
     // Checks the brokers and our credentials before anything else talks to Kafka (one line within seconds).
@@ -291,7 +294,7 @@ async function rebuild(
     args.source === 'kafka' || (args.source === 'snapshot' && (args.follow || (kafka !== undefined && (await readCheckpoints(target, AGENTK_STATES_PROJECTION, kafka.topics)).length > 0)));
   const file = args.sourceFile === undefined ? undefined : await readableFile(args.sourceFile);
   const plan = rebuildPlan(args, { sourceDb, kafka, handoff, file });
-  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode: args.mode, source: args.source });
+  const runId = await recordRunStart(target, io, { projection: AGENTK_STATES_PROJECTION, mode: args.mode, source: args.source });
   const progress = createProgressReporter({ statusLine: io.progress.statusLine, log: io.log, phases: REBUILD_PHASES });
   try {
     const guard = args.fingerprint !== undefined || args.maxRestarts !== undefined ? { fingerprint: args.fingerprint, maxRestarts: args.maxRestarts } : undefined;
@@ -437,6 +440,11 @@ async function readableFile(path: string): Promise<EventFile> {
   return eventFile(path);
 }
 
+/** Records a run's start, retried like the statements after it: a lost connection must not end a run before it starts. */
+function recordRunStart(target: Database, io: CliIo, run: Parameters<typeof startRun>[1]): Promise<number> {
+  return retryTransient(() => startRun(target, run), { signal: io.signal, onRetry: logRetry(io.log, 'recording the run') });
+}
+
 /** Follow or replay (Kafka, or a file) into the live table, recorded as a run; the result is one line. */
 async function consume(
   args: CliArgs,
@@ -447,7 +455,7 @@ async function consume(
   run: (observer: ConsumerObserver | undefined) => Promise<ReplayTotals>,
 ): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
-  const runId = await startRun(target, { projection: AGENTK_STATES_PROJECTION, mode, source });
+  const runId = await recordRunStart(target, io, { projection: AGENTK_STATES_PROJECTION, mode, source });
   const started = performance.now();
   // A follower says it is alive (lag, rate, totals) every --heartbeat-interval; a replay that ends needs none.
   // It reads the lag of the metrics' ConsumerState when they are served: one copy of where the consumer stands.

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it, inject } from 'vitest';
+import { migrate } from '../../src/sink/postgres/migrate.js';
 import { runCli, spawnCli, waitFor, type SpawnedCli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
@@ -175,6 +176,39 @@ describe('fault suite', () => {
     expect({ code, stderr }).toMatchObject({ code: 0 });
     await expectVerifyClean();
   }, 180_000);
+
+  it('pg_terminate_backend of the follower while it records its start: it retries, then follows', async () => {
+    const kafka = createTestKafka(sharedBrokers, 'faults-start');
+    await createTopic(kafka, topic, 2);
+    const gitlab = new GitLabSimulator(db.pool, kafka, topic, random);
+    await gitlab.connect();
+    await gitlab.create(20);
+    await gitlab.disconnect();
+    await migrate(db.pool);
+    // Holding the runs table holds the follower inside its run's start (deterministic, unlike a random moment).
+    const holder = await db.pool.connect();
+    let follower: SpawnedCli;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE rebuild_projection.runs IN ACCESS EXCLUSIVE MODE');
+      follower = spawnAgentkStates('--follow', ...args(sharedBrokers));
+      await waitFor(async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name LIKE 'rebuild-projection%' AND wait_event_type = 'Lock'`,
+        );
+        return rows[0]!.n > 0;
+      }, 30_000);
+      await holder.query('COMMIT');
+    } finally {
+      holder.release();
+    }
+    await waitForFollowerToCatchUp(kafka, follower);
+    const { code, stderr } = await stopFollower(follower);
+    expectNoCrashOutput(stderr);
+    expect({ code, stderr }).toMatchObject({ code: 0, stderr: expect.stringContaining('recording the run: transient failure') });
+    await expectVerifyClean();
+  }, 120_000);
 
   it('a broker outage (stopped with its data kept, then restarted) while the follower runs: --verify clean', async () => {
     const cache = fileURLToPath(new URL('../../.cache/', import.meta.url));
