@@ -72,7 +72,19 @@ const tcpPort = z
   .transform(Number)
   .refine((n) => n >= 1 && n <= 65_535, 'must be between 1 and 65535');
 
-const isoTime = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'must be an ISO-8601 time, e.g. 2026-11-25T10:00:00Z');
+/**
+ * A moment: an ISO-8601 date and time with its zone, or epoch milliseconds (Kafka's own tools take those).
+ * Date.parse alone would read "1" as 2001 and "2026-11-25 10:00" in this machine's zone: a replay from the
+ * wrong moment, without a word.
+ */
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
+const isoTime = z
+  .string()
+  .refine(
+    (text) => /^\d+$/.test(text) || (ISO_WITH_ZONE.test(text) && !Number.isNaN(Date.parse(text))),
+    'must be an ISO-8601 time with its zone (e.g. 2026-11-25T10:00:00Z) or epoch milliseconds',
+  )
+  .transform((text) => (/^\d+$/.test(text) ? Number(text) : Date.parse(text)));
 
 const list = nonEmpty.transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
 
@@ -121,7 +133,7 @@ export const OPTIONS = {
   'kafka-sasl-password-file': { type: 'string', value: 'FILE', help: 'file holding the SASL password', defaultText: `$${KAFKA_SECRET_ENV.saslPassword}`, schema: nonEmpty },
   follow: { type: 'boolean', help: 'keep consuming after catching up, until SIGTERM/SIGINT (set in the environment or file: yields to another mode flag)', schema: z.boolean() },
   'from-offset': { type: 'string', value: 'P:O,…|O', help: 'replay from these offsets (partition:offset, or one offset for every partition)', schema: offsetsSchema, from: FLAG_ONLY },
-  'from-timestamp': { type: 'string', value: 'ISO-8601', help: 'replay from the first offset at or after this time', schema: isoTime.transform((text) => Date.parse(text)), from: FLAG_ONLY },
+  'from-timestamp': { type: 'string', value: 'ISO-8601|MS', help: 'replay from the first offset at or after this time', schema: isoTime, from: FLAG_ONLY },
   'from-beginning': commandFlag('replay from the earliest offsets'),
   'from-checkpoint': commandFlag('resume from the checkpoints in PostgreSQL (what --follow does), and stop at the end'),
   status: commandFlag('print generation, checkpoints, lag per partition, dead letters and the last rebuild'),
@@ -140,7 +152,7 @@ export const OPTIONS = {
   reason: { type: 'string', value: 'REASON', help: 'with --*dead-letters: only this error kind (e.g. unknown_schema_id)', schema: nonEmpty, from: FLAG_ONLY },
   workspace: { type: 'string', value: 'ID', help: 'with --*dead-letters: only this workspace', schema: z.string().regex(/^\d+$/, 'takes a workspace id').transform(Number), from: FLAG_ONLY },
   'older-than': { type: 'string', value: 'DURATION', help: 'with --*dead-letters: first seen at least this long ago (30m, 12h, 7d)', schema: durationSchema, from: FLAG_ONLY },
-  since: { type: 'string', value: 'ISO-8601', help: 'with --*dead-letters: first seen at or after this time', schema: isoTime.transform((text) => new Date(text)), from: FLAG_ONLY },
+  since: { type: 'string', value: 'ISO-8601|MS', help: 'with --*dead-letters: first seen at or after this time', schema: isoTime.transform((ms) => new Date(ms)), from: FLAG_ONLY },
   yes: commandFlag('with --purge-dead-letters: really delete'),
   schemas: { type: 'string', value: 'DIR', help: 'Avro catalog directory (catalog.json and .avsc files)', defaultText: "the package's schemas/", schema: nonEmpty },
   'export-events': commandFlag("produce one full-row event per workspace of GitLab's workspaces table (one snapshot) to --topic, or --to-file"),

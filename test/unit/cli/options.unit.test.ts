@@ -81,8 +81,11 @@ describe('the command line', () => {
     expect(parse('agentk-states', '--from-offset', '42').fromOffset).toEqual({ all: '42' });
   });
 
-  it('parses an ISO-8601 timestamp into epoch milliseconds', () => {
+  it('parses an ISO-8601 timestamp with its zone, or epoch milliseconds, into epoch milliseconds', () => {
     expect(parse('agentk-states', '--from-timestamp', '2026-11-25T10:00:00Z').fromTimestamp).toBe(Date.UTC(2026, 10, 25, 10));
+    expect(parse('agentk-states', '--from-timestamp', '2026-11-25T11:30:00+01:30').fromTimestamp).toBe(Date.UTC(2026, 10, 25, 10));
+    expect(parse('agentk-states', '--from-timestamp', '1764064800000').fromTimestamp).toBe(Date.UTC(2025, 10, 25, 10));
+    expect(parse('agentk-states', '--from-timestamp', '1').fromTimestamp).toBe(1);
   });
 
   it.each([
@@ -91,7 +94,12 @@ describe('the command line', () => {
     [['agentk-states', '--batch-size', 'x'], '--batch-size must be a positive integer'],
     [['agentk-states', '--source', 'file'], '--source must be "kafka", "snapshot" or "file:PATH"'],
     [['agentk-states', '--from-offset', '0:12,x'], '--from-offset takes "partition:offset,…"'],
-    [['agentk-states', '--from-timestamp', 'yesterday'], '--from-timestamp must be an ISO-8601 time'],
+    [['agentk-states', '--from-timestamp', 'yesterday'], '--from-timestamp must be an ISO-8601 time with its zone'],
+    // Date.parse reads these as 2001-01-01 and as this machine's local time.
+    [['agentk-states', '--from-timestamp', '1.5'], '--from-timestamp must be an ISO-8601 time with its zone'],
+    [['agentk-states', '--from-timestamp', '2026-11-25 10:00'], '--from-timestamp must be an ISO-8601 time with its zone'],
+    [['agentk-states', '--from-timestamp', '2026-11-25T10:00:00'], '--from-timestamp must be an ISO-8601 time with its zone'],
+    [['agentk-states', '--dead-letters', '--since', '2026-11-25'], '--since must be an ISO-8601 time with its zone'],
     [['agentk-states', '--from-beginning', '--from-offset', '3'], 'choose one of --from-offset, --from-timestamp, --from-beginning, --from-checkpoint'],
     [['agentk-states', '--source', 'snapshot', '--from-beginning'], '--from-* options replay Kafka topics: they need --source kafka'],
     [['agentk-states', '--status', '--rollback'], 'choose one of --status, --rollback, --verify'],
