@@ -14,6 +14,7 @@
  *
  * A file line the decoder cannot read is a bad message like any other, dead-lettered with its file:line.
  */
+import { createHash } from 'node:crypto';
 import type { Database, Session } from '../sink/postgres/database.js';
 import type { DecodeResult, WorkspaceDecoder, WorkspaceMessage } from '../events/decode.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
@@ -21,6 +22,7 @@ import type { Logger } from '../ops/logger.js';
 import { partitionKey } from '../sources/kafka/kafka-client.js';
 import { FileSourceError, readFileRecords, type EventFile, type FileFormat, type FileRecord } from '../sources/file/file-source.js';
 import { lockCheckpoint, saveCheckpoints } from '../sink/postgres/checkpoints.js';
+import { lockFileIdentity, saveFileIdentity } from '../sink/postgres/file-identities.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { createBatchEngine, type ReplayTotals } from './batch-loop.js';
 
@@ -65,6 +67,7 @@ export async function runFileReplay(options: FileReplayOptions): Promise<ReplayT
       prelude: async (client) => {
         if (!firstOfPartition) return;
         if (batch.topic !== file.topic) await refuseGap(client, options.projection, file, batch.topic, batch.partition, first);
+        else await claimFile(client, options, batch.records[0]!);
         if (options.start === 'beginning') await saveCheckpoints(client, options.projection, [{ topic: batch.topic, partition: batch.partition, nextOffset: first }]);
       },
     });
@@ -106,6 +109,27 @@ async function refuseGap(client: Session, projection: string, file: EventFile, t
     `${file.path}: ${topic}[${partition}] starts at offset ${first} but its checkpoint is at ${checkpoint}: ` +
       `records ${checkpoint}..${BigInt(first) - 1n} are not in the dump; nothing of this partition was applied`,
   );
+}
+
+/**
+ * A bare NDJSON file's checkpoint belongs to the file it was made from, recognized by its first record: another
+ * file of the same name would resume there and skip its own first lines. `--from-beginning` claims the name
+ * for this file; a checkpoint recorded before file identities existed is taken as this file's.
+ */
+async function claimFile(client: Session, options: FileReplayOptions, first: WorkspaceMessage): Promise<void> {
+  const { projection, file } = options;
+  const sha256 = createHash('sha256').update(first.value ?? Buffer.alloc(0)).digest('hex');
+  const recorded = await lockFileIdentity(client, projection, file.topic);
+  if (recorded === sha256) return;
+  if (recorded !== undefined && options.start === 'checkpoints') {
+    const checkpoint = await lockCheckpoint(client, projection, file.topic, first.partition);
+    throw new FileSourceError(
+      `${file.path}: the checkpoint of ${file.topic} (line ${checkpoint === undefined ? 1 : BigInt(checkpoint) + 1n}) was made from another file ` +
+        'of that name (its first line differs), so resuming there would skip lines of this one; nothing was applied. ' +
+        'Replay this file with --from-beginning, or give it a name of its own',
+    );
+  }
+  await saveFileIdentity(client, projection, file.topic, sha256);
 }
 
 /**
