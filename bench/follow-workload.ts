@@ -13,7 +13,7 @@
  *   by the generator (spec desired-config.md §1.1).
  */
 import pg from 'pg';
-import type { WorkspaceValueEvent } from '../src/events/workspace-event.js';
+import type { WorkspaceValueEvent } from '../projections/agentk-states/events.js';
 import { benchAgents, planWorkspace, Rng, type BenchAgent, type WorkloadSpec } from './workload.js';
 
 const FOLLOW_EPOCH = Date.parse('2025-10-01T00:00:00Z');

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { WorkspaceRow } from '../src/events/workspace-event.js';
+import type { WorkspaceRow } from '../projections/agentk-states/events.js';
 import { REPO_ROOT } from './environment.js';
 import { benchAgents, planWorkspace, PROJECT_COUNT, projectPath, type DevfileSource, type WorkloadSpec } from './workload.js';
 

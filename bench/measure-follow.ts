@@ -29,7 +29,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import pg from 'pg';
 import { encodeAvro, encodeKey } from '../src/events/encode.js';
-import type { WorkspaceValueEvent } from '../src/events/workspace-event.js';
+import type { WorkspaceValueEvent } from '../projections/agentk-states/events.js';
 import { followArgs, type KafkaTarget } from './cli-invocation.js';
 import { FollowWorkload, spreadIds, type ConfigChange } from './follow-workload.js';
 import { summarizeReadModel, type ReadModelSummary } from './load-postgres.js';

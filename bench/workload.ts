@@ -25,7 +25,7 @@
  */
 import { dump } from 'js-yaml';
 import { agentConfigSchema, type AgentConfig } from '../projections/agentk-states/inputs.js';
-import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from '../src/events/workspace-event.js';
+import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from '../projections/agentk-states/events.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Seeded randomness

@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { encodeJson } from '../src/events/encode.js';
-import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from '../src/events/workspace-event.js';
+import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from '../projections/agentk-states/events.js';
 import { packageRoot } from '../src/package-paths.js';
 
 const WORKSPACES = 3000;

@@ -34,7 +34,7 @@ import type {
   WorkspaceChanges,
   WorkspaceEvent,
   WorkspaceRow,
-} from '../../src/events/workspace-event.js';
+} from './events.js';
 import { MAX_DEVFILE_CHARACTERS, characterCount } from './devfile.js';
 import type { AgentConfig } from './inputs.js';
 

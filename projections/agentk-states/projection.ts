@@ -7,6 +7,9 @@ import { DesiredConfigError } from './errors.js';
 import { generateDesiredConfigJson } from './generate.js';
 import type { GeneratorInput } from './inputs.js';
 
+/** The projection's name: the namespace of its checkpoints, folds and dead letters, and the CLI's subcommand. */
+export const AGENTK_STATES_PROJECTION = 'agentk-states';
+
 /** A `workspace_agentk_states` row, with the desired config already serialized once for the sink. */
 export interface AgentkStateRow {
   workspaceId: number;

@@ -6,7 +6,7 @@ import type { Logger } from '../ops/logger.js';
 import type { Database } from '../sink/postgres/database.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { purgeDeadLetters, retryDeadLetters, type DeadLetterWorkOptions } from '../engine/dead-letter-retry.js';
-import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
+import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
 import {
   countDeadLetters,
   countDeadLettersByReason,

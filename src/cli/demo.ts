@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Database } from '../sink/postgres/database.js';
-import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
+import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
 import type { Logger } from '../ops/logger.js';
 import { packageRoot } from '../package-paths.js';
 import { readCheckpoints } from '../sink/postgres/checkpoints.js';

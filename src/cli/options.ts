@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import type { NamedSource, SourceKind } from '../sources/source-kinds.js';
+import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
 import type { DeadLetterFilter } from '../sink/postgres/dead-letters.js';
 import { defaultDataDir } from '../sink/postgres/embedded.js';
 import { DEFAULT_ROLLBACK_HISTORY } from '../sink/postgres/switch-shadow.js';
@@ -261,8 +263,8 @@ type OptionValues = {
 const PARSE_ARGS_OPTIONS = Object.fromEntries(OPTION_ENTRIES.map(([name, spec]) => [name, { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }) }]));
 
 export interface CliArgs {
-  projection: 'agentk-states';
-  source: 'kafka' | 'snapshot' | 'file';
+  projection: typeof AGENTK_STATES_PROJECTION;
+  source: SourceKind;
   /** `--source file:PATH`: the path. */
   sourceFile: string | undefined;
   databaseUrl: string | undefined;
@@ -448,9 +450,9 @@ export function parseCommandLine(
   const flags = parsed.values;
   const infoOnly = flags.help === true || flags.version === true;
   const [projection, ...extra] = parsed.positionals;
-  if (!infoOnly && projection !== 'agentk-states') {
+  if (!infoOnly && projection !== AGENTK_STATES_PROJECTION) {
     throw new UsageError(
-      projection === undefined ? 'name the projection: rebuild-projection agentk-states' : `unknown projection "${projection}" (known: agentk-states)`,
+      projection === undefined ? `name the projection: rebuild-projection ${AGENTK_STATES_PROJECTION}` : `unknown projection "${projection}" (known: ${AGENTK_STATES_PROJECTION})`,
     );
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
@@ -565,8 +567,8 @@ export function parseCommandLine(
     throw error instanceof KafkaSecuritySettingsError ? new UsageError(error.message) : error;
   }
   return {
-    projection: 'agentk-states',
-    source: sourceFile === undefined ? (args.source as 'kafka' | 'snapshot') : 'file',
+    projection: AGENTK_STATES_PROJECTION,
+    source: sourceFile === undefined ? (args.source as NamedSource) : 'file',
     sourceFile,
     databaseUrl: args['database-url'],
     sourceDatabaseUrl: args['source-database-url'],
@@ -595,7 +597,7 @@ export function parseCommandLine(
       reason: args.reason,
       workspaceId: args.workspace,
       // A filter only when given on the command line: otherwise it chooses where a rebuild reads from.
-      source: onCommandLine('source') ? (args.source as 'kafka' | 'snapshot') : undefined,
+      source: onCommandLine('source') ? (args.source as NamedSource) : undefined,
       olderThanSeconds: args['older-than'],
       since: args.since,
     },

@@ -18,7 +18,7 @@ import { logRetry } from '../ops/logger.js';
 import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { withGenerator } from '../engine/generation/worker-pool.js';
-import { AGENTK_STATES_PROJECTION } from '../engine/workspace-batch.js';
+import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
 import { DatabaseUnavailableError, openPool, redactUrl } from '../sink/postgres/connect.js';
 import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
 import { SessionWaitError } from '../sink/postgres/single-session.js';

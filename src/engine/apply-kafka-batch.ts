@@ -23,7 +23,8 @@ import type { RowSink } from '../sink/postgres/row-sink.js';
 import { readBatchFolds, saveFolds } from '../sink/postgres/workspace-states.js';
 import { devfileWorkspaces, foldAll, planBatch, workspaceOf, type FoldedEvents, type PositionedEvent } from './plan-batch.js';
 import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
-import { AGENTK_STATES_PROJECTION, writeProjectedBatch, type WrittenBatch } from './workspace-batch.js';
+import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
+import { writeProjectedBatch, type WrittenBatch } from './workspace-batch.js';
 
 export { KAFKA_SOURCE };
 

@@ -39,7 +39,7 @@ import { loadFolds } from '../sink/postgres/workspace-states.js';
 import { foldEvents, KAFKA_SOURCE, projectTouched } from './apply-kafka-batch.js';
 import { rawExcerpt, type PositionedEvent } from './plan-batch.js';
 import { retryTransient } from './retry.js';
-import { AGENTK_STATES_PROJECTION } from './workspace-batch.js';
+import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
 
 export interface DeadLetterWorkOptions {
   db: Database;

@@ -8,7 +8,7 @@
 import type { Session } from '../sink/postgres/database.js';
 import { emptyFold, type EventPosition, type OversizedDevfile, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { AgentkStateRow } from '../../projections/agentk-states/projection.js';
-import { workspaceRowSchema, type WorkspaceRow } from '../events/workspace-event.js';
+import { workspaceRowSchema, type WorkspaceRow } from '../../projections/agentk-states/events.js';
 import { AgentConfigResolver, type AgentConfigFailure, type AgentConfigMode, type AgentConfigSource } from '../gitlab/agent-config-resolver.js';
 import { readWorkspaceDeadLetters, type DeadLetter, type WorkspaceDeadLetter } from '../sink/postgres/dead-letters.js';
 import { readAppliedMigrations } from '../sink/postgres/migrate.js';

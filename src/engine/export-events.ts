@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Session } from '../sink/postgres/database.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { encodeKey } from '../events/encode.js';
-import { workspaceRowSchema, type WorkspaceCreated } from '../events/workspace-event.js';
+import { workspaceRowSchema, type WorkspaceCreated } from '../../projections/agentk-states/events.js';
 import { WorkspaceSnapshot } from '../sources/snapshot/snapshot-source.js';
 
 export interface ExportedMessage {

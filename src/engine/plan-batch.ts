@@ -22,7 +22,7 @@
 import { emptyFold, foldEvent, offsetAtMost, partitionOf, type EventPosition, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import { workspaceInputSchema } from '../../projections/agentk-states/inputs.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
-import type { WorkspaceColumn, WorkspaceEvent } from '../events/workspace-event.js';
+import type { WorkspaceColumn, WorkspaceEvent } from '../../projections/agentk-states/events.js';
 import { excerpt, messageLetterKey, type DeadLetter } from '../sink/postgres/dead-letters.js';
 import type { HeldEvent } from '../sink/postgres/held-events.js';
 import { KAFKA_SOURCE } from './project-folds.js';

@@ -32,7 +32,7 @@ import type { Kafka } from 'kafkajs';
 import { logRetry, type Logger } from '../ops/logger.js';
 import type { Database, Session } from '../sink/postgres/database.js';
 import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.js';
-import { workspaceRowSchema } from '../events/workspace-event.js';
+import { workspaceRowSchema } from '../../projections/agentk-states/events.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { assertFullHistory } from '../sources/kafka/history-check.js';
 import { partitionKey, readPartitionRanges, withKafkaAdmin } from '../sources/kafka/kafka-client.js';

@@ -3,11 +3,9 @@
  * failures dead-lettered, earlier dead letters of now-healthy workspaces cleared. Shared by every source.
  */
 import type { Session } from '../sink/postgres/database.js';
-import type { AgentkStateRow, WorkspaceFailure } from '../../projections/agentk-states/projection.js';
+import { AGENTK_STATES_PROJECTION, type AgentkStateRow, type WorkspaceFailure } from '../../projections/agentk-states/projection.js';
 import { clearDeadLetters, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
 import type { IdRange, RowSink } from '../sink/postgres/row-sink.js';
-
-export const AGENTK_STATES_PROJECTION = 'agentk-states';
 
 export interface BatchCounts {
   written: number;

@@ -26,7 +26,7 @@ import { parseEventRecord } from './codec/record.js';
 import { RegistryCatalog } from './codec/registry-catalog.js';
 import type { WriterSchemaSource } from './codec/schema-registry.js';
 import { isObject } from './codec/util.js';
-import type { WorkspaceEvent } from './workspace-event.js';
+import type { WorkspaceEvent } from '../../projections/agentk-states/events.js';
 
 export { BAD_MESSAGE_REASONS };
 export type { BadMessage, BadMessageReason, MessageEncoding };

@@ -7,8 +7,8 @@ import type { AgentConfig } from '../../projections/agentk-states/inputs.js';
 import { defaultSchemaCatalog } from './codec/catalog.js';
 import type { SchemaCatalog } from './codec/catalog.js';
 import { frameConfluent } from './codec/confluent-avro.js';
-import { WORKSPACE_CHANGE_COLUMNS } from './workspace-event.js';
-import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from './workspace-event.js';
+import { WORKSPACE_CHANGE_COLUMNS } from '../../projections/agentk-states/events.js';
+import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from '../../projections/agentk-states/events.js';
 
 export class EncodeError extends Error {
   override readonly name = 'EncodeError';

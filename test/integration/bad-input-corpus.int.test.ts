@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { expect, it, inject } from 'vitest';
 import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
-import type { WorkspaceRow } from '../../src/events/workspace-event.js';
+import type { WorkspaceRow } from '../../projections/agentk-states/events.js';
 import { BAD_INPUT_CORPUS } from '../fixtures/bad-input/corpus.js';
 import { runCli } from '../support/cli.js';
 import { useFreshGitLabDatabase } from '../support/database.js';

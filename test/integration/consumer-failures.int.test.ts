@@ -8,7 +8,7 @@ import pg from 'pg';
 import { describe, expect, it, inject } from 'vitest';
 import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
-import type { WorkspaceRow } from '../../src/events/workspace-event.js';
+import type { WorkspaceRow } from '../../projections/agentk-states/events.js';
 import { runCli, spawnCli, waitFor } from '../support/cli.js';
 import { useKafkaTestContext } from '../support/kafka-context.js';
 import { fatalMessages, logEntries } from '../support/log-lines.js';

@@ -15,7 +15,7 @@ import { generateDesiredConfig } from '../../projections/agentk-states/generate.
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
 import { findSchemasDir, loadSchemaCatalog } from '../../src/events/codec/catalog.js';
 import { encodeAvro, encodeKey } from '../../src/events/encode.js';
-import type { WorkspaceRow, WorkspaceValueEvent } from '../../src/events/workspace-event.js';
+import type { WorkspaceRow, WorkspaceValueEvent } from '../../projections/agentk-states/events.js';
 import { runCli } from '../support/cli.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
 import { useKafkaTestContext } from '../support/kafka-context.js';

@@ -21,7 +21,7 @@ import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it, inject } from 'vitest';
 import { BAD_MESSAGE_REASONS } from '../../src/events/decode.js';
-import type { WorkspaceRow } from '../../src/events/workspace-event.js';
+import type { WorkspaceRow } from '../../projections/agentk-states/events.js';
 import { BAD_INPUT_CORPUS } from '../fixtures/bad-input/corpus.js';
 import { runCli } from '../support/cli.js';
 import { logLines } from '../support/log-lines.js';

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { generateDesiredConfig } from '../../projections/agentk-states/generate.js';
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
-import type { WorkspaceRow } from '../../src/events/workspace-event.js';
+import type { WorkspaceRow } from '../../projections/agentk-states/events.js';
 import { runCli } from '../support/cli.js';
 import { useKafkaTestContext } from '../support/kafka-context.js';
 import { logMessages } from '../support/log-lines.js';

@@ -10,7 +10,7 @@ import { generateDesiredConfig } from '../../projections/agentk-states/generate.
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
 import { applyKafkaBatch, type AppliedBatch, type BatchDeps } from '../../src/engine/apply-kafka-batch.js';
 import { createWorkspaceDecoder, type WorkspaceMessage } from '../../src/events/decode.js';
-import type { WorkspaceChanges, WorkspaceRow } from '../../src/events/workspace-event.js';
+import type { WorkspaceChanges, WorkspaceRow } from '../../projections/agentk-states/events.js';
 import { saveCheckpoints } from '../../src/sink/postgres/checkpoints.js';
 import type { Session } from '../../src/sink/postgres/database.js';
 import { migrate } from '../../src/sink/postgres/migrate.js';

@@ -8,7 +8,7 @@ import { migrate } from '../../src/sink/postgres/migrate.js';
 import { lockProjectionExclusive } from '../../src/sink/postgres/projection-locks.js';
 import { liveAgentkStates } from '../../src/sink/postgres/row-sink.js';
 import { runKafkaReplay, type ReplayOptions } from '../../src/engine/kafka-replayer.js';
-import { AGENTK_STATES_PROJECTION } from '../../src/engine/workspace-batch.js';
+import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
 import type { Logger } from '../../src/ops/logger.js';
 import { ConsumerState } from '../../src/ops/consumer-state.js';
 import { withKafkaAdmin } from '../../src/sources/kafka/kafka-client.js';

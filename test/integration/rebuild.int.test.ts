@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkspaceRow } from '../../src/events/workspace-event.js';
+import type { WorkspaceRow } from '../../projections/agentk-states/events.js';
 import { runCli, spawnCli, waitFor } from '../support/cli.js';
 import { useKafkaTestContext } from '../support/kafka-context.js';
 import {

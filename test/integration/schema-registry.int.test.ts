@@ -17,7 +17,7 @@ import { generateDesiredConfig } from '../../projections/agentk-states/generate.
 import { agentConfigSchema } from '../../projections/agentk-states/inputs.js';
 import { frameConfluent } from '../../src/events/codec/confluent-avro.js';
 import { encodeAvro, encodeJson } from '../../src/events/encode.js';
-import type { WorkspaceRow } from '../../src/events/workspace-event.js';
+import type { WorkspaceRow } from '../../projections/agentk-states/events.js';
 import {
   DEBEZIUM_ENVELOPE_SCHEMA,
   DEBEZIUM_KEY_SCHEMA,

@@ -3,7 +3,7 @@
  * dead letters) of one generating on the main thread, and the process still exits as soon as it is done.
  */
 import { describe, expect, it } from 'vitest';
-import type { WorkspaceRow } from '../../src/events/workspace-event.js';
+import type { WorkspaceRow } from '../../projections/agentk-states/events.js';
 import { spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, readFixture, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';

@@ -6,7 +6,7 @@
  */
 import type { Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
-import type { WorkspaceChanges, WorkspaceRow } from '../../src/events/workspace-event.js';
+import type { WorkspaceChanges, WorkspaceRow } from '../../projections/agentk-states/events.js';
 import { testProducerConfig } from './kafka-broker.js';
 import { asJson, createdEvent, tombstone, updatedEvent, upsertWorkspaceRows, workspaceRow, type OutgoingMessage } from './workspace-events.js';
 

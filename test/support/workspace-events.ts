@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Session } from '../../src/sink/postgres/database.js';
 import { encodeAvro, encodeJson, encodeKey } from '../../src/events/encode.js';
-import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from '../../src/events/workspace-event.js';
+import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from '../../projections/agentk-states/events.js';
 import { readFixture } from './database.js';
 import { testProducerConfig } from './kafka-broker.js';
 

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { bigintId } from '../../../projections/agentk-states/inputs.js';
-import type { WorkspaceEvent } from '../workspace-event.js';
+import type { WorkspaceEvent } from '../../../projections/agentk-states/events.js';
 import { schemaInvalid } from './bad-message.js';
 import type { CodecResult } from './bad-message.js';
 import { decodeDebezium } from './debezium.js';

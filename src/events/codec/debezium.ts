@@ -12,8 +12,8 @@ import {
   WORKSPACE_CHANGE_COLUMNS,
   debeziumWorkspaceChangesSchema,
   debeziumWorkspaceRowSchema,
-} from '../workspace-event.js';
-import type { WorkspaceChanges, WorkspaceColumn, WorkspaceEvent, WorkspaceRow, WorkspaceUpdated } from '../workspace-event.js';
+} from '../../../projections/agentk-states/events.js';
+import type { WorkspaceChanges, WorkspaceColumn, WorkspaceEvent, WorkspaceRow, WorkspaceUpdated } from '../../../projections/agentk-states/events.js';
 import { schemaInvalid } from './bad-message.js';
 import type { CodecFailure, CodecResult } from './bad-message.js';
 import { isObject, readWorkspaceId } from './util.js';

@@ -1,6 +1,6 @@
 /** The logical event record shared by Avro and JSON, validated into a WorkspaceEvent. */
-import { workspaceEventRecordSchema } from '../workspace-event.js';
-import type { WorkspaceValueEvent } from '../workspace-event.js';
+import { workspaceEventRecordSchema } from '../../../projections/agentk-states/events.js';
+import type { WorkspaceValueEvent } from '../../../projections/agentk-states/events.js';
 import { schemaInvalid } from './bad-message.js';
 import type { CodecResult } from './bad-message.js';
 import { isObject, readWorkspaceId } from './util.js';

@@ -14,7 +14,7 @@ import {
   type WorkspaceFold,
 } from '../../../projections/agentk-states/fold.js';
 import type { AgentConfig } from '../../../projections/agentk-states/inputs.js';
-import { workspaceChangesSchema, type WorkspaceRow } from '../../events/workspace-event.js';
+import { workspaceChangesSchema, type WorkspaceRow } from '../../../projections/agentk-states/events.js';
 import { checkpointForUpdate, checkpointsUpsert, type Checkpoint } from './checkpoints.js';
 import { lockFolds } from './projection-locks.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';

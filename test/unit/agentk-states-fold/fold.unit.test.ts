@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_DEVFILE_CHARACTERS } from '../../../projections/agentk-states/devfile.js';
 import { emptyFold, foldEvent, offsetAtMost, snapshotFold, type EventPosition, type FoldOutcome, type WorkspaceFold } from '../../../projections/agentk-states/fold.js';
 import { agentConfigSchema } from '../../../projections/agentk-states/inputs.js';
-import type { WorkspaceEvent, WorkspaceRow } from '../../../src/events/workspace-event.js';
+import type { WorkspaceEvent, WorkspaceRow } from '../../../projections/agentk-states/events.js';
 
 function row(overrides: Partial<WorkspaceRow> = {}): WorkspaceRow {
   const at = new Date('2025-09-03T13:08:01Z');

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { emptyFold, foldEvent, type WorkspaceFold } from '../../../projections/agentk-states/fold.js';
 import { workspaceInputSchema } from '../../../projections/agentk-states/inputs.js';
 import type { DecodeResult, WorkspaceMessage } from '../../../src/events/decode.js';
-import type { WorkspaceChanges, WorkspaceEvent, WorkspaceRow } from '../../../src/events/workspace-event.js';
+import type { WorkspaceChanges, WorkspaceEvent, WorkspaceRow } from '../../../projections/agentk-states/events.js';
 import { GENERATED_FROM } from '../../../src/sink/postgres/workspace-states.js';
 import { devfileWorkspaces, GENERATION_INPUT_COLUMNS, planBatch, touchesInput, type BatchInput } from '../../../src/engine/plan-batch.js';
 

@@ -1,6 +1,6 @@
 /** Hand-written fixtures shared by the event codec tests. */
 import type { WorkspaceMessage } from '../../../src/events/decode.js';
-import type { WorkspaceCreated, WorkspaceRow, WorkspaceUpdated } from '../../../src/events/workspace-event.js';
+import type { WorkspaceCreated, WorkspaceRow, WorkspaceUpdated } from '../../../projections/agentk-states/events.js';
 
 export const EVENT_ID = '6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f';
 

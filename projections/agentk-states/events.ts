@@ -6,8 +6,8 @@
  * workspace record is a `workspaces` row and feeds the generator without a mapping layer.
  */
 import { z } from 'zod';
-import { agentConfigSchema, bigintId, workspaceInputSchema } from '../../projections/agentk-states/inputs.js';
-import type { AgentConfig } from '../../projections/agentk-states/inputs.js';
+import { agentConfigSchema, bigintId, workspaceInputSchema } from './inputs.js';
+import type { AgentConfig } from './inputs.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Scalars
