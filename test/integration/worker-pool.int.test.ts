@@ -8,9 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { inThreadGenerator, type GenerationJob, type Generator } from '../../src/engine/generation/generator.js';
 import type * as GeneratorModule from '../../src/engine/generation/generator.js';
 import type * as WorkerPoolModule from '../../src/engine/generation/worker-pool.js';
-import { backfillGolden, readGitlabFixture, SEED_WORKSPACE } from '../unit/desired-config/fixtures.js';
-import { GITLAB_VARIANTS } from '../unit/desired-config/gitlab-variants.js';
-import { agentConfig, generatorInput, workspace } from '../unit/desired-config/helpers.js';
+import { backfillGolden, readGitlabFixture, SEED_WORKSPACE } from '../unit/agentk-states/fixtures.js';
+import { GITLAB_VARIANTS } from '../unit/agentk-states/gitlab-variants.js';
+import { agentConfig, generatorInput, workspace } from '../unit/agentk-states/helpers.js';
 
 const DIST_POOL = new URL('../../dist/src/engine/generation/worker-pool.js', import.meta.url);
 const { createGenerator, GenerationWorkerError, GeneratorClosedError } = (await import(DIST_POOL.href)) as typeof WorkerPoolModule;
