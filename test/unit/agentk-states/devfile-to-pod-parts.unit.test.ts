@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { readDevfile } from '../../../projections/agentk-states/devfile.js';
 import { devfileToPod, type PodParts } from '../../../projections/agentk-states/devfile-to-pod.js';
-import { yaml } from './support.js';
+import { yaml } from './helpers.js';
 
 function pod(lines: string[]): PodParts {
   return devfileToPod(readDevfile(yaml(lines)), 'ws');

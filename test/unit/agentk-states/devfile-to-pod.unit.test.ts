@@ -19,6 +19,7 @@ import {
   initContainers,
   kindsAndNames,
   minimalDevfile,
+  minimalYamlWith,
   podSpec,
   PROJECT_ENV,
   VARIABLES_MOUNT,
@@ -362,35 +363,18 @@ describe('reading the processed devfile (§1.4)', () => {
   });
 
   test('literal blocks and multi-line single-quoted scalars keep their exact string values', () => {
-    const text = [
-      'schemaVersion: 2.2.0',
-      'components:',
-      '  - name: main',
-      '    container:',
-      '      image: example.test/main:1',
-      '      args:',
-      "        - 'tail -f /dev/null",
+    const text = minimalYamlWith([
+      'args:',
+      "  - 'tail -f /dev/null",
       '',
-      "          '",
-      '        - |',
-      '          line one',
-      '            indented',
-      '      env:',
-      "        - {name: PORT, value: '60001'}",
-      "        - {name: FLAG, value: 'false'}",
-      '      volumeMounts: [{name: data, path: /projects}]',
-      '  - name: cloner',
-      '    container:',
-      '      image: example.test/cloner:1',
-      '      volumeMounts: [{name: data, path: /projects}]',
-      '  - name: data',
-      '    volume: {size: 1Gi}',
-      'commands:',
-      '  - {id: clone, apply: {component: cloner}}',
-      'events:',
-      '  preStart: [clone]',
-      '',
-    ].join('\n');
+      "    '",
+      '  - |',
+      '    line one',
+      '      indented',
+      'env:',
+      "  - {name: PORT, value: '60001'}",
+      "  - {name: FLAG, value: 'false'}",
+    ]);
 
     const main = containerNamed(generate({ devfile: text }), 'main');
 

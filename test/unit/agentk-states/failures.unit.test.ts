@@ -13,35 +13,11 @@ import {
   generate,
   generatorInput,
   minimalDevfile,
+  minimalYamlWith,
   type Devfile,
 } from './helpers.js';
 
 const QUANTITIES_MESSAGE = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
-
-/** The minimal devfile as YAML lines, so a test can slip in syntax a dumper would never write. */
-function minimalYamlWith(mainContainerExtraLines: string[], clonerContainerExtraLines: string[] = []): string {
-  return [
-    'schemaVersion: 2.2.0',
-    'components:',
-    '  - name: main',
-    '    container:',
-    '      image: example.test/main:1',
-    ...mainContainerExtraLines.map((line) => `      ${line}`),
-    '      volumeMounts: [{name: data, path: /projects}]',
-    '  - name: cloner',
-    '    container:',
-    '      image: example.test/cloner:1',
-    ...clonerContainerExtraLines.map((line) => `      ${line}`),
-    '      volumeMounts: [{name: data, path: /projects}]',
-    '  - name: data',
-    '    volume: {size: 1Gi}',
-    'commands:',
-    '  - {id: clone, apply: {component: cloner}}',
-    'events:',
-    '  preStart: [clone]',
-    '',
-  ].join('\n');
-}
 
 describe('the processed devfile is missing or is not YAML a safe loader accepts', () => {
   test('a null processed_devfile fails with devfile_missing', () => {

@@ -1,13 +1,15 @@
 /**
- * Test helpers for the desired-config generator (spec: /work/shared/spec/desired-config.md).
+ * The one support module of the agentk-states projection's unit tests (spec:
+ * /work/shared/spec/desired-config.md). GitLab's fixtures are read in ./fixtures.ts and GitLab's variants
+ * transcribed in ./gitlab-variants.ts: those are data.
  *
  * Three kinds of helper live here:
- * - input builders: a default agent config, a workspace row, a minimal valid devfile (as an object that a
- *   test edits, dumped to YAML);
+ * - input builders: a default agent config, a workspace row, one minimal valid devfile (as YAML lines a
+ *   test splices, or as an object a test edits, dumped to YAML);
  * - expected-value builders, each written from a named spec section (never from generator output);
  * - accessors and an error assertion, so tests read as "this object has this part".
  */
-import { dump } from 'js-yaml';
+import { dump, load } from 'js-yaml';
 import { expect } from 'vitest';
 import type { z } from 'zod';
 
@@ -135,28 +137,54 @@ export interface Devfile {
 
 /**
  * The smallest devfile this spec accepts (§10.1 needs a volume component, a mount on every container and
- * at least one init container): container `main` (the main component, `gl/inject-editor: true`), container
- * `cloner` started by the preStart apply command `clone`, volume `data` of `1Gi` mounted at `/projects`.
- * No postStart.
+ * at least one init container), one line per entry so that a test can splice in syntax a dumper would
+ * never write: container `main` (the main component, `gl/inject-editor: true`), container `cloner` started
+ * by the preStart apply command `clone`, volume `data` of `1Gi` mounted at `/projects`. No postStart.
+ * Line numbers (from 0) that tests splice at: 2 and 7 the container names, 3 main's attributes, 5 and 9
+ * the images, 6 and 10 the mounts, 11–12 the volume, 13–15 the commands, 16–17 the events.
  */
+export function minimalDevfileLines(): string[] {
+  return [
+    'schemaVersion: 2.2.0',
+    'components:',
+    '  - name: main',
+    '    attributes: {gl/inject-editor: true}',
+    '    container:',
+    '      image: example.test/main:1',
+    '      volumeMounts: [{name: data, path: /projects}]',
+    '  - name: cloner',
+    '    container:',
+    '      image: example.test/cloner:1',
+    '      volumeMounts: [{name: data, path: /projects}]',
+    '  - name: data',
+    '    volume: {size: 1Gi}',
+    'commands:',
+    '  - id: clone',
+    '    apply: {component: cloner}',
+    'events:',
+    '  preStart: [clone]',
+  ];
+}
+
+/** YAML text of lines. */
+export function yaml(lines: readonly string[]): string {
+  return `${lines.join('\n')}\n`;
+}
+
+/** The minimal devfile's YAML with extra lines in the `main` and `cloner` containers, after their image. */
+export function minimalYamlWith(mainContainerExtraLines: string[], clonerContainerExtraLines: string[] = []): string {
+  // Empty lines stay empty: inside a multi-line scalar, a test may mean exactly that.
+  const indented = (extra: string[]): string[] => extra.map((line) => (line === '' ? '' : `      ${line}`));
+  const lines = minimalDevfileLines();
+  // Before the mounts (lines 10, 6); cloner first, so main's line numbers still hold.
+  lines.splice(10, 0, ...indented(clonerContainerExtraLines));
+  lines.splice(6, 0, ...indented(mainContainerExtraLines));
+  return yaml(lines);
+}
+
+/** The minimal devfile as an object to edit: parsed from its lines, so both forms are one devfile. */
 export function minimalDevfile(): Devfile {
-  return {
-    schemaVersion: '2.2.0',
-    components: [
-      {
-        name: 'main',
-        attributes: { 'gl/inject-editor': true },
-        container: { image: 'example.test/main:1', volumeMounts: [{ name: 'data', path: '/projects' }] },
-      },
-      {
-        name: 'cloner',
-        container: { image: 'example.test/cloner:1', volumeMounts: [{ name: 'data', path: '/projects' }] },
-      },
-      { name: 'data', volume: { size: '1Gi' } },
-    ],
-    commands: [{ id: 'clone', apply: { component: 'cloner' } }],
-    events: { preStart: ['clone'] },
-  };
+  return load(yaml(minimalDevfileLines())) as Devfile;
 }
 
 /** YAML text of a devfile object. `noRefs` matters: shared sub-objects must not become aliases (§1.4). */
@@ -274,13 +302,14 @@ export function proxyIngressRule(proxyNamespace = 'gitlab-workspaces'): JsonObje
   };
 }
 
-/** §7.5 legacy-mode HOOK, the exact JSON string of the spec. */
-export const LEGACY_POSTSTART_HOOK =
-  '#!/bin/sh\n\nmkdir -p "${GL_WORKSPACE_LOGS_DIR}"\nln -sf "${GL_WORKSPACE_LOGS_DIR}" /tmp\n"/workspace-scripts/gl-run-poststart-commands.sh" 1>>"${GL_WORKSPACE_LOGS_DIR}/poststart-stdout.log" 2>>"${GL_WORKSPACE_LOGS_DIR}/poststart-stderr.log"\n';
+/**
+ * §7.5 legacy-mode HOOK: the spec's JSON string literal pasted verbatim (only `${` is written as `$\u007B`
+ * so the template literal stays raw).
+ */
+export const LEGACY_POSTSTART_HOOK = JSON.parse(String.raw`"#!/bin/sh\n\nmkdir -p \"$\u007BGL_WORKSPACE_LOGS_DIR}\"\nln -sf \"$\u007BGL_WORKSPACE_LOGS_DIR}\" /tmp\n\"/workspace-scripts/gl-run-poststart-commands.sh\" 1>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stdout.log\" 2>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stderr.log\"\n"`) as string;
 
-/** §7.5 normal-mode HOOK, the exact JSON string of the spec. */
-export const NORMAL_POSTSTART_HOOK =
-  '#!/bin/sh\n\nmkdir -p "${GL_WORKSPACE_LOGS_DIR}"\nln -sf "${GL_WORKSPACE_LOGS_DIR}" /tmp\n\n{\n    echo "$(date -Iseconds): ----------------------------------------"\n    echo "$(date -Iseconds): Running poststart commands for workspace..."\n\n    echo "$(date -Iseconds): ----------------------------------------"\n    echo "$(date -Iseconds): Running internal blocking poststart commands script..."\n} >> "${GL_WORKSPACE_LOGS_DIR}/poststart-stdout.log"\n\n"/workspace-scripts/gl-run-internal-blocking-poststart-commands.sh" 1>>"${GL_WORKSPACE_LOGS_DIR}/poststart-stdout.log" 2>>"${GL_WORKSPACE_LOGS_DIR}/poststart-stderr.log"\n\n{\n    echo "$(date -Iseconds): ----------------------------------------"\n    echo "$(date -Iseconds): Running non-blocking poststart commands script..."\n} >> "${GL_WORKSPACE_LOGS_DIR}/poststart-stdout.log"\n\n"/workspace-scripts/gl-run-non-blocking-poststart-commands.sh" 1>>"${GL_WORKSPACE_LOGS_DIR}/poststart-stdout.log" 2>>"${GL_WORKSPACE_LOGS_DIR}/poststart-stderr.log" &\n';
+/** §7.5 normal-mode HOOK, pasted likewise. */
+export const NORMAL_POSTSTART_HOOK = JSON.parse(String.raw`"#!/bin/sh\n\nmkdir -p \"$\u007BGL_WORKSPACE_LOGS_DIR}\"\nln -sf \"$\u007BGL_WORKSPACE_LOGS_DIR}\" /tmp\n\n{\n    echo \"$(date -Iseconds): ----------------------------------------\"\n    echo \"$(date -Iseconds): Running poststart commands for workspace...\"\n\n    echo \"$(date -Iseconds): ----------------------------------------\"\n    echo \"$(date -Iseconds): Running internal blocking poststart commands script...\"\n} >> \"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stdout.log\"\n\n\"/workspace-scripts/gl-run-internal-blocking-poststart-commands.sh\" 1>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stdout.log\" 2>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stderr.log\"\n\n{\n    echo \"$(date -Iseconds): ----------------------------------------\"\n    echo \"$(date -Iseconds): Running non-blocking poststart commands script...\"\n} >> \"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stdout.log\"\n\n\"/workspace-scripts/gl-run-non-blocking-poststart-commands.sh\" 1>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stdout.log\" 2>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stderr.log\" &\n"`) as string;
 
 /** §7.5 `lifecycle` for a container named by a postStart command. */
 export function lifecycle(hook: string): JsonObject {

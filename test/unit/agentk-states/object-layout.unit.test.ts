@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 
-import { generate, kindsAndNames } from './helpers.js';
+import { addExecCommand, generate, kindsAndNames, minimalDevfile } from './helpers.js';
 
 describe('the array for a minimal devfile and the default agent config', () => {
   test('a minimal devfile (no endpoints, no postStart) yields exactly these nine objects', () => {
@@ -169,33 +169,13 @@ describe('the array for a minimal devfile and the default agent config', () => {
   });
 
   test('with every optional object present, the objects follow the order of §4, PVCs sorted by volume name', () => {
+    const devfile = minimalDevfile();
+    devfile.components.push({ name: 'cache', volume: { size: '2Gi' } });
+    addExecCommand(devfile, 'hello', { component: 'main', commandLine: 'echo hello' });
+    devfile.events = { ...devfile.events, postStart: ['hello'] };
     const objects = generate({
       agent: { max_resources_per_workspace: { limits: { cpu: '2', memory: '4Gi' }, requests: { cpu: '1', memory: '1Gi' } } },
-      devfile: [
-        'schemaVersion: 2.2.0',
-        'components:',
-        '  - name: main',
-        '    container:',
-        '      image: example.test/main:1',
-        '      volumeMounts: [{name: data, path: /projects}]',
-        '  - name: cloner',
-        '    container:',
-        '      image: example.test/cloner:1',
-        '      volumeMounts: [{name: data, path: /projects}]',
-        '  - name: data',
-        '    volume: {size: 1Gi}',
-        '  - name: cache',
-        '    volume: {size: 2Gi}',
-        'commands:',
-        '  - id: clone',
-        '    apply: {component: cloner}',
-        '  - id: hello',
-        '    exec: {component: main, commandLine: echo hello}',
-        'events:',
-        '  preStart: [clone]',
-        '  postStart: [hello]',
-        '',
-      ].join('\n'),
+      devfile,
     });
 
     expect(kindsAndNames(objects)).toEqual([

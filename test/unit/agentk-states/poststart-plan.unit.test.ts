@@ -1,22 +1,21 @@
 /**
  * postStart texts (spec §7.3, §7.5). Expected strings are the spec's JSON string literals, pasted verbatim
- * (only `${` is written as `$\u007B` inside the JSON literal so the template literal stays raw).
+ * (only `${` is written as `$\u007B` inside the JSON literal so the template literal stays raw); the hooks
+ * are pasted so in ./helpers.ts.
  */
 import { describe, expect, it } from 'vitest';
 
 import { readDevfile } from '../../../projections/agentk-states/devfile.js';
 import { LEGACY_HOOK, NORMAL_HOOK, planPostStart, runner } from '../../../projections/agentk-states/poststart-scripts.js';
-import { yaml } from './support.js';
+import { LEGACY_POSTSTART_HOOK, NORMAL_POSTSTART_HOOK, yaml } from './helpers.js';
 
 const SPEC_LEGACY_RUNNER = JSON.parse(String.raw`"#!/bin/sh\necho \"$(date -Iseconds): ----------------------------------------\"\necho \"$(date -Iseconds): Running /workspace-scripts/gl-start-sshd-command...\"\n/workspace-scripts/gl-start-sshd-command || true\necho \"$(date -Iseconds): Finished running /workspace-scripts/gl-start-sshd-command.\"\necho \"$(date -Iseconds): ----------------------------------------\"\necho \"$(date -Iseconds): Running /workspace-scripts/gl-init-tools-command...\"\n/workspace-scripts/gl-init-tools-command || true\necho \"$(date -Iseconds): Finished running /workspace-scripts/gl-init-tools-command.\"\necho \"$(date -Iseconds): ----------------------------------------\"\necho \"$(date -Iseconds): Running /workspace-scripts/gl-sleep-until-container-is-running-command...\"\n/workspace-scripts/gl-sleep-until-container-is-running-command || true\necho \"$(date -Iseconds): Finished running /workspace-scripts/gl-sleep-until-container-is-running-command.\"\n"`) as string;
 const SPEC_NORMAL_BLOCKING_RUNNER = JSON.parse(String.raw`"#!/bin/sh\necho \"$(date -Iseconds): ----------------------------------------\"\necho \"$(date -Iseconds): Running /workspace-scripts/gl-internal-example-command-1...\"\n(cd /projects && /workspace-scripts/gl-internal-example-command-1) || true\necho \"$(date -Iseconds): Finished running /workspace-scripts/gl-internal-example-command-1.\"\n"`) as string;
-const SPEC_LEGACY_HOOK = JSON.parse(String.raw`"#!/bin/sh\n\nmkdir -p \"$\u007BGL_WORKSPACE_LOGS_DIR}\"\nln -sf \"$\u007BGL_WORKSPACE_LOGS_DIR}\" /tmp\n\"/workspace-scripts/gl-run-poststart-commands.sh\" 1>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stdout.log\" 2>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stderr.log\"\n"`) as string;
-const SPEC_NORMAL_HOOK = JSON.parse(String.raw`"#!/bin/sh\n\nmkdir -p \"$\u007BGL_WORKSPACE_LOGS_DIR}\"\nln -sf \"$\u007BGL_WORKSPACE_LOGS_DIR}\" /tmp\n\n{\n    echo \"$(date -Iseconds): ----------------------------------------\"\n    echo \"$(date -Iseconds): Running poststart commands for workspace...\"\n\n    echo \"$(date -Iseconds): ----------------------------------------\"\n    echo \"$(date -Iseconds): Running internal blocking poststart commands script...\"\n} >> \"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stdout.log\"\n\n\"/workspace-scripts/gl-run-internal-blocking-poststart-commands.sh\" 1>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stdout.log\" 2>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stderr.log\"\n\n{\n    echo \"$(date -Iseconds): ----------------------------------------\"\n    echo \"$(date -Iseconds): Running non-blocking poststart commands script...\"\n} >> \"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stdout.log\"\n\n\"/workspace-scripts/gl-run-non-blocking-poststart-commands.sh\" 1>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stdout.log\" 2>>\"$\u007BGL_WORKSPACE_LOGS_DIR}/poststart-stderr.log\" &\n"`) as string;
 
 describe('hook texts (§7.5)', () => {
   it('are byte for byte the spec strings', () => {
-    expect(LEGACY_HOOK).toBe(SPEC_LEGACY_HOOK);
-    expect(NORMAL_HOOK).toBe(SPEC_NORMAL_HOOK);
+    expect(LEGACY_HOOK).toBe(LEGACY_POSTSTART_HOOK);
+    expect(NORMAL_HOOK).toBe(NORMAL_POSTSTART_HOOK);
   });
 });
 
@@ -85,7 +84,7 @@ describe('planPostStart', () => {
         { id: 'with-dir', dir: '/a\\ b' },
       ]),
     });
-    expect(plan?.hook).toBe(SPEC_NORMAL_HOOK);
+    expect(plan?.hook).toBe(NORMAL_POSTSTART_HOOK);
     expect([...(plan?.hookedContainers ?? [])]).toEqual(['main', 'side']);
   });
 });

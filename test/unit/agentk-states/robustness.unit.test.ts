@@ -3,16 +3,14 @@
  * A systematic sweep: every value position of a real devfile replaced by every JSON type, plus odd
  * agent-config values.
  */
-import { readFileSync } from 'node:fs';
-
 import { dump, load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 
 import { DesiredConfigError } from '../../../projections/agentk-states/errors.js';
-import { generateDesiredConfig } from '../../../projections/agentk-states/generate.js';
 import type { JsonValue } from '../../../projections/agentk-states/inputs.js';
 import { validateDesiredConfig } from '../../../projections/agentk-states/validate.js';
-import { input, minimalDevfileLines, yaml } from './support.js';
+import { readGitlabFixture } from './fixtures.js';
+import { generate, minimalDevfileLines, yaml, type AgentConfigOverrides } from './helpers.js';
 
 const REPLACEMENTS: JsonValue[] = [null, 0, -1.5, 70000, true, '', 'x', '1Gi', [], [null], {}, { a: null }, ['x']];
 
@@ -33,9 +31,9 @@ function replaced(document: JsonValue, path: ReadonlyArray<string | number>, val
   return copy;
 }
 
-function outcome(devfile: string, agent: Record<string, unknown> = {}): 'ok' | 'error' {
+function outcome(devfile: string, agent: AgentConfigOverrides = {}): 'ok' | 'error' {
   try {
-    const objects = generateDesiredConfig(input(devfile, agent, 'proj'));
+    const objects = generate({ devfile, agent, projectPath: 'proj' });
     expect(validateDesiredConfig(objects)).toEqual([]);
     return 'ok';
   } catch (error) {
@@ -46,7 +44,7 @@ function outcome(devfile: string, agent: Record<string, unknown> = {}): 'ok' | '
 
 describe('robustness', () => {
   it('every value of the seed devfile replaced by every JSON type yields an array or a DesiredConfigError', () => {
-    const seed = load(readFileSync(new URL('../../fixtures/gitlab/seed-processed-devfile.yaml', import.meta.url), 'utf8')) as JsonValue;
+    const seed = load(readGitlabFixture('seed-processed-devfile.yaml')) as JsonValue;
     let runs = 0;
     for (const path of paths(seed)) {
       for (const value of REPLACEMENTS) {
