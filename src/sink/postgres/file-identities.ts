@@ -1,5 +1,5 @@
 /**
- * What each bare NDJSON file's checkpoint was made from (migration 015): the sha256 of its first record.
+ * What each bare NDJSON file's checkpoint was made from (migration 014): the sha256 of its first record.
  * Read and written in the transaction of the file's first batch, locked against a concurrent replay.
  */
 import type { Session } from './database.js';
