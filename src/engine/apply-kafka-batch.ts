@@ -31,6 +31,8 @@ export interface PartitionBatch {
   topic: string;
   partition: number;
   messages: readonly WorkspaceMessage[];
+  /** The messages' decode results, in order, when the caller decoded them already (batch-loop.ts). */
+  decoded?: readonly DecodeResult[] | undefined;
 }
 
 export interface BatchDeps {
@@ -70,7 +72,7 @@ export async function applyKafkaBatch(client: Session, batch: PartitionBatch, de
   const { topic, partition } = batch;
   // Decoded before the checkpoint is known: its workspaces' locks come first, with the projection's (shared
   // with other batches, exclusive against a rebuild's switch). A redelivery decodes a few messages for nothing.
-  const decoded = batch.messages.map((message) => deps.decode(message));
+  const decoded = batch.decoded ?? batch.messages.map((message) => deps.decode(message));
   const ids = new Set<number>();
   for (const outcome of decoded) {
     const id = workspaceOf(outcome);
