@@ -18,7 +18,7 @@ const log: Logger = { debug: () => undefined, info: () => undefined, warn: () =>
 describe('the batch loop', () => {
   it('applies a fetched batch larger than TRANSACTION_LIMITS.devfiles in several transactions, each committing its checkpoint', async () => {
     await migrate(db.pool);
-    const n = 2 * TRANSACTION_LIMITS.devfiles + 500;
+    const n = 2 * TRANSACTION_LIMITS.devfiles + Math.floor(TRANSACTION_LIMITS.devfiles / 2);
     const rows = Array.from({ length: n }, (_, i) => workspaceRow(i + 1));
     await upsertWorkspaceRows(db.pool, rows);
     const commits: ReplayTotals[] = [];

@@ -44,6 +44,10 @@ async function engineOver(workspaces: number) {
   return { fetched };
 }
 
+/** The sizes of the transactions that cut `total` messages at `limit` each. */
+const sizes = (total: number, limit: number): number[] =>
+  Array.from({ length: Math.ceil(total / limit) }, (_, i) => Math.min(limit, total - i * limit));
+
 async function versions(): Promise<Map<string, number>> {
   const { rows } = await db.pool.query<{ version: string; n: number }>(
     `SELECT version::text, count(*)::int AS n FROM rebuild_projection.workspace_states WHERE projection = 'agentk-states' GROUP BY 1`,
@@ -69,9 +73,8 @@ describe('the batch loop cuts a fetched batch into transactions', () => {
     const { fetched } = await engineOver(workspaces);
     const stops = Array.from({ length: workspaces }, (_, i) => asJson(updatedEvent(i + 1, 2, { desired_state: 'Stopped' })));
     const bumps = Array.from({ length: workspaces }, (_, i) => asJson(updatedEvent(i + 1, 3, bump(i))));
-    const cut = Math.min(TRANSACTION_LIMITS.workspaces, TRANSACTION_LIMITS.devfiles);
-    expect(await fetched(stops)).toEqual([cut, workspaces - cut]);
-    expect(await fetched(bumps)).toEqual([TRANSACTION_LIMITS.workspaces, workspaces - TRANSACTION_LIMITS.workspaces]);
+    expect(await fetched(stops)).toEqual(sizes(workspaces, Math.min(TRANSACTION_LIMITS.workspaces, TRANSACTION_LIMITS.devfiles)));
+    expect(await fetched(bumps)).toEqual(sizes(workspaces, TRANSACTION_LIMITS.workspaces));
     expect(await versions()).toEqual(new Map([['3', workspaces]]));
   });
 
