@@ -32,6 +32,8 @@ export interface PartitionBatch {
   topic: string;
   partition: number;
   messages: readonly WorkspaceMessage[];
+  /** The messages' decode results, in order, when the caller decoded them already (batch-loop.ts). */
+  decoded?: readonly DecodeResult[] | undefined;
 }
 
 export interface BatchDeps {
@@ -71,7 +73,7 @@ export async function applyKafkaBatch(client: Session, batch: PartitionBatch, de
   const { topic, partition } = batch;
   // Decoded before the checkpoint is known: its workspaces' locks come first, with the projection's (shared
   // with other batches, exclusive against a rebuild's switch). A redelivery decodes a few messages for nothing.
-  const decoded = batch.messages.map((message) => deps.decode(message));
+  const decoded = batch.decoded ?? batch.messages.map((message) => deps.decode(message));
   const ids = new Set<number>();
   for (const outcome of decoded) {
     const id = workspaceOf(outcome);
@@ -91,10 +93,12 @@ export async function applyKafkaBatch(client: Session, batch: PartitionBatch, de
   if (plan.nextOffset === undefined) return result;
 
   await holdEvents(client, deps.projection, plan.holds);
-  result.deleted = await writeFolds(client, deps.projection, plan.folding, loaded.folds, deps.sink, { topic, partition, nextOffset: plan.nextOffset });
+  // The workspace letters were read with the folds when the batch generates (readBatchFolds' `letters`).
+  const lettered = deps.materialize ? loaded.failed : undefined;
+  result.deleted = await writeFolds(client, deps.projection, plan.folding, loaded.folds, deps.sink, { topic, partition, nextOffset: plan.nextOffset }, lettered);
   const counts =
     plan.generate.size > 0
-      ? await projectTouched(client, plan.generate, plan.folding.lastMessage, deps, plan.deadLetters)
+      ? await projectTouched(client, plan.generate, plan.folding.lastMessage, deps, plan.deadLetters, lettered)
       : await recordOnly(client, plan.deadLetters);
   return { ...result, ...counts };
 }
@@ -120,7 +124,10 @@ export async function foldEvents(
   return folding;
 }
 
-/** Saves folded events (with the checkpoint, when given) and deletes the deleted workspaces' rows; returns how many existed. */
+/**
+ * Saves folded events (with the checkpoint, when given) and deletes the deleted workspaces' rows; returns how
+ * many existed. `lettered`: the workspaces that may hold a workspace letter (ProjectedBatch.lettered).
+ */
 async function writeFolds(
   client: Session,
   projection: string,
@@ -128,19 +135,21 @@ async function writeFolds(
   loaded: ReadonlyMap<number, WorkspaceFold>,
   sink: RowSink,
   checkpoint?: Checkpoint,
+  lettered?: ReadonlySet<number>,
 ): Promise<number> {
   await saveFolds(client, projection, folding.touched, loaded, checkpoint);
   if (folding.deleted.length === 0) return 0;
   const deleted = await sink.delete(client, folding.deleted);
   // A deleted workspace needs no row any more: its workspace-level letters (a failed generation, no row in
   // `workspaces`) are moot. Letters of bad messages are keyed by position and stay.
-  await clearDeadLetters(client, AGENTK_STATES_PROJECTION, folding.deleted);
+  await clearDeadLetters(client, AGENTK_STATES_PROJECTION, lettered === undefined ? folding.deleted : folding.deleted.filter((id) => lettered.has(id)));
   return deleted;
 }
 
 /**
  * Generates the rows of these folds once and writes them with `deadLetters`; the upsert skips rows that did
  * not change. A batch passes only the workspaces its plan generates (plan-batch.ts); a retry its workspace.
+ * `lettered`: see ProjectedBatch.lettered.
  */
 export async function projectTouched(
   client: Session,
@@ -148,11 +157,13 @@ export async function projectTouched(
   lastMessage: ReadonlyMap<number, WorkspaceMessage>,
   deps: Pick<BatchDeps, 'agentConfigMode' | 'sink'>,
   deadLetters: readonly DeadLetter[],
+  lettered?: ReadonlySet<number>,
 ): Promise<WrittenBatch> {
   const positions = new Map(
     [...lastMessage].map(([id, m]) => [id, { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key?.toString('utf8') ?? null }]),
   );
   const projected = await projectFolds(client, folds, deps.agentConfigMode, positions);
   projected.deadLetters.unshift(...deadLetters);
+  projected.lettered = lettered;
   return writeProjectedBatch(client, deps.sink, projected, KAFKA_SOURCE, positions);
 }

@@ -21,6 +21,12 @@ export interface WrittenBatch extends BatchCounts {
 export interface ProjectedBatch {
   rows: AgentkStateRow[];
   deadLetters: DeadLetter[];
+  /**
+   * The workspaces of these rows that may hold a workspace letter to clear, when the caller read them under
+   * the workspaces' locks (readBatchFolds' `failed`); undefined: any may. A follow batch whose workspaces
+   * have none skips the DELETE (one statement per batch).
+   */
+  lettered?: ReadonlySet<number> | undefined;
 }
 
 /** Turns a projection failure into a dead letter from `source`, with a bounded copy of the input. */
@@ -65,10 +71,11 @@ export async function writeProjectedBatch(
     ),
   ];
   await recordDeadLetters(client, AGENTK_STATES_PROJECTION, deadLetters);
+  const { lettered } = batch;
   await clearDeadLetters(
     client,
     AGENTK_STATES_PROJECTION,
-    batch.rows.filter((row) => !missing.has(row.workspaceId)).map((row) => row.workspaceId),
+    batch.rows.filter((row) => !missing.has(row.workspaceId) && (lettered === undefined || lettered.has(row.workspaceId))).map((row) => row.workspaceId),
   );
   return { written: upsert.written, unchanged: upsert.unchanged, failed: deadLetters.length, deadLetterKinds: deadLetters.map((l) => l.errorKind) };
 }

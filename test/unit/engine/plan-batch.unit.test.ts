@@ -9,7 +9,7 @@ import { workspaceInputSchema } from '../../../projections/agentk-states/inputs.
 import type { DecodeResult, WorkspaceMessage } from '../../../src/events/decode.js';
 import type { WorkspaceChanges, WorkspaceEvent, WorkspaceRow } from '../../../projections/agentk-states/events.js';
 import { GENERATED_FROM } from '../../../src/sink/postgres/workspace-states.js';
-import { devfileWorkspaces, GENERATION_INPUT_COLUMNS, planBatch, touchesInput, type BatchInput } from '../../../src/engine/plan-batch.js';
+import { devfileWorkspaces, GENERATION_INPUT_COLUMNS, planBatch, takeTransaction, touchesInput, type BatchInput } from '../../../src/engine/plan-batch.js';
 
 const at = new Date('2025-09-03T13:08:01Z');
 function row(id: number, overrides: Partial<WorkspaceRow> = {}): WorkspaceRow {
@@ -196,5 +196,46 @@ describe('whose stored devfile a batch loads', () => {
   });
   it('while a rebuild builds, only those whose devfile its events may change', () => {
     expect([...devfileWorkspaces(batch.decoded, false)].sort()).toEqual([3, 4]);
+  });
+});
+
+describe('takeTransaction (where the batch loop cuts a fetched batch into transactions)', () => {
+  const limits = { devfiles: 2, workspaces: 3, messages: 8 };
+  /** The ends of the transactions that cover `items`, cut one after the other. */
+  function cuts(materialize: boolean, ...items: Scripted[]): number[] {
+    const { messages, decoded } = script(0, ...items);
+    const decode = (m: WorkspaceMessage) => decoded[Number(m.offset)]!;
+    const ends: number[] = [];
+    for (let start = 0; start < messages.length; ) {
+      const taken = takeTransaction(messages, start, decode, materialize, limits);
+      expect(taken.decoded).toEqual(decoded.slice(start, taken.end));
+      ends.push((start = taken.end));
+    }
+    return ends;
+  }
+
+  it('holds repeated updates of the same workspaces in one transaction, up to the message limit', () => {
+    const bumps = Array.from({ length: 10 }, (_, i) => bump(1 + (i % 3), 2 + Math.floor(i / 3)));
+    expect(cuts(true, ...bumps)).toEqual([8, 10]);
+  });
+
+  it('closes a transaction before a workspace past the workspace limit', () => {
+    expect(cuts(true, bump(1, 2), bump(2, 2), bump(3, 2), bump(1, 3), bump(4, 2), bump(4, 3))).toEqual([4, 6]);
+  });
+
+  it('closes it before a workspace past the devfile limit: events that generate, or change a devfile', () => {
+    const items = [created(1), updated(2, 2, { desired_state: 'Stopped' }), bump(1, 3), created(4)];
+    expect(cuts(true, ...items)).toEqual([3, 4]);
+    // Without generation (a rebuild folds), a desired_state change loads no devfile.
+    expect(cuts(false, ...items)).toEqual([4]);
+  });
+
+  it('counts a bad message by its workspace, and one without a workspace by nothing but the message limit', () => {
+    expect(cuts(true, { bad: 'x', workspaceId: 1 }, { bad: 'y' }, { bad: 'z' }, bump(2, 2), bump(3, 2), { bad: 'w', workspaceId: 4 })).toEqual([5, 6]);
+  });
+
+  it('takes one message at least', () => {
+    const { messages, decoded } = script(0, created(1), created(2));
+    expect(takeTransaction(messages, 0, (m) => decoded[Number(m.offset)]!, true, { devfiles: 0, workspaces: 0, messages: 0 }).end).toBe(1);
   });
 });
