@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { createBatchEngine, TRANSACTION_LIMITS, type ReplayTotals } from '../../src/engine/batch-loop.js';
 import { createWorkspaceDecoder, type WorkspaceMessage } from '../../src/events/decode.js';
-import type { WorkspaceChanges } from '../../src/events/workspace-event.js';
+import type { WorkspaceChanges } from '../../projections/agentk-states/events.js';
 import type { Logger } from '../../src/ops/logger.js';
 import { migrate } from '../../src/sink/postgres/migrate.js';
 import { liveAgentkStates } from '../../src/sink/postgres/row-sink.js';
