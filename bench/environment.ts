@@ -163,7 +163,7 @@ export async function describeMachine(pool: pg.Pool, externalKafka: boolean): Pr
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
   const cpuModel = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
   const { rows } = await pool.query<{ server_version: string }>('SHOW server_version');
-  const settingNames = ['shared_buffers', 'work_mem', 'maintenance_work_mem', 'synchronous_commit', 'fsync', 'wal_level', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'default_toast_compression'];
+  const settingNames = ['shared_buffers', 'work_mem', 'maintenance_work_mem', 'synchronous_commit', 'fsync', 'wal_level', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'default_toast_compression', 'autovacuum'];
   const settings = await pool.query<{ name: string; setting: string; unit: string | null }>(
     'SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[]) ORDER BY name',
     [settingNames],
