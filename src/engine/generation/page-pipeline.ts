@@ -47,6 +47,7 @@ export async function runPagePipeline<P, G>(pages: AsyncIterable<P>, stages: Pag
       if (head === undefined) break;
       const generated = await head.generated;
       await writing;
+      if (signal?.aborted) break;
       writing = stages.write(head.page, generated);
       // Observed by the next iteration's `await writing` (or the one below); meanwhile not unhandled.
       writing.catch(() => undefined);
