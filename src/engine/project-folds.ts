@@ -8,7 +8,7 @@ import { oversizedDevfileFailure } from '../../projections/agentk-states/project
 import { AgentConfigResolver, type AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import { loadProjectPaths } from '../gitlab/project-paths.js';
 import type { DeadLetter } from '../sink/postgres/dead-letters.js';
-import { inThreadGenerator, type GenerationJob, type Generator, type ProjectOptions } from './generation/generator.js';
+import { inThreadGenerator, type GenerationJob, type Generator } from './generation/generator.js';
 import { failureToDeadLetter, type ProjectedBatch } from './workspace-batch.js';
 
 export const KAFKA_SOURCE = 'kafka';
@@ -34,12 +34,16 @@ export interface PreparedFolds {
   deadLetters: ProjectedBatch['deadLetters'];
 }
 
-/** The reading half of {@link projectFolds}: what the generator needs from PostgreSQL, so `client` is free before generation. */
+/**
+ * The reading half of {@link projectFolds}: what the generator needs from PostgreSQL, so `client` is free before
+ * generation. `digestFor`: the workspaces whose rows get their digest computed with them (GenerationJob.digest).
+ */
 export async function prepareFolds(
   client: Session,
   folds: ReadonlyMap<number, WorkspaceFold>,
   agentConfigMode: AgentConfigMode,
   positions: ReadonlyMap<number, KafkaPosition> = new Map(),
+  digestFor: ReadonlySet<number> = new Set(),
 ): Promise<PreparedFolds> {
   const live = [...folds].flatMap(([id, fold]) =>
     fold.state && !fold.state.deleted && fold.state.workspace ? [{ id, state: fold.state, workspace: fold.state.workspace }] : [],
@@ -64,17 +68,21 @@ export async function prepareFolds(
       prepared.deadLetters.push({ ...failureToDeadLetter({ workspaceId: id, kind, path, message: `workspace ${id}: ${message}` }, KAFKA_SOURCE, undefined), kafka });
       continue;
     }
-    prepared.jobs.push({ input: { workspace, agentConfig: agentConfig.config, projectPath: projectPaths.get(workspace.project_id) }, projectId: workspace.project_id });
+    prepared.jobs.push({
+      input: { workspace, agentConfig: agentConfig.config, projectPath: projectPaths.get(workspace.project_id) },
+      projectId: workspace.project_id,
+      digest: digestFor.has(id),
+    });
     prepared.jobPositions.push(kafka);
   }
   return prepared;
 }
 
 /** The generating half of {@link projectFolds}: no I/O but the generator's. */
-export async function generateFolds(prepared: PreparedFolds, generator: Generator, options?: ProjectOptions): Promise<ProjectedBatch> {
+export async function generateFolds(prepared: PreparedFolds, generator: Generator): Promise<ProjectedBatch> {
   const { jobs, jobPositions } = prepared;
   const batch: ProjectedBatch = { rows: [], deadLetters: [...prepared.deadLetters] };
-  const results = await generator.project(jobs, options);
+  const results = await generator.project(jobs);
   results.forEach((projected, index) => {
     if (projected.ok) batch.rows.push(projected.row);
     else batch.deadLetters.push({ ...failureToDeadLetter(projected.failure, KAFKA_SOURCE, jobs[index]!.input.workspace.processed_devfile), kafka: jobPositions[index] });

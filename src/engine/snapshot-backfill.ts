@@ -8,8 +8,9 @@
 import type { Database, Session } from '../sink/postgres/database.js';
 import { WorkspaceSnapshot, type SnapshotOptions, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
-import { withTransaction } from '../sink/postgres/transaction.js';
-import { inThreadGenerator, type GenerationJob, type Generator, type ProjectOptions } from './generation/generator.js';
+import { liveRowIds } from '../sink/postgres/shadow-agentk-states.js';
+import { withClient, withTransaction } from '../sink/postgres/transaction.js';
+import { inThreadGenerator, type GenerationJob, type Generator } from './generation/generator.js';
 import { runPagePipeline } from './generation/page-pipeline.js';
 import type { IdRange } from '../sink/postgres/row-sink.js';
 import {
@@ -41,10 +42,11 @@ export interface BackfillSummary extends BatchCounts {
   elapsedMs: number;
 }
 
+/** `digestFor`: the workspaces whose rows get their digest computed with them (GenerationJob.digest). */
 export async function projectSnapshotBatch(
   records: readonly SnapshotRecord[],
   generator: Generator = inThreadGenerator,
-  options?: ProjectOptions,
+  digestFor: ReadonlySet<number> = new Set(),
 ): Promise<ProjectedBatch> {
   const batch: ProjectedBatch = { rows: [], deadLetters: [] };
   const jobs: GenerationJob[] = [];
@@ -69,10 +71,14 @@ export async function projectSnapshotBatch(
       );
       continue;
     }
-    jobs.push({ input: { workspace: record.workspace.value, agentConfig: record.agentConfig.config, projectPath: record.projectPath }, projectId: record.projectId });
+    jobs.push({
+      input: { workspace: record.workspace.value, agentConfig: record.agentConfig.config, projectPath: record.projectPath },
+      projectId: record.projectId,
+      digest: digestFor.has(workspaceId),
+    });
     generated.push(record);
   }
-  const results = await generator.project(jobs, options);
+  const results = await generator.project(jobs);
   results.forEach((result, index) => {
     if (result.ok) batch.rows.push(result.row);
     else batch.deadLetters.push(failureToDeadLetter(result.failure, SNAPSHOT_SOURCE, generated[index]!.processedDevfile));
@@ -98,10 +104,9 @@ export async function runSnapshotBackfill(
     await options.onSnapshotOpened?.({ takenAt: snapshot.takenAt, total: snapshot.total });
     try {
       await runPagePipeline(
-        snapshotPages(snapshot.batches()),
+        snapshotPages(snapshot.batches(), target),
         {
-          // A rebuild's shadow compares each row with the live one: digests are computed where rows are generated.
-          generate: (page) => projectSnapshotBatch(page.records, options.generator, { digests: true }),
+          generate: (page) => projectSnapshotBatch(page.records, options.generator, page.withLiveRow),
           write: async ({ records, range }, projected) => {
             const batchCounts = await withTransaction(target, async (tx) => {
               const written = await writeProjectedBatch(tx, options.sink, projected, SNAPSHOT_SOURCE, new Map(), range);
@@ -127,12 +132,20 @@ export async function runSnapshotBackfill(
   }
 }
 
-/** The snapshot's batches with their id ranges: it is read in id order, so each batch is every workspace of its range. */
-async function* snapshotPages(batches: AsyncIterable<SnapshotRecord[]>): AsyncGenerator<{ records: SnapshotRecord[]; range: IdRange }> {
+/**
+ * The snapshot's batches with their id ranges (it is read in id order, so each batch is every workspace of its
+ * range), and which of their workspaces have a row in the target's live table: a rebuild's shadow compares
+ * those rows with it, so their digests are computed with them.
+ */
+async function* snapshotPages(
+  batches: AsyncIterable<SnapshotRecord[]>,
+  target: Database,
+): AsyncGenerator<{ records: SnapshotRecord[]; range: IdRange; withLiveRow: ReadonlySet<number> }> {
   let after = 0;
   for await (const records of batches) {
     const range = { after, upTo: Math.max(after, ...records.map((r) => r.workspaceId)) };
     after = range.upTo;
-    yield { records, range };
+    const withLiveRow = await withClient(target, (client) => liveRowIds(client, records.map((r) => r.workspaceId)));
+    yield { records, range, withLiveRow };
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The digest a rebuild's page carries from generation (generator.ts `generateRow`, `digests: true`) is
+ * The digest a rebuild's page carries from generation (generator.ts `generateRow`, a job with `digest`) is
  * PostgreSQL's own `md5(desired_config::text)` of the row it stored: the expected values come from the server.
  * Worker threads run the compiled entry from dist/ (`npm run build` first), as in worker-pool.int.test.ts.
  */
@@ -33,6 +33,8 @@ const jobs: GenerationJob[] = [
   ...GITLAB_VARIANTS.map((variant) => ({ input: variant.input, projectId: 7 })),
 ];
 
+const withDigest = jobs.map((job) => ({ ...job, digest: true }));
+
 /** What PostgreSQL prints for each generated row: md5 of the jsonb text of the JSON we store. */
 async function serverDigests(results: readonly ProjectionResult[]): Promise<string[]> {
   const texts = results.map((result) => (result.ok ? result.row.desiredConfigJson : 'null'));
@@ -42,20 +44,21 @@ async function serverDigests(results: readonly ProjectionResult[]): Promise<stri
 
 describe('the digest carried from generation', () => {
   it("equals PostgreSQL's md5(desired_config::text), computed in a worker thread", async () => {
-    const results = await withGenerator({ workers: 2 }, (generator) => generator.project(jobs, { digests: true }));
+    const results = await withGenerator({ workers: 2 }, (generator) => generator.project(withDigest));
     expect(results.every((result) => result.ok)).toBe(true);
     expect(results.map((result) => result.ok && result.row.desiredConfigDigest)).toEqual(await serverDigests(results));
   });
 
   it('equals it on this thread too, and leaves the rows otherwise as generated', async () => {
     const plain = await inThreadGenerator.project(jobs);
-    const results = await inThreadGenerator.project(jobs, { digests: true });
+    const results = await inThreadGenerator.project(withDigest);
     expect(results.map((result) => result.ok && result.row.desiredConfigDigest)).toEqual(await serverDigests(results));
     expect(results.map((result) => result.ok && { ...result.row, desiredConfigDigest: undefined })).toEqual(plain.map((result) => result.ok && { ...result.row, desiredConfigDigest: undefined }));
   });
 
-  it('is not computed unless asked: the row carries none, and the sink digests it itself', async () => {
-    const results = await withGenerator({ workers: 2 }, (generator) => generator.project(jobs.slice(0, 2)));
-    expect(results.map((result) => result.ok && 'desiredConfigDigest' in result.row)).toEqual([false, false]);
+  it('is computed only for the jobs that ask: the other rows carry none (their sink digests them if it compares)', async () => {
+    const mixed = [withDigest[0]!, jobs[1]!, withDigest[2]!, jobs[3]!];
+    const results = await withGenerator({ workers: 2 }, (generator) => generator.project(mixed));
+    expect(results.map((result) => result.ok && 'desiredConfigDigest' in result.row)).toEqual([true, false, true, false]);
   });
 });

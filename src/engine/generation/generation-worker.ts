@@ -10,8 +10,6 @@ import { generateRow, type GenerationJob } from './generator.js';
 /** Main thread → worker: one chunk of a `project` call. */
 export interface ChunkRequest {
   jobs: GenerationJob[];
-  /** The call's ProjectOptions.digests. */
-  digests: boolean;
 }
 
 /** Worker → main thread: one result per job of the chunk, in its order. */
@@ -22,7 +20,7 @@ export interface ChunkReply {
 if (parentPort === null) throw new Error('generation-worker.js runs in a worker thread started by worker-pool.ts, not on its own');
 const port = parentPort;
 // Not parsed again with zod: the jobs are the engine's own already-validated inputs, structured-cloned.
-port.on('message', ({ jobs, digests }: ChunkRequest) => {
-  const reply: ChunkReply = { results: jobs.map((job) => generateRow(job, digests)) };
+port.on('message', ({ jobs }: ChunkRequest) => {
+  const reply: ChunkReply = { results: jobs.map(generateRow) };
   port.postMessage(reply);
 });

@@ -9,30 +9,27 @@ import { projectAgentkState, type ProjectionResult } from '../../../projections/
 export interface GenerationJob {
   input: GeneratorInput;
   projectId: number;
-}
-
-export interface ProjectOptions {
   /**
-   * Also compute each row's `desiredConfigDigest`, where it is generated (in a worker with `--workers N`):
-   * for a rebuild's page, which the shadow sink compares with the live rows. Measured at N = 20,000: computed
-   * by the sink instead, the digest took about 4 s of a 20 s busy main thread. Default false: other sinks do
-   * not compare digests, and a follow batch should not pay for one.
+   * Also compute the row's `desiredConfigDigest`, where it is generated (in a worker with `--workers N`): for
+   * a rebuild's page, whose sink compares it with the workspace's live row. Measured at N = 20,000: computed by
+   * the sink on the main thread, the digest took about 4 s of its 20 s busy. Default false: only a row that has
+   * a live row to be compared with needs one (not a first install's, not a follow batch's).
    */
-  digests?: boolean | undefined;
+  digest?: boolean | undefined;
 }
 
 export interface Generator {
   /** Threads generating: 1 is this thread. */
   readonly workers: number;
   /** One result per job, in the jobs' order. */
-  project(jobs: readonly GenerationJob[], options?: ProjectOptions): Promise<ProjectionResult[]>;
+  project(jobs: readonly GenerationJob[]): Promise<ProjectionResult[]>;
   close(): Promise<void>;
 }
 
 /** One job through the pure projection, with its row's digest when asked: the same code on this thread and in a worker. */
-export function generateRow(job: GenerationJob, digests: boolean): ProjectionResult {
+export function generateRow(job: GenerationJob): ProjectionResult {
   const result = projectAgentkState(job.input, job.projectId);
-  if (!digests || !result.ok) return result;
+  if (!job.digest || !result.ok) return result;
   // The stored text parsed again rather than the generator's value: that value's type does not rule out what
   // JSON.stringify drops (an undefined property; exactOptionalPropertyTypes is off), which would change the digest.
   const digest = jsonbDigest(JSON.parse(result.row.desiredConfigJson) as JsonValue);
@@ -42,6 +39,6 @@ export function generateRow(job: GenerationJob, digests: boolean): ProjectionRes
 /** Generation on the calling thread: small batches (a follow batch, --explain) and the default. */
 export const inThreadGenerator: Generator = {
   workers: 1,
-  project: async (jobs, options) => jobs.map((job) => generateRow(job, options?.digests ?? false)),
+  project: async (jobs) => jobs.map(generateRow),
   close: async () => undefined,
 };

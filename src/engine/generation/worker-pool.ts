@@ -15,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import type { ProjectionResult } from '../../../projections/agentk-states/projection.js';
 import { workspaceInputSchema, type WorkspaceInput } from '../../../projections/agentk-states/inputs.js';
 import type { ChunkReply, ChunkRequest } from './generation-worker.js';
-import { inThreadGenerator, type GenerationJob, type Generator, type ProjectOptions } from './generator.js';
+import { inThreadGenerator, type GenerationJob, type Generator } from './generator.js';
 
 /**
  * Jobs per chunk, at most. Small enough that two calls' chunks interleave over the workers and a worker is
@@ -81,7 +81,6 @@ interface Chunk {
   /** Index of its first job in the call. */
   offset: number;
   jobs: GenerationJob[];
-  digests: boolean;
 }
 
 interface Slot {
@@ -95,9 +94,9 @@ function describe(error: unknown): string {
 }
 
 /** Only what the generator reads crosses the thread boundary. */
-function wireJob({ input, projectId }: GenerationJob): GenerationJob {
+function wireJob({ input, projectId, digest }: GenerationJob): GenerationJob {
   const workspace = Object.fromEntries(INPUT_COLUMNS.map((column) => [column, input.workspace[column]])) as WorkspaceInput;
-  return { input: { workspace, agentConfig: input.agentConfig, projectPath: input.projectPath }, projectId };
+  return { input: { workspace, agentConfig: input.agentConfig, projectPath: input.projectPath }, projectId, digest };
 }
 
 class WorkerPool implements Generator {
@@ -113,16 +112,15 @@ class WorkerPool implements Generator {
     this.slots = Array.from({ length: workers }, (_, index) => this.start(`generation worker ${index + 1} of ${workers}`));
   }
 
-  project(jobs: readonly GenerationJob[], options?: ProjectOptions): Promise<ProjectionResult[]> {
+  project(jobs: readonly GenerationJob[]): Promise<ProjectionResult[]> {
     if (this.stopped) return Promise.reject(this.stopped);
     if (jobs.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const call: Call = { results: new Array<ProjectionResult>(jobs.length), remaining: jobs.length, resolve, reject };
       this.pending.add(call);
       const size = Math.max(1, Math.min(MAX_CHUNK_JOBS, Math.ceil(jobs.length / this.workers)));
-      const digests = options?.digests ?? false;
       for (let offset = 0; offset < jobs.length; offset += size) {
-        this.queue.push({ call, offset, jobs: jobs.slice(offset, offset + size).map(wireJob), digests });
+        this.queue.push({ call, offset, jobs: jobs.slice(offset, offset + size).map(wireJob) });
       }
       this.dispatch();
     });
@@ -151,7 +149,7 @@ class WorkerPool implements Generator {
       if (chunk === undefined) continue;
       slot.chunk = chunk;
       slot.worker.ref();
-      const request: ChunkRequest = { jobs: chunk.jobs, digests: chunk.digests };
+      const request: ChunkRequest = { jobs: chunk.jobs };
       try {
         slot.worker.postMessage(request);
       } catch (error) {

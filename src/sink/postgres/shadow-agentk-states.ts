@@ -164,6 +164,19 @@ async function insertFresh(client: Session, rebuildId: number, rows: readonly Ag
 
 const UNIQUE_VIOLATION = '23505';
 
+/**
+ * Which of these workspaces have a live row: a rebuild's page computes the digests of those rows where it
+ * generates them (the others have nothing to be compared with). A hint read before the page's transaction: a
+ * live row that appears meanwhile finds no digest carried, and `replaceRange` computes it.
+ */
+export async function liveRowIds(client: Session, workspaceIds: readonly number[]): Promise<Set<number>> {
+  if (workspaceIds.length === 0) return new Set();
+  const { rows } = await client.query<{ workspace_id: string }>('SELECT workspace_id::text FROM workspace_agentk_states WHERE workspace_id = ANY($1::bigint[])', [
+    [...workspaceIds],
+  ]);
+  return new Set(rows.map((row) => Number(row.workspace_id)));
+}
+
 /** The digest the engine carried from generation (null: it has none), else computed here. */
 function digestOf(row: AgentkStateRow): string | undefined {
   if (row.desiredConfigDigest !== undefined) return row.desiredConfigDigest ?? undefined;
