@@ -7,12 +7,11 @@
  */
 import type { Database, Session } from '../sink/postgres/database.js';
 import { WorkspaceSnapshot, type SnapshotOptions, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
-import type { RowSink } from '../sink/postgres/row-sink.js';
+import type { IdRange, RowSink } from '../sink/postgres/row-sink.js';
 import { liveRowIds } from '../sink/postgres/shadow-agentk-states.js';
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
 import { inThreadGenerator, type GenerationJob, type Generator } from './generation/generator.js';
 import { runPagePipeline } from './generation/page-pipeline.js';
-import type { IdRange } from '../sink/postgres/row-sink.js';
 import {
   failureToDeadLetter,
   writeProjectedBatch,

@@ -1,7 +1,8 @@
 /**
- * A generation worker thread (started by worker-pool.ts): runs the pure projection (generator.ts `generateRow`) on each job of a chunk
- * and posts back the results, in the chunk's order. Everything outside `projectAgentkState`'s own try (a
- * message it cannot read, an out-of-memory) ends the thread, and the pool reports that as a crash.
+ * A generation worker thread (started by worker-pool.ts): runs the pure projection (generator.ts
+ * `generateRow`) on each job of a chunk and posts back the results, in the chunk's order. Everything outside
+ * `projectAgentkState`'s own try (a message it cannot read, an out-of-memory) ends the thread, and the pool
+ * reports that as a crash.
  */
 import { parentPort } from 'node:worker_threads';
 import type { ProjectionResult } from '../../../projections/agentk-states/projection.js';

@@ -55,7 +55,7 @@ export async function runPagePipeline<P, G>(pages: AsyncIterable<P>, stages: Pag
     await writing;
   } catch (error) {
     failed = true;
-    // A failed read or generation: the write in flight must not outlive the run (its client, its pool).
+    // Whatever failed, the write in flight must not outlive the run (its client, its pool).
     await writing.catch(() => undefined);
     throw error;
   } finally {
