@@ -2,14 +2,16 @@
  * The snapshot backfill: every workspace of one consistent snapshot of GitLab's `workspaces` table through
  * the projection into `workspace_agentk_states`.
  *
- * Pipelined one batch deep: while batch n is written (one transaction on the target), batch n+1 is read
- * and generated. At most one write is in flight, which is the backpressure that bounds memory.
+ * Batches in id order through the page pipeline (page-pipeline.ts): the next batches are read and generated
+ * while one is written (one transaction on the target); the pipeline's bounds are what bound memory.
  */
 import type { Database, Session } from '../sink/postgres/database.js';
 import { WorkspaceSnapshot, type SnapshotOptions, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
-import type { RowSink } from '../sink/postgres/row-sink.js';
-import { withTransaction } from '../sink/postgres/transaction.js';
+import type { IdRange, RowSink } from '../sink/postgres/row-sink.js';
+import { liveRowIds } from '../sink/postgres/shadow-agentk-states.js';
+import { withClient, withTransaction } from '../sink/postgres/transaction.js';
 import { inThreadGenerator, type GenerationJob, type Generator } from './generation/generator.js';
+import { runPagePipeline } from './generation/page-pipeline.js';
 import {
   failureToDeadLetter,
   writeProjectedBatch,
@@ -28,7 +30,7 @@ export interface SnapshotBackfillOptions extends SnapshotOptions {
   withinBatch?: (client: Session, records: readonly SnapshotRecord[], projected: ProjectedBatch) => Promise<void>;
   /** Called after each committed batch. */
   onProgress?: (progress: { done: number; total: number; counts: BatchCounts }) => void;
-  /** Stops after the batch in flight has committed. */
+  /** Stops after the batch being written has committed (batches read ahead are dropped). */
   signal?: AbortSignal | undefined;
   /** Where rows are generated (default: this thread). */
   generator?: Generator | undefined;
@@ -39,7 +41,12 @@ export interface BackfillSummary extends BatchCounts {
   elapsedMs: number;
 }
 
-export async function projectSnapshotBatch(records: readonly SnapshotRecord[], generator: Generator = inThreadGenerator): Promise<ProjectedBatch> {
+/** `digestFor`: the workspaces whose rows get their digest computed with them (GenerationJob.digest). */
+export async function projectSnapshotBatch(
+  records: readonly SnapshotRecord[],
+  generator: Generator = inThreadGenerator,
+  digestFor: ReadonlySet<number> = new Set(),
+): Promise<ProjectedBatch> {
   const batch: ProjectedBatch = { rows: [], deadLetters: [] };
   const jobs: GenerationJob[] = [];
   const generated: SnapshotRecord[] = [];
@@ -63,7 +70,11 @@ export async function projectSnapshotBatch(records: readonly SnapshotRecord[], g
       );
       continue;
     }
-    jobs.push({ input: { workspace: record.workspace.value, agentConfig: record.agentConfig.config, projectPath: record.projectPath }, projectId: record.projectId });
+    jobs.push({
+      input: { workspace: record.workspace.value, agentConfig: record.agentConfig.config, projectPath: record.projectPath },
+      projectId: record.projectId,
+      digest: digestFor.has(workspaceId),
+    });
     generated.push(record);
   }
   const results = await generator.project(jobs);
@@ -90,31 +101,26 @@ export async function runSnapshotBackfill(
   try {
     const snapshot = await WorkspaceSnapshot.open(client, options);
     await options.onSnapshotOpened?.({ takenAt: snapshot.takenAt, total: snapshot.total });
-    let inFlight: Promise<void> = Promise.resolve();
-    // The snapshot is read in id order: each batch is every workspace of its id range.
-    let after = 0;
     try {
-      for await (const records of snapshot.batches()) {
-        if (options.signal?.aborted) break;
-        const projected = await projectSnapshotBatch(records, options.generator);
-        const range = { after, upTo: Math.max(after, ...records.map((r) => r.workspaceId)) };
-        after = range.upTo;
-        await inFlight;
-        inFlight = withTransaction(target, async (tx) => {
-          const written = await writeProjectedBatch(tx, options.sink, projected, SNAPSHOT_SOURCE, new Map(), range);
-          await options.withinBatch?.(tx, records, projected);
-          return written;
-        }).then((batchCounts) => {
-          counts.written += batchCounts.written;
-          counts.unchanged += batchCounts.unchanged;
-          counts.failed += batchCounts.failed;
-          done += records.length;
-          options.onProgress?.({ done, total: snapshot.total, counts: { ...counts } });
-        });
-        // Keep a rejected write from being reported as unhandled while the next batch is read.
-        inFlight.catch(() => undefined);
-      }
-      await inFlight;
+      await runPagePipeline(
+        snapshotPages(snapshot.batches(), target),
+        {
+          generate: (page) => projectSnapshotBatch(page.records, options.generator, page.withLiveRow),
+          write: async ({ records, range }, projected) => {
+            const batchCounts = await withTransaction(target, async (tx) => {
+              const written = await writeProjectedBatch(tx, options.sink, projected, SNAPSHOT_SOURCE, new Map(), range);
+              await options.withinBatch?.(tx, records, projected);
+              return written;
+            });
+            counts.written += batchCounts.written;
+            counts.unchanged += batchCounts.unchanged;
+            counts.failed += batchCounts.failed;
+            done += records.length;
+            options.onProgress?.({ done, total: snapshot.total, counts: { ...counts } });
+          },
+        },
+        options.signal,
+      );
     } finally {
       await snapshot.close().catch(() => undefined);
     }
@@ -122,5 +128,23 @@ export async function runSnapshotBackfill(
   } finally {
     client.off('error', onConnectionError);
     client.release();
+  }
+}
+
+/**
+ * The snapshot's batches with their id ranges (it is read in id order, so each batch is every workspace of its
+ * range), and which of their workspaces have a row in the target's live table: a rebuild's shadow compares
+ * those rows with it, so their digests are computed with them.
+ */
+async function* snapshotPages(
+  batches: AsyncIterable<SnapshotRecord[]>,
+  target: Database,
+): AsyncGenerator<{ records: SnapshotRecord[]; range: IdRange; withLiveRow: ReadonlySet<number> }> {
+  let after = 0;
+  for await (const records of batches) {
+    const range = { after, upTo: Math.max(after, ...records.map((r) => r.workspaceId)) };
+    after = range.upTo;
+    const withLiveRow = await withClient(target, (client) => liveRowIds(client, records.map((r) => r.workspaceId)));
+    yield { records, range, withLiveRow };
   }
 }

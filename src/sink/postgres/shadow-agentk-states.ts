@@ -7,7 +7,9 @@
  * live row is not copied, only marked (`shadow_unchanged`, with the live row's version), so a routine rebuild
  * over a table that is nearly right writes about as many rows as differ. The comparison is a digest of the
  * jsonb text on both sides (jsonb-digest.ts; PostgreSQL's `md5(desired_config::text)`); a row whose digest
- * cannot be computed here counts as differing, never as equal. The switch checks the markers' versions.
+ * cannot be computed counts as differing, never as equal. The engine computes the digest where it generates the
+ * row (off the main thread with --workers); a row without one is digested here. The switch checks the markers'
+ * versions.
  *
  * A first install (`insertNew`: no consumer has written the live table, and no preview or guard waits for the
  * switch) writes the row of a workspace that has no live row straight into the live table, once, instead of
@@ -162,7 +164,22 @@ async function insertFresh(client: Session, rebuildId: number, rows: readonly Ag
 
 const UNIQUE_VIOLATION = '23505';
 
+/**
+ * Which of these workspaces have a live row: a rebuild's page computes the digests of those rows where it
+ * generates them (the others have nothing to be compared with). A hint read before the page's transaction: a
+ * live row that appears meanwhile finds no digest carried, and `replaceRange` computes it.
+ */
+export async function liveRowIds(client: Session, workspaceIds: readonly number[]): Promise<Set<number>> {
+  if (workspaceIds.length === 0) return new Set();
+  const { rows } = await client.query<{ workspace_id: string }>('SELECT workspace_id::text FROM workspace_agentk_states WHERE workspace_id = ANY($1::bigint[])', [
+    [...workspaceIds],
+  ]);
+  return new Set(rows.map((row) => Number(row.workspace_id)));
+}
+
+/** The digest the engine carried from generation (null: it has none), else computed here. */
 function digestOf(row: AgentkStateRow): string | undefined {
+  if (row.desiredConfigDigest !== undefined) return row.desiredConfigDigest ?? undefined;
   return jsonbDigest(JSON.parse(row.desiredConfigJson) as JsonValue);
 }
 
