@@ -119,7 +119,7 @@ export const OPTIONS = {
   'database-url': { type: 'string', value: 'URL', help: "GitLab's PostgreSQL, where workspace_agentk_states lives", schema: nonEmpty, fallbackEnv: 'DATABASE_URL', secret: true },
   'source-database-url': { type: 'string', value: 'URL', help: 'database to read the workspaces snapshot from', defaultText: '--database-url', schema: nonEmpty, secret: true },
   'data-dir': { type: 'string', value: 'DIR', help: "without a database URL: the embedded PostgreSQL's directory", defaultText: '$XDG_CACHE_HOME/rebuild-projection, else ~/.cache/rebuild-projection', schema: nonEmpty },
-  'batch-size': { type: 'string', value: 'N', help: 'workspaces per transaction: snapshot pages, rebuild generation pages, file batches (Kafka batches: TRANSACTION_LIMITS, README Operations)', default: '250', schema: positiveInt },
+  'batch-size': { type: 'string', value: 'N', help: 'workspaces per transaction of a snapshot, a rebuild page or a file (Kafka: see Operations)', default: '250', schema: positiveInt },
   'agent-config': { type: 'string', value: 'pinned|live', help: "agent config per workspace: the pinned version, or the live row as GitLab's backfill did", default: 'pinned', schema: z.enum(['pinned', 'live'], { message: 'must be "pinned" or "live"' }) },
   brokers: { type: 'string', value: 'HOST:PORT,…', help: 'Kafka bootstrap brokers', schema: list, fallbackEnv: 'KAFKA_BROKERS' },
   topic: { type: 'string', value: 'NAME,…', help: 'topics to consume', default: 'workspace-events', schema: list },

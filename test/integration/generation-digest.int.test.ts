@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { inThreadGenerator, type GenerationJob } from '../../src/engine/generation/generator.js';
 import type * as WorkerPoolModule from '../../src/engine/generation/worker-pool.js';
 import type { ProjectionResult } from '../../projections/agentk-states/projection.js';
-import { readGitlabFixture, SEED_WORKSPACE } from '../unit/desired-config/fixtures.js';
-import { GITLAB_VARIANTS } from '../unit/desired-config/gitlab-variants.js';
-import { agentConfig, workspace } from '../unit/desired-config/helpers.js';
+import { readGitlabFixture, SEED_WORKSPACE } from '../unit/agentk-states/fixtures.js';
+import { GITLAB_VARIANTS } from '../unit/agentk-states/gitlab-variants.js';
+import { agentConfig, workspace } from '../unit/agentk-states/helpers.js';
 
 const { withGenerator } = (await import(new URL('../../dist/src/engine/generation/worker-pool.js', import.meta.url).href)) as typeof WorkerPoolModule;
 

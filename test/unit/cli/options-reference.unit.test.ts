@@ -10,7 +10,7 @@ describe("the README's options reference", () => {
 
   it('names each option with its variable, config key and default, escaping table pipes', () => {
     const rows = optionsReference().split('\n');
-    expect(rows).toContain('| `--batch-size N` | `REBUILD_PROJECTION_BATCH_SIZE` | `batch-size` | `250` | workspaces per transaction |');
+    expect(rows).toContain('| `--batch-size N` | `REBUILD_PROJECTION_BATCH_SIZE` | `batch-size` | `250` | workspaces per transaction of a snapshot, a rebuild page or a file (Kafka: see Operations) |');
     expect(rows).toContain(
       '| `--database-url URL` | `REBUILD_PROJECTION_DATABASE_URL`, then `DATABASE_URL` | `database-url` |  | ' +
         "GitLab's PostgreSQL, where workspace_agentk_states lives (a secret: never printed in full) |",
