@@ -178,11 +178,14 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     await createTopic(kafka, ctx.topic, 3);
     const messages: OutgoingMessage[] = [];
     const finalRows: WorkspaceRow[] = [];
-    for (let id = 1; id <= 400; id++) {
+    // Enough workspaces for several transactions per partition (at most TRANSACTION_LIMITS.devfiles generating
+    // workspaces each), so that the kill lands between two of them.
+    const workspaces = 1_600;
+    for (let id = 1; id <= workspaces; id++) {
       const row = workspaceRow(id);
       messages.push(asAvro(createdEvent(row)));
-      for (let v = 2; v <= 6; v++) messages.push(asAvro(updatedEvent(id, v, { desired_state: v % 2 === 0 ? 'Stopped' : 'Running', url: `https://v${v}` })));
-      finalRows.push({ ...row, desired_state: 'Stopped', url: 'https://v6' });
+      for (let v = 2; v <= 4; v++) messages.push(asAvro(updatedEvent(id, v, { desired_state: v % 2 === 0 ? 'Stopped' : 'Running', url: `https://v${v}` })));
+      finalRows.push({ ...row, desired_state: 'Stopped', url: 'https://v4' });
     }
     await upsertWorkspaceRows(db.pool, finalRows);
     await produce(kafka, ctx.topic, messages);
@@ -200,7 +203,7 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     expect(restarted.code).toBe(0);
     expect(await readModel(db.pool)).toEqual(expectedModel(finalRows));
     const { rows } = await db.pool.query('SELECT min(version)::int AS min, max(version)::int AS max, count(*)::int AS n FROM rebuild_projection.workspace_states');
-    expect(rows[0]).toEqual({ min: 6, max: 6, n: 400 });
+    expect(rows[0]).toEqual({ min: 4, max: 4, n: workspaces });
   });
 
   it('--follow applies new events as they arrive and exits 0 on SIGTERM after committing', async () => {
