@@ -12,6 +12,14 @@
 import { createHash } from 'node:crypto';
 import type { JsonValue } from './inputs.js';
 
+/**
+ * {@link jsonbDigest} of a stored row's JSON text: parsed again rather than taken from the generator's value,
+ * whose type does not rule out what JSON.stringify drops (an undefined property), which would change the digest.
+ */
+export function jsonTextDigest(json: string): string | undefined {
+  return jsonbDigest(JSON.parse(json) as JsonValue);
+}
+
 /** The md5 (hex) of `value`'s jsonb text, or undefined when this module cannot print it exactly as PostgreSQL. */
 export function jsonbDigest(value: JsonValue): string | undefined {
   const text = jsonbText(value);

@@ -24,7 +24,7 @@ import { readBatchFolds, saveFolds } from '../sink/postgres/workspace-states.js'
 import { devfileWorkspaces, foldAll, planBatch, workspaceOf, type FoldedEvents, type PositionedEvent } from './plan-batch.js';
 import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
 import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
-import { writeProjectedBatch, type WrittenBatch } from './workspace-batch.js';
+import { mayHoldLetters, writeProjectedBatch, type WrittenBatch } from './workspace-batch.js';
 
 export { KAFKA_SOURCE };
 
@@ -142,7 +142,7 @@ async function writeFolds(
   const deleted = await sink.delete(client, folding.deleted);
   // A deleted workspace needs no row any more: its workspace-level letters (a failed generation, no row in
   // `workspaces`) are moot. Letters of bad messages are keyed by position and stay.
-  await clearDeadLetters(client, AGENTK_STATES_PROJECTION, lettered === undefined ? folding.deleted : folding.deleted.filter((id) => lettered.has(id)));
+  await clearDeadLetters(client, AGENTK_STATES_PROJECTION, mayHoldLetters(folding.deleted, lettered));
   return deleted;
 }
 

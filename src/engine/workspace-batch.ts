@@ -29,6 +29,11 @@ export interface ProjectedBatch {
   lettered?: ReadonlySet<number> | undefined;
 }
 
+/** Of these workspaces, those that may hold a workspace letter to clear (`lettered` undefined: any may). */
+export function mayHoldLetters(workspaceIds: readonly number[], lettered: ReadonlySet<number> | undefined): number[] {
+  return lettered === undefined ? [...workspaceIds] : workspaceIds.filter((id) => lettered.has(id));
+}
+
 /** Turns a projection failure into a dead letter from `source`, with a bounded copy of the input. */
 export function failureToDeadLetter(failure: WorkspaceFailure, source: string, input: string | null | undefined): DeadLetter {
   return {
@@ -71,11 +76,7 @@ export async function writeProjectedBatch(
     ),
   ];
   await recordDeadLetters(client, AGENTK_STATES_PROJECTION, deadLetters);
-  const { lettered } = batch;
-  await clearDeadLetters(
-    client,
-    AGENTK_STATES_PROJECTION,
-    batch.rows.filter((row) => !missing.has(row.workspaceId) && (lettered === undefined || lettered.has(row.workspaceId))).map((row) => row.workspaceId),
-  );
+  const generated = batch.rows.filter((row) => !missing.has(row.workspaceId)).map((row) => row.workspaceId);
+  await clearDeadLetters(client, AGENTK_STATES_PROJECTION, mayHoldLetters(generated, batch.lettered));
   return { written: upsert.written, unchanged: upsert.unchanged, failed: deadLetters.length, deadLetterKinds: deadLetters.map((l) => l.errorKind) };
 }

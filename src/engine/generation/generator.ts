@@ -2,8 +2,8 @@
  * Where the pure projection runs: on this thread, or in a pool of worker threads (`--workers N`). The
  * engine hands it the generator's inputs and gets each workspace's row or failure back, in order.
  */
-import { jsonbDigest } from '../../../projections/agentk-states/jsonb-digest.js';
-import type { GeneratorInput, JsonValue } from '../../../projections/agentk-states/inputs.js';
+import { jsonTextDigest } from '../../../projections/agentk-states/jsonb-digest.js';
+import type { GeneratorInput } from '../../../projections/agentk-states/inputs.js';
 import { projectAgentkState, type ProjectionResult } from '../../../projections/agentk-states/projection.js';
 
 export interface GenerationJob {
@@ -30,9 +30,7 @@ export interface Generator {
 export function generateRow(job: GenerationJob): ProjectionResult {
   const result = projectAgentkState(job.input, job.projectId);
   if (!job.digest || !result.ok) return result;
-  // The stored text parsed again rather than the generator's value: that value's type does not rule out what
-  // JSON.stringify drops (an undefined property; exactOptionalPropertyTypes is off), which would change the digest.
-  const digest = jsonbDigest(JSON.parse(result.row.desiredConfigJson) as JsonValue);
+  const digest = jsonTextDigest(result.row.desiredConfigJson);
   return { ok: true, row: { ...result.row, desiredConfigDigest: digest ?? null } };
 }
 

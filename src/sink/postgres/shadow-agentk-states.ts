@@ -20,8 +20,7 @@
 import type { Session } from './database.js';
 import { z } from 'zod';
 import type { AgentkStateRow } from '../../../projections/agentk-states/projection.js';
-import { jsonbDigest } from '../../../projections/agentk-states/jsonb-digest.js';
-import type { JsonValue } from '../../../projections/agentk-states/inputs.js';
+import { jsonTextDigest } from '../../../projections/agentk-states/jsonb-digest.js';
 import { copyRows, postgresNow, type CopyColumn } from './copy-rows.js';
 import { lockProjectionExclusive } from './projection-locks.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
@@ -180,7 +179,7 @@ export async function liveRowIds(client: Session, workspaceIds: readonly number[
 /** The digest the engine carried from generation (null: it has none), else computed here. */
 function digestOf(row: AgentkStateRow): string | undefined {
   if (row.desiredConfigDigest !== undefined) return row.desiredConfigDigest ?? undefined;
-  return jsonbDigest(JSON.parse(row.desiredConfigJson) as JsonValue);
+  return jsonTextDigest(row.desiredConfigJson);
 }
 
 /** Rows of a catch-up (a few workspaces): upserted over the shadow, superseding their markers. */
