@@ -1,18 +1,24 @@
 /**
- * Parsed devfiles memoized by their text. Reading (YAML + zod) is most of a generation's cost, and in a
- * rebuild the same devfile text comes back for every event of a workspace and for every workspace created
- * from the same project template. The result is deterministic in the text, so memoizing keeps the
+ * Parsed devfiles memoized by their text. Reading (YAML + zod) is most of a generation's cost, and the same
+ * devfile text comes back for every workspace created from the same project template, and for a follower's
+ * later events of a workspace. The result is deterministic in the text, so memoizing keeps the
  * generator pure; entries are deep-frozen so a consumer that mutated one would fail loudly, not silently
  * corrupt the next workspace's config. Failures are memoized too (a broken devfile fails the same way).
  */
 import { readDevfile, type Devfile } from './devfile.js';
 import { GenerationFailure } from './errors.js';
 
-/** Bounded: at ~10–50 KB per parsed devfile, a few tens of MB at most. */
-const MAX_ENTRIES = 512;
+/**
+ * Bounded by the devfile text held (characters), not by entries: a parsed devfile takes a few times its text.
+ * Every generation worker holds its own cache, so 512 entries of the benchmark's 6.5 KB devfiles were about
+ * 27 MB of heap per worker, and with no template shared they never hit. A million characters keeps about 150
+ * such devfiles, plenty for the templates of one installation.
+ */
+export const DEVFILE_CACHE_CHARACTERS = 1_000_000;
 
 type Entry = { ok: true; devfile: Devfile } | { ok: false; failure: GenerationFailure };
 const entries = new Map<string, Entry>();
+let characters = 0;
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -32,10 +38,26 @@ export function readDevfileCached(text: string | null): Devfile {
       if (!(error instanceof GenerationFailure)) throw error;
       entry = { ok: false, failure: error };
     }
-    // Map iteration order is insertion order: dropping the first key evicts the oldest entry.
-    if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-    entries.set(text, entry);
+    remember(text, entry);
   }
   if (entry.ok) return entry.devfile;
   throw entry.failure;
+}
+
+/** A devfile larger than the whole budget is not kept (it would evict every other one for nothing). */
+function remember(text: string, entry: Entry): void {
+  if (text.length > DEVFILE_CACHE_CHARACTERS) return;
+  // Map iteration order is insertion order: the first key is the oldest entry.
+  for (const oldest of entries.keys()) {
+    if (characters + text.length <= DEVFILE_CACHE_CHARACTERS) break;
+    entries.delete(oldest);
+    characters -= oldest.length;
+  }
+  entries.set(text, entry);
+  characters += text.length;
+}
+
+/** What the cache holds now (its tests). */
+export function devfileCacheSize(): { entries: number; characters: number } {
+  return { entries: entries.size, characters };
 }

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { DEVFILE_CACHE_CHARACTERS, devfileCacheSize, readDevfileCached } from '../../../projections/agentk-states/devfile-cache.js';
+import { minimalDevfileLines, yaml } from './helpers.js';
+
+/** A valid devfile of about `size` characters, distinct per `n` (a YAML comment pads it). */
+function devfileText(n: number, size: number): string {
+  const text = yaml([...minimalDevfileLines(), `# devfile ${n} `]);
+  return text + '#'.repeat(Math.max(0, size - text.length)) + '\n';
+}
+
+describe('readDevfileCached', () => {
+  it('returns the same parsed devfile for the same text', () => {
+    const text = devfileText(-1, 0);
+    expect(readDevfileCached(text)).toBe(readDevfileCached(text));
+  });
+
+  it('holds at most DEVFILE_CACHE_CHARACTERS of devfile text, however many devfiles pass through it', () => {
+    // 600 devfiles of 10,000 characters: 6 times the budget, and more than the 512 entries an entry bound allowed.
+    for (let n = 0; n < 600; n++) readDevfileCached(devfileText(n, 10_000));
+    const size = devfileCacheSize();
+    expect(size.characters).toBeLessThanOrEqual(DEVFILE_CACHE_CHARACTERS);
+    expect(size.entries).toBeLessThanOrEqual(Math.floor(DEVFILE_CACHE_CHARACTERS / 10_000));
+    // The newest stay: the last devfile read is still a hit.
+    const last = devfileText(599, 10_000);
+    expect(readDevfileCached(last)).toBe(readDevfileCached(last));
+    expect(devfileCacheSize().characters).toBe(size.characters);
+  });
+
+  it('does not keep a text larger than the whole budget (a devfile over GitLab\'s limit), and keeps the others', () => {
+    const kept = devfileText(-2, 0);
+    const parsed = readDevfileCached(kept);
+    const before = devfileCacheSize();
+    expect(() => readDevfileCached(devfileText(-3, DEVFILE_CACHE_CHARACTERS + 1))).toThrow(/devfile_too_large/);
+    expect(devfileCacheSize()).toEqual(before);
+    expect(readDevfileCached(kept)).toBe(parsed);
+  });
+});
