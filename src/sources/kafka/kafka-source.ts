@@ -55,8 +55,8 @@ export interface KafkaSourceOptions {
  */
 export const SESSION_TIMEOUT_MS = 6_000;
 const HEARTBEAT_INTERVAL_MS = 1_000;
-/** Up to this much of one partition per fetch (kafkajs' default is 1 MB). */
-export const MAX_BYTES_PER_PARTITION = 4 * 1024 * 1024;
+/** Up to this much of one partition per fetch (kafkajs' default). */
+export const MAX_BYTES_PER_PARTITION = 1024 * 1024;
 /** PostgreSQL work of one partition's batch overlaps generation of another's. */
 export const PARTITIONS_CONSUMED_CONCURRENTLY = 4;
 /** How often the high watermarks are read for the lag while joined (only with an observer). */
