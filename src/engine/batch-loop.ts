@@ -4,7 +4,7 @@
  * transaction, retried while the failure is transient (logged each time), and counted: the run's totals,
  * `onBatch`, the observer. A permanent failure is thrown as a BatchFailedError naming the batch.
  *
- * A fetched batch can hold tens of thousands of messages (4 MB per partition of small updates); it is applied
+ * A fetched batch can hold tens of thousands of messages (MAX_BYTES_PER_PARTITION of small updates); it is applied
  * in transactions within TRANSACTION_LIMITS, each committing its own checkpoint, so that what one transaction
  * holds in memory (folds, devfiles, generated rows) does not grow with the fetch size. The limits count the
  * work, not the messages: several updates of one workspace in a transaction fold into one fold write.
