@@ -55,7 +55,10 @@ export interface KafkaSourceOptions {
  */
 export const SESSION_TIMEOUT_MS = 6_000;
 const HEARTBEAT_INTERVAL_MS = 1_000;
-/** Up to this much of one partition per fetch (kafkajs' default). */
+/**
+ * Up to this much of one partition per fetch (kafkajs' default). A bound for memory: with 4 partitions in flight,
+ * 4 MB held 30–39 MB of fetch buffers, and a Kafka rebuild measured no slower with 1 MB.
+ */
 export const MAX_BYTES_PER_PARTITION = 1024 * 1024;
 /** PostgreSQL work of one partition's batch overlaps generation of another's. */
 export const PARTITIONS_CONSUMED_CONCURRENTLY = 4;
