@@ -143,22 +143,27 @@ async function* stagedFoldPages(
     }
     cursor = read.at(-1) ?? cursor;
     const done = read.length === 0;
-    const complete = done ? folding.size : folding.size - 1;
-    if (complete < batchSize && !done) continue;
+    // The last workspace read may have more events in the next read.
+    while (folding.size - (done ? 0 : 1) >= batchSize) yield await takePage(batchSize, false);
+    if (done) {
+      yield await takePage(folding.size, true);
+      return;
+    }
+  }
+
+  /** The first `size` workspaces of `folding`, saved and prepared; `last`: the page is unbounded above. */
+  async function takePage(size: number, last: boolean): Promise<FoldsPage> {
     const page = new Map<number, StagedFold>();
     for (const [id, entry] of folding) {
-      if (page.size === complete) break;
+      if (page.size === size) break;
       page.set(id, entry);
       folding.delete(id);
     }
-    const upTo = done || page.size === 0 ? undefined : Math.max(...page.keys());
-    const prepared = await withTransaction(db, async (client) => {
-      const folds = await saveStagedFolds(client, shadowProjection, page);
-      return prepareWithDigests(client, folds, agentConfigMode);
-    });
-    yield { size: page.size, range: { after, upTo }, prepared };
-    if (done) return;
+    const upTo = last || page.size === 0 ? undefined : Math.max(...page.keys());
+    const prepared = await withTransaction(db, async (client) => prepareWithDigests(client, await saveStagedFolds(client, shadowProjection, page), agentConfigMode));
+    const range = { after, upTo };
     after = upTo ?? after;
+    return { size: page.size, range, prepared };
   }
 }
 
