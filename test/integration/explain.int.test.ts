@@ -188,6 +188,38 @@ describe('--explain: a long history keeps the last 50 origins and counts the res
   });
 });
 
+describe('a rebuild from zero folds each workspace\'s staged history at once', () => {
+  it('2,100 versions of one workspace (more than one read of staged events): v2051…v2100 kept, 2,050 dropped; a create and its update on two topics', async () => {
+    await upsertWorkspaceRows(db.pool, [workspaceRow(55, { name: 'v2100' }), workspaceRow(57, { name: 'renamed' })]);
+    const update = (version: number) => asJson(updatedEvent(55, version, { name: `v${version}` }));
+    // On `creates`: workspace 55's create at offset 0, its version v at v-1, then workspace 57's create at 2100.
+    await produce(kafka, creates, [asJson(createdEvent(workspaceRow(55))), ...Array.from({ length: 2099 }, (_, i) => update(i + 2)), asJson(createdEvent(workspaceRow(57)))]);
+    await produce(kafka, updates, [asJson(updatedEvent(57, 2, { name: 'renamed' }))]);
+    const rebuilt = await cli(`${creates},${updates}`);
+    expect(rebuilt.problems).toEqual([]);
+    expect(rebuilt.code).toBe(0);
+
+    const long = await explainJson(55);
+    expect(long.json.folded_state).toMatchObject({ version: 2100, deleted: false });
+    expect(long.json.origins_dropped).toBe(2050);
+    expect(long.json.origins).toEqual(
+      Array.from({ length: 50 }, (_, i) => ({ version: i + 2051, kind: 'updated', topic: creates, partition: 0, offset: String(i + 2050) })),
+    );
+    const twoTopics = await explainJson(57);
+    expect(twoTopics.json.folded_state).toMatchObject({ version: 2, deleted: false });
+    // Whichever topic was read first, the update applies over the create (parked until it arrives, if need be).
+    expect(twoTopics.json.origins).toEqual([
+      { version: 1, kind: 'created', topic: creates, partition: 0, offset: '2100' },
+      { version: 2, kind: 'updated', topic: updates, partition: 0, offset: '0' },
+    ]);
+    // Spec desired-config.md: the workspace name N names the Deployment, the second object.
+    const { rows } = await db.pool.query(`SELECT workspace_id::int AS id, desired_config -> 1 -> 'metadata' ->> 'name' AS name FROM workspace_agentk_states ORDER BY 1`);
+    expect(rows).toEqual([{ id: 55, name: 'v2100' }, { id: 57, name: 'renamed' }]);
+    const { rows: staging } = await db.pool.query(`SELECT to_regclass('rebuild_projection.staged_events_1')::text AS t, (SELECT staging FROM rebuild_projection.rebuilds WHERE id = 1) AS staging`);
+    expect(staging).toEqual([{ t: null, staging: false }]);
+  });
+});
+
 describe('--explain: the live row against what the generator makes now', () => {
   it('a live row altered by SQL: the diff names the path, from the folded state and from GitLab\'s row, exit 2', async () => {
     await upsertWorkspaceRows(db.pool, [workspaceRow(71)]);
