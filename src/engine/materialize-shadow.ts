@@ -18,6 +18,8 @@ import type { Database, Session } from '../sink/postgres/database.js';
 import type { WorkspaceDecoder } from '../events/decode.js';
 import { emptyFold, foldEvent, type WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { WorkspaceEvent } from '../../projections/agentk-states/events.js';
+import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
+import { clearDeadLetters } from '../sink/postgres/dead-letters.js';
 import { readStagedEvents, type StagedCursor, type StagedEvent, type StagedReadLimits } from '../sink/postgres/staged-events.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { IdRange, RowSink } from '../sink/postgres/row-sink.js';
@@ -167,11 +169,15 @@ async function* stagedFoldPages(
   }
 }
 
-/** Saves these folds (over what of them is saved); they are then all saved. Returns the folds. */
+/**
+ * Saves these folds (over what of them is saved); they are then all saved. Returns the folds. A deleted
+ * workspace's workspace letters go, as when its delete is folded in a batch (apply-kafka-batch.ts writeFolds).
+ */
 async function saveStagedFolds(client: Session, projection: string, entries: ReadonlyMap<number, StagedFold>): Promise<Map<number, WorkspaceFold>> {
   const folds = new Map([...entries].map(([id, entry]) => [id, entry.fold]));
   const saved = new Map([...entries].flatMap(([id, entry]) => (entry.saved === undefined ? [] : [[id, entry.saved] as const])));
   await saveFolds(client, projection, folds, saved);
+  await clearDeadLetters(client, AGENTK_STATES_PROJECTION, [...folds].filter(([, fold]) => fold.state?.deleted).map(([id]) => id));
   for (const entry of entries.values()) {
     entry.fold = { ...entry.fold, newOrigins: [] };
     entry.saved = entry.fold;

@@ -192,6 +192,21 @@ describe('dead letters of deleted workspaces', () => {
     expect(await deadLetters()).toEqual([]);
     expect(await readModel(db.pool)).toEqual(expectedModel([live]));
   });
+
+  it('a rebuild from zero clears the workspace letter of a workspace its history deletes', async () => {
+    await createTopic(kafka, ctx.topic, 1);
+    const live = workspaceRow(30);
+    await upsertWorkspaceRows(db.pool, [live]);
+    await produce(kafka, ctx.topic, [asJson(createdEvent(live)), asJson(createdEvent(workspaceRow(31))), asJson(updatedEvent(31, 2, { desired_state: 'Stopped' }))]);
+    expect((await cli('--from-checkpoint')).code).toBe(2);
+    expect(await deadLetters()).toEqual([expect.objectContaining({ workspace_id: 31, error_kind: 'workspace_missing_in_target' })]);
+    await produce(kafka, ctx.topic, [tombstone(31)]);
+    const rebuilt = await cli();
+    expect(rebuilt.problems).toEqual([]);
+    expect(rebuilt.code).toBe(0);
+    expect(await deadLetters()).toEqual([]);
+    expect(await readModel(db.pool)).toEqual(expectedModel([live]));
+  });
 });
 
 describe('an oversized devfile', () => {
