@@ -38,7 +38,7 @@ const rebuildRowSchema = z.object({
   kafka_group_uuid: z.uuid(),
   undo_kept: z.boolean(),
   rolled_back_at: z.date().nullable(),
-  /** Its events are staged (staged-events.ts), not folded yet (015). */
+  /** Its events are staged (staged-events.ts), not folded yet (016). */
   staging: z.boolean(),
 });
 export type Rebuild = z.infer<typeof rebuildRowSchema>;

@@ -1,5 +1,5 @@
 /**
- * A rebuild's staged events (`rebuild_projection.staged_events_<rebuild id>`, 015). A rebuild from a history
+ * A rebuild's staged events (`rebuild_projection.staged_events_<rebuild id>`, 016). A rebuild from a history
  * (Kafka, a file) appends each transaction's decoded messages here, as the bytes they arrived as, instead of
  * folding them into the shadow's states one batch at a time: a workspace's K updates then cost K small appends
  * instead of K rewrites of its state (about 2 kB each, with its origins). The fold phase (materialize-shadow.ts)
