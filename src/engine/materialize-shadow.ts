@@ -95,10 +95,10 @@ async function prepareWithDigests(client: Session, folds: ReadonlyMap<number, Wo
 }
 
 /**
- * One read of staged events: a page's worth of a typical history (a create and a few updates per workspace),
+ * One read of staged events: about a page of a typical history (a create and a few updates per workspace),
  * and a bound on the message bytes held, whatever the messages' sizes.
  */
-const STAGED_READ: StagedReadLimits = { rows: 2_000, bytes: 8 << 20 };
+const STAGED_READ: StagedReadLimits = { rows: 1_000, bytes: 4 << 20 };
 
 /**
  * A workspace whose fold has gathered this many new origins is saved before folding on (its origins appended):
