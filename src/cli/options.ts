@@ -107,6 +107,9 @@ const durationSchema = z
   .regex(/^\d+[smhd]$/, 'takes a number and a unit (s, m, h or d), e.g. 12h or 7d')
   .transform((text) => Number(text.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd']);
 
+/** --workers' default for --follow and a replay (the bulk modes' is the cores available): measured, see its help. */
+const FOLLOW_WORKERS = 1;
+
 const FLAG_ONLY = [] as const;
 
 /** A boolean given on the command line only: a mode, or a one-off switch of one invocation. */
@@ -301,6 +304,8 @@ export interface CliArgs {
   sample: number | undefined;
   /** Rebuilds, the snapshot backfill, --verify: generation threads (1: the main thread). */
   workers: number;
+  /** --follow, a replay, a rebuild's --follow hand-off: generation threads (1: the main thread); --workers when given. */
+  followWorkers: number;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
   /** --follow: seconds between heartbeat lines (lag, rate, totals); 0: none. */
@@ -554,9 +559,9 @@ export function parseCommandLine(
   if (onCommandLine('metrics-port') && !serves) {
     throw new UsageError(`--metrics-port goes with a rebuild, --follow or a Kafka replay (not ${chosen[0] ?? 'a replay of a file'})`);
   }
-  // Only bulk generation runs in workers: a follower's or a replay's batches are generated on the main thread.
-  if (onCommandLine('workers') && !(mode === 'rebuild' || mode === 'demo' || mode === 'verify')) {
-    throw new UsageError(`--workers goes with a rebuild or --verify (not ${chosen[0] ?? (args.follow ? '--follow' : 'a replay')})`);
+  // The modes that generate rows: the others (--status, --explain, the dead-letter modes, …) have none, or one workspace's.
+  if (onCommandLine('workers') && !(mode === 'rebuild' || mode === 'demo' || mode === 'verify' || mode === 'follow' || mode === 'replay')) {
+    throw new UsageError(`--workers goes with a rebuild, --follow, a replay or --verify (not ${chosen[0]})`);
   }
   const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
   if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
@@ -588,6 +593,7 @@ export function parseCommandLine(
     json: args.json,
     sample: args.sample,
     workers: args.workers ?? coresAvailable(),
+    followWorkers: args.workers ?? FOLLOW_WORKERS,
     shutdownTimeoutS: args['shutdown-timeout'],
     heartbeatIntervalS: args['heartbeat-interval'],
     logLevel: args['log-level'],
