@@ -107,7 +107,13 @@ const durationSchema = z
   .regex(/^\d+[smhd]$/, 'takes a number and a unit (s, m, h or d), e.g. 12h or 7d')
   .transform((text) => Number(text.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd']);
 
-/** --workers' default for --follow and a replay (the bulk modes' is the cores available): measured, see its help. */
+/**
+ * --workers' default for --follow and a replay: the main thread. Measured on the follow benchmark (N = 20,000,
+ * five interleaved rounds on 2 cores shared with PostgreSQL and Kafka; README "Generation threads"): 2 workers
+ * sustained a median 0.97× the main thread's events/s through a config-changing backlog, at 1.2× the CPU per
+ * event and 1.26× the peak RSS (about +60 MB; issue 12's row 7 wants < 250 MB). A follow transaction's rows are
+ * few, and on 2 cores PostgreSQL needs the second one.
+ */
 const FOLLOW_WORKERS = 1;
 
 const FLAG_ONLY = [] as const;
@@ -186,7 +192,13 @@ export const OPTIONS = {
   },
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
-  workers: { type: 'string', value: 'N', help: 'threads generating rows in a rebuild, a snapshot backfill and --verify (1: on the main thread)', defaultText: "the cores available (os.availableParallelism(), at most the container's CPU quota)", schema: positiveInt },
+  workers: {
+    type: 'string',
+    value: 'N',
+    help: 'threads generating rows in a rebuild, a snapshot backfill, --verify, --follow and a replay (1: on the main thread)',
+    defaultText: `rebuilds and --verify: the cores available (os.availableParallelism(), at most the container's CPU quota); --follow and replays: ${FOLLOW_WORKERS}, the main thread (2 workers measured no faster there, at 1.26× the RSS: README, "Generation threads")`,
+    schema: positiveInt,
+  },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
   'heartbeat-interval': { type: 'string', value: 'SECONDS', help: 'with --follow: log the lag per partition, events/s and totals this often (0: never)', default: '60', schema: nonNegativeInt },
   'log-level': { type: 'string', value: LOG_LEVELS.join('|'), help: 'the least severe log entries written to stderr', default: 'info', schema: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }) },
