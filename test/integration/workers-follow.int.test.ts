@@ -4,7 +4,9 @@
  * not this code's output), as on the main thread; a worker that dies stops the follower with the batch's
  * BatchFailedError naming it, and the batch it held is not committed (no silent stall, nothing half-applied).
  */
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { WorkspaceRow } from '../../projections/agentk-states/events.js';
 import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
@@ -18,7 +20,7 @@ import { runCli, spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertAgentConfig } from '../support/gitlab-rows.js';
 import { useKafkaTestContext } from '../support/kafka-context.js';
-import { asAvro, createdEvent, createTopic, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow, type OutgoingMessage } from '../support/workspace-events.js';
+import { asAvro, asJson, createdEvent, createTopic, produce, readModel, updatedEvent, upsertWorkspaceRows, workspaceRow, type OutgoingMessage } from '../support/workspace-events.js';
 import { backfillGolden, readGitlabFixture, SEED_WORKSPACE } from '../unit/agentk-states/fixtures.js';
 
 // GitLab's backfill spec: agent 1 with only dns_zone set, the seed devfile.
@@ -72,7 +74,7 @@ async function withSecondDatabase(work: (db: TestDatabase) => Promise<void>): Pr
   }
 }
 
-describe('--workers N with --follow and a replay', () => {
+describe('--workers N with --follow and a replay (Kafka or a file)', () => {
   it("--follow --workers 2 writes GitLab's golden rows, exactly as --follow on the main thread", async () => {
     const rows = finalRows();
     const messages = stream(rows);
@@ -110,6 +112,27 @@ describe('--workers N with --follow and a replay', () => {
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain(`agentk-states kafka replay: ${messages.length} events, `);
     expect(await readModel(ctx.db.pool)).toEqual(goldenModel(rows));
+  });
+
+  it("a file replay --from-checkpoint --workers 2 writes GitLab's golden rows", async () => {
+    const rows = finalRows();
+    const messages = rows.flatMap((row) => {
+      const other = row.desired_state === 'Running' ? 'Stopped' : 'Running';
+      return [asJson(createdEvent({ ...row, desired_state: other })), asJson(updatedEvent(row.id, 2, { desired_state: row.desired_state }))];
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'workers-follow-'));
+    try {
+      const path = join(dir, 'events.ndjson');
+      writeFileSync(path, messages.map((m) => `${m.value!.toString('utf8')}\n`).join(''));
+      await upsertWorkspaceRows(ctx.db.pool, rows);
+      const replay = await runCli(['agentk-states', '--source', `file:${path}`, '--from-checkpoint', '--workers', '2', '--database-url', ctx.db.url, '--log-level', 'warn']);
+      expect(replay.stderr).toBe('');
+      expect(replay.code).toBe(0);
+      expect(replay.stdout).toContain(`agentk-states file replay: ${messages.length} events, `);
+      expect(await readModel(ctx.db.pool)).toEqual(goldenModel(rows));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a generation worker that dies stops the follower with one error naming it and the batch; its batch is not committed', async () => {
