@@ -107,6 +107,15 @@ const durationSchema = z
   .regex(/^\d+[smhd]$/, 'takes a number and a unit (s, m, h or d), e.g. 12h or 7d')
   .transform((text) => Number(text.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd']);
 
+/**
+ * --workers' default for --follow and a replay: the main thread. Measured on the follow benchmark (N = 20,000,
+ * five interleaved rounds on 2 cores shared with PostgreSQL and Kafka; README "Generation threads"): 2 workers
+ * sustained a median 0.97× the main thread's events/s through a config-changing backlog, at 1.2× the CPU per
+ * event and 1.26× the peak RSS (about +60 MB; issue 12's row 7 wants < 250 MB). A follow transaction's rows are
+ * few, and on 2 cores PostgreSQL needs the second one.
+ */
+const FOLLOW_WORKERS = 1;
+
 const FLAG_ONLY = [] as const;
 
 /** A boolean given on the command line only: a mode, or a one-off switch of one invocation. */
@@ -183,7 +192,13 @@ export const OPTIONS = {
   },
   json: commandFlag('with --verify, --explain, --preview, --no-switch or --dead-letters: print the result as one JSON object'),
   sample: { type: 'string', value: 'N', help: 'with --verify: check N workspaces drawn at random instead of all', schema: positiveInt, from: FLAG_ONLY },
-  workers: { type: 'string', value: 'N', help: 'threads generating rows in a rebuild, a snapshot backfill and --verify (1: on the main thread)', defaultText: "the cores available (os.availableParallelism(), at most the container's CPU quota)", schema: positiveInt },
+  workers: {
+    type: 'string',
+    value: 'N',
+    help: 'threads generating rows in a rebuild, a snapshot backfill, --verify, --follow and a replay (1: on the main thread)',
+    defaultText: `rebuilds and --verify: the cores available (os.availableParallelism(), at most the container's CPU quota); --follow and replays: ${FOLLOW_WORKERS}, the main thread (2 workers measured no faster there, at 1.26× the RSS: README, "Generation threads")`,
+    schema: positiveInt,
+  },
   'shutdown-timeout': { type: 'string', value: 'SECONDS', help: 'after SIGTERM/SIGINT, exit (code 1) if the batch in flight has not finished within this', default: '30', schema: positiveInt },
   'heartbeat-interval': { type: 'string', value: 'SECONDS', help: 'with --follow: log the lag per partition, events/s and totals this often (0: never)', default: '60', schema: nonNegativeInt },
   'log-level': { type: 'string', value: LOG_LEVELS.join('|'), help: 'the least severe log entries written to stderr', default: 'info', schema: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }) },
@@ -301,6 +316,8 @@ export interface CliArgs {
   sample: number | undefined;
   /** Rebuilds, the snapshot backfill, --verify: generation threads (1: the main thread). */
   workers: number;
+  /** --follow, a replay, a rebuild's --follow hand-off: generation threads (1: the main thread); --workers when given. */
+  followWorkers: number;
   /** Seconds a graceful stop may take before the process exits anyway (checkpoints are in PostgreSQL). */
   shutdownTimeoutS: number;
   /** --follow: seconds between heartbeat lines (lag, rate, totals); 0: none. */
@@ -554,9 +571,9 @@ export function parseCommandLine(
   if (onCommandLine('metrics-port') && !serves) {
     throw new UsageError(`--metrics-port goes with a rebuild, --follow or a Kafka replay (not ${chosen[0] ?? 'a replay of a file'})`);
   }
-  // Only bulk generation runs in workers: a follower's or a replay's batches are generated on the main thread.
-  if (onCommandLine('workers') && !(mode === 'rebuild' || mode === 'demo' || mode === 'verify')) {
-    throw new UsageError(`--workers goes with a rebuild or --verify (not ${chosen[0] ?? (args.follow ? '--follow' : 'a replay')})`);
+  // The modes that generate rows: the others (--status, --explain, the dead-letter modes, …) have none, or one workspace's.
+  if (onCommandLine('workers') && !(mode === 'rebuild' || mode === 'demo' || mode === 'verify' || mode === 'follow' || mode === 'replay')) {
+    throw new UsageError(`--workers goes with a rebuild, --follow, a replay or --verify (not ${chosen[0]})`);
   }
   const served = (['metrics-host', 'ready-max-lag'] as const).find((flag) => onCommandLine(flag));
   if (served && args['metrics-port'] === undefined) throw new UsageError(`--${served} goes with --metrics-port`);
@@ -588,6 +605,7 @@ export function parseCommandLine(
     json: args.json,
     sample: args.sample,
     workers: args.workers ?? coresAvailable(),
+    followWorkers: args.workers ?? FOLLOW_WORKERS,
     shutdownTimeoutS: args['shutdown-timeout'],
     heartbeatIntervalS: args['heartbeat-interval'],
     logLevel: args['log-level'],

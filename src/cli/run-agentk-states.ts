@@ -18,6 +18,7 @@ import { logRetry } from '../ops/logger.js';
 import { rollbackRebuilds, type RollbackResult } from '../engine/rollback.js';
 import { isClean, verifyAgentkStates, VerifyInterruptedError } from '../engine/verify.js';
 import { withGenerator } from '../engine/generation/worker-pool.js';
+import type { Generator } from '../engine/generation/generator.js';
 import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
 import { DatabaseUnavailableError, openPool, redactUrl } from '../sink/postgres/connect.js';
 import { EmbeddedDatabaseError, openEmbeddedDatabase } from '../sink/postgres/embedded.js';
@@ -158,17 +159,17 @@ export async function runAgentkStates(args: CliArgs, io: CliIo): Promise<ExitCod
       case 'replay': {
         if (args.sourceFile !== undefined) {
           const file = await readableFile(args.sourceFile);
-          return await consume(args, io, target, 'file', undefined, () => replayFile(args, io, target, file, decode));
+          return await consume(args, io, target, 'file', undefined, (_, generator) => replayFile(args, io, target, file, decode, generator));
         }
         if (!kafka) throw new UsageError('no Kafka brokers: pass --brokers or set KAFKA_BROKERS');
         const start = args.mode === 'follow' ? { kind: 'checkpoints' as const } : replayStart(args);
-        return await consume(args, io, target, 'kafka', metrics, (observer) => replayKafka(args, io, target, kafka.kafka, start, decode, observer));
+        return await consume(args, io, target, 'kafka', metrics, (observer, generator) => replayKafka(args, io, target, kafka.kafka, start, decode, observer, generator));
       }
       case 'demo': {
         const start = await demoStart(target);
         const demo: CliArgs = { ...args, source: 'file', sourceFile: start.file.path, mode: start.resume ? 'replay' : 'rebuild', fromCheckpoint: start.resume };
         const code = start.resume
-          ? await consume(demo, io, target, 'file', undefined, () => replayFile(demo, io, target, start.file, decode))
+          ? await consume(demo, io, target, 'file', undefined, (_, generator) => replayFile(demo, io, target, start.file, decode, generator))
           : await rebuild(demo, io, target, undefined, releasers, decode, metrics);
         for (const line of await demoSummary(target, start, demoDatabase(args))) io.report(line);
         return code;
@@ -298,7 +299,7 @@ async function rebuild(
   const progress = createProgressReporter({ statusLine: io.progress.statusLine, log: io.log, phases: REBUILD_PHASES });
   try {
     const guard = args.fingerprint !== undefined || args.maxRestarts !== undefined ? { fingerprint: args.fingerprint, maxRestarts: args.maxRestarts } : undefined;
-    // Closed once the rebuild ends, before a --follow hand-off: its small batches generate on this thread.
+    // Closed once the rebuild ends: a --follow hand-off opens its own (consume), of --workers' follow default.
     // A --switch builds nothing: no workers for it.
     const result = await withGenerator({ workers: plan.from === 'built' ? 1 : args.workers }, (generator) =>
       runRebuild({
@@ -361,7 +362,9 @@ async function rebuild(
     if (parked.workspaces > 0) {
       io.log.warn(`${describeParked(parked)}; they have no rebuilt row and their live rows were kept. Rebuild with --source snapshot`, { rebuildId: r.id });
     }
-    if (args.follow && kafka) return await consume(args, io, target, 'kafka', metrics, (observer) => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, observer));
+    if (args.follow && kafka) {
+      return await consume(args, io, target, 'kafka', metrics, (observer, generator) => replayKafka(args, io, target, kafka.kafka, { kind: 'checkpoints' }, decode, observer, generator));
+    }
     return problems > 0 ? ExitCode.finishedWithDeadLetters : ExitCode.ok;
   } catch (error) {
     progress.finish({ complete: false });
@@ -398,6 +401,7 @@ function replayKafka(
   start: ReplayStart,
   decode: WorkspaceDecoder,
   observer: ConsumerObserver | undefined,
+  generator: Generator,
 ): Promise<ReplayTotals> {
   return runKafkaReplay({
     kafka,
@@ -413,13 +417,16 @@ function replayKafka(
     signal: io.signal,
     log: io.log,
     observer,
+    generator,
   });
 }
 
 /** `--source file:PATH` with --from-checkpoint or --from-beginning: the file's records past (or from) the checkpoints. */
-function replayFile(args: CliArgs, io: CliIo, target: Database, file: EventFile, decode: WorkspaceDecoder): Promise<ReplayTotals> {
+function replayFile(args: CliArgs, io: CliIo, target: Database, file: EventFile, decode: WorkspaceDecoder, generator: Generator): Promise<ReplayTotals> {
   const start = args.fromBeginning ? 'beginning' : 'checkpoints';
-  return runFileReplay({ db: target, projection: AGENTK_STATES_PROJECTION, file, start, agentConfigMode: args.agentConfigMode, sink: liveAgentkStates, decode, batchSize: args.batchSize, signal: io.signal, log: io.log });
+  return runFileReplay({
+    db: target, projection: AGENTK_STATES_PROJECTION, file, start, agentConfigMode: args.agentConfigMode, sink: liveAgentkStates, decode, batchSize: args.batchSize, signal: io.signal, log: io.log, generator,
+  });
 }
 
 /** Where the demo's data is, and the flags that reach it again. */
@@ -445,14 +452,19 @@ function recordRunStart(target: Database, io: CliIo, run: Parameters<typeof star
   return retryTransient(() => startRun(target, run), { signal: io.signal, onRetry: logRetry(io.log, 'recording the run') });
 }
 
-/** Follow or replay (Kafka, or a file) into the live table, recorded as a run; the result is one line. */
+/**
+ * Follow or replay (Kafka, or a file) into the live table, recorded as a run; the result is one line. Its
+ * batches generate through a generator of `args.followWorkers` threads, opened here and closed however the run
+ * ends. A worker that dies fails the batch it held, or the next one (the pool stays failed: GenerationWorkerError,
+ * not retried), and so stops the run with one line naming the worker and the batch (exit 1).
+ */
 async function consume(
   args: CliArgs,
   io: CliIo,
   target: Database,
   source: 'kafka' | 'file',
   metrics: Metrics | undefined,
-  run: (observer: ConsumerObserver | undefined) => Promise<ReplayTotals>,
+  run: (observer: ConsumerObserver | undefined, generator: Generator) => Promise<ReplayTotals>,
 ): Promise<ExitCode> {
   const mode = args.follow ? 'follow' : 'replay';
   const runId = await recordRunStart(target, io, { projection: AGENTK_STATES_PROJECTION, mode, source });
@@ -464,7 +476,8 @@ async function consume(
   const beating = heartbeat && setInterval(() => heartbeat.beat(), args.heartbeatIntervalS * 1000);
   beating?.unref();
   try {
-    const totals = await run(observeAll(metrics?.observer ?? consumer, heartbeat));
+    const observer = observeAll(metrics?.observer ?? consumer, heartbeat);
+    const totals = await withGenerator({ workers: args.followWorkers }, (generator) => run(observer, generator));
     // A follower's stop is its normal end. A replay (or a file) stopped by a signal returns what it committed,
     // which need not reach the end offsets read at start: never report that as done.
     if (!args.follow && io.signal.aborted) {

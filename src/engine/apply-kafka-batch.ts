@@ -26,6 +26,7 @@ import { devfileWorkspaces, foldAll, planBatch, workspaceOf, type FoldedEvents, 
 import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
 import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
 import { mayHoldLetters, writeProjectedBatch, type WrittenBatch } from './workspace-batch.js';
+import type { Generator } from './generation/generator.js';
 
 export { KAFKA_SOURCE };
 
@@ -54,6 +55,8 @@ export interface BatchDeps {
    * checkpoint instead of being folded; dead letters and holds are as when folding.
    */
   stage?: EventStager | undefined;
+  /** Where the batch's rows are generated (default: this thread). */
+  generator?: Generator | undefined;
 }
 
 /** Appends a transaction's events to a rebuild's staging table, in the caller's transaction. */
@@ -170,14 +173,14 @@ export async function projectTouched(
   client: Session,
   folds: ReadonlyMap<number, WorkspaceFold>,
   lastMessage: ReadonlyMap<number, WorkspaceMessage>,
-  deps: Pick<BatchDeps, 'agentConfigMode' | 'sink'>,
+  deps: Pick<BatchDeps, 'agentConfigMode' | 'sink' | 'generator'>,
   deadLetters: readonly DeadLetter[],
   lettered?: ReadonlySet<number>,
 ): Promise<WrittenBatch> {
   const positions = new Map(
     [...lastMessage].map(([id, m]) => [id, { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key?.toString('utf8') ?? null }]),
   );
-  const projected = await projectFolds(client, folds, deps.agentConfigMode, positions);
+  const projected = await projectFolds(client, folds, deps.agentConfigMode, positions, deps.generator);
   projected.deadLetters.unshift(...deadLetters);
   projected.lettered = lettered;
   return writeProjectedBatch(client, deps.sink, projected, KAFKA_SOURCE, positions);

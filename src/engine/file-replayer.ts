@@ -25,9 +25,10 @@ import { lockCheckpoint, saveCheckpoints } from '../sink/postgres/checkpoints.js
 import { lockFileIdentity, saveFileIdentity } from '../sink/postgres/file-identities.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import type { EventStager } from './apply-kafka-batch.js';
-import { createBatchEngine, type ReplayTotals } from './batch-loop.js';
+import { createBatchEngine, type BatchEngineOptions, type ReplayTotals } from './batch-loop.js';
 
-export interface FileReplayOptions {
+/** `generator`: where the batches' rows are generated (default: this thread). */
+export interface FileReplayOptions extends Pick<BatchEngineOptions, 'generator'> {
   db: Database;
   projection: string;
   file: EventFile;

@@ -8,10 +8,10 @@ import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { runKafkaSource, type KafkaSourceOptions } from '../sources/kafka/kafka-source.js';
 import type { EventStager } from './apply-kafka-batch.js';
-import { createBatchEngine, type ReplayTotals } from './batch-loop.js';
+import { createBatchEngine, type BatchEngineOptions, type ReplayTotals } from './batch-loop.js';
 
-/** The source's options, and what the engine needs to apply its batches. */
-export interface ReplayOptions extends KafkaSourceOptions {
+/** The source's options, and what the engine needs to apply its batches (`generator`: where their rows are generated). */
+export interface ReplayOptions extends KafkaSourceOptions, Pick<BatchEngineOptions, 'generator'> {
   agentConfigMode: AgentConfigMode;
   /** The live table, or a rebuild's shadow. */
   sink: RowSink;

@@ -34,7 +34,7 @@ export function generateRow(job: GenerationJob): ProjectionResult {
   return { ok: true, row: { ...result.row, desiredConfigDigest: digest ?? null } };
 }
 
-/** Generation on the calling thread: small batches (a follow batch, --explain) and the default. */
+/** Generation on the calling thread: --explain, a dead-letter retry, and the default (a follow batch's too, unless --workers N). */
 export const inThreadGenerator: Generator = {
   workers: 1,
   project: async (jobs) => jobs.map(generateRow),

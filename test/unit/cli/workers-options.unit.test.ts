@@ -12,17 +12,26 @@ describe('the --workers option', () => {
     expect(parseCommandLine(['agentk-states', '--config', 'c.yaml'], {}, () => 'workers: 4\n').workers).toBe(4);
   });
 
-  it('goes with the modes that generate in bulk: a rebuild (--no-switch, a snapshot hand-off to --follow), --demo and --verify', () => {
-    for (const mode of [[], ['--no-switch'], ['--source', 'snapshot', '--follow'], ['--demo'], ['--verify']]) {
-      expect(parse('agentk-states', ...mode, '--workers', '2').workers).toBe(2);
+  it('goes with the modes that generate rows: a rebuild (--no-switch, a snapshot hand-off to --follow), --demo, --verify, --follow and a replay', () => {
+    const modes = [[], ['--no-switch'], ['--source', 'snapshot', '--follow'], ['--demo'], ['--verify'], ['--follow'], ['--from-beginning'], ['--from-offset', '0:5'], ['--source', 'file:e.ndjson', '--from-checkpoint']];
+    for (const mode of modes) {
+      const args = parse('agentk-states', ...mode, '--workers', '2');
+      expect(args.workers).toBe(2);
+      expect(args.followWorkers).toBe(2);
     }
   });
 
-  it("is refused on the command line beside a mode that generates on the main thread, and a service's setting is ignored there", () => {
-    expect(() => parse('agentk-states', '--status', '--workers', '2')).toThrow('--workers goes with a rebuild or --verify (not --status)');
-    expect(() => parse('agentk-states', '--follow', '--workers', '2')).toThrow('--workers goes with a rebuild or --verify (not --follow)');
-    expect(() => parse('agentk-states', '--from-beginning', '--workers', '2')).toThrow('--workers goes with a rebuild or --verify (not a replay)');
-    expect(parseCommandLine(['agentk-states', '--follow'], { REBUILD_PROJECTION_WORKERS: '2' }).workers).toBe(2);
+  it('--follow and a replay default to FOLLOW_WORKERS, the bulk modes to the cores available; a service setting is read by both', () => {
+    expect(parse('agentk-states', '--follow').followWorkers).toBe(1);
+    expect(parse('agentk-states', '--follow').workers).toBe(coresAvailable());
+    expect(parseCommandLine(['agentk-states', '--follow'], { REBUILD_PROJECTION_WORKERS: '2' }).followWorkers).toBe(2);
+  });
+
+  it('is refused on the command line beside a mode that generates no rows in bulk', () => {
+    for (const mode of ['--status', '--preview', '--rollback', '--dead-letters', '--retry-dead-letters', '--export-events']) {
+      expect(() => parse('agentk-states', mode, '--workers', '2')).toThrow(`--workers goes with a rebuild, --follow, a replay or --verify (not ${mode})`);
+    }
+    expect(() => parse('agentk-states', '--explain', '5', '--workers', '2')).toThrow('--workers goes with a rebuild, --follow, a replay or --verify (not --explain)');
   });
 
   it('takes a whole number of at least 1', () => {
