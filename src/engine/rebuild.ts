@@ -566,6 +566,7 @@ async function catchUpShadow(
     // The first pass over the history only folds; later catch-ups are small and write rows directly.
     materialize: phase !== 'building',
     stage,
+    generator: options.generator,
     signal: options.signal,
     log: options.log.child({ rebuildId: rebuild.id }),
     onBatch: (t) => {
