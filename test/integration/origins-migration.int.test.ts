@@ -1,8 +1,8 @@
 /**
  * Migration 015 against the real PostgreSQL: a bookkeeping schema at 014, with origins in the ring table
- * workspace_origins (slot = seq % 50, as the previous version wrote it), is upgraded; each workspace's kept
- * origins, oldest first, and the count of dropped ones read the same from the state's row, and the next event
- * appends after them.
+ * workspace_origins (slot = seq % 50, as the previous version wrote it) and the raw devfile inside the workspace
+ * jsonb, is upgraded; each workspace's kept origins, oldest first, the count of dropped ones and its folded
+ * workspace read the same, and the next event appends after them and keeps the devfiles it did not load.
  */
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ORIGINS_KEPT, type VersionOrigin } from '../../projections/agentk-states/fold.js';
 import { postgresMigrationsDir } from '../../src/package-paths.js';
 import { migrate } from '../../src/sink/postgres/migrate.js';
-import { readBatchFolds, readOrigins, saveFolds } from '../../src/sink/postgres/workspace-states.js';
+import { readBatchFolds, readFold, readOrigins, saveFolds } from '../../src/sink/postgres/workspace-states.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { workspaceRow } from '../support/workspace-events.js';
 
@@ -37,7 +37,7 @@ afterEach(async () => {
 
 /** A state row as 014 stored it (no origins columns yet). */
 async function insertState(workspaceId: number, version: number): Promise<void> {
-  const { processed_devfile: devfile, ...workspace } = workspaceRow(workspaceId);
+  const { processed_devfile: devfile, ...workspace } = rawRow(workspaceId);
   await db.pool.query(
     `INSERT INTO rebuild_projection.workspace_states (projection, workspace_id, version, workspace, processed_devfile, offsets)
      VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -59,6 +59,9 @@ async function insertRingOrigin(workspaceId: number, seq: number, origin: Versio
       origin.kind === 'snapshot' ? origin.takenAt : null],
   );
 }
+
+/** A workspace row with its raw devfile (GitLab's `devfile` column), as 014 kept it inside the workspace jsonb. */
+const rawRow = (workspaceId: number) => workspaceRow(workspaceId, { devfile: `schemaVersion: 2.2.0\n# the raw devfile of ${workspaceId}\n` });
 
 const updated = (version: number): VersionOrigin => ({ version, kind: 'updated', topic: TOPIC, partition: 0, offset: String(version + 99) });
 
@@ -83,6 +86,10 @@ describe('migration 015 (origins into the state rows)', () => {
     expect(await readOrigins(db.pool, PROJECTION, 7)).toEqual({ origins: history.slice(8), dropped: 8 });
     expect(await readOrigins(db.pool, PROJECTION, 8)).toEqual({ origins: eight, dropped: 0 });
     expect(await readOrigins(db.pool, PROJECTION, 9)).toEqual({ origins: [], dropped: 0 });
+    const devfiles = await db.pool.query<{ id: number; devfile: string | null; in_workspace: boolean }>(
+      `SELECT workspace_id::int AS id, devfile, workspace ? 'devfile' AS in_workspace FROM rebuild_projection.workspace_states ORDER BY 1`);
+    expect(devfiles.rows).toEqual([7, 8, 9].map((id) => ({ id, devfile: rawRow(id).devfile, in_workspace: false })));
+    expect((await readFold(db.pool, PROJECTION, 7)).state!.workspace).toEqual(rawRow(7));
 
     // Version 59 of workspace 7 (no devfile change: the kept-state UPDATE) and the first recorded of 9.
     const loaded = (await readBatchFolds(db.pool, PROJECTION, [7, 9], { devfile: new Set() })).folds;
@@ -95,5 +102,7 @@ describe('migration 015 (origins into the state rows)', () => {
     expect(await readOrigins(db.pool, PROJECTION, 7)).toEqual({ origins: [...history.slice(9), updated(59)], dropped: 9 });
     expect((await readOrigins(db.pool, PROJECTION, 7)).origins).toHaveLength(ORIGINS_KEPT);
     expect(await readOrigins(db.pool, PROJECTION, 9)).toEqual({ origins: [updated(5)], dropped: 0 });
+    // Loaded without their devfiles (an agent report's batch): kept as stored.
+    expect((await readFold(db.pool, PROJECTION, 7)).state).toMatchObject({ version: 59, workspace: rawRow(7) });
   });
 });

@@ -39,6 +39,7 @@ interface StateRow {
   deleted: boolean;
   workspace: Record<string, unknown> | null;
   processed_devfile: string | null;
+  devfile: string | null;
   agent_config: AgentConfig | null;
   offsets: Record<string, string>;
   deleted_on: string | null;
@@ -64,7 +65,7 @@ function storedState(row: StateRow): FoldedWorkspace {
     for (const [column, type] of GENERATED_FROM) {
       if (typeof row.workspace[column] !== type) throw new CorruptFoldError(row.workspace_id, `workspace.${column} is not a ${type}`);
     }
-    const revived: Record<string, unknown> = { ...row.workspace, processed_devfile: row.processed_devfile };
+    const revived: Record<string, unknown> = { ...row.workspace, devfile: row.devfile, processed_devfile: row.processed_devfile };
     for (const column of TIMESTAMP_COLUMNS) {
       const value = revived[column];
       if (typeof value === 'string') revived[column] = new Date(value);
@@ -108,7 +109,10 @@ export interface BatchFolds {
 }
 
 export interface BatchFoldsOptions {
-  /** Whose processed_devfile to load ('all', or these): the others' states hold null instead (see saveFolds). */
+  /**
+   * Whose devfiles (processed_devfile and devfile, each a column of its own) to load ('all', or these): the
+   * others' states hold null instead (see saveFolds).
+   */
   devfile: 'all' | ReadonlySet<number>;
   /** The dead letters' projection, to find failed workspaces (whose devfile is then loaded too); none: not asked. */
   letters?: string | undefined;
@@ -135,8 +139,9 @@ export async function readBatchFolds(
   const p = param(projection);
   // Per id, whether to load its devfile: an array beside the ids (not `= ANY`, quadratic in a large batch).
   const wanted = options.devfile;
-  const devfile = wanted === 'all' ? 's.processed_devfile' : 'CASE WHEN i.devfile OR f.failed THEN s.processed_devfile END';
-  const folds = `SELECT i.id::text AS workspace_id, s.workspace_id IS NOT NULL AS exists, ${STATE_COLUMNS}, ${devfile} AS processed_devfile,
+  const devfile = (column: string): string => (wanted === 'all' ? `s.${column}` : `CASE WHEN i.devfile OR f.failed THEN s.${column} END`);
+  const folds = `SELECT i.id::text AS workspace_id, s.workspace_id IS NOT NULL AS exists, ${STATE_COLUMNS},
+            ${devfile('processed_devfile')} AS processed_devfile, ${devfile('devfile')} AS devfile,
             (SELECT jsonb_agg(jsonb_build_object('version', p.version, 'changes', p.changes, 'topic', p.topic,
                                                  'partition', p.kafka_partition, 'offset', p.kafka_offset::text) ORDER BY p.version)
                FROM ${BOOKKEEPING_SCHEMA}.parked_updates AS p WHERE p.projection = ${p} AND p.workspace_id = i.id) AS parked,
@@ -199,7 +204,7 @@ export async function readLiveFoldsPage(
   limit: number,
 ): Promise<Map<number, WorkspaceFold>> {
   const { rows } = await client.query<StateRow>(
-    `SELECT s.workspace_id::text AS workspace_id, ${STATE_COLUMNS}, s.processed_devfile
+    `SELECT s.workspace_id::text AS workspace_id, ${STATE_COLUMNS}, s.processed_devfile, s.devfile
        FROM ${BOOKKEEPING_SCHEMA}.workspace_states AS s
       WHERE projection = $1 AND workspace_id > $2 AND NOT deleted
       ORDER BY s.workspace_id LIMIT $3`,
@@ -212,9 +217,10 @@ export async function readLiveFoldsPage(
  * Writes back the folds of these workspaces, in one statement (and a second when a create applied parked
  * updates): states upserted, new parked updates added, new origins appended, and `checkpoint` saved with them.
  *
- * `loaded` (what was read for these folds) lets an unchanged processed_devfile stay as stored instead of being
- * rewritten: a state whose devfile was not loaded (readBatchFolds) holds null there, and so does its fold as
- * long as no event changed the devfile, which readers load it for. A deleted state drops its devfile.
+ * `loaded` (what was read for these folds) lets an unchanged processed_devfile and devfile stay as stored (TOAST
+ * pointers) instead of being rewritten: a state whose devfiles were not loaded (readBatchFolds) holds null there,
+ * and so does its fold as long as no event changed them, which readers load them for. A deleted state drops
+ * its devfiles. An agent config the fold left as loaded (the same object) stays as stored too.
  */
 export async function saveFolds(
   client: Session,
@@ -239,16 +245,20 @@ export async function saveFolds(
   const kept: unknown[] = [];
   for (const [workspaceId, fold] of states) {
     const { workspace, version, deleted, agentConfig, offsets, deletedOn, oversizedDevfile } = fold.state!;
-    const devfile = workspace?.processed_devfile ?? null;
+    const processedDevfile = workspace?.processed_devfile ?? null;
+    const devfile = workspace?.devfile ?? null;
     const stored = loaded.get(workspaceId)?.state;
-    const devfileChanged = stored === undefined || (stored.workspace?.processed_devfile ?? null) !== devfile;
+    const devfileChanged =
+      stored === undefined || (stored.workspace?.processed_devfile ?? null) !== processedDevfile || (stored.workspace?.devfile ?? null) !== devfile;
     const record = {
       workspace_id: workspaceId,
       version,
       deleted,
-      workspace: workspace === null ? null : { ...workspace, processed_devfile: undefined },
-      processed_devfile: devfileChanged ? devfile : undefined,
+      workspace: workspace === null ? null : { ...workspace, processed_devfile: undefined, devfile: undefined },
+      processed_devfile: devfileChanged ? processedDevfile : undefined,
+      devfile: devfileChanged ? devfile : undefined,
       agent_config: agentConfig,
+      agent_config_changed: stored === undefined || stored.agentConfig !== agentConfig,
       offsets,
       deleted_on: deletedOn,
       oversized_devfile: oversizedDevfile,
@@ -258,29 +268,33 @@ export async function saveFolds(
     };
     (devfileChanged ? rewritten : kept).push(record);
   }
-  const recordset = `workspace_id bigint, version bigint, deleted boolean, workspace jsonb, processed_devfile text, agent_config jsonb,
-                     offsets jsonb, deleted_on text, oversized_devfile jsonb, origins jsonb, origins_added bigint`;
+  const recordset = `workspace_id bigint, version bigint, deleted boolean, workspace jsonb, processed_devfile text, devfile text,
+                     agent_config jsonb, agent_config_changed boolean, offsets jsonb, deleted_on text, oversized_devfile jsonb, origins jsonb, origins_added bigint`;
   // The new origins after the stored ones, of which the last ORIGINS_KEPT stay (lax mode: a shorter list stays whole).
   const appended = (stored: string, added: string): string => `jsonb_path_query_array(${stored} || ${added}, '$[last - ${ORIGINS_KEPT - 1} to last]')`;
   if (rewritten.length > 0) {
     parts.push(`INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_states AS s
-         (projection, workspace_id, version, deleted, workspace, processed_devfile, agent_config, offsets, deleted_on, oversized_devfile,
+         (projection, workspace_id, version, deleted, workspace, processed_devfile, devfile, agent_config, offsets, deleted_on, oversized_devfile,
           origins, origins_recorded)
-       SELECT ${p()}, r.workspace_id, r.version, r.deleted, r.workspace, r.processed_devfile, r.agent_config, r.offsets, r.deleted_on, r.oversized_devfile,
+       SELECT ${p()}, r.workspace_id, r.version, r.deleted, r.workspace, r.processed_devfile, r.devfile, r.agent_config, r.offsets, r.deleted_on,
+              r.oversized_devfile,
               r.origins, r.origins_added
          FROM jsonb_to_recordset(${param(JSON.stringify(rewritten))}::jsonb) AS r(${recordset})
        ON CONFLICT (projection, workspace_id) DO UPDATE
          SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, workspace = EXCLUDED.workspace,
-             processed_devfile = EXCLUDED.processed_devfile, agent_config = EXCLUDED.agent_config, offsets = EXCLUDED.offsets,
+             processed_devfile = EXCLUDED.processed_devfile, devfile = EXCLUDED.devfile, agent_config = EXCLUDED.agent_config, offsets = EXCLUDED.offsets,
              deleted_on = EXCLUDED.deleted_on, oversized_devfile = EXCLUDED.oversized_devfile, updated_at = now(),
              origins = ${appended('s.origins', 'EXCLUDED.origins')}, origins_recorded = s.origins_recorded + EXCLUDED.origins_recorded`);
   }
   if (kept.length > 0) {
-    // These states exist (loaded above) and keep their devfile, unless deleted.
+    // These states exist (loaded above) and keep their devfiles, unless deleted, and their agent config unless
+    // it changed: the stored values, TOAST pointers when out of line, are not written again.
     parts.push(`UPDATE ${BOOKKEEPING_SCHEMA}.workspace_states AS s
-          SET version = r.version, deleted = r.deleted, workspace = r.workspace, agent_config = r.agent_config, offsets = r.offsets,
+          SET version = r.version, deleted = r.deleted, workspace = r.workspace, offsets = r.offsets,
+              agent_config = CASE WHEN r.agent_config_changed THEN r.agent_config ELSE s.agent_config END,
               deleted_on = r.deleted_on, oversized_devfile = r.oversized_devfile, updated_at = now(),
               processed_devfile = CASE WHEN r.workspace IS NULL THEN NULL ELSE s.processed_devfile END,
+              devfile = CASE WHEN r.workspace IS NULL THEN NULL ELSE s.devfile END,
               origins = ${appended('s.origins', 'r.origins')}, origins_recorded = s.origins_recorded + r.origins_added
          FROM jsonb_to_recordset(${param(JSON.stringify(kept))}::jsonb) AS r(${recordset})
         WHERE s.projection = ${p()} AND s.workspace_id = r.workspace_id`);
