@@ -10,9 +10,10 @@
 --    statement as its workspace's state row (saveFolds), so each has its state: none is left behind by the move.
 -- 2. The raw `devfile` (often a kilobyte) leaves the workspace jsonb for a column of its own, as processed_devfile
 --    did (004): an update that does not change it keeps the stored value.
--- 3. toast_tuple_target = 128 moves the large values that rarely change (the two devfiles, the agent config) out of
---    line, where an update that keeps them writes an 18-byte pointer; what every event changes (the workspace
---    jsonb, the offsets, the origins) is STORAGE MAIN: compressed in the row, not moved to TOAST and back.
+-- 3. toast_tuple_target = 128 moves the two devfiles out of line, where an update that keeps them writes an 18-byte
+--    pointer (and a batch that does not need them does not read them); everything else is STORAGE MAIN: compressed
+--    in the row, not moved to TOAST and back. Those are what every event changes (the workspace jsonb, the offsets,
+--    the origins) and the agent config, which every batch reads (out of line, each read would cost a TOAST lookup).
 -- 4. fillfactor = 70 leaves room on each page for a state's next version: an update that finds it is HOT (that one
 --    page, no index entry), so a checkpoint costs at most one full-page image per state page. Set before the rows
 --    are rewritten below, so that they land on pages filled to 70%.
@@ -24,12 +25,15 @@ ALTER TABLE rebuild_projection.workspace_states
     ADD COLUMN origins jsonb NOT NULL DEFAULT '[]'::jsonb,
     ADD COLUMN origins_recorded bigint NOT NULL DEFAULT 0,
     ALTER COLUMN workspace SET STORAGE MAIN,
+    ALTER COLUMN agent_config SET STORAGE MAIN,
     ALTER COLUMN offsets SET STORAGE MAIN,
     ALTER COLUMN origins SET STORAGE MAIN;
 
 -- One pass over the states (each row rewritten once), joined to its workspace's origins, if any.
 UPDATE rebuild_projection.workspace_states AS s
    SET devfile = s.workspace ->> 'devfile', workspace = s.workspace - 'devfile',
+       -- A new value (not the stored one, which may be a TOAST pointer): back in the row.
+       agent_config = (s.agent_config::text)::jsonb,
        origins = coalesce(m.origins, '[]'::jsonb), origins_recorded = coalesce(m.recorded, 0)
   FROM (SELECT st.projection, st.workspace_id, o.origins, o.recorded
           FROM rebuild_projection.workspace_states AS st

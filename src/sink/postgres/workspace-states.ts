@@ -220,7 +220,7 @@ export async function readLiveFoldsPage(
  * `loaded` (what was read for these folds) lets an unchanged processed_devfile and devfile stay as stored (TOAST
  * pointers) instead of being rewritten: a state whose devfiles were not loaded (readBatchFolds) holds null there,
  * and so does its fold as long as no event changed them, which readers load them for. A deleted state drops
- * its devfiles. An agent config the fold left as loaded (the same object) stays as stored too.
+ * its devfiles. An agent config the fold left as loaded (the same object) is kept as stored too.
  */
 export async function saveFolds(
   client: Session,
@@ -287,8 +287,8 @@ export async function saveFolds(
              origins = ${appended('s.origins', 'EXCLUDED.origins')}, origins_recorded = s.origins_recorded + EXCLUDED.origins_recorded`);
   }
   if (kept.length > 0) {
-    // These states exist (loaded above) and keep their devfiles, unless deleted, and their agent config unless
-    // it changed: the stored values, TOAST pointers when out of line, are not written again.
+    // These states exist (loaded above) and keep their devfiles (TOAST pointers, not written again), unless
+    // deleted, and their agent config unless it changed (not parsed and compressed again).
     parts.push(`UPDATE ${BOOKKEEPING_SCHEMA}.workspace_states AS s
           SET version = r.version, deleted = r.deleted, workspace = r.workspace, offsets = r.offsets,
               agent_config = CASE WHEN r.agent_config_changed THEN r.agent_config ELSE s.agent_config END,
