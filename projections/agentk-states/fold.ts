@@ -26,8 +26,7 @@
  * Each transition that changes the state appends the origin of the version it reaches to `newOrigins`
  * (`--explain`): the event's kind and position, and for parked updates a create applies, their own positions.
  * Stale and parked events append nothing: they did not change the state. The store keeps the last
- * ORIGINS_KEPT origins per workspace in a table of their own, so the follow hot path appends one small row per
- * applied event instead of rewriting a growing list inside the state.
+ * ORIGINS_KEPT origins per workspace in the state's own row, so that an applied event writes one row version.
  */
 import { createHash } from 'node:crypto';
 import type {

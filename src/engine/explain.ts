@@ -20,8 +20,11 @@ import { projectFolds } from './project-folds.js';
 import { projectSnapshotBatch } from './snapshot-backfill.js';
 import { diffAgentkState } from './verify.js';
 
-/** The migration that created `workspace_origins`: older bookkeeping cannot be explained (run any other mode once to migrate). */
-const ORIGINS_MIGRATION = 9;
+/**
+ * The migration that moved the version origins into the folded states' rows (015; 009 recorded them first):
+ * older bookkeeping cannot be explained (run any other mode once to migrate).
+ */
+const ORIGINS_MIGRATION = 15;
 
 /** At most this many dead letters are read; the count stays exact. */
 export const EXPLAIN_MAX_DEAD_LETTERS = 20;

@@ -46,9 +46,12 @@ export function touchesInput(event: WorkspaceEvent): boolean {
   return false;
 }
 
-/** Whether folding `event` may change the stored processed_devfile (loading it can be skipped otherwise). */
+/** Whether folding `event` may change the stored processed_devfile or devfile (loading them can be skipped otherwise). */
 export function mayChangeDevfile(event: WorkspaceEvent): boolean {
-  return event.type === 'workspace-created' || (event.type === 'workspace-updated' && (event.row !== undefined || event.changes.processed_devfile !== undefined));
+  return (
+    event.type === 'workspace-created' ||
+    (event.type === 'workspace-updated' && (event.row !== undefined || event.changes.processed_devfile !== undefined || event.changes.devfile !== undefined))
+  );
 }
 
 /** The workspace a decoded or bad message names, if any. */

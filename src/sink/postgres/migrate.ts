@@ -11,7 +11,7 @@ import { postgresMigrationsDir } from '../../package-paths.js';
 export const BOOKKEEPING_SCHEMA = 'rebuild_projection';
 
 /** Our tables keyed by `projection`: a rebuild's shadow projection adopts or discards its rows in each. */
-export const PROJECTION_TABLES = ['workspace_states', 'parked_updates', 'held_events', 'workspace_origins', 'checkpoints', 'fold_locks', 'file_identities'] as const;
+export const PROJECTION_TABLES = ['workspace_states', 'parked_updates', 'held_events', 'checkpoints', 'fold_locks', 'file_identities'] as const;
 
 
 interface Migration {

@@ -1,9 +1,9 @@
 /**
- * The folded state of each workspace, its parked updates and the origins of its last versions
- * (`rebuild_projection.workspace_states`, `parked_updates`, `workspace_origins`). Loaded with locks for a
- * batch's workspaces and written back set-based; read without locks by `--explain`.
+ * The folded state of each workspace with the origins of its last versions, and its parked updates
+ * (`rebuild_projection.workspace_states`, `parked_updates`). Loaded with locks for a batch's workspaces and
+ * written back set-based; read without locks by `--explain`.
  */
-import { statementParams, type Session, type StatementParams } from './database.js';
+import { statementParams, type Session } from './database.js';
 import { z } from 'zod';
 import {
   emptyFold,
@@ -39,6 +39,7 @@ interface StateRow {
   deleted: boolean;
   workspace: Record<string, unknown> | null;
   processed_devfile: string | null;
+  devfile: string | null;
   agent_config: AgentConfig | null;
   offsets: Record<string, string>;
   deleted_on: string | null;
@@ -64,7 +65,7 @@ function storedState(row: StateRow): FoldedWorkspace {
     for (const [column, type] of GENERATED_FROM) {
       if (typeof row.workspace[column] !== type) throw new CorruptFoldError(row.workspace_id, `workspace.${column} is not a ${type}`);
     }
-    const revived: Record<string, unknown> = { ...row.workspace, processed_devfile: row.processed_devfile };
+    const revived: Record<string, unknown> = { ...row.workspace, devfile: row.devfile, processed_devfile: row.processed_devfile };
     for (const column of TIMESTAMP_COLUMNS) {
       const value = revived[column];
       if (typeof value === 'string') revived[column] = new Date(value);
@@ -108,7 +109,10 @@ export interface BatchFolds {
 }
 
 export interface BatchFoldsOptions {
-  /** Whose processed_devfile to load ('all', or these): the others' states hold null instead (see saveFolds). */
+  /**
+   * Whose devfiles (processed_devfile and devfile, each a column of its own) to load ('all', or these): the
+   * others' states hold null instead (see saveFolds).
+   */
   devfile: 'all' | ReadonlySet<number>;
   /** The dead letters' projection, to find failed workspaces (whose devfile is then loaded too); none: not asked. */
   letters?: string | undefined;
@@ -135,8 +139,9 @@ export async function readBatchFolds(
   const p = param(projection);
   // Per id, whether to load its devfile: an array beside the ids (not `= ANY`, quadratic in a large batch).
   const wanted = options.devfile;
-  const devfile = wanted === 'all' ? 's.processed_devfile' : 'CASE WHEN i.devfile OR f.failed THEN s.processed_devfile END';
-  const folds = `SELECT i.id::text AS workspace_id, s.workspace_id IS NOT NULL AS exists, ${STATE_COLUMNS}, ${devfile} AS processed_devfile,
+  const devfile = (column: string): string => (wanted === 'all' ? `s.${column}` : `CASE WHEN i.devfile OR f.failed THEN s.${column} END`);
+  const folds = `SELECT i.id::text AS workspace_id, s.workspace_id IS NOT NULL AS exists, ${STATE_COLUMNS},
+            ${devfile('processed_devfile')} AS processed_devfile, ${devfile('devfile')} AS devfile,
             (SELECT jsonb_agg(jsonb_build_object('version', p.version, 'changes', p.changes, 'topic', p.topic,
                                                  'partition', p.kafka_partition, 'offset', p.kafka_offset::text) ORDER BY p.version)
                FROM ${BOOKKEEPING_SCHEMA}.parked_updates AS p WHERE p.projection = ${p} AND p.workspace_id = i.id) AS parked,
@@ -199,7 +204,7 @@ export async function readLiveFoldsPage(
   limit: number,
 ): Promise<Map<number, WorkspaceFold>> {
   const { rows } = await client.query<StateRow>(
-    `SELECT s.workspace_id::text AS workspace_id, ${STATE_COLUMNS}, s.processed_devfile
+    `SELECT s.workspace_id::text AS workspace_id, ${STATE_COLUMNS}, s.processed_devfile, s.devfile
        FROM ${BOOKKEEPING_SCHEMA}.workspace_states AS s
       WHERE projection = $1 AND workspace_id > $2 AND NOT deleted
       ORDER BY s.workspace_id LIMIT $3`,
@@ -212,9 +217,10 @@ export async function readLiveFoldsPage(
  * Writes back the folds of these workspaces, in one statement (and a second when a create applied parked
  * updates): states upserted, new parked updates added, new origins appended, and `checkpoint` saved with them.
  *
- * `loaded` (what was read for these folds) lets an unchanged processed_devfile stay as stored instead of being
- * rewritten: a state whose devfile was not loaded (readBatchFolds) holds null there, and so does its fold as
- * long as no event changed the devfile, which readers load it for. A deleted state drops its devfile.
+ * `loaded` (what was read for these folds) lets an unchanged processed_devfile and devfile stay as stored (TOAST
+ * pointers) instead of being rewritten: a state whose devfiles were not loaded (readBatchFolds) holds null there,
+ * and so does its fold as long as no event changed them, which readers load them for. A deleted state drops
+ * its devfiles. An agent config the fold left as loaded (the same object) is kept as stored too.
  */
 export async function saveFolds(
   client: Session,
@@ -229,44 +235,67 @@ export async function saveFolds(
   const p = (): string => (placeholder ??= param(projection));
   const parts: string[] = [];
   const states = [...folds].filter(([id, fold]) => fold.state !== undefined && fold.state !== loaded.get(id)?.state);
+  for (const [workspaceId, fold] of folds) {
+    // Origins are kept in the state's row: a transition that records one always makes a new state (fold.ts).
+    if (fold.newOrigins.length > 0 && (fold.state === undefined || fold.state === loaded.get(workspaceId)?.state)) {
+      throw new Error(`workspace ${workspaceId}: new origins without a new state (a fold bug)`);
+    }
+  }
   const rewritten: unknown[] = [];
   const kept: unknown[] = [];
   for (const [workspaceId, fold] of states) {
     const { workspace, version, deleted, agentConfig, offsets, deletedOn, oversizedDevfile } = fold.state!;
-    const devfile = workspace?.processed_devfile ?? null;
+    const processedDevfile = workspace?.processed_devfile ?? null;
+    const devfile = workspace?.devfile ?? null;
     const stored = loaded.get(workspaceId)?.state;
-    const devfileChanged = stored === undefined || (stored.workspace?.processed_devfile ?? null) !== devfile;
+    const devfileChanged =
+      stored === undefined || (stored.workspace?.processed_devfile ?? null) !== processedDevfile || (stored.workspace?.devfile ?? null) !== devfile;
     const record = {
       workspace_id: workspaceId,
       version,
       deleted,
-      workspace: workspace === null ? null : { ...workspace, processed_devfile: undefined },
-      processed_devfile: devfileChanged ? devfile : undefined,
+      workspace: workspace === null ? null : { ...workspace, processed_devfile: undefined, devfile: undefined },
+      processed_devfile: devfileChanged ? processedDevfile : undefined,
+      devfile: devfileChanged ? devfile : undefined,
       agent_config: agentConfig,
+      agent_config_changed: stored === undefined || stored.agentConfig !== agentConfig,
       offsets,
       deleted_on: deletedOn,
       oversized_devfile: oversizedDevfile,
+      // Only the last ORIGINS_KEPT can stay; all of them are counted.
+      origins: fold.newOrigins.slice(-ORIGINS_KEPT).map(storedOrigin),
+      origins_added: fold.newOrigins.length,
     };
     (devfileChanged ? rewritten : kept).push(record);
   }
-  const recordset = `workspace_id bigint, version bigint, deleted boolean, workspace jsonb, processed_devfile text, agent_config jsonb,
-                     offsets jsonb, deleted_on text, oversized_devfile jsonb`;
+  const recordset = `workspace_id bigint, version bigint, deleted boolean, workspace jsonb, processed_devfile text, devfile text,
+                     agent_config jsonb, agent_config_changed boolean, offsets jsonb, deleted_on text, oversized_devfile jsonb, origins jsonb, origins_added bigint`;
+  // The new origins after the stored ones, of which the last ORIGINS_KEPT stay (lax mode: a shorter list stays whole).
+  const appended = (stored: string, added: string): string => `jsonb_path_query_array(${stored} || ${added}, '$[last - ${ORIGINS_KEPT - 1} to last]')`;
   if (rewritten.length > 0) {
     parts.push(`INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_states AS s
-         (projection, workspace_id, version, deleted, workspace, processed_devfile, agent_config, offsets, deleted_on, oversized_devfile)
-       SELECT ${p()}, r.workspace_id, r.version, r.deleted, r.workspace, r.processed_devfile, r.agent_config, r.offsets, r.deleted_on, r.oversized_devfile
+         (projection, workspace_id, version, deleted, workspace, processed_devfile, devfile, agent_config, offsets, deleted_on, oversized_devfile,
+          origins, origins_recorded)
+       SELECT ${p()}, r.workspace_id, r.version, r.deleted, r.workspace, r.processed_devfile, r.devfile, r.agent_config, r.offsets, r.deleted_on,
+              r.oversized_devfile,
+              r.origins, r.origins_added
          FROM jsonb_to_recordset(${param(JSON.stringify(rewritten))}::jsonb) AS r(${recordset})
        ON CONFLICT (projection, workspace_id) DO UPDATE
          SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, workspace = EXCLUDED.workspace,
-             processed_devfile = EXCLUDED.processed_devfile, agent_config = EXCLUDED.agent_config, offsets = EXCLUDED.offsets,
-             deleted_on = EXCLUDED.deleted_on, oversized_devfile = EXCLUDED.oversized_devfile, updated_at = now()`);
+             processed_devfile = EXCLUDED.processed_devfile, devfile = EXCLUDED.devfile, agent_config = EXCLUDED.agent_config, offsets = EXCLUDED.offsets,
+             deleted_on = EXCLUDED.deleted_on, oversized_devfile = EXCLUDED.oversized_devfile, updated_at = now(),
+             origins = ${appended('s.origins', 'EXCLUDED.origins')}, origins_recorded = s.origins_recorded + EXCLUDED.origins_recorded`);
   }
   if (kept.length > 0) {
-    // These states exist (loaded above) and keep their devfile, unless deleted.
+    // These states exist (loaded above) and keep their devfiles (TOAST pointers, not written again), unless
+    // deleted, and their agent config unless it changed (not parsed and compressed again).
     parts.push(`UPDATE ${BOOKKEEPING_SCHEMA}.workspace_states AS s
-          SET version = r.version, deleted = r.deleted, workspace = r.workspace, agent_config = r.agent_config, offsets = r.offsets,
+          SET version = r.version, deleted = r.deleted, workspace = r.workspace, offsets = r.offsets,
+              agent_config = CASE WHEN r.agent_config_changed THEN r.agent_config ELSE s.agent_config END,
               deleted_on = r.deleted_on, oversized_devfile = r.oversized_devfile, updated_at = now(),
-              processed_devfile = CASE WHEN r.workspace IS NULL THEN NULL ELSE s.processed_devfile END
+              processed_devfile = CASE WHEN r.workspace IS NULL THEN NULL ELSE s.processed_devfile END,
+              devfile = CASE WHEN r.workspace IS NULL THEN NULL ELSE s.devfile END,
+              origins = ${appended('s.origins', 'r.origins')}, origins_recorded = s.origins_recorded + r.origins_added
          FROM jsonb_to_recordset(${param(JSON.stringify(kept))}::jsonb) AS r(${recordset})
         WHERE s.projection = ${p()} AND s.workspace_id = r.workspace_id`);
   }
@@ -294,8 +323,6 @@ export async function saveFolds(
        SELECT ${p()}, r.workspace_id, r.version, r.changes, r.topic, r.kafka_partition, r.kafka_offset
          FROM jsonb_to_recordset(${param(JSON.stringify(parked))}::jsonb) AS r(workspace_id bigint, version bigint, changes jsonb, topic text, kafka_partition int, kafka_offset bigint)`);
   }
-  const origins = appendOrigins(param, p, folds);
-  if (origins !== undefined) parts.push(origins);
   if (checkpoint !== undefined) parts.push(checkpointsUpsert(param, projection, [checkpoint]));
   if (cleared.length > 0) {
     // Its own statement: in one, a DELETE and an INSERT of the same keys run in no defined order.
@@ -308,55 +335,28 @@ export async function saveFolds(
 }
 
 /**
- * Appends each fold's new origins after the workspace's last one (seq). The table is a ring of ORIGINS_KEPT
- * slots per workspace (slot = seq mod ORIGINS_KEPT), so an append overwrites the oldest kept origin in place:
- * one upsert per applied event, no DELETE, never more than ORIGINS_KEPT rows per workspace.
+ * An origin as the state's row keeps it (migration 015): a short array rather than an object, because the
+ * list is rewritten with every applied event; kinds and positions as in VersionOrigin.
  */
-function appendOrigins(param: StatementParams, p: () => string, folds: ReadonlyMap<number, WorkspaceFold>): string | undefined {
-  const origins = [...folds].flatMap(([workspaceId, fold]) =>
-    fold.newOrigins
-      .map((origin, index) => ({
-        workspace_id: workspaceId,
-        n: index + 1,
-        version: origin.version,
-        kind: origin.kind,
-        topic: origin.kind === 'snapshot' ? null : origin.topic,
-        kafka_partition: origin.kind === 'snapshot' ? null : origin.partition,
-        kafka_offset: origin.kind === 'snapshot' ? null : origin.offset,
-        snapshot_taken_at: origin.kind === 'snapshot' ? origin.takenAt : null,
-      }))
-      // The older ones would be overwritten in this very statement (which may touch a row only once).
-      .slice(-ORIGINS_KEPT),
-  );
-  if (origins.length === 0) return undefined;
-  const kept = param(ORIGINS_KEPT);
-  return `INSERT INTO ${BOOKKEEPING_SCHEMA}.workspace_origins AS o
-            (projection, workspace_id, slot, seq, version, kind, topic, kafka_partition, kafka_offset, snapshot_taken_at)
-     SELECT ${p()}, r.workspace_id, r.seq % ${kept}, r.seq, r.version, r.kind, r.topic, r.kafka_partition, r.kafka_offset, r.snapshot_taken_at
-       FROM (SELECT r.*, coalesce((SELECT max(k.seq) FROM ${BOOKKEEPING_SCHEMA}.workspace_origins AS k
-                                    WHERE k.projection = ${p()} AND k.workspace_id = r.workspace_id), 0) + r.n AS seq
-               FROM jsonb_to_recordset(${param(JSON.stringify(origins))}::jsonb) AS r(workspace_id bigint, n bigint, version bigint, kind text, topic text,
-                                                       kafka_partition int, kafka_offset bigint, snapshot_taken_at timestamptz)) AS r
-     ON CONFLICT (projection, workspace_id, slot) DO UPDATE
-       SET seq = EXCLUDED.seq, version = EXCLUDED.version, kind = EXCLUDED.kind, topic = EXCLUDED.topic,
-           kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset, snapshot_taken_at = EXCLUDED.snapshot_taken_at`;
+type StoredOrigin = [version: number, kind: Exclude<VersionOrigin['kind'], 'snapshot'>, topic: string, partition: number, offset: string] | [version: number, kind: 'snapshot', takenAt: string];
+
+function storedOrigin(origin: VersionOrigin): StoredOrigin {
+  return origin.kind === 'snapshot'
+    ? [origin.version, origin.kind, origin.takenAt]
+    : [origin.version, origin.kind, origin.topic, origin.partition, origin.offset];
 }
 
-const originRowSchema = z
-  .object({
-    seq: z.string(),
-    version: z.string(),
-    kind: z.enum(['created', 'updated', 'deleted', 'full-row', 'snapshot']),
-    topic: z.string().nullable(),
-    kafka_partition: z.number().nullable(),
-    kafka_offset: z.string().nullable(),
-    snapshot_taken_at: z.date().nullable(),
-  })
-  .transform((row): VersionOrigin => {
-    const version = Number(row.version);
-    if (row.kind === 'snapshot') return { version, kind: row.kind, takenAt: row.snapshot_taken_at!.toISOString() };
-    return { version, kind: row.kind, topic: row.topic!, partition: row.kafka_partition!, offset: row.kafka_offset! };
-  });
+const storedOriginSchema = z
+  .union([
+    z.tuple([z.number(), z.enum(['created', 'updated', 'deleted', 'full-row']), z.string(), z.number(), z.string()]),
+    // Moved from workspace_origins, the time is PostgreSQL's text of a timestamptz; written here, an ISO string.
+    z.tuple([z.number(), z.literal('snapshot'), z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'not a timestamp')]),
+  ])
+  .transform((stored): VersionOrigin =>
+    stored[1] === 'snapshot'
+      ? { version: stored[0], kind: stored[1], takenAt: new Date(stored[2]).toISOString() }
+      : { version: stored[0], kind: stored[1], topic: stored[2], partition: stored[3], offset: stored[4] },
+  );
 
 export interface StoredOrigins {
   /** The kept origins, oldest first. */
@@ -365,18 +365,16 @@ export interface StoredOrigins {
   dropped: number;
 }
 
-/** A workspace's kept origins (`--explain`). */
+/** A workspace's kept origins (`--explain`), read from its state's row; none when it has no state. */
 export async function readOrigins(client: Session, projection: string, workspaceId: number): Promise<StoredOrigins> {
-  const { rows } = await client.query(
-    `SELECT seq::text, version::text, kind, topic, kafka_partition, kafka_offset::text, snapshot_taken_at
-       FROM ${BOOKKEEPING_SCHEMA}.workspace_origins AS o WHERE projection = $1 AND workspace_id = $2
-      -- Qualified: the unqualified name would sort by the selected seq::text, i.e. as strings.
-      ORDER BY o.seq`,
+  const { rows } = await client.query<{ origins: unknown; recorded: string }>(
+    `SELECT origins, origins_recorded::text AS recorded FROM ${BOOKKEEPING_SCHEMA}.workspace_states WHERE projection = $1 AND workspace_id = $2`,
     [projection, workspaceId],
   );
-  const last = rows.at(-1) as { seq: string } | undefined;
-  // seq numbers a workspace's origins from 1 without gaps: the last one is how many were ever recorded.
-  return { origins: rows.map((raw) => originRowSchema.parse(raw)), dropped: last === undefined ? 0 : Number(last.seq) - rows.length };
+  const row = rows[0];
+  if (row === undefined) return { origins: [], dropped: 0 };
+  const origins = z.array(storedOriginSchema).parse(row.origins);
+  return { origins, dropped: Number(row.recorded) - origins.length };
 }
 
 /** Workspaces whose parked updates no create (or full row) in the projection's history applied. */
