@@ -423,9 +423,9 @@ export async function countLiveFolds(client: Session, projection: string): Promi
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Deletes a projection's folded states, parked updates and origins (a fold phase starting over: materialize-shadow.ts). */
+/** Deletes a projection's folded states (with their origins) and parked updates (a fold phase starting over: materialize-shadow.ts). */
 export async function clearFolds(client: Session, projection: string): Promise<void> {
-  for (const table of ['workspace_states', 'parked_updates', 'workspace_origins']) {
+  for (const table of ['workspace_states', 'parked_updates']) {
     await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.${table} WHERE projection = $1`, [projection]);
   }
 }
