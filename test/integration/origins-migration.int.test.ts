@@ -80,7 +80,7 @@ describe('migration 015 (origins into the state rows)', () => {
     // Workspace 9: folded before origins were recorded (migration 009).
     await insertState(9, 4);
 
-    expect(await migrate(db.pool)).toEqual([15]);
+    expect(await migrate(db.pool)).toContain(15);
     const { rows } = await db.pool.query<{ present: boolean }>(`SELECT to_regclass('rebuild_projection.workspace_origins') IS NOT NULL AS present`);
     expect(rows[0]!.present).toBe(false);
     expect(await readOrigins(db.pool, PROJECTION, 7)).toEqual({ origins: history.slice(8), dropped: 8 });
