@@ -15,8 +15,7 @@ import type { Session } from '../sink/postgres/database.js';
 import type { WorkspaceFold } from '../../projections/agentk-states/fold.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
-import { saveCheckpoints, type Checkpoint } from '../sink/postgres/checkpoints.js';
-import type { StagedEvent } from '../sink/postgres/staged-events.js';
+import type { Checkpoint } from '../sink/postgres/checkpoints.js';
 import { clearDeadLetters, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
 import { holdEvents } from '../sink/postgres/held-events.js';
 import { lockFolds } from '../sink/postgres/projection-locks.js';
@@ -50,17 +49,9 @@ export interface BatchDeps {
    * (materialize-shadow.ts) instead of once per batch that touches it.
    */
   materialize: boolean;
-  /**
-   * Set while a rebuild stages a history (staged-events.ts): the good events are appended there with the
-   * checkpoint instead of being folded; dead letters and holds are as when folding.
-   */
-  stage?: EventStager | undefined;
   /** Where the batch's rows are generated (default: this thread). */
   generator?: Generator | undefined;
 }
-
-/** Appends a transaction's events to a rebuild's staging table, in the caller's transaction. */
-export type EventStager = (client: Session, events: readonly StagedEvent[]) => Promise<void>;
 
 export interface AppliedBatch extends WrittenBatch {
   /** Messages at or past the checkpoint that this batch applied (including dead-lettered ones). */
@@ -93,11 +84,11 @@ export async function applyKafkaBatch(client: Session, batch: PartitionBatch, de
   }
   await lockFolds(client, deps.projection, ids, { projectionShared: true });
   const loaded = await readBatchFolds(client, deps.projection, ids, {
-    devfile: deps.stage ? new Set() : devfileWorkspaces(decoded, deps.materialize),
+    devfile: devfileWorkspaces(decoded, deps.materialize),
     letters: deps.materialize ? AGENTK_STATES_PROJECTION : undefined,
     checkpoint: { topic, partition },
   });
-  const plan = planBatch({ topic, partition, messages: batch.messages, decoded, ...loaded, materialize: deps.materialize, stage: deps.stage !== undefined });
+  const plan = planBatch({ topic, partition, messages: batch.messages, decoded, ...loaded, materialize: deps.materialize });
   const result: AppliedBatch = {
     consumed: plan.consumed, skipped: plan.skipped, deleted: 0, parked: plan.folding.parked, held: plan.holds.filter((h) => h.deadLetterKey === null).length,
     badMessages: plan.deadLetters.length, written: 0, unchanged: 0, failed: 0, deadLetterKinds: [], nextOffset: plan.nextOffset,
@@ -107,13 +98,7 @@ export async function applyKafkaBatch(client: Session, batch: PartitionBatch, de
   await holdEvents(client, deps.projection, plan.holds);
   // The workspace letters were read with the folds when the batch generates (readBatchFolds' `letters`).
   const lettered = deps.materialize ? loaded.failed : undefined;
-  const checkpoint = { topic, partition, nextOffset: plan.nextOffset };
-  if (deps.stage) {
-    await deps.stage(client, plan.staged.map(({ message, event }) => ({ workspaceId: event.workspaceId, message })));
-    await saveCheckpoints(client, deps.projection, [checkpoint]);
-  } else {
-    result.deleted = await writeFolds(client, deps.projection, plan.folding, loaded.folds, deps.sink, checkpoint, lettered);
-  }
+  result.deleted = await writeFolds(client, deps.projection, plan.folding, loaded.folds, deps.sink, { topic, partition, nextOffset: plan.nextOffset }, lettered);
   const counts =
     plan.generate.size > 0
       ? await projectTouched(client, plan.generate, plan.folding.lastMessage, deps, plan.deadLetters, lettered)

@@ -19,7 +19,7 @@ import type { RowSink } from '../sink/postgres/row-sink.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import { partitionKey } from '../sources/kafka/kafka-client.js';
 import type { BatchOutcome, PositionedBatch } from '../sources/positioned-batch.js';
-import { applyKafkaBatch, type AppliedBatch, type EventStager } from './apply-kafka-batch.js';
+import { applyKafkaBatch, type AppliedBatch } from './apply-kafka-batch.js';
 import type { ConsumerObserver } from './consumer-observer.js';
 import type { Generator } from './generation/generator.js';
 import { takeTransaction, type TransactionLimits } from './plan-batch.js';
@@ -46,8 +46,6 @@ export interface BatchEngineOptions {
   sink: RowSink;
   /** Generate rows per batch (default), or only fold (a rebuild materializes at the end). */
   materialize: boolean;
-  /** Stage the events instead of folding them (a rebuild from a history; see BatchDeps.stage). */
-  stage?: EventStager | undefined;
   /** Where the batches' rows are generated (default: this thread). */
   generator?: Generator | undefined;
   signal: AbortSignal;
@@ -75,7 +73,7 @@ export const TRANSACTION_LIMITS: TransactionLimits = { devfiles: 250, workspaces
 export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
   const { db, decode, signal } = options;
   const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
-  const deps = { projection: options.projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize, stage: options.stage, generator: options.generator };
+  const deps = { projection: options.projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize, generator: options.generator };
 
   /** Runs `work` for `batch`, retried while its failure is transient; a permanent one names the batch. */
   const retried = async <T>(batch: PositionedBatch, work: () => Promise<T>): Promise<T> => {

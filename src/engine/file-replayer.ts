@@ -24,7 +24,6 @@ import { FileSourceError, readFileRecords, type EventFile, type FileFormat, type
 import { lockCheckpoint, saveCheckpoints } from '../sink/postgres/checkpoints.js';
 import { lockFileIdentity, saveFileIdentity } from '../sink/postgres/file-identities.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
-import type { EventStager } from './apply-kafka-batch.js';
 import { createBatchEngine, type BatchEngineOptions, type ReplayTotals } from './batch-loop.js';
 
 /** `generator`: where the batches' rows are generated (default: this thread). */
@@ -39,8 +38,6 @@ export interface FileReplayOptions extends Pick<BatchEngineOptions, 'generator'>
   decode: WorkspaceDecoder;
   /** Generate rows per batch (default), or only fold (a rebuild materializes at the end). */
   materialize?: boolean;
-  /** Stage the events instead of folding them (a rebuild from a history; see BatchDeps.stage). */
-  stage?: EventStager | undefined;
   /** Records per partition batch (one transaction each). */
   batchSize: number;
   signal: AbortSignal;

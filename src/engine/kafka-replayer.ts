@@ -7,7 +7,6 @@ import { createWorkspaceDecoder, type WorkspaceDecoder } from '../events/decode.
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { runKafkaSource, type KafkaSourceOptions } from '../sources/kafka/kafka-source.js';
-import type { EventStager } from './apply-kafka-batch.js';
 import { createBatchEngine, type BatchEngineOptions, type ReplayTotals } from './batch-loop.js';
 
 /** The source's options, and what the engine needs to apply its batches (`generator`: where their rows are generated). */
@@ -19,8 +18,6 @@ export interface ReplayOptions extends KafkaSourceOptions, Pick<BatchEngineOptio
   decode?: WorkspaceDecoder | undefined;
   /** Generate rows per batch (default), or only fold (a rebuild materializes at the end). */
   materialize?: boolean;
-  /** Stage the events instead of folding them (a rebuild from a history; see BatchDeps.stage). */
-  stage?: EventStager | undefined;
   /** Called after each committed batch with the running totals. */
   onBatch?: (totals: ReplayTotals) => void;
 }

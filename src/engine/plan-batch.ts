@@ -177,8 +177,6 @@ export interface BatchInput {
   /** Workspaces whose last generation failed (a workspace letter). */
   failed: ReadonlySet<number>;
   materialize: boolean;
-  /** Stage the good events instead of folding them (a rebuild from a history: staged-events.ts). */
-  stage?: boolean | undefined;
 }
 
 export interface BatchPlan {
@@ -190,10 +188,8 @@ export interface BatchPlan {
   deadLetters: DeadLetter[];
   /** Events to hold: good ones behind their workspace's bad message, and the bad messages themselves. */
   holds: HeldEvent[];
-  /** The good messages' events, folded (none when staging). */
+  /** The good messages' events, folded. */
   folding: FoldedEvents;
-  /** With `stage`: the good messages' events, in offset order, to stage instead of folding them. */
-  staged: PositionedEvent[];
   /** The live workspaces whose rows to generate (empty without `materialize`). */
   generate: Map<number, WorkspaceFold>;
   /** The partition's checkpoint after the batch; undefined when nothing was consumed. */
@@ -242,7 +238,7 @@ export function planBatch(input: BatchInput): BatchPlan {
       holds.push({ workspaceId: error.workspaceId, ...position, deadLetterKey: messageLetterKey(position), raw: undefined });
     }
   });
-  const folding = foldAll(input.stage ? [] : events, input.folds);
+  const folding = foldAll(events, input.folds);
   const generate = new Map<number, WorkspaceFold>();
   if (input.materialize) {
     for (const [id, fold] of folding.touched) {
@@ -255,7 +251,6 @@ export function planBatch(input: BatchInput): BatchPlan {
     deadLetters,
     holds,
     folding,
-    staged: input.stage ? events : [],
     generate,
     nextOffset: last === undefined ? undefined : (BigInt(last) + 1n).toString(),
   };

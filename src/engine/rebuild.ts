@@ -52,7 +52,6 @@ import {
   type RebuildSource,
 } from '../sink/postgres/rebuilds.js';
 import { dropShadowRows, pruneShadowRange, shadowAgentkStates } from '../sink/postgres/shadow-agentk-states.js';
-import { countStagedWorkspaces, createStagedEvents, dropStagedEvents, stageEvents } from '../sink/postgres/staged-events.js';
 import { adoptShadowBookkeeping, LiveRowsChangedError, lockLiveAgainstWrites, switchShadowIntoLive, type SwitchCounts } from '../sink/postgres/switch-shadow.js';
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
 import { countLiveFolds, listUnappliedParked, saveFolds, type UnappliedParked } from '../sink/postgres/workspace-states.js';
@@ -62,8 +61,7 @@ import type { Generator } from './generation/generator.js';
 import { computeImpact, type ImpactCache } from './impact/compute-impact.js';
 import type { Impact } from './impact/impact.js';
 import { runKafkaReplay } from './kafka-replayer.js';
-import { materializeShadow, type MaterializeSource } from './materialize-shadow.js';
-import type { EventStager } from './apply-kafka-batch.js';
+import { materializeShadow } from './materialize-shadow.js';
 import { retryTransient } from './retry.js';
 import { runSnapshotBackfill } from './snapshot-backfill.js';
 
@@ -293,13 +291,8 @@ async function rebuildHoldingLock(options: ResolvedOptions, lockClient: Session,
       }
       if (options.stream) failed += await retrying('catch-up', () => catchUpShadow(options, current, sink, 'catching_up'));
     } else {
-      // A topic's or a file's history: staged (or, see Rebuild.staging, folded) first, then each workspace
-      // folded and generated once.
-      const stage = current.staging ? stagerOf(current) : undefined;
-      if (stage) await retrying('build', () => createStagedEvents(db, current.id));
-      failed += await retrying('build', () =>
-        plan.from === 'file' ? buildFromFile(options, plan.file!, current, sink, stage) : catchUpShadow(options, current, sink, 'building', stage),
-      );
+      // A topic's or a file's history: folded first, then each workspace generated once.
+      failed += await retrying('build', () => (plan.from === 'file' ? buildFromFile(options, plan.file!, current, sink) : catchUpShadow(options, current, sink, 'building')));
       const built = await retrying('materialize', () => materialize(options, current, sink));
       failed += built.failed;
       generated = built.generated;
@@ -500,33 +493,16 @@ function interruptIfAborted(signal: AbortSignal, rebuild: Rebuild): void {
   }
 }
 
-/** Stages a transaction's events in the rebuild's staging table. */
-function stagerOf(rebuild: Rebuild): EventStager {
-  return (client, events) => stageEvents(client, rebuild.id, events);
-}
-
 async function materialize(options: ResolvedOptions, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<Built> {
-  const { db } = options;
-  // Read afresh: a retried attempt must not fold again the staged events an earlier one folded and dropped.
-  const { staging } = (await findUnfinishedRebuild(db, options.projection))!;
-  const total = staging ? await countStagedWorkspaces(db, rebuild.id) : await countLiveFolds(db, rebuild.shadow_projection);
+  const total = await countLiveFolds(options.db, rebuild.shadow_projection);
   options.onProgress?.({ phase: 'materializing', done: 0, total });
-  const source: MaterializeSource = staging ? { from: 'staged', rebuildId: rebuild.id, decode: options.decode ?? createWorkspaceDecoder() } : { from: 'folds' };
-  const counts = await materializeShadow(db, rebuild.shadow_projection, sink, {
-    source,
+  const counts = await materializeShadow(options.db, rebuild.shadow_projection, sink, {
     batchSize: options.batchSize,
     agentConfigMode: options.agentConfigMode,
     generator: options.generator,
     onProgress: (done) => options.onProgress?.({ phase: 'materializing', done, total }),
   });
   interruptIfAborted(options.signal, rebuild);
-  if (staging) {
-    // Folded: from now on (a resumed run, the catch-up) events fold over the saved states.
-    await withTransaction(db, async (client) => {
-      await dropStagedEvents(client, rebuild.id);
-      await updateRebuild(client, rebuild.id, { staging: false });
-    });
-  }
   return { failed: counts.failed, generated: counts.written + counts.unchanged + counts.failed };
 }
 
@@ -544,7 +520,6 @@ async function catchUpShadow(
   rebuild: Rebuild,
   sink: ReturnType<typeof shadowAgentkStates>,
   phase: 'building' | 'catching_up',
-  stage?: EventStager,
 ): Promise<number> {
   const kafka = options.stream!;
   await updateRebuild(options.db, rebuild.id, { phase });
@@ -565,7 +540,6 @@ async function catchUpShadow(
     sink,
     // The first pass over the history only folds; later catch-ups are small and write rows directly.
     materialize: phase !== 'building',
-    stage,
     generator: options.generator,
     signal: options.signal,
     log: options.log.child({ rebuildId: rebuild.id }),
@@ -579,13 +553,7 @@ async function catchUpShadow(
 }
 
 /** Folds the file into the shadow from the shadow's checkpoints (a resumed build skips what it applied). Returns the dead-lettered count. */
-async function buildFromFile(
-  options: ResolvedOptions,
-  file: EventFile,
-  rebuild: Rebuild,
-  sink: ReturnType<typeof shadowAgentkStates>,
-  stage: EventStager | undefined,
-): Promise<number> {
+async function buildFromFile(options: ResolvedOptions, file: EventFile, rebuild: Rebuild, sink: ReturnType<typeof shadowAgentkStates>): Promise<number> {
   await updateRebuild(options.db, rebuild.id, { phase: 'building' });
   options.onProgress?.({ phase: 'building', done: 0, total: undefined });
   const totals = await runFileReplay({
@@ -596,9 +564,8 @@ async function buildFromFile(
     agentConfigMode: options.agentConfigMode,
     sink,
     decode: options.decode ?? createWorkspaceDecoder(),
-    // Like a Kafka build: stage (or fold) only, then generate each workspace's row once (materialize).
+    // Like a Kafka build: fold only, then generate each workspace's row once (materialize).
     materialize: false,
-    stage,
     batchSize: options.batchSize,
     signal: options.signal,
     log: options.log,

@@ -14,11 +14,10 @@ import type { Session } from './database.js';
 
 /**
  * The column types copyRows can encode: a bigint (a safe integer), jsonb (its JSON text), text, a boolean (0
- * or 1), a timestamptz (microseconds since 2000-01-01 UTC, PostgreSQL's own epoch: see postgresNow), or bytea
- * (a Buffer, sent as it is). null is SQL NULL in any column.
+ * or 1), or a timestamptz (microseconds since 2000-01-01 UTC, PostgreSQL's own epoch: see postgresNow).
  */
-export type CopyType = 'bigint' | 'jsonb' | 'text' | 'boolean' | 'timestamptz' | 'bytea';
-export type CopyValue = number | string | Buffer | null;
+export type CopyType = 'bigint' | 'jsonb' | 'text' | 'boolean' | 'timestamptz';
+export type CopyValue = number | string;
 
 export interface CopyColumn {
   name: string;
@@ -26,14 +25,13 @@ export interface CopyColumn {
 }
 
 /** How the INSERT fallback passes each type: as an array parameter, turned into the column's value. */
-const ARRAY_PARAMETER: Record<CopyType, string> = { bigint: 'bigint', jsonb: 'text', text: 'text', boolean: 'int', timestamptz: 'bigint', bytea: 'bytea' };
+const ARRAY_PARAMETER: Record<CopyType, string> = { bigint: 'bigint', jsonb: 'text', text: 'text', boolean: 'int', timestamptz: 'bigint' };
 const VALUE_OF: Record<CopyType, (expr: string) => string> = {
   bigint: (e) => e,
   jsonb: (e) => `${e}::jsonb`,
   text: (e) => e,
   boolean: (e) => `${e} <> 0`,
   timestamptz: (e) => `timestamptz '2000-01-01 00:00:00+00' + ${e} * interval '1 microsecond'`,
-  bytea: (e) => e,
 };
 
 /** The transaction's `now()` in microseconds since 2000-01-01 UTC, for a timestamptz column. */
@@ -46,8 +44,6 @@ export async function postgresNow(client: Session): Promise<number> {
 const HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
 const TRAILER = Buffer.from([0xff, 0xff]);
 const JSONB_VERSION = 1;
-/** A field of length -1: NULL. */
-const NULL_FIELD = Buffer.from([0xff, 0xff, 0xff, 0xff]);
 
 /** Appends `rows` (values in `columns` order) to `table`, in the caller's transaction. */
 export async function copyRows(client: Session, table: string, columns: readonly CopyColumn[], rows: readonly (readonly CopyValue[])[]): Promise<void> {
@@ -76,7 +72,7 @@ function* encodeRows(columns: readonly CopyColumn[], rows: readonly (readonly Co
     chunk.push(count);
     size += 2;
     columns.forEach((column, i) => {
-      const field = encodeField(column, row[i] ?? null);
+      const field = encodeField(column, row[i]!);
       chunk.push(field);
       size += field.length;
     });
@@ -92,13 +88,6 @@ function* encodeRows(columns: readonly CopyColumn[], rows: readonly (readonly Co
 
 /** One field: its length (int32), then its bytes. */
 function encodeField(column: CopyColumn, value: CopyValue): Buffer {
-  if (value === null) return NULL_FIELD;
-  if (column.type === 'bytea') {
-    if (!Buffer.isBuffer(value)) throw new TypeError(`copyRows: ${column.name} must be a Buffer`);
-    const length = Buffer.allocUnsafe(4);
-    length.writeInt32BE(value.length, 0);
-    return Buffer.concat([length, value]);
-  }
   if (column.type === 'boolean') return Buffer.from([0, 0, 0, 1, value ? 1 : 0]);
   if (column.type === 'bigint' || column.type === 'timestamptz') {
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new TypeError(`copyRows: ${column.name} must be a safe integer, got ${String(value)}`);

@@ -4,7 +4,6 @@ import type { Session } from './database.js';
 import { z } from 'zod';
 import { BOOKKEEPING_SCHEMA, PROJECTION_TABLES } from './migrate.js';
 import { dropShadowRows } from './shadow-agentk-states.js';
-import { dropStagedEvents } from './staged-events.js';
 
 const S = BOOKKEEPING_SCHEMA;
 
@@ -38,8 +37,6 @@ const rebuildRowSchema = z.object({
   kafka_group_uuid: z.uuid(),
   undo_kept: z.boolean(),
   rolled_back_at: z.date().nullable(),
-  /** Its events are staged (staged-events.ts), not folded yet (016). */
-  staging: z.boolean(),
 });
 export type Rebuild = z.infer<typeof rebuildRowSchema>;
 
@@ -63,13 +60,12 @@ export async function latestRebuilds(db: Session, projection: string, limit: num
   return parse(rows);
 }
 
-/** A rebuild from a history (Kafka, a file) stages its events; a snapshot's rows are folds already. */
 export async function startRebuild(db: Session, projection: string, source: RebuildSource, sourceFile: string | null = null): Promise<Rebuild> {
   const { rows } = await db.query(
     `WITH next AS (SELECT nextval(pg_get_serial_sequence('${S}.rebuilds', 'id')) AS id)
-     INSERT INTO ${S}.rebuilds (id, projection, source, shadow_projection, host, pid, source_file, staging)
-     SELECT next.id, $1, $2, $1 || '@rebuild-' || next.id, $3, $4, $5, $6 FROM next RETURNING *`,
-    [projection, source, hostname(), process.pid, sourceFile, source !== 'snapshot'],
+     INSERT INTO ${S}.rebuilds (id, projection, source, shadow_projection, host, pid, source_file)
+     SELECT next.id, $1, $2, $1 || '@rebuild-' || next.id, $3, $4, $5 FROM next RETURNING *`,
+    [projection, source, hostname(), process.pid, sourceFile],
   );
   return parse(rows)[0]!;
 }
@@ -95,8 +91,6 @@ export interface RebuildUpdate {
   builtAt?: Date | null;
   switched?: { inserted: number; updated: number; deleted: number };
   error?: string;
-  /** false: its staged events are folded (and their table dropped). */
-  staging?: false;
 }
 
 export async function updateRebuild(db: Session, id: number, update: RebuildUpdate): Promise<void> {
@@ -112,7 +106,6 @@ export async function updateRebuild(db: Session, id: number, update: RebuildUpda
        switched_at = CASE WHEN $9::boolean THEN now() ELSE switched_at END,
        inserted = coalesce($10, inserted), updated = coalesce($11, updated), deleted = coalesce($12, deleted),
        error = coalesce($13, error),
-       staging = coalesce($15, staging),
        updated_at = now()
      WHERE id = $1`,
     [
@@ -130,7 +123,6 @@ export async function updateRebuild(db: Session, id: number, update: RebuildUpda
       update.switched?.deleted ?? null,
       update.error ?? null,
       update.builtAt === null,
-      update.staging ?? null,
     ],
   );
 }
@@ -166,7 +158,6 @@ export async function undoableSwitches(client: Session, projection: string): Pro
 /** Drops what an abandoned rebuild left behind: its shadow rows and every per-projection table (PROJECTION_TABLES). */
 export async function discardShadow(client: Session, rebuild: Rebuild): Promise<void> {
   await dropShadowRows(client, rebuild.id);
-  await dropStagedEvents(client, rebuild.id);
   // Rows a first install inserted before its switch stay (they are the workspaces' rows); their undo entries go.
   await client.query(`DELETE FROM ${S}.previous_agentk_states WHERE rebuild_id = $1`, [rebuild.id]);
   for (const table of PROJECTION_TABLES) {

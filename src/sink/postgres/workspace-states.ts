@@ -422,10 +422,3 @@ export async function countLiveFolds(client: Session, projection: string): Promi
   const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${BOOKKEEPING_SCHEMA}.workspace_states WHERE projection = $1 AND NOT deleted`, [projection]);
   return Number(rows[0]?.n ?? 0);
 }
-
-/** Deletes a projection's folded states (with their origins) and parked updates (a fold phase starting over: materialize-shadow.ts). */
-export async function clearFolds(client: Session, projection: string): Promise<void> {
-  for (const table of ['workspace_states', 'parked_updates']) {
-    await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.${table} WHERE projection = $1`, [projection]);
-  }
-}

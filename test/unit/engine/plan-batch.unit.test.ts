@@ -57,7 +57,7 @@ function stored(...events: WorkspaceEvent[]): Map<number, WorkspaceFold> {
   return folds;
 }
 
-function given(state: { folds?: Map<number, WorkspaceFold>; checkpoint?: string; held?: number[]; failed?: number[]; materialize?: boolean; stage?: boolean }) {
+function given(state: { folds?: Map<number, WorkspaceFold>; checkpoint?: string; held?: number[]; failed?: number[]; materialize?: boolean }) {
   return {
     when: (batch: Pick<BatchInput, 'messages' | 'decoded'>) => {
       const folds = new Map(state.folds ?? []);
@@ -67,7 +67,7 @@ function given(state: { folds?: Map<number, WorkspaceFold>; checkpoint?: string;
       }
       return planBatch({
         topic: TOPIC, partition: 0, ...batch, folds, checkpoint: state.checkpoint,
-        held: new Set(state.held), failed: new Set(state.failed), materialize: state.materialize ?? true, stage: state.stage,
+        held: new Set(state.held), failed: new Set(state.failed), materialize: state.materialize ?? true,
       });
     },
   };
@@ -186,22 +186,6 @@ describe('planning a batch', () => {
     const plan = given({ materialize: false, failed: [1] }).when(script(0, created(1), updated(1, 2, { desired_state: 'Stopped' })));
     expect(plan.folding.touched.get(1)!.state!.version).toBe(2);
     expect(plan.generate.size).toBe(0);
-  });
-
-  it('while a rebuild stages its history: the good events in offset order, folded later; letters, holds and the checkpoint as when folding', () => {
-    const plan = given({ materialize: false, stage: true, checkpoint: '1', held: [3] }).when(
-      script(0, created(9), created(1), { bad: 'broken', workspaceId: 2 }, updated(2, 2, { desired_state: 'Stopped' }), bump(1, 2), bump(3, 5)),
-    );
-    expect(plan.skipped).toBe(1);
-    expect(plan.staged.map(({ message, event }) => [message.offset, event.workspaceId])).toEqual([['1', 1], ['4', 1]]);
-    expect(plan.folding.touched.size).toBe(0);
-    expect(plan.deadLetters.map((l) => [l.workspaceId, l.kafka?.offset])).toEqual([[2, '2']]);
-    expect(plan.holds.map((h) => [h.workspaceId, h.offset])).toEqual([[2, '2'], [2, '3'], [3, '5']]);
-    expect(plan.nextOffset).toBe('6');
-  });
-
-  it('stages nothing when it folds', () => {
-    expect(given({ materialize: false }).when(script(0, created(1))).staged).toEqual([]);
   });
 });
 
