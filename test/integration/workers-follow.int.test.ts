@@ -49,6 +49,16 @@ function stream(rows: WorkspaceRow[]): OutgoingMessage[] {
   });
 }
 
+/** The stream in a new topic of `partitions` partitions, and its final rows in GitLab's table. */
+async function produceStream(partitions: number): Promise<{ rows: WorkspaceRow[]; messages: OutgoingMessage[] }> {
+  const rows = finalRows();
+  const messages = stream(rows);
+  await createTopic(ctx.kafka, ctx.topic, partitions);
+  await produce(ctx.kafka, ctx.topic, messages);
+  await upsertWorkspaceRows(ctx.db.pool, rows);
+  return { rows, messages };
+}
+
 /** What GitLab's backfill golden says each workspace's row holds. */
 function goldenModel(rows: WorkspaceRow[]): Map<number, unknown> {
   return new Map(
@@ -76,11 +86,7 @@ async function withSecondDatabase(work: (db: TestDatabase) => Promise<void>): Pr
 
 describe('--workers N with --follow and a replay (Kafka or a file)', () => {
   it("--follow --workers 2 writes GitLab's golden rows, exactly as --follow on the main thread", async () => {
-    const rows = finalRows();
-    const messages = stream(rows);
-    await createTopic(ctx.kafka, ctx.topic, 3);
-    await produce(ctx.kafka, ctx.topic, messages);
-    await upsertWorkspaceRows(ctx.db.pool, rows);
+    const { rows, messages } = await produceStream(3);
     const expected = goldenModel(rows);
     await withSecondDatabase(async (other) => {
       await upsertWorkspaceRows(other.pool, rows);
@@ -102,11 +108,7 @@ describe('--workers N with --follow and a replay (Kafka or a file)', () => {
   });
 
   it("a replay --from-offset 0 --workers 2 writes GitLab's golden rows", async () => {
-    const rows = finalRows();
-    const messages = stream(rows);
-    await createTopic(ctx.kafka, ctx.topic, 2);
-    await produce(ctx.kafka, ctx.topic, messages);
-    await upsertWorkspaceRows(ctx.db.pool, rows);
+    const { rows, messages } = await produceStream(2);
     const replay = await runCli(['agentk-states', '--from-offset', '0', '--workers', '2', '--brokers', ctx.brokers, '--topic', ctx.topic, '--group', ctx.group, '--database-url', ctx.db.url, '--log-level', 'warn']);
     expect(replay.stderr).toBe('');
     expect(replay.code).toBe(0);
