@@ -4,15 +4,15 @@
  * (`LIKE … INCLUDING ALL`), plus the foreign key to `workspaces` that the real table has. The table is
  * created and checkpointed before the timer starts; the COPY commits on its own (autocommit).
  *
- * The session has the rebuilder's own settings (OWN_SESSION_SETTINGS: lz4 TOAST compression), so that (b)
- * is the limit of the writes the rebuilder makes; a server that refuses them is measured without, as the
- * rebuilder then runs without (the result says which).
+ * The session has the rebuilder's own settings (OWN_SESSION_SETTINGS: lz4 TOAST compression, no JIT), so that
+ * (b) is the limit of the writes the rebuilder makes; a setting the server refuses is measured without, as the
+ * rebuilder then runs without it (the result says which).
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { OWN_SESSION_SETTINGS, refusesSessionSettings, sessionOptions } from '../src/sink/postgres/session-settings.js';
+import { connectWithOwnSettings } from '../src/sink/postgres/session-settings.js';
 
 export const COPY_TABLE = 'bench_copy_agentk_states';
 
@@ -20,22 +20,21 @@ export interface CopyResult {
   elapsedMs: number;
   bytes: number;
   rows: number;
-  /** The session settings the COPY ran with (empty when the server refused OWN_SESSION_SETTINGS). */
+  /** The session settings the COPY ran with (OWN_SESSION_SETTINGS but those the server refused). */
   sessionSettings: Readonly<Record<string, string>>;
 }
 
 async function copySession(url: string): Promise<{ client: pg.Client; settings: Readonly<Record<string, string>> }> {
   const application_name = 'rebuild-projection bench (copy)';
-  const client = new pg.Client({ connectionString: url, application_name, options: sessionOptions() });
-  try {
-    await client.connect();
-    return { client, settings: OWN_SESSION_SETTINGS };
-  } catch (error) {
-    if (!refusesSessionSettings(error)) throw error;
-    const plain = new pg.Client({ connectionString: url, application_name });
-    await plain.connect();
-    return { client: plain, settings: {} };
-  }
+  const { connected, settings } = await connectWithOwnSettings(async (options) => {
+    const client = new pg.Client({ connectionString: url, application_name, ...(options === undefined ? {} : { options }) });
+    await client.connect().catch(async (error: unknown) => {
+      await client.end().catch(() => undefined);
+      throw error;
+    });
+    return client;
+  });
+  return { client: connected, settings };
 }
 
 export async function measureCopy(url: string, copyFile: string, bytes: number): Promise<CopyResult> {

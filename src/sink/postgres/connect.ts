@@ -1,6 +1,6 @@
 /** Opening PostgreSQL pools with errors that name the server (never the password). */
 import pg from 'pg';
-import { refusesSessionSettings, sessionOptions } from './session-settings.js';
+import { connectWithOwnSettings, OWN_SESSION_SETTINGS, refusedSetting } from './session-settings.js';
 
 // bigint columns arrive as strings by default; ids are parsed with zod at the boundary, so keep that.
 export class DatabaseUnavailableError extends Error {
@@ -43,15 +43,10 @@ class BoundedClient extends pg.Client {
 
 /**
  * Creates a pool and proves it can connect, so a wrong URL fails at once with one clear line. Its sessions
- * carry OWN_SESSION_SETTINGS, unless the server refuses them (no lz4): then they connect without.
+ * carry OWN_SESSION_SETTINGS, but those the server refuses (no lz4, say): it connects without them.
  */
 export async function openPool(url: string, role: string, max = 4): Promise<pg.Pool> {
-  try {
-    return await connectPool(url, role, max, sessionOptions());
-  } catch (error) {
-    if (!refusesSessionSettings(error)) throw error;
-    return connectPool(url, role, max, undefined);
-  }
+  return (await connectWithOwnSettings((options) => connectPool(url, role, max, options))).connected;
 }
 
 async function connectPool(url: string, role: string, max: number, options: string | undefined): Promise<pg.Pool> {
@@ -64,7 +59,8 @@ async function connectPool(url: string, role: string, max: number, options: stri
     await pool.query('SELECT 1');
   } catch (error) {
     await pool.end().catch(() => undefined);
-    if (options && refusesSessionSettings(error)) throw error;
+    // A refused setting is openPool's to drop (connectWithOwnSettings); it needs the server's own message.
+    if (options !== undefined && refusedSetting(error, OWN_SESSION_SETTINGS) !== undefined) throw error;
     const reason = (error as Error).message === 'timeout expired' ? `no answer within ${CONNECT_TIMEOUT_MS / 1000} s` : (error as Error).message;
     throw new DatabaseUnavailableError(`could not connect to the ${role} database ${redactUrl(url)}: ${reason}`, { cause: error });
   }
