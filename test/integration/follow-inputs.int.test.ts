@@ -94,6 +94,19 @@ describe('updates that touch no input of the generator', () => {
     expect(bumps.statements).toBe(3);
   });
 
+  it('keep the agent config a create carried, which the bumps leave in place, for the next generation', async () => {
+    const row = workspaceRow(1);
+    await setUp([row]);
+    // Not the pinned config in GitLab's tables (DNS_ZONE): a lost carried config would be resolved to that one.
+    const carried = agentConfigSchema.parse({ dns_zone: 'carried.example.test' });
+    await apply(0, [asJson({ ...createdEvent(row), agentConfig: carried })]);
+    await apply(1, [asJson(updatedEvent(1, 2, bump(1, 2)))]);
+    await apply(2, [asJson(updatedEvent(1, 3, bump(1, 3)))]);
+    expect((await apply(3, [asJson(updatedEvent(1, 4, { desired_state: 'Stopped' }))])).written).toBe(1);
+    const workspace = { ...row, ...bump(1, 3), desired_state: 'Stopped' };
+    expect(await readModel(db.pool)).toEqual(new Map([[1, generateDesiredConfig({ workspace, agentConfig: carried })]]));
+  });
+
   it('regenerate a workspace whose last generation failed, once what it lacked is there', async () => {
     const row = workspaceRow(1, { cluster_agent_id: 2 });
     await setUp([row]);

@@ -70,6 +70,9 @@ const UNSTORABLE_CHAR = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\
  * deeper than the call stack.
  */
 export function findUnstorableText(root: unknown, replacementIsInvalid = false): CodecFailure | undefined {
+  // Nearly every message has none: a pass that allocates nothing per string first; the one that builds paths
+  // only for a message that has one.
+  if (!holdsUnstorableText(root, replacementIsInvalid)) return undefined;
   // Each entry links to its parent, so the path is built only for the one string reported (copying a
   // path per node would be quadratic in the depth).
   interface Node {
@@ -99,6 +102,26 @@ export function findUnstorableText(root: unknown, replacementIsInvalid = false):
     }
   }
   return undefined;
+}
+
+/** Whether findUnstorableText would find a string (the same strings and checks, without paths or order). */
+function holdsUnstorableText(root: unknown, replacementIsInvalid: boolean): boolean {
+  const unstorable = (text: string): boolean => UNSTORABLE_CHAR.test(text) || (replacementIsInvalid && text.includes('\ufffd'));
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      if (unstorable(value)) return true;
+    } else if (Array.isArray(value)) {
+      for (const item of value) pending.push(item);
+    } else if (isObject(value)) {
+      for (const key of Object.keys(value)) {
+        if (unstorable(key)) return true;
+        pending.push(value[key]);
+      }
+    }
+  }
+  return false;
 }
 
 function checkText(text: string, replacementIsInvalid: boolean): Omit<CodecFailure, 'path'> | undefined {
