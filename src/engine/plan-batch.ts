@@ -176,6 +176,8 @@ export interface BatchInput {
   held: ReadonlySet<number>;
   /** Workspaces whose last generation failed (a workspace letter). */
   failed: ReadonlySet<number>;
+  /** Workspaces whose state was loaded without what generation reads beside it (readBatchFolds' `partial`). */
+  partial: ReadonlySet<number>;
   materialize: boolean;
 }
 
@@ -242,7 +244,10 @@ export function planBatch(input: BatchInput): BatchPlan {
   const generate = new Map<number, WorkspaceFold>();
   if (input.materialize) {
     for (const [id, fold] of folding.touched) {
-      if ((folding.inputTouched.has(id) || input.failed.has(id)) && isLive(fold)) generate.set(id, fold);
+      if (!(folding.inputTouched.has(id) || input.failed.has(id)) || !isLive(fold)) continue;
+      // devfileWorkspaces loads them for every workspace this can select: generating without them would be wrong, silently.
+      if (input.partial.has(id)) throw new Error(`workspace ${id}: to be generated from a state loaded without its devfiles and agent config (a planning bug)`);
+      generate.set(id, fold);
     }
   }
   return {

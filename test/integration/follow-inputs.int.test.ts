@@ -133,13 +133,15 @@ describe('updates that touch no input of the generator', () => {
     expect(await readModel(db.pool)).toEqual(new Map([[1, []], ...expected({ ...two, ...bump(2, 2) })]));
   });
 
-  it('after a delete, drop the stored devfile; a re-create on the partition generates again', async () => {
+  it('after a delete, drop the stored devfile and agent config; a re-create on the partition generates again', async () => {
     const row = workspaceRow(1);
     await setUp([row]);
-    await apply(0, [asJson(createdEvent(row)), asJson(updatedEvent(1, 2, bump(1, 2)))]);
+    await apply(0, [asJson({ ...createdEvent(row), agentConfig }), asJson(updatedEvent(1, 2, bump(1, 2)))]);
     const deleted = await apply(2, [{ ...tombstone(1) }, asJson(updatedEvent(1, 3, bump(1, 3)))]);
     expect({ deleted: deleted.deleted, written: deleted.written }).toEqual({ deleted: 1, written: 0 });
     expect(await stored(1)).toEqual({ version: '2', actual_state: null, devfile: null, next_offset: '4' });
+    const { rows } = await db.pool.query('SELECT agent_config FROM rebuild_projection.workspace_states WHERE projection = $1 AND workspace_id = 1', [PROJECTION]);
+    expect(rows).toEqual([{ agent_config: null }]);
     expect(await readModel(db.pool)).toEqual(new Map());
     await apply(4, [asJson(createdEvent(row))]);
     expect(await readModel(db.pool)).toEqual(expected(row));

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Session } from '../../src/sink/postgres/database.js';
 import { encodeAvro, encodeJson, encodeKey } from '../../src/events/encode.js';
-import type { WorkspaceChanges, WorkspaceRow, WorkspaceValueEvent } from '../../projections/agentk-states/events.js';
+import type { WorkspaceChanges, WorkspaceCreated, WorkspaceRow, WorkspaceValueEvent } from '../../projections/agentk-states/events.js';
 import { readFixture } from './database.js';
 import { testProducerConfig } from './kafka-broker.js';
 
@@ -27,7 +27,7 @@ export function workspaceRow(id: number, overrides: Partial<WorkspaceRow> = {}):
   };
 }
 
-export function createdEvent(row: WorkspaceRow, version = 1): WorkspaceValueEvent {
+export function createdEvent(row: WorkspaceRow, version = 1): WorkspaceCreated {
   return { type: 'workspace-created', eventId: randomUUID(), workspaceId: row.id, version, occurredAt: at, workspace: row };
 }
 

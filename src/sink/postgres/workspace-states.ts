@@ -46,7 +46,9 @@ interface StateRow {
   oversized_devfile: FoldedWorkspace['oversizedDevfile'];
 }
 
-const STATE_COLUMNS = 's.version::text, s.deleted, s.workspace, s.agent_config, s.offsets, s.deleted_on, s.oversized_devfile';
+const STATE_COLUMNS = 's.version::text, s.deleted, s.workspace, s.offsets, s.deleted_on, s.oversized_devfile';
+/** The columns that only generation and a devfile change need (readBatchFolds loads them for those). */
+const LARGE_COLUMNS = ['processed_devfile', 'devfile', 'agent_config'] as const;
 
 /**
  * The fold state of a stored row, trusted instead of parsed again with zod: only saveFolds writes these rows,
@@ -107,14 +109,20 @@ export interface BatchFolds {
   held: Set<number>;
   /** Workspaces with a workspace letter (a failed generation) in the letters' projection. */
   failed: Set<number>;
+  /**
+   * Workspaces whose state was read without its devfiles and agent config (null there, see BatchFoldsOptions'
+   * `devfile`): they may be folded and saved, which keeps those columns as stored, never generated.
+   */
+  partial: Set<number>;
   /** The checkpoint asked for (next offset), locked; undefined: never consumed, or not asked. */
   checkpoint: string | undefined;
 }
 
 export interface BatchFoldsOptions {
   /**
-   * Whose devfiles (processed_devfile and devfile, each a column of its own) to load ('all', or these): the
-   * others' states hold null instead (see saveFolds).
+   * Whose devfiles (processed_devfile and devfile, each a column of its own) and agent config to load ('all',
+   * or these, and those with a workspace letter): the others' states hold null instead (see saveFolds) and are
+   * listed in BatchFolds' `partial`.
    */
   devfile: 'all' | ReadonlySet<number>;
   /** The dead letters' projection, to find failed workspaces (whose devfile is then loaded too); none: not asked. */
@@ -135,16 +143,15 @@ export async function readBatchFolds(
   options: BatchFoldsOptions,
 ): Promise<BatchFolds> {
   const ids = [...new Set(workspaceIds)];
-  const result: BatchFolds = { folds: new Map(ids.map((id) => [id, emptyFold()])), held: new Set(), failed: new Set(), checkpoint: undefined };
+  const result: BatchFolds = { folds: new Map(ids.map((id) => [id, emptyFold()])), held: new Set(), failed: new Set(), partial: new Set(), checkpoint: undefined };
   const { checkpoint } = options;
   if (ids.length === 0 && checkpoint === undefined) return result;
   const param = statementParams();
   const p = param(projection);
   // Per id, whether to load its devfile: an array beside the ids (not `= ANY`, quadratic in a large batch).
   const wanted = options.devfile;
-  const devfile = (column: string): string => (wanted === 'all' ? `s.${column}` : `CASE WHEN i.devfile OR f.failed THEN s.${column} END`);
-  const folds = `SELECT i.id::text AS workspace_id, s.workspace_id IS NOT NULL AS exists, ${STATE_COLUMNS},
-            ${devfile('processed_devfile')} AS processed_devfile, ${devfile('devfile')} AS devfile,
+  const large = LARGE_COLUMNS.map((column) => (wanted === 'all' ? `s.${column}` : `CASE WHEN i.devfile OR f.failed THEN s.${column} END AS ${column}`));
+  const folds = `SELECT i.id::text AS workspace_id, s.workspace_id IS NOT NULL AS exists, ${STATE_COLUMNS}, ${large.join(', ')},
             (SELECT jsonb_agg(jsonb_build_object('version', p.version, 'changes', p.changes, 'topic', p.topic,
                                                  'partition', p.kafka_partition, 'offset', p.kafka_offset::text) ORDER BY p.version)
                FROM ${BOOKKEEPING_SCHEMA}.parked_updates AS p WHERE p.projection = ${p} AND p.workspace_id = i.id) AS parked,
@@ -168,7 +175,10 @@ export async function readBatchFolds(
     if (row.workspace_id === null) continue;
     const id = Number(row.workspace_id);
     const fold = result.folds.get(id)!;
-    if (row.exists) fold.state = storedState(row);
+    if (row.exists) {
+      fold.state = storedState(row);
+      if (wanted !== 'all' && !wanted.has(id) && !row.failed) result.partial.add(id);
+    }
     // Parked updates are few (updates before their create) and their changes are parsed as at the boundary.
     if (row.parked !== null) {
       fold.parked = parkedSchema.parse(row.parked).map((u): ParkedUpdate => ({
@@ -207,7 +217,7 @@ export async function readLiveFoldsPage(
   limit: number,
 ): Promise<Map<number, WorkspaceFold>> {
   const { rows } = await client.query<StateRow>(
-    `SELECT s.workspace_id::text AS workspace_id, ${STATE_COLUMNS}, s.processed_devfile, s.devfile
+    `SELECT s.workspace_id::text AS workspace_id, ${STATE_COLUMNS}, ${LARGE_COLUMNS.map((column) => `s.${column}`).join(', ')}
        FROM ${BOOKKEEPING_SCHEMA}.workspace_states AS s
       WHERE projection = $1 AND workspace_id > $2 AND NOT deleted
       ORDER BY s.workspace_id LIMIT $3`,
@@ -222,8 +232,9 @@ export async function readLiveFoldsPage(
  *
  * `loaded` (what was read for these folds) lets an unchanged processed_devfile and devfile stay as stored (TOAST
  * pointers) instead of being rewritten: a state whose devfiles were not loaded (readBatchFolds) holds null there,
- * and so does its fold as long as no event changed them, which readers load them for. A deleted state drops
- * its devfiles. An agent config the fold left as loaded (the same object) is kept as stored too.
+ * and so does its fold as long as no event changed them, which readers load them for. An agent config the fold
+ * left as loaded (the same object, or the null of a state loaded without it) is kept as stored too. A deleted
+ * state drops its devfiles and agent config.
  */
 export async function saveFolds(
   client: Session,
@@ -296,7 +307,7 @@ export async function saveFolds(
     // deleted, and their agent config unless it changed (not parsed and compressed again).
     parts.push(`UPDATE ${BOOKKEEPING_SCHEMA}.workspace_states AS s
           SET version = r.version, deleted = r.deleted, workspace = r.workspace, offsets = r.offsets,
-              agent_config = CASE WHEN r.agent_config_changed THEN r.agent_config ELSE s.agent_config END,
+              agent_config = CASE WHEN r.workspace IS NULL THEN NULL WHEN r.agent_config_changed THEN r.agent_config ELSE s.agent_config END,
               deleted_on = r.deleted_on, oversized_devfile = r.oversized_devfile, updated_at = now(),
               processed_devfile = CASE WHEN r.workspace IS NULL THEN NULL ELSE s.processed_devfile END,
               devfile = CASE WHEN r.workspace IS NULL THEN NULL ELSE s.devfile END,

@@ -57,7 +57,7 @@ function stored(...events: WorkspaceEvent[]): Map<number, WorkspaceFold> {
   return folds;
 }
 
-function given(state: { folds?: Map<number, WorkspaceFold>; checkpoint?: string; held?: number[]; failed?: number[]; materialize?: boolean }) {
+function given(state: { folds?: Map<number, WorkspaceFold>; checkpoint?: string; held?: number[]; failed?: number[]; partial?: number[]; materialize?: boolean }) {
   return {
     when: (batch: Pick<BatchInput, 'messages' | 'decoded'>) => {
       const folds = new Map(state.folds ?? []);
@@ -67,7 +67,7 @@ function given(state: { folds?: Map<number, WorkspaceFold>; checkpoint?: string;
       }
       return planBatch({
         topic: TOPIC, partition: 0, ...batch, folds, checkpoint: state.checkpoint,
-        held: new Set(state.held), failed: new Set(state.failed), materialize: state.materialize ?? true,
+        held: new Set(state.held), failed: new Set(state.failed), partial: new Set(state.partial), materialize: state.materialize ?? true,
       });
     },
   };
@@ -114,6 +114,15 @@ describe('planning a batch', () => {
     expect({ version: state.version, actual: state.workspace!.actual_state, offsets: state.offsets }).toEqual({ version: 2, actual: 'Stopped', offsets: { [`${TOPIC}:0`]: '1' } });
     expect([...plan.generate.keys()]).toEqual([]);
     expect(plan.nextOffset).toBe('2');
+  });
+
+  it('a state loaded without its devfiles and agent config may be folded, and is refused loudly for generation', () => {
+    const folds = stored(created(1));
+    const bumped = given({ folds, partial: [1] }).when(script(1, bump(1, 2)));
+    expect(bumped.folding.touched.get(1)!.state!.version).toBe(2);
+    expect(() => given({ folds, partial: [1] }).when(script(1, updated(1, 2, { desired_state: 'Stopped' })))).toThrow(
+      'workspace 1: to be generated from a state loaded without its devfiles and agent config (a planning bug)',
+    );
   });
 
   it('an update that touches an input generates the row, from a fold holding every earlier change', () => {
