@@ -525,7 +525,7 @@ export function renderMarkdown(r: BenchResults): string {
         `the shadow's deletes (its rows removed after the switch), the undo log and their sum are given beside it (that sum cannot be below 2: a differing row goes into the shadow, then into the live table).`,
       `- Row 5: (f5) sustained events/s of a backlog (first commit → last, from the checkpoints) against the slower of b's and c's rows/s; (f) a steady rate, produce → visible (NOTIFY at commit).`,
       `- Row 6: (f6) the same for agent reports (actual_state, responded_to_agent_at, actual_state_updated_at, deployment_resource_version, updated_at: no generator input); "no write" is the live table's pg_stat delta over the backlog; "no generation" reads a generation counter in /metrics, else rows_total "unchanged" (generated and found equal).`,
-      `- Row 7: ru_maxrss of the rebuilder (rss-probe.ts) in every mode, at N and at N/10 (g).`,
+      `- Row 7: ru_maxrss of the rebuilder (rss-probe.ts) in every mode, at N and at N/10 (g); f6 runs the same number of events at both sizes (a follower's heap grows with the length of its run until it levels off), f5 at most one per workspace.`,
       `- Row 8: the CLI's wall time against Kafka Connect 4.1 + Debezium JDBC sink 3.3.1.Final upserting the same final rows from a topic.`,
     ].join('\n'),
   );
