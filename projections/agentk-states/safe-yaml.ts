@@ -68,7 +68,17 @@ const INT_FORMS: ReadonlyArray<readonly [RegExp, number]> = [
   [/^[-+]?0[0-7_]+$/, 8],
   [/^[-+]?[0-9][0-9_]*$/, 10],
 ];
+/**
+ * Whether `data` can be a number or a date: each of those forms starts with a sign, a dot or a digit. Most
+ * plain scalars of a devfile are names and images; this one test spares them every pattern below.
+ */
+function mayBeNumeric(data: string): boolean {
+  const c = data.charCodeAt(0);
+  return (c >= 48 && c <= 57) || c === 45 /* - */ || c === 43 /* + */ || c === 46 /* . */;
+}
+
 function intForm(data: string): number | undefined {
+  if (!mayBeNumeric(data)) return undefined;
   // At least one digit after any radix prefix: `0x` or `0b_` alone are not numbers.
   const hasDigits = /[0-9a-fA-F]/.test(data.replace(/^[-+]?0[box]/, ''));
   for (const [pattern, radix] of INT_FORMS) if (hasDigits && pattern.test(data)) return radix;
@@ -92,7 +102,7 @@ const INFINITY = /^[-+]?\.(?:inf|Inf|INF)$/;
 const NAN = /^\.(?:nan|NaN|NAN)$/;
 const yamlFloat = new Type('tag:yaml.org,2002:float', {
   kind: 'scalar',
-  resolve: (data: unknown) => typeof data === 'string' && (FLOAT.test(data) || INFINITY.test(data) || NAN.test(data)),
+  resolve: (data: unknown) => typeof data === 'string' && mayBeNumeric(data) && (FLOAT.test(data) || INFINITY.test(data) || NAN.test(data)),
   construct: (data: string): number | RefusedScalar => {
     if (NAN.test(data) || INFINITY.test(data)) return new RefusedScalar('.inf and .nan are not JSON numbers', data);
     return Number(data.replace(/_/g, ''));
@@ -112,7 +122,7 @@ const RUBY_DATE = /^\d{4}-(?:1[012]|0\d|\d)-(?:[12]\d|3[01]|0\d|\d)$/;
 const RUBY_TIME = /^-?\d{4}-\d{1,2}-\d{1,2}(?:[Tt]|[ \t\r\n\f\v]+)\d{1,2}:\d\d:\d\d(?:\.\d*)?(?:[ \t\r\n\f\v]*(?:Z|[-+]\d{1,2}:?(?:\d\d)?))?$/;
 const refusedTimestamp = new Type(TIMESTAMP_TAG, {
   kind: 'scalar',
-  resolve: (data: unknown) => typeof data === 'string' && (RUBY_DATE.test(data) || RUBY_TIME.test(data)),
+  resolve: (data: unknown) => typeof data === 'string' && mayBeNumeric(data) && (RUBY_DATE.test(data) || RUBY_TIME.test(data)),
   construct: (data: string) => new RefusedScalar('dates and times are not allowed, quote the value', data),
 });
 /** Psych turns a plain `:name` into a Symbol, which `safe_load` refuses. */

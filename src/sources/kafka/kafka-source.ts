@@ -97,6 +97,9 @@ class ConsumerRun {
   private fail: (error: unknown) => void = () => undefined;
   /** Checkpoint moves past transaction markers, started outside kafkajs' batch loop: awaited before the end. */
   private readonly skips = new Set<Promise<void>>();
+  /** Kafka's copy of the committed positions not yet sent, by partition (sendCopies), and the request in flight. */
+  private readonly unsent = new Map<string, { topic: string; partition: number; offset: string }>();
+  private sending: Promise<void> | undefined;
 
   constructor(
     private readonly options: KafkaSourceOptions,
@@ -163,6 +166,7 @@ class ConsumerRun {
     } finally {
       clearInterval(refresh);
       await Promise.allSettled(this.skips);
+      while (this.sending !== undefined) await this.sending;
       this.joins++;
       options.observer?.stopped();
       await consumer.disconnect();
@@ -269,7 +273,7 @@ class ConsumerRun {
       maxRetryDelayMs: SESSION_TIMEOUT_MS / 3,
     }).finally(() => clearInterval(beating));
     payload.resolveOffset(last);
-    await this.committed(topic, partition, outcome.nextOffset ?? (BigInt(last) + 1n).toString(), batch.highWatermark, outcome.nextOffset);
+    this.committed(topic, partition, outcome.nextOffset ?? (BigInt(last) + 1n).toString(), batch.highWatermark, outcome.nextOffset);
     await payload.heartbeat();
   }
 
@@ -285,8 +289,8 @@ class ConsumerRun {
     const to = (BigInt(last) + 1n).toString();
     if (first === null || want === undefined || BigInt(first) > BigInt(want) || BigInt(to) <= BigInt(want)) return;
     const skip = this.apply({ topic, partition, messages: [], skipTo: { from: want, to } })
-      .then(async (outcome) => {
-        if (outcome.nextOffset !== undefined) await this.committed(topic, partition, outcome.nextOffset, high, outcome.nextOffset);
+      .then((outcome) => {
+        if (outcome.nextOffset !== undefined) this.committed(topic, partition, outcome.nextOffset, high, outcome.nextOffset);
       })
       .catch((error: unknown) => {
         if (!this.options.signal.aborted) this.fail(error);
@@ -296,15 +300,35 @@ class ConsumerRun {
   }
 
   /** After a PostgreSQL commit: the expected position, the observer, and the copy in Kafka (`commit`). */
-  private async committed(topic: string, partition: number, next: string, high: string, commit: string | undefined): Promise<void> {
+  private committed(topic: string, partition: number, next: string, high: string, commit: string | undefined): void {
     const key = partitionKey(topic, partition);
     this.expected.set(key, next);
     this.report({ topic, partition, next, high });
     if (commit === undefined) return;
-    // A copy for kafka-consumer-groups; PostgreSQL already holds the truth, so a failure here only delays lag display.
-    await this.consumer
-      .commitOffsets([{ topic, partition, offset: commit }])
-      .catch((error: Error) => this.options.log.warn(`${key}: could not commit offset ${commit} to Kafka: ${error.message}`, { topic, partition, offset: commit, err: error }));
+    this.unsent.set(key, { topic, partition, offset: commit });
+    this.sendCopies();
+  }
+
+  /**
+   * Sends Kafka's copy of the positions (for kafka-consumer-groups): one request at a time, with the latest
+   * offset of every partition committed meanwhile. Off the batch's path: PostgreSQL already holds the truth,
+   * and awaiting the broker after each commit cost every batch a round trip. A failure only delays the lag
+   * display; the copies still unsent are sent before the consumer leaves (run's finally).
+   */
+  private sendCopies(): void {
+    if (this.sending !== undefined || this.unsent.size === 0) return;
+    const offsets = [...this.unsent.values()];
+    this.unsent.clear();
+    this.sending = this.consumer
+      .commitOffsets(offsets)
+      .catch((error: Error) => {
+        const where = offsets.map((o) => `${partitionKey(o.topic, o.partition)}@${o.offset}`).join(', ');
+        this.options.log.warn(`could not commit offsets ${where} to Kafka: ${error.message}`, { offsets, err: error });
+      })
+      .finally(() => {
+        this.sending = undefined;
+        this.sendCopies();
+      });
   }
 
   private report(position: PartitionPosition): void {
