@@ -35,11 +35,9 @@ interface AgentConfigs {
   versions: { id: string; object: Record<string, unknown> | null }[];
 }
 
-const versionRowSchema = z.object({
-  id: z.string(),
-  item_id: z.string(),
-  object: z.record(z.string(), z.unknown()).nullable(),
-});
+/** The config row's versions, oldest first, as preload selects them beside the row (this column name). */
+const VERSIONS_COLUMN = 'rebuild_projection.versions';
+const versionsSchema = z.array(z.object({ id: z.string(), object: z.record(z.string(), z.unknown()).nullable() }));
 
 export class AgentConfigResolver {
   private readonly byAgent = new Map<number, AgentConfigs>();
@@ -49,33 +47,27 @@ export class AgentConfigResolver {
     readonly mode: AgentConfigMode,
   ) {}
 
-  /** Loads, in two queries, every agent config that `clusterAgentIds` need and that is not cached yet. */
+  /**
+   * Loads, in one query, every agent config that `clusterAgentIds` need and that is not cached yet, with its
+   * versions when pinned (a query of its own was one round trip more in every follow batch that generates).
+   */
   async preload(clusterAgentIds: Iterable<number>): Promise<void> {
     const missing = [...new Set(clusterAgentIds)].filter((id) => !this.byAgent.has(id));
     if (missing.length === 0) return;
+    const versions =
+      this.mode === 'live'
+        ? ''
+        : `, (SELECT json_agg(json_build_object('id', v.id::text, 'object', v.object) ORDER BY v.created_at, v.id)
+               FROM workspaces_agent_config_versions AS v
+              WHERE v.item_id = c.id AND v.item_type = 'RemoteDevelopment::WorkspacesAgentConfig') AS "${VERSIONS_COLUMN}"`;
     const live = await this.db.query<{ cluster_agent_id: string; id: string } & Record<string, unknown>>(
-      'SELECT * FROM workspaces_agent_configs WHERE cluster_agent_id = ANY($1::bigint[])',
+      `SELECT c.*${versions} FROM workspaces_agent_configs AS c WHERE c.cluster_agent_id = ANY($1::bigint[])`,
       [missing],
     );
     for (const id of missing) this.byAgent.set(id, { live: undefined, versions: [] });
-    const agentByConfigId = new Map<string, number>();
     for (const row of live.rows) {
-      const agentId = Number(row.cluster_agent_id);
-      this.byAgent.set(agentId, { live: { id: row.id, row }, versions: [] });
-      agentByConfigId.set(row.id, agentId);
-    }
-    if (this.mode === 'live' || agentByConfigId.size === 0) return;
-    const versions = await this.db.query(
-      `SELECT id::text AS id, item_id::text AS item_id, object
-         FROM workspaces_agent_config_versions
-        WHERE item_id = ANY($1::bigint[]) AND item_type = 'RemoteDevelopment::WorkspacesAgentConfig'
-        ORDER BY item_id, created_at, id`,
-      [[...agentByConfigId.keys()]],
-    );
-    for (const raw of versions.rows) {
-      const row = versionRowSchema.parse(raw);
-      const agentId = agentByConfigId.get(row.item_id);
-      if (agentId !== undefined) this.byAgent.get(agentId)?.versions.push({ id: row.id, object: row.object });
+      const { [VERSIONS_COLUMN]: rawVersions, ...config } = row;
+      this.byAgent.set(Number(row.cluster_agent_id), { live: { id: row.id, row: config }, versions: versionsSchema.parse(rawVersions ?? []) });
     }
   }
 

@@ -77,4 +77,15 @@ describe('a follow batch', () => {
     await apply([tombstone(12)]);
     expect(await letters()).toEqual([]);
   });
+
+  it('that generates reads its agent configs with their versions in one statement', async () => {
+    await migrate(db.pool);
+    await upsertWorkspaceRows(db.pool, [workspaceRow(21)]);
+    const created = await apply([asJson(createdEvent(workspaceRow(21)))]);
+    expect(created.written).toBe(1);
+    const reads = created.statements.filter((s) => /workspaces_agent_config/.test(s));
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toContain('FROM workspaces_agent_configs');
+    expect(reads[0]).toContain('FROM workspaces_agent_config_versions');
+  });
 });
