@@ -44,10 +44,11 @@ class RefusedScalar {
  * Implicit scalar types, written out (js-yaml's own are not in its typings). They follow go-yaml v2, the
  * reader that validates the devfile first: YAML 1.1 booleans, octal `0755`, `_` separators in numbers.
  */
+// The resolvers below test a length first: a Set lookup hashes the whole scalar, and most are long.
 const NULL_FORMS = new Set(['~', 'null', 'Null', 'NULL', '']);
 const yamlNull = new Type('tag:yaml.org,2002:null', {
   kind: 'scalar',
-  resolve: (data: unknown) => data === null || (typeof data === 'string' && NULL_FORMS.has(data)),
+  resolve: (data: unknown) => data === null || (typeof data === 'string' && data.length <= 4 && NULL_FORMS.has(data)),
   construct: () => null,
 });
 
@@ -56,7 +57,7 @@ const YAML11_TRUE = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRU
 const YAML11_FALSE = new Set(['n', 'N', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF']);
 const yamlBool = new Type('tag:yaml.org,2002:bool', {
   kind: 'scalar',
-  resolve: (data: unknown) => typeof data === 'string' && (YAML11_TRUE.has(data) || YAML11_FALSE.has(data)),
+  resolve: (data: unknown) => typeof data === 'string' && data.length <= 5 && (YAML11_TRUE.has(data) || YAML11_FALSE.has(data)),
   construct: (data: string) => YAML11_TRUE.has(data),
 });
 
