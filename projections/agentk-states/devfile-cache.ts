@@ -3,7 +3,8 @@
  * devfile text comes back for every workspace created from the same project template, and for a follower's
  * later events of a workspace. The result is deterministic in the text, so memoizing keeps the
  * generator pure; entries are deep-frozen so a consumer that mutated one would fail loudly, not silently
- * corrupt the next workspace's config. Failures are memoized too (a broken devfile fails the same way).
+ * corrupt the next workspace's config. Failures are memoized too (a broken devfile fails the same way), but
+ * not a devfile over the size limit (see readDevfileCached).
  */
 import { readDevfile, type Devfile } from './devfile.js';
 import { GenerationFailure } from './errors.js';
@@ -36,6 +37,9 @@ export function readDevfileCached(text: string | null): Devfile {
       entry = { ok: true, devfile: deepFreeze(readDevfile(text)) };
     } catch (error) {
       if (!(error instanceof GenerationFailure)) throw error;
+      // Found by counting characters, before any parsing; kept, a text over GitLab's limit (up to the whole
+      // budget) would evict the devfiles worth keeping.
+      if (error.kind === 'devfile_too_large') throw error;
       entry = { ok: false, failure: error };
     }
     remember(text, entry);

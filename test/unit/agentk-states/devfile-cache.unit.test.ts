@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEVFILE_CACHE_CHARACTERS, devfileCacheSize, readDevfileCached } from '../../../projections/agentk-states/devfile-cache.js';
+import { MAX_DEVFILE_CHARACTERS } from '../../../projections/agentk-states/devfile.js';
 import { minimalDevfileLines, yaml } from './helpers.js';
 
 /** A valid devfile of about `size` characters, distinct per `n` (a YAML comment pads it). */
@@ -30,6 +31,15 @@ describe('readDevfileCached', () => {
     const parsed = readDevfileCached(kept);
     const before = devfileCacheSize();
     expect(() => readDevfileCached(devfileText(-3, DEVFILE_CACHE_CHARACTERS + 1))).toThrow(/devfile_too_large/);
+    expect(devfileCacheSize()).toEqual(before);
+    expect(readDevfileCached(kept)).toBe(parsed);
+  });
+
+  it('does not keep a devfile over GitLab\'s limit that fits the budget: the next read fails it as fast, without evicting', () => {
+    const kept = devfileText(-4, 0);
+    const parsed = readDevfileCached(kept);
+    const before = devfileCacheSize();
+    expect(() => readDevfileCached(devfileText(-5, MAX_DEVFILE_CHARACTERS + 1_000))).toThrow(/devfile_too_large/);
     expect(devfileCacheSize()).toEqual(before);
     expect(readDevfileCached(kept)).toBe(parsed);
   });
