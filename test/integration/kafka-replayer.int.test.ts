@@ -223,6 +223,17 @@ describe('rebuild-projection agentk-states --source kafka', () => {
     const { code, stdout } = await exited;
     expect(code).toBe(0);
     expect(stdout).toMatch(/kafka follow: 2 events/);
+    // Kafka's copy of the positions (sent in the background) was complete before the follower left.
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const committed = (await admin.fetchOffsets({ groupId: ctx.group, topics: [ctx.topic] }))[0]!.partitions;
+      const ours = await checkpoints();
+      expect([...ours.values()].reduce((a, b) => a + b, 0)).toBe(2);
+      for (const [partition, next] of ours) expect(Number(committed.find((p) => p.partition === Number(partition))?.offset)).toBe(next);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('follows a Debezium change stream of the workspaces table (with and without the schema envelope)', async () => {

@@ -166,7 +166,7 @@ class ConsumerRun {
     } finally {
       clearInterval(refresh);
       await Promise.allSettled(this.skips);
-      while (this.sending !== undefined) await this.sending;
+      await this.copiesSent();
       this.joins++;
       options.observer?.stopped();
       await consumer.disconnect();
@@ -274,6 +274,8 @@ class ConsumerRun {
     }).finally(() => clearInterval(beating));
     payload.resolveOffset(last);
     this.committed(topic, partition, outcome.nextOffset ?? (BigInt(last) + 1n).toString(), batch.highWatermark, outcome.nextOffset);
+    // Stopping: kafkajs leaves the group once this batch returns, and a copy sent after that is refused.
+    if (!payload.isRunning()) await this.copiesSent();
     await payload.heartbeat();
   }
 
@@ -313,7 +315,8 @@ class ConsumerRun {
    * Sends Kafka's copy of the positions (for kafka-consumer-groups): one request at a time, with the latest
    * offset of every partition committed meanwhile. Off the batch's path: PostgreSQL already holds the truth,
    * and awaiting the broker after each commit cost every batch a round trip. A failure only delays the lag
-   * display; the copies still unsent are sent before the consumer leaves (run's finally).
+   * display. Before the consumer leaves the group, the copies are awaited: by the batch in flight when the
+   * consumer stops (batch), and once more before disconnecting (run's finally).
    */
   private sendCopies(): void {
     if (this.sending !== undefined || this.unsent.size === 0) return;
@@ -329,6 +332,11 @@ class ConsumerRun {
         this.sending = undefined;
         this.sendCopies();
       });
+  }
+
+  /** Resolves once no copy is in flight or waiting. */
+  private async copiesSent(): Promise<void> {
+    while (this.sending !== undefined) await this.sending;
   }
 
   private report(position: PartitionPosition): void {
