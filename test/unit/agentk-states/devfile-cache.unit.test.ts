@@ -26,20 +26,16 @@ describe('readDevfileCached', () => {
     expect(readDevfileCached(devfileText(0, 10_000))).not.toBe(parsed[0]);
   });
 
-  it('does not keep a text larger than the whole budget (a devfile over GitLab\'s limit), and keeps the others', () => {
-    const kept = devfileText(-2, 0);
+  // Neither is kept, so neither evicts the others: one would evict every entry, the other (within the budget)
+  // would evict devfiles worth keeping, and failing it again costs only a character count.
+  it.each([
+    ['larger than the whole budget', DEVFILE_CACHE_CHARACTERS + 1, -2],
+    ["over GitLab's limit that fits the budget", MAX_DEVFILE_CHARACTERS + 1_000, -4],
+  ])('does not keep a devfile %s, and keeps the others', (_, size, n) => {
+    const kept = devfileText(n, 0);
     const parsed = readDevfileCached(kept);
     const before = devfileCacheSize();
-    expect(() => readDevfileCached(devfileText(-3, DEVFILE_CACHE_CHARACTERS + 1))).toThrow(/devfile_too_large/);
-    expect(devfileCacheSize()).toEqual(before);
-    expect(readDevfileCached(kept)).toBe(parsed);
-  });
-
-  it('does not keep a devfile over GitLab\'s limit that fits the budget: the next read fails it as fast, without evicting', () => {
-    const kept = devfileText(-4, 0);
-    const parsed = readDevfileCached(kept);
-    const before = devfileCacheSize();
-    expect(() => readDevfileCached(devfileText(-5, MAX_DEVFILE_CHARACTERS + 1_000))).toThrow(/devfile_too_large/);
+    expect(() => readDevfileCached(devfileText(n - 1, size))).toThrow(/devfile_too_large/);
     expect(devfileCacheSize()).toEqual(before);
     expect(readDevfileCached(kept)).toBe(parsed);
   });
