@@ -201,6 +201,10 @@ class ConsumerRun {
    */
   private joined(memberAssignment: Record<string, number[]>): void {
     this.aligned.clear();
+    // A partition that moved to another member gets its copies from there; a late one from here would only
+    // set Kafka's copy back.
+    const assigned = new Set(Object.entries(memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))));
+    for (const key of this.unsent.keys()) if (!assigned.has(key)) this.unsent.delete(key);
     const join = ++this.joins;
     const { log, observer, signal } = this.options;
     const seek = async (topic: string, partition: number): Promise<PartitionPosition> => {
