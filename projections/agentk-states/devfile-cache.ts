@@ -38,7 +38,7 @@ export function readDevfileCached(text: string | null): Devfile {
     } catch (error) {
       if (!(error instanceof GenerationFailure)) throw error;
       // Found by counting characters, before any parsing; kept, a text over GitLab's limit (up to the whole
-      // budget) would evict the devfiles worth keeping.
+      // budget) would evict the devfiles worth keeping. So every entry is within that limit, far below the budget.
       if (error.kind === 'devfile_too_large') throw error;
       entry = { ok: false, failure: error };
     }
@@ -48,9 +48,7 @@ export function readDevfileCached(text: string | null): Devfile {
   throw entry.failure;
 }
 
-/** A devfile larger than the whole budget is not kept (it would evict every other one for nothing). */
 function remember(text: string, entry: Entry): void {
-  if (text.length > DEVFILE_CACHE_CHARACTERS) return;
   // Map iteration order is insertion order: the first key is the oldest entry.
   for (const oldest of entries.keys()) {
     if (characters + text.length <= DEVFILE_CACHE_CHARACTERS) break;
