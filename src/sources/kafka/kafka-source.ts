@@ -29,6 +29,7 @@ import { readCheckpoints } from '../../sink/postgres/checkpoints.js';
 import type { Database } from '../../sink/postgres/database.js';
 import type { ApplyBatch } from '../positioned-batch.js';
 import { logStartOffset, partitionKey, readPartitionRanges, withKafkaAdmin, type PartitionRange } from './kafka-client.js';
+import { OffsetCopies } from './offset-copies.js';
 import { assertNoRetentionGap, rewriteCheckpoints, type ReplayStart } from './start-positions.js';
 
 export interface KafkaSourceOptions {
@@ -97,9 +98,8 @@ class ConsumerRun {
   private fail: (error: unknown) => void = () => undefined;
   /** Checkpoint moves past transaction markers, started outside kafkajs' batch loop: awaited before the end. */
   private readonly skips = new Set<Promise<void>>();
-  /** Kafka's copy of the committed positions not yet sent, by partition (sendCopies), and the request in flight. */
-  private readonly unsent = new Map<string, { topic: string; partition: number; offset: string }>();
-  private sending: Promise<void> | undefined;
+  /** Kafka's copy of the checkpoints, for the lag tools. */
+  private readonly copies: OffsetCopies;
 
   constructor(
     private readonly options: KafkaSourceOptions,
@@ -125,6 +125,7 @@ class ConsumerRun {
         restartOnFailure: async () => false,
       },
     });
+    this.copies = new OffsetCopies((offsets) => this.consumer.commitOffsets(offsets), options.log);
   }
 
   async run(): Promise<void> {
@@ -166,7 +167,7 @@ class ConsumerRun {
     } finally {
       clearInterval(refresh);
       await Promise.allSettled(this.skips);
-      await this.copiesSent();
+      await this.copies.sent();
       this.joins++;
       options.observer?.stopped();
       await consumer.disconnect();
@@ -201,10 +202,7 @@ class ConsumerRun {
    */
   private joined(memberAssignment: Record<string, number[]>): void {
     this.aligned.clear();
-    // A partition that moved to another member gets its copies from there; a late one from here would only
-    // set Kafka's copy back.
-    const assigned = new Set(Object.entries(memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))));
-    for (const key of this.unsent.keys()) if (!assigned.has(key)) this.unsent.delete(key);
+    this.copies.keepOnly(new Set(Object.entries(memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p)))));
     const join = ++this.joins;
     const { log, observer, signal } = this.options;
     const seek = async (topic: string, partition: number): Promise<PartitionPosition> => {
@@ -279,7 +277,7 @@ class ConsumerRun {
     payload.resolveOffset(last);
     this.committed(topic, partition, outcome.nextOffset ?? (BigInt(last) + 1n).toString(), batch.highWatermark, outcome.nextOffset);
     // Stopping: kafkajs leaves the group once this batch returns, and a copy sent after that is refused.
-    if (!payload.isRunning()) await this.copiesSent();
+    if (!payload.isRunning()) await this.copies.sent();
     await payload.heartbeat();
   }
 
@@ -311,36 +309,7 @@ class ConsumerRun {
     this.expected.set(key, next);
     this.report({ topic, partition, next, high });
     if (commit === undefined) return;
-    this.unsent.set(key, { topic, partition, offset: commit });
-    this.sendCopies();
-  }
-
-  /**
-   * Sends Kafka's copy of the positions (for kafka-consumer-groups): one request at a time, with the latest
-   * offset of every partition committed meanwhile. Off the batch's path: PostgreSQL already holds the truth,
-   * and awaiting the broker after each commit cost every batch a round trip. A failure only delays the lag
-   * display. Before the consumer leaves the group, the copies are awaited: by the batch in flight when the
-   * consumer stops (batch), and once more before disconnecting (run's finally).
-   */
-  private sendCopies(): void {
-    if (this.sending !== undefined || this.unsent.size === 0) return;
-    const offsets = [...this.unsent.values()];
-    this.unsent.clear();
-    this.sending = this.consumer
-      .commitOffsets(offsets)
-      .catch((error: Error) => {
-        const where = offsets.map((o) => `${partitionKey(o.topic, o.partition)}@${o.offset}`).join(', ');
-        this.options.log.warn(`could not commit offsets ${where} to Kafka: ${error.message}`, { offsets, err: error });
-      })
-      .finally(() => {
-        this.sending = undefined;
-        this.sendCopies();
-      });
-  }
-
-  /** Resolves once no copy is in flight or waiting. */
-  private async copiesSent(): Promise<void> {
-    while (this.sending !== undefined) await this.sending;
+    this.copies.add({ topic, partition, offset: commit });
   }
 
   private report(position: PartitionPosition): void {
