@@ -3,7 +3,9 @@
  * SASL) from kafka-security.ts, a connection check at startup, the one way to use an admin client
  * (withKafkaAdmin), and the admin reads the Kafka source needs (watermarks, offsets by time).
  */
+import { createRequire } from 'node:module';
 import { Kafka, logLevel, type LogEntry, type Admin, type KafkaConfig } from 'kafkajs';
+import { z } from 'zod';
 import type { Logger } from '../../ops/logger.js';
 import { describeKafkaSecurity, PLAINTEXT, type KafkaSecurity } from './kafka-security.js';
 
@@ -146,11 +148,30 @@ export function logKafkaEntry(log: Logger, { namespace, level, log: entry }: Log
   const error = typeof fields.error === 'string' && !message.includes(fields.error) ? `: ${fields.error}` : '';
   const line = `kafka ${namespace}: ${message}${error}`.replace(/\s*\n\s*/g, ' ');
   const context = { kafkajs: namespace, ...fields };
-  if (level === logLevel.ERROR) log.error(line, context);
+  if (isRetriedResponseError(namespace, message, fields.error)) log.debug(line, context);
+  else if (level === logLevel.ERROR) log.error(line, context);
   else if (level === logLevel.WARN) log.warn(line, context);
   else if (level === logLevel.INFO) log.info(line, context);
   else log.debug(line, context);
 }
+
+/**
+ * A broker's answer with a retriable error code (a coordinator not yet elected on a fresh broker, a leader
+ * moving): kafkajs' Connection logs it at ERROR before its own retry, which then succeeds or throws to the
+ * caller, who reports it. Kept at debug so that a routine retry is not an error line. The codes' retriable
+ * flags are kafkajs' own table (pinned version; its absence fails at startup), so they cannot drift.
+ */
+function isRetriedResponseError(namespace: string, message: string, error: unknown): boolean {
+  return namespace === 'Connection' && message.startsWith('Response ') && typeof error === 'string' && RETRIABLE_PROTOCOL_ERRORS.has(error);
+}
+
+const RETRIABLE_PROTOCOL_ERRORS: ReadonlySet<string> = new Set(
+  z
+    .object({ errorCodes: z.array(z.object({ message: z.string(), retriable: z.boolean() })) })
+    .parse(createRequire(import.meta.url)('kafkajs/src/protocol/error.js'))
+    .errorCodes.filter((code) => code.retriable)
+    .map((code) => code.message),
+);
 
 export interface PartitionRange {
   topic: string;

@@ -32,4 +32,19 @@ describe("kafkajs' log entries through our logger", () => {
     logKafkaEntry(logger, { namespace: 'Consumer', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 't', message: 'Crash: KafkaJSNonRetriableError: x' } });
     expect(lines).toEqual([]);
   });
+
+  it("keeps a broker's retriable error answer (retried by kafkajs) at debug, and any other error answer at error", () => {
+    const { logger, lines } = recording();
+    // What a consumer's first FindCoordinator gets from a broker that has not yet made its offsets topic.
+    const answer = (error: string) =>
+      logKafkaEntry(logger, { namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 't', message: 'Response GroupCoordinator(key: 10, version: 2)', broker: 'b:9092', error, correlationId: 1, size: 50 } });
+    answer('The group coordinator is not available');
+    answer('Not authorized to access group');
+    logKafkaEntry(logger, { namespace: 'Runner', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 't', message: 'Response x', error: 'The group coordinator is not available' } });
+    expect(lines.map(([level, message]) => [level, message])).toEqual([
+      ['debug', 'kafka Connection: Response GroupCoordinator(key: 10, version: 2): The group coordinator is not available'],
+      ['error', 'kafka Connection: Response GroupCoordinator(key: 10, version: 2): Not authorized to access group'],
+      ['error', 'kafka Runner: Response x: The group coordinator is not available'],
+    ]);
+  });
 });
