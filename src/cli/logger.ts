@@ -4,7 +4,7 @@
  * synchronously: no transport worker keeps the process alive, and a line logged before process.exit is out.
  */
 import { pino, stdSerializers, stdTimeFunctions, type Logger as Pino } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import type { LogContext, Logger } from '../ops/logger.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -31,7 +31,8 @@ export interface CliLoggerOptions {
 export function createCliLogger(options: CliLoggerOptions): CliLogger {
   const prettify =
     options.format === 'pretty'
-      ? pretty.prettyFactory({
+      ? // Loaded only for the pretty format (a terminal): a JSON run does not pay its startup.
+        (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')).prettyFactory({
           colorize: options.colors ?? false,
           translateTime: 'SYS:HH:MM:ss.l',
           // The message already ends with the error's own text; the serialized error adds only noise here.

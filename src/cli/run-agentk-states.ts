@@ -55,7 +55,7 @@ import { previewJson, previewText } from './impact-report.js';
 import { verifyJson, verifyText } from './verify-report.js';
 import { ConsumerState } from '../ops/consumer-state.js';
 import { Heartbeat } from '../ops/heartbeat.js';
-import { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../ops/metrics.js';
 import { OpsServerError, startOpsServer } from '../ops/http-server.js';
 
 export interface CliIo {
@@ -207,6 +207,8 @@ async function openEmbedded(dataDir: string, io: CliIo): Promise<Database> {
 }
 
 async function serveMetrics(options: NonNullable<CliArgs['metrics']>, io: CliIo, releasers: Releaser[]): Promise<Metrics> {
+  // Loaded only with --metrics: prom-client is a tenth of the CLI's startup, which every other run would pay.
+  const { Metrics } = await import('../ops/metrics.js');
   const metrics = new Metrics({ readyMaxLag: options.readyMaxLag });
   const server = await startOpsServer({ ...options, registry: metrics.registry, readiness: metrics.readiness });
   releasers.push(() => server.close());

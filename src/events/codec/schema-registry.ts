@@ -7,7 +7,7 @@
  * Confluent's error code, so a URL that is not the API's base also reads as unknown ids (all of them).
  */
 import { Agent } from 'node:https';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import type { Type } from 'avsc';
 
@@ -77,15 +77,19 @@ export function createSchemaRegistrySource(config: SchemaRegistryConfig): Writer
   };
   if (config.username !== undefined) args.auth = { username: config.username, password: config.password ?? '' };
   if (config.ca !== undefined) args.agent = new Agent({ ca: config.ca, keepAlive: true });
-  const client = new SchemaRegistry(args);
+  // Loaded on the first lookup: the client and its dependencies (ajv, protobufjs, mappersmith) take about
+  // 0.25 s to load, which every run without a registry would pay at startup.
+  let client: Promise<SchemaRegistry> | undefined;
 
   return {
     description: `the schema registry at ${base}`,
     async fetch(id) {
       const url = `${base}/schemas/ids/${id}`;
+      client ??= import('@kafkajs/confluent-schema-registry').then((registry) => new registry.SchemaRegistry(args));
+      const registry = await client;
       let schema: unknown;
       try {
-        schema = await client.getSchema(id);
+        schema = await registry.getSchema(id);
       } catch (error) {
         const status = (error as { status?: unknown }).status;
         const text = (error as Error).message;
