@@ -209,6 +209,23 @@ describe('with a schema registry', () => {
     expect((await readModel(db.pool)).size).toBe(0);
   });
 
+  it("stops with one line (exit 1), dead-lettering nothing, when --schema-registry is not the API's base URL", async () => {
+    const kafka = createTestKafka(brokers, 'schema-registry');
+    const topic = topicName('base');
+    await createTopic(kafka, topic, 1);
+    const row = workspaceRow(7211);
+    await upsertWorkspaceRows(db.pool, [row]);
+    await produce(kafka, topic, [{ key: Buffer.from('7211'), value: registryFramed(2, ids.v2, createdEvent(row)) }]);
+    // The registry's root, without Apicurio's /apis/ccompat/v7: every path there answers 404, as an unknown id does.
+    const root = new URL(registry.url).origin;
+    const result = await consume(topic, db.url, ['--schema-registry', root]);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`answered 404 to GET ${root}/subjects too: ${root} is not the base URL of a Confluent-compatible API`));
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM rebuild_projection.dead_letters')).rows[0].n).toBe(0);
+    expect((await readModel(db.pool)).size).toBe(0);
+  });
+
   it('retries a dead-lettered unknown id with --retry-dead-letters once the registry has it', async () => {
     const kafka = createTestKafka(brokers, 'schema-registry');
     const topic = topicName('later');

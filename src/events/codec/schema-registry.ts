@@ -79,35 +79,82 @@ export function createSchemaRegistrySource(config: SchemaRegistryConfig): Writer
   if (config.ca !== undefined) args.agent = new Agent({ ca: config.ca, keepAlive: true });
   // Loaded on the first lookup: the client and its dependencies (ajv, protobufjs, mappersmith) take about
   // 0.25 s to load, which every run without a registry would pay at startup.
-  let client: Promise<SchemaRegistry> | undefined;
+  let client: Promise<{ registry: SchemaRegistry; api: RegistryApi }> | undefined;
+  const connect = () =>
+    (client ??= Promise.all([import('@kafkajs/confluent-schema-registry'), import('@kafkajs/confluent-schema-registry/dist/api/index.js')]).then(([registry, api]) => ({
+      registry: new registry.SchemaRegistry(args),
+      // A CommonJS module with `exports.default`: Node's namespace `default` is its module.exports.
+      api: api.default.default(args),
+    })));
+  // Set once GET /subjects answered: the URL is an API's base, so its 404s are about the ids.
+  let baseChecked = false;
+
+  /** A 404 for an id: an unknown id, or a URL that is not the API's base (where every path is unknown). */
+  const checkBase = async (api: RegistryApi): Promise<void> => {
+    if (baseChecked) return;
+    const url = `${base}/subjects`;
+    try {
+      await api.Subject.all({});
+    } catch (error) {
+      const status = failedStatus(error, url);
+      if (status === 404) {
+        throw new SchemaRegistryError(
+          `schema registry answered 404 to GET ${url} too: ${base} is not the base URL of a Confluent-compatible API (e.g. …/apis/ccompat/v7 for Apicurio): check --schema-registry`,
+          'http',
+          status,
+          { cause: error },
+        );
+      }
+      throw httpError(error, url, status);
+    }
+    baseChecked = true;
+  };
 
   return {
     description: `the schema registry at ${base}`,
     async fetch(id) {
       const url = `${base}/schemas/ids/${id}`;
-      client ??= import('@kafkajs/confluent-schema-registry').then((registry) => new registry.SchemaRegistry(args));
-      const registry = await client;
+      const { registry, api } = await connect();
       let schema: unknown;
       try {
         schema = await registry.getSchema(id);
       } catch (error) {
-        const status = (error as { status?: unknown }).status;
-        const text = (error as Error).message;
-        const noResponse = status === 400 ? NO_RESPONSE.exec(text)?.[1] : undefined;
-        if (noResponse !== undefined) {
-          const failure = TLS_FAILURE.test(noResponse) ? 'tls' : 'no-answer';
-          throw new SchemaRegistryError(`schema registry did not answer GET ${url}: ${noResponse}`, failure, undefined, { cause: error });
-        }
+        const status = failedStatus(error, url);
         // Not an HTTP failure: the client could not use what the registry holds (e.g. a schema avsc rejects).
-        if (typeof status !== 'number') return { found: false, detail: `schema id ${id} in ${this.description} cannot be used: ${text}` };
+        if (status === undefined) return { found: false, detail: `schema id ${id} in ${this.description} cannot be used: ${(error as Error).message}` };
         // Confluent's "schema not found" (error code 40403; Apicurio answers the same); the client keeps only the status.
-        if (status === 404) return { found: false, detail: `schema id ${id} is not in ${this.description}` };
-        const hint = status === 401 || status === 403 ? ' (check the registry credentials)' : '';
-        throw new SchemaRegistryError(`schema registry answered ${status} to GET ${url}${hint}: ${text}`, 'http', status, { cause: error });
+        if (status === 404) {
+          await checkBase(api);
+          return { found: false, detail: `schema id ${id} is not in ${this.description}` };
+        }
+        throw httpError(error, url, status);
       }
       // JSON Schema and Protobuf ids also exist in a registry; only Avro can frame our events.
       if (!(schema instanceof avro.Type)) return { found: false, detail: `schema id ${id} in ${this.description} is not an Avro schema` };
       return { found: true, type: schema };
     },
   };
+}
+
+/** The client's own request layer (mappersmith), for GET /subjects, which the SchemaRegistry class does not offer. */
+type RegistryApi = import('@kafkajs/confluent-schema-registry/dist/api/index.js').SchemaRegistryAPIClient;
+
+/**
+ * The HTTP status of a failed request; undefined when it is not an HTTP failure. A request that got no answer
+ * is thrown here as SchemaRegistryError (no-answer, or tls).
+ */
+function failedStatus(error: unknown, url: string): number | undefined {
+  const status = (error as { status?: unknown }).status;
+  const text = (error as Error).message;
+  const noResponse = status === 400 ? NO_RESPONSE.exec(text)?.[1] : undefined;
+  if (noResponse !== undefined) {
+    const failure = TLS_FAILURE.test(noResponse) ? 'tls' : 'no-answer';
+    throw new SchemaRegistryError(`schema registry did not answer GET ${url}: ${noResponse}`, failure, undefined, { cause: error });
+  }
+  return typeof status === 'number' ? status : undefined;
+}
+
+function httpError(error: unknown, url: string, status: number | undefined): SchemaRegistryError {
+  const hint = status === 401 || status === 403 ? ' (check the registry credentials)' : '';
+  return new SchemaRegistryError(`schema registry answered ${status ?? 'an unreadable response'} to GET ${url}${hint}: ${(error as Error).message}`, 'http', status, { cause: error });
 }
