@@ -7,7 +7,9 @@
  * Confluent's error code, so a URL that is not the API's base also reads as unknown ids (all of them).
  */
 import { Agent } from 'node:https';
+import { createRequire } from 'node:module';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistryAPIClient, SchemaRegistryAPIClientArgs } from '@kafkajs/confluent-schema-registry/dist/api/index.js';
 import avro from 'avsc';
 import type { Type } from 'avsc';
 
@@ -79,13 +81,14 @@ export function createSchemaRegistrySource(config: SchemaRegistryConfig): Writer
   if (config.ca !== undefined) args.agent = new Agent({ ca: config.ca, keepAlive: true });
   // Loaded on the first lookup: the client and its dependencies (ajv, protobufjs, mappersmith) take about
   // 0.25 s to load, which every run without a registry would pay at startup.
-  let client: Promise<{ registry: SchemaRegistry; api: RegistryApi }> | undefined;
-  const connect = () =>
-    (client ??= Promise.all([import('@kafkajs/confluent-schema-registry'), import('@kafkajs/confluent-schema-registry/dist/api/index.js')]).then(([registry, api]) => ({
-      registry: new registry.SchemaRegistry(args),
-      // A CommonJS module with `exports.default`: Node's namespace `default` is its module.exports.
-      api: api.default.default(args),
-    })));
+  let client: { registry: SchemaRegistry; api: RegistryApi } | undefined;
+  const connect = () => {
+    if (client === undefined) {
+      const { SchemaRegistry: Client, createApi } = loadClient();
+      client = { registry: new Client(args), api: createApi(args) };
+    }
+    return client;
+  };
   // Set once GET /subjects answered: the URL is an API's base, so its 404s are about the ids.
   let baseChecked = false;
 
@@ -114,7 +117,7 @@ export function createSchemaRegistrySource(config: SchemaRegistryConfig): Writer
     description: `the schema registry at ${base}`,
     async fetch(id) {
       const url = `${base}/schemas/ids/${id}`;
-      const { registry, api } = await connect();
+      const { registry, api } = connect();
       let schema: unknown;
       try {
         schema = await registry.getSchema(id);
@@ -137,7 +140,15 @@ export function createSchemaRegistrySource(config: SchemaRegistryConfig): Writer
 }
 
 /** The client's own request layer (mappersmith), for GET /subjects, which the SchemaRegistry class does not offer. */
-type RegistryApi = import('@kafkajs/confluent-schema-registry/dist/api/index.js').SchemaRegistryAPIClient;
+type RegistryApi = SchemaRegistryAPIClient;
+
+/** The client's modules, required on first use (CommonJS: the same exports under Node and under vitest). */
+function loadClient(): { SchemaRegistry: typeof SchemaRegistry; createApi: (args: SchemaRegistryAPIClientArgs) => SchemaRegistryAPIClient } {
+  const require = createRequire(import.meta.url);
+  const { SchemaRegistry: Client } = require('@kafkajs/confluent-schema-registry') as { SchemaRegistry: typeof SchemaRegistry };
+  const api = require('@kafkajs/confluent-schema-registry/dist/api/index.js') as { default: (args: SchemaRegistryAPIClientArgs) => SchemaRegistryAPIClient };
+  return { SchemaRegistry: Client, createApi: api.default };
+}
 
 /**
  * The HTTP status of a failed request; undefined when it is not an HTTP failure. A request that got no answer

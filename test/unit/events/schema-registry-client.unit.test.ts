@@ -15,10 +15,14 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** A server answering every request with this status and JSON body (or never, for `hang`). */
-async function answering(status: number | 'hang', body: unknown = {}): Promise<string> {
-  server = createServer((_req, res) => {
-    if (status !== 'hang') res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+/**
+ * A server answering every request with this status and JSON body (or never, for `hang`); GET …/subjects
+ * answers `subjects` (default: an API's 200 with its list).
+ */
+async function answering(status: number | 'hang', body: unknown = {}, subjects: { status: number; body: unknown } = { status: 200, body: [] }): Promise<string> {
+  server = createServer((req, res) => {
+    if (req.url?.endsWith('/subjects')) res.writeHead(subjects.status, { 'content-type': 'application/json' }).end(JSON.stringify(subjects.body));
+    else if (status !== 'hang') res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/apis/ccompat/v7`;
@@ -40,6 +44,16 @@ describe('the schema registry client', () => {
   it("answers not found for Confluent's 404 (a dead letter, not an error)", async () => {
     const url = await answering(404, { error_code: 40403, message: 'Schema 7 not found' });
     expect(await createSchemaRegistrySource({ url }).fetch(7)).toEqual({ found: false, detail: `schema id 7 is not in the schema registry at ${url}` });
+  });
+
+  it("stops (permanent) when GET /subjects answers 404 too: the URL is not the API's base, not an unknown id", async () => {
+    const url = await answering(404, { message: 'RESTEASY003210: Could not find resource' }, { status: 404, body: { message: 'RESTEASY003210: Could not find resource' } });
+    const error = await failure(url);
+    expect(error).toMatchObject({ failure: 'http', httpStatus: 404 });
+    expect(error.message).toBe(
+      `schema registry answered 404 to GET ${url}/subjects too: ${url} is not the base URL of a Confluent-compatible API (e.g. …/apis/ccompat/v7 for Apicurio): check --schema-registry`,
+    );
+    expect(isTransient(error)).toBe(false);
   });
 
   it('calls a registry that is down (connection refused) transient', async () => {
