@@ -143,6 +143,21 @@ export async function dropDatabase(name: string): Promise<void> {
   await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }
 
+/**
+ * BENCH_FOLLOW_LOG_STATEMENTS=1: the server logs every statement of the sessions opened on the bench's own
+ * database while on (`log_min_duration_statement = 0`, parameters left out), for a per-statement breakdown
+ * of the follow steps from PostgreSQL's log (Debian: /var/log/postgresql/). A database setting, so only
+ * sessions opened afterwards log, and nothing else on a shared server.
+ */
+export async function logStatements(url: string, on: boolean): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  await withAdmin(async (admin) => {
+    for (const setting of ['log_min_duration_statement', 'log_parameter_max_length']) {
+      await admin.query(on ? `ALTER DATABASE "${name}" SET ${setting} = 0` : `ALTER DATABASE "${name}" RESET ${setting}`);
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The machine
 // ---------------------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import {
   dropDatabase,
   ensureBroker,
   foreignActivity,
+  logStatements,
   recreateDatabase,
   REPO_ROOT,
   waitForKafka,
@@ -332,6 +333,11 @@ async function main(): Promise<number> {
       const followTarget = kafkaTarget(`bench-follow-${size.replace('/', '')}${runId}`);
       const needsD = (step: string) => notes.push(`${name(step)} was skipped: it runs on the result of (d), which was skipped or failed.`);
       const dRight = !skip('d') && (await rebuildStep(name('d'), (r) => (runs.d = r), kafkaSource));
+      const logged = Boolean(process.env.BENCH_FOLLOW_LOG_STATEMENTS);
+      if (logged) {
+        log(`${name('f')} BENCH_FOLLOW_LOG_STATEMENTS: PostgreSQL logs every statement of the follow steps`);
+        await logStatements(sizeUrl, true);
+      }
       if (!skip('d2')) {
         if (dRight) await rebuildStep(name('d2'), (r) => (runs.d2 = r), kafkaSource, { differShare });
         else needsD('d2');
@@ -368,6 +374,7 @@ async function main(): Promise<number> {
           );
         });
       }
+      if (logged) await logStatements(sizeUrl, false);
       const eRight = !skip('e') && (await rebuildStep(name('e'), (r) => (runs.e = r), snapshotSource));
       if (!skip('e2')) {
         if (eRight) await rebuildStep(name('e2'), (r) => (runs.e2 = r), snapshotSource, { differShare });
