@@ -73,37 +73,63 @@ export interface AppliedBatch extends WrittenBatch {
  * plan: held events, folds with the checkpoint, deleted rows, generated rows and letters.
  */
 export async function applyKafkaBatch(client: Session, batch: PartitionBatch, deps: BatchDeps): Promise<AppliedBatch> {
-  const { topic, partition } = batch;
-  // Decoded before the checkpoint is known: its workspaces' locks come first, with the projection's (shared
-  // with other batches, exclusive against a rebuild's switch). A redelivery decodes a few messages for nothing.
-  const decoded = batch.decoded ?? batch.messages.map((message) => deps.decode(message));
-  const ids = new Set<number>();
-  for (const outcome of decoded) {
-    const id = workspaceOf(outcome);
-    if (id !== undefined) ids.add(id);
-  }
-  await lockFolds(client, deps.projection, ids, { projectionShared: true });
-  const loaded = await readBatchFolds(client, deps.projection, ids, {
-    devfile: devfileWorkspaces(decoded, deps.materialize),
-    letters: deps.materialize ? AGENTK_STATES_PROJECTION : undefined,
-    checkpoint: { topic, partition },
-  });
-  const plan = planBatch({ topic, partition, messages: batch.messages, decoded, ...loaded, materialize: deps.materialize });
-  const result: AppliedBatch = {
-    consumed: plan.consumed, skipped: plan.skipped, deleted: 0, parked: plan.folding.parked, held: plan.holds.filter((h) => h.deadLetterKey === null).length,
-    badMessages: plan.deadLetters.length, written: 0, unchanged: 0, failed: 0, deadLetterKinds: [], nextOffset: plan.nextOffset,
-  };
-  if (plan.nextOffset === undefined) return result;
+  return (await applyKafkaBatches(client, [batch], deps))[0]!;
+}
 
-  await holdEvents(client, deps.projection, plan.holds);
-  // The workspace letters were read with the folds when the batch generates (readBatchFolds' `letters`).
-  const lettered = deps.materialize ? loaded.failed : undefined;
-  result.deleted = await writeFolds(client, deps.projection, plan.folding, loaded.folds, deps.sink, { topic, partition, nextOffset: plan.nextOffset }, lettered);
-  const counts =
-    plan.generate.size > 0
-      ? await projectTouched(client, plan.generate, plan.folding.lastMessage, deps, plan.deadLetters, lettered)
-      : await recordOnly(client, plan.deadLetters);
-  return { ...result, ...counts };
+/**
+ * Several partitions' batches in one transaction (batch-loop.ts groups those fetched together): one lock
+ * statement for all their workspaces, each partition's checkpoint and folds read, planned and saved as
+ * alone, then one generation and one write of the rows and letters for all. Their workspaces must be
+ * disjoint (a workspace's events are one partition's), so each plan is what it would be alone. The rows'
+ * counts (written, unchanged, failed, deleted by the generation's write) are the first batch's.
+ */
+export async function applyKafkaBatches(client: Session, batches: readonly PartitionBatch[], deps: BatchDeps): Promise<AppliedBatch[]> {
+  // Decoded before the checkpoints are known: the workspaces' locks come first, with the projection's (shared
+  // with other batches, exclusive against a rebuild's switch). A redelivery decodes a few messages for nothing.
+  const decodedAll = batches.map((batch) => batch.decoded ?? batch.messages.map((message) => deps.decode(message)));
+  const idsOf = (decoded: readonly DecodeResult[]) => {
+    const ids = new Set<number>();
+    for (const outcome of decoded) {
+      const id = workspaceOf(outcome);
+      if (id !== undefined) ids.add(id);
+    }
+    return ids;
+  };
+  const ids = decodedAll.map(idsOf);
+  await lockFolds(client, deps.projection, new Set(ids.flatMap((set) => [...set])), { projectionShared: true });
+  const results: AppliedBatch[] = [];
+  const generate = new Map<number, WorkspaceFold>();
+  const lastMessage = new Map<number, WorkspaceMessage>();
+  const deadLetters: DeadLetter[] = [];
+  const lettered = deps.materialize ? new Set<number>() : undefined;
+  for (const [index, batch] of batches.entries()) {
+    const { topic, partition } = batch;
+    const decoded = decodedAll[index]!;
+    const loaded = await readBatchFolds(client, deps.projection, ids[index]!, {
+      devfile: devfileWorkspaces(decoded, deps.materialize),
+      letters: deps.materialize ? AGENTK_STATES_PROJECTION : undefined,
+      checkpoint: { topic, partition },
+    });
+    const plan = planBatch({ topic, partition, messages: batch.messages, decoded, ...loaded, materialize: deps.materialize });
+    const result: AppliedBatch = {
+      consumed: plan.consumed, skipped: plan.skipped, deleted: 0, parked: plan.folding.parked, held: plan.holds.filter((h) => h.deadLetterKey === null).length,
+      badMessages: plan.deadLetters.length, written: 0, unchanged: 0, failed: 0, deadLetterKinds: [], nextOffset: plan.nextOffset,
+    };
+    results.push(result);
+    if (plan.nextOffset === undefined) continue;
+    await holdEvents(client, deps.projection, plan.holds);
+    // The workspace letters were read with the folds when the batch generates (readBatchFolds' `letters`).
+    for (const id of deps.materialize ? loaded.failed : []) lettered!.add(id);
+    result.deleted = await writeFolds(client, deps.projection, plan.folding, loaded.folds, deps.sink, { topic, partition, nextOffset: plan.nextOffset }, deps.materialize ? loaded.failed : undefined);
+    for (const [id, fold] of plan.generate) generate.set(id, fold);
+    for (const [id, message] of plan.folding.lastMessage) lastMessage.set(id, message);
+    deadLetters.push(...plan.deadLetters);
+  }
+  const first = results.find((result) => result.nextOffset !== undefined);
+  if (first === undefined) return results;
+  const counts = generate.size > 0 ? await projectTouched(client, generate, lastMessage, deps, deadLetters, lettered) : await recordOnly(client, deadLetters);
+  Object.assign(first, { written: counts.written, unchanged: counts.unchanged, failed: counts.failed, deadLetterKinds: counts.deadLetterKinds });
+  return results;
 }
 
 async function recordOnly(client: Session, deadLetters: readonly DeadLetter[]): Promise<WrittenBatch> {

@@ -19,10 +19,10 @@ import type { RowSink } from '../sink/postgres/row-sink.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import { partitionKey } from '../sources/kafka/kafka-client.js';
 import type { BatchOutcome, PositionedBatch } from '../sources/positioned-batch.js';
-import { applyKafkaBatch, type AppliedBatch } from './apply-kafka-batch.js';
+import { applyKafkaBatch, applyKafkaBatches, type AppliedBatch } from './apply-kafka-batch.js';
 import type { ConsumerObserver } from './consumer-observer.js';
 import type { Generator } from './generation/generator.js';
-import { takeTransaction, type TransactionLimits } from './plan-batch.js';
+import { takeTransaction, workspaceOf, type TransactionLimits } from './plan-batch.js';
 import { asBatchFailure, retryTransient } from './retry.js';
 
 export interface ReplayTotals {
@@ -75,24 +75,33 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
   const totals: ReplayTotals = { consumed: 0, skipped: 0, written: 0, unchanged: 0, deleted: 0, parked: 0, held: 0, failed: 0 };
   const deps = { projection: options.projection, decode, agentConfigMode: options.agentConfigMode, sink: options.sink, materialize: options.materialize, generator: options.generator };
 
+  /** Runs `work`, retried while its failure is transient, logging each retry as `where`. */
+  const retriedAs = <T>(where: Where, work: () => Promise<T>, maxRetryDelayMs: number | undefined): Promise<T> =>
+    retryTransient(work, {
+      signal,
+      ...(maxRetryDelayMs === undefined ? {} : { maxDelayMs: maxRetryDelayMs }),
+      onRetry: logRetry(options.log, where.text, where.context),
+    });
+
   /** Runs `work` for `batch`, retried while its failure is transient; a permanent one names the batch. */
   const retried = async <T>(batch: PositionedBatch, work: () => Promise<T>): Promise<T> => {
-    const { topic, partition, messages } = batch;
-    const firstOffset = messages[0]?.offset ?? batch.skipTo?.from ?? '?';
-    const lastOffset = batch.skipTo ? (BigInt(batch.skipTo.to) - 1n).toString() : (messages.at(-1)?.offset ?? '?');
-    const where = `${batch.label === undefined ? '' : `${batch.label} `}${partitionKey(topic, partition)} offsets ${firstOffset}..${lastOffset}`;
+    const where = describeBatch(batch);
     try {
-      return await retryTransient(work, {
-        signal,
-        ...(batch.maxRetryDelayMs === undefined ? {} : { maxDelayMs: batch.maxRetryDelayMs }),
-        onRetry: logRetry(options.log, where, { topic, partition, offset: firstOffset }),
-      });
+      return await retriedAs(where, work, batch.maxRetryDelayMs);
     } catch (error) {
-      throw asBatchFailure(error, { topic, partition, firstOffset, lastOffset }, signal);
+      throw asBatchFailure(error, where.position, signal);
     }
   };
 
-  const apply = async (batch: PositionedBatch): Promise<BatchOutcome> => {
+  /** Counts a committed transaction of `batch`. */
+  const committed = (batch: PositionedBatch, applied: AppliedBatch, started: number): void => {
+    for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
+    options.onBatch?.({ ...totals });
+    options.observer?.batchApplied({ topic: batch.topic, partition: batch.partition, applied, durationS: (performance.now() - started) / 1000 });
+  };
+
+  /** One partition's batch on its own: in as many transactions as TRANSACTION_LIMITS take. */
+  const applyAlone = async (batch: PositionedBatch): Promise<BatchOutcome> => {
     const { messages } = batch;
     if (messages.length === 0) return applyOne(batch, []);
     // The writer schemas first (registry fetches, outside any transaction): the transactions are cut by what
@@ -128,13 +137,136 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
     };
     const done = await retried(batch, work);
     if (!('consumed' in done)) return done;
-    const applied = done;
-    for (const k of Object.keys(totals) as (keyof ReplayTotals)[]) totals[k] += applied[k];
-    options.onBatch?.({ ...totals });
-    options.observer?.batchApplied({ topic, partition, applied, durationS: (performance.now() - started) / 1000 });
-    return applied;
+    committed(batch, done, started);
+    return done;
   };
+
+  /**
+   * Batches handed over together (a fetch's partitions, which kafkajs delivers at once): in ONE transaction
+   * when they fit one (TRANSACTION_LIMITS over all of them) and their workspaces are disjoint, so a fetch costs
+   * one set of statements and one commit instead of one per partition; otherwise, or when that transaction
+   * fails for good, each alone (which names the failing batch).
+   */
+  const applyGroup = async (group: readonly Waiting[]): Promise<void> => {
+    const together = group.length > 1 ? await decodeTogether(group.map((w) => w.batch)) : undefined;
+    if (together === undefined) {
+      await Promise.all(group.map((w) => applyAlone(w.batch).then(w.resolve, w.reject)));
+      return;
+    }
+    const batches = group.map((w) => w.batch);
+    const started = performance.now();
+    const wheres = batches.map(describeBatch);
+    const where: Where = { text: wheres.map((w) => w.text).join(', '), context: { partitions: wheres.map((w) => w.context) } };
+    const maxRetryDelayMs = Math.min(...batches.map((batch) => batch.maxRetryDelayMs ?? Number.POSITIVE_INFINITY));
+    let applied: AppliedBatch[];
+    try {
+      applied = await retriedAs(
+        where,
+        () =>
+          withTransaction(db, async (client) => {
+            const results = await applyKafkaBatches(client, batches.map((batch, i) => ({ topic: batch.topic, partition: batch.partition, messages: batch.messages, decoded: together[i] })), deps);
+            for (const [i, batch] of batches.entries()) {
+              const skipTo = batch.skipTo;
+              if (skipTo === undefined) continue;
+              const skipped = await skipAhead(client, options.projection, batch.topic, batch.partition, skipTo.from, skipTo.to);
+              if (skipped.nextOffset !== undefined) results[i] = { ...results[i]!, nextOffset: skipped.nextOffset };
+            }
+            return results;
+          }),
+        Number.isFinite(maxRetryDelayMs) ? maxRetryDelayMs : undefined,
+      );
+    } catch (error) {
+      if (signal.aborted) {
+        for (const [i, w] of group.entries()) w.reject(asBatchFailure(error, wheres[i]!.position, signal));
+        return;
+      }
+      // Nothing of the group committed: each batch alone, so that the failure is its own.
+      await Promise.all(group.map((w) => applyAlone(w.batch).then(w.resolve, w.reject)));
+      return;
+    }
+    for (const [i, w] of group.entries()) {
+      committed(w.batch, applied[i]!, started);
+      w.resolve(applied[i]!);
+    }
+  };
+
+  /**
+   * The decode results of each batch when the batches can share one transaction: each has messages and no
+   * prelude, all of them fit TRANSACTION_LIMITS together, and no workspace is in two of them. Undefined
+   * otherwise (a writer schema that cannot be fetched now included: each batch alone retries or fails on it).
+   */
+  const decodeTogether = async (batches: readonly PositionedBatch[]): Promise<DecodeResult[][] | undefined> => {
+    if (batches.some((batch) => batch.messages.length === 0 || batch.prelude !== undefined)) return undefined;
+    const messages = batches.flatMap((batch) => batch.messages);
+    try {
+      await decode.prepare(messages);
+    } catch {
+      return undefined;
+    }
+    const { end, decoded } = takeTransaction(messages, 0, decode, options.materialize, TRANSACTION_LIMITS);
+    if (end < messages.length) return undefined;
+    const parts: DecodeResult[][] = [];
+    const owner = new Map<number, number>();
+    let offset = 0;
+    for (const [index, batch] of batches.entries()) {
+      const part = decoded.slice(offset, offset + batch.messages.length);
+      offset += batch.messages.length;
+      for (const outcome of part) {
+        const id = workspaceOf(outcome);
+        if (id === undefined) continue;
+        if ((owner.get(id) ?? index) !== index) return undefined;
+        owner.set(id, index);
+      }
+      parts.push(part);
+    }
+    return parts;
+  };
+
+  // Batches handed over while a group is being applied wait for the next one; a group starts on the next
+  // turn of the event loop, so that batches delivered together (kafkajs: a fetch's partitions) go together.
+  const queue: Waiting[] = [];
+  let flushing = false;
+  const flush = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const group = queue.splice(0);
+      // applyGroup settles each batch itself; this is for what it did not expect (an observer that threw).
+      await applyGroup(group).catch((error: unknown) => group.forEach((w) => w.reject(error)));
+    }
+    flushing = false;
+  };
+  const apply = (batch: PositionedBatch): Promise<BatchOutcome> =>
+    new Promise((resolve, reject) => {
+      queue.push({ batch, resolve, reject });
+      if (!flushing) {
+        flushing = true;
+        setImmediate(() => void flush());
+      }
+    });
   return { apply, totals };
+}
+
+/** A batch waiting for its group. */
+interface Waiting {
+  batch: PositionedBatch;
+  resolve: (outcome: BatchOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Where a batch is, for the retry log lines and its failure. */
+interface Where {
+  text: string;
+  context: Record<string, unknown>;
+}
+
+function describeBatch(batch: PositionedBatch): Where & { position: { topic: string; partition: number; firstOffset: string; lastOffset: string } } {
+  const { topic, partition, messages } = batch;
+  const firstOffset = messages[0]?.offset ?? batch.skipTo?.from ?? '?';
+  const lastOffset = batch.skipTo ? (BigInt(batch.skipTo.to) - 1n).toString() : (messages.at(-1)?.offset ?? '?');
+  return {
+    text: `${batch.label === undefined ? '' : `${batch.label} `}${partitionKey(topic, partition)} offsets ${firstOffset}..${lastOffset}`,
+    context: { topic, partition, offset: firstOffset },
+    position: { topic, partition, firstOffset, lastOffset },
+  };
 }
 
 /**
