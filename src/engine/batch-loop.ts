@@ -8,6 +8,10 @@
  * in transactions within TRANSACTION_LIMITS, each committing its own checkpoint, so that what one transaction
  * holds in memory (folds, devfiles, generated rows) does not grow with the fetch size. The limits count the
  * work, not the messages: several updates of one workspace in a transaction fold into one fold write.
+ *
+ * Batches handed over in the same turn of the event loop (kafkajs hands a fetch's partitions to eachBatch at
+ * once) share one transaction when they are small (GROUP_LIMITS) and name disjoint workspaces: a steady
+ * follow's fetch then costs one set of statements and one commit, not one per partition.
  */
 import type { DecodeResult, WorkspaceDecoder } from '../events/decode.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
