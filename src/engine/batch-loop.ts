@@ -1,6 +1,6 @@
 /**
  * The engine loop, the same for every source (Kafka, a file): each positioned batch is decoded (schema
- * registry fetches first, outside the transaction and its locks), then applied with applyKafkaBatch in one
+ * registry fetches first, outside the transaction and its locks), then applied with applyKafkaBatches in one
  * transaction, retried while the failure is transient (logged each time), and counted: the run's totals,
  * `onBatch`, the observer. A permanent failure is thrown as a BatchFailedError naming the batch.
  *
@@ -23,7 +23,7 @@ import type { RowSink } from '../sink/postgres/row-sink.js';
 import { withTransaction } from '../sink/postgres/transaction.js';
 import { partitionKey } from '../sources/kafka/kafka-client.js';
 import type { BatchOutcome, PositionedBatch } from '../sources/positioned-batch.js';
-import { applyKafkaBatch, applyKafkaBatches, type AppliedBatch } from './apply-kafka-batch.js';
+import { applyKafkaBatches, type AppliedBatch } from './apply-kafka-batch.js';
 import type { ConsumerObserver } from './consumer-observer.js';
 import type { Generator } from './generation/generator.js';
 import { takeTransaction, workspaceOf, type TransactionLimits } from './plan-batch.js';
@@ -134,19 +134,30 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
     return outcome;
   };
 
+  /**
+   * The work of one transaction: the batches' preludes, their messages (decoded: `decoded`, per batch), then
+   * each one's skip past the records it holds nothing of.
+   */
+  const applyInTransaction = async (client: Session, batches: readonly PositionedBatch[], decoded: readonly (readonly DecodeResult[])[]): Promise<AppliedBatch[]> => {
+    for (const batch of batches) await batch.prelude?.(client);
+    const results = await applyKafkaBatches(client, batches.map((batch, i) => ({ topic: batch.topic, partition: batch.partition, messages: batch.messages, decoded: decoded[i] })), deps);
+    for (const [i, batch] of batches.entries()) {
+      const skipTo = batch.skipTo;
+      if (skipTo === undefined) continue;
+      const skipped = await skipAhead(client, options.projection, batch.topic, batch.partition, skipTo.from, skipTo.to);
+      if (skipped.nextOffset !== undefined) results[i] = { ...results[i]!, nextOffset: skipped.nextOffset };
+    }
+    return results;
+  };
+
   /** Applies `batch` (its messages decoded: `decoded`) in one transaction. */
   const applyOne = async (batch: PositionedBatch, decoded: readonly DecodeResult[]): Promise<BatchOutcome> => {
     const { topic, partition, messages } = batch;
     const started = performance.now();
     const work = async (): Promise<AppliedBatch | BatchOutcome> => {
-      const skip = batch.skipTo && ((client: Session) => skipAhead(client, options.projection, topic, partition, batch.skipTo!.from, batch.skipTo!.to));
-      if (messages.length === 0) return skip ? withTransaction(db, skip) : { nextOffset: undefined };
-      return withTransaction(db, async (client) => {
-        await batch.prelude?.(client);
-        const applied = await applyKafkaBatch(client, { topic, partition, messages, decoded }, deps);
-        const skipped = skip && (await skip(client));
-        return skipped?.nextOffset === undefined ? applied : { ...applied, nextOffset: skipped.nextOffset };
-      });
+      if (messages.length > 0) return (await withTransaction(db, (client) => applyInTransaction(client, [batch], [decoded])))[0]!;
+      const skipTo = batch.skipTo;
+      return skipTo ? withTransaction(db, (client) => skipAhead(client, options.projection, topic, partition, skipTo.from, skipTo.to)) : { nextOffset: undefined };
     };
     const done = await retried(batch, work);
     if (!('consumed' in done)) return done;
@@ -176,16 +187,7 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
       applied = await retriedAs(
         where,
         () =>
-          withTransaction(db, async (client) => {
-            const results = await applyKafkaBatches(client, batches.map((batch, i) => ({ topic: batch.topic, partition: batch.partition, messages: batch.messages, decoded: together[i] })), deps);
-            for (const [i, batch] of batches.entries()) {
-              const skipTo = batch.skipTo;
-              if (skipTo === undefined) continue;
-              const skipped = await skipAhead(client, options.projection, batch.topic, batch.partition, skipTo.from, skipTo.to);
-              if (skipped.nextOffset !== undefined) results[i] = { ...results[i]!, nextOffset: skipped.nextOffset };
-            }
-            return results;
-          }),
+          withTransaction(db, (client) => applyInTransaction(client, batches, together)),
         Number.isFinite(maxRetryDelayMs) ? maxRetryDelayMs : undefined,
       );
     } catch (error) {
