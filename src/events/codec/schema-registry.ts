@@ -4,7 +4,8 @@
  * per id by the client (a schema id never changes meaning). Failures are typed for src/engine/retry.ts
  * (SchemaRegistryError: no answer, TLS refused, or an HTTP status). "No such id" (404) is not an error but
  * an answer: its messages are dead-lettered `unknown_schema_id`. The client reports a 404 without
- * Confluent's error code, so a URL that is not the API's base also reads as unknown ids (all of them).
+ * Confluent's error code, and a URL that is not the API's base answers 404 to every id: so the first 404 is
+ * checked with `GET /subjects`, whose 404 too stops the run (the URL is wrong) instead of dead-lettering all.
  */
 import { Agent } from 'node:https';
 import { createRequire } from 'node:module';
@@ -81,7 +82,7 @@ export function createSchemaRegistrySource(config: SchemaRegistryConfig): Writer
   if (config.ca !== undefined) args.agent = new Agent({ ca: config.ca, keepAlive: true });
   // Loaded on the first lookup: the client and its dependencies (ajv, protobufjs, mappersmith) take about
   // 0.25 s to load, which every run without a registry would pay at startup.
-  let client: { registry: SchemaRegistry; api: RegistryApi } | undefined;
+  let client: { registry: SchemaRegistry; api: SchemaRegistryAPIClient } | undefined;
   const connect = () => {
     if (client === undefined) {
       const { SchemaRegistry: Client, createApi } = loadClient();
@@ -92,23 +93,25 @@ export function createSchemaRegistrySource(config: SchemaRegistryConfig): Writer
   // Set once GET /subjects answered: the URL is an API's base, so its 404s are about the ids.
   let baseChecked = false;
 
-  /** A 404 for an id: an unknown id, or a URL that is not the API's base (where every path is unknown). */
-  const checkBase = async (api: RegistryApi): Promise<void> => {
+  /**
+   * A 404 for an id: an unknown id, or a URL that is not the API's base (where every path is unknown). Only a
+   * 404 to GET /subjects too says the latter; another refusal of it (a registry whose ACLs let this reader
+   * fetch schemas by id only) cannot tell, and the id stays unknown.
+   */
+  const checkBase = async (api: SchemaRegistryAPIClient): Promise<void> => {
     if (baseChecked) return;
     const url = `${base}/subjects`;
     try {
       await api.Subject.all({});
     } catch (error) {
       const status = failedStatus(error, url);
-      if (status === 404) {
-        throw new SchemaRegistryError(
-          `schema registry answered 404 to GET ${url} too: ${base} is not the base URL of a Confluent-compatible API (e.g. …/apis/ccompat/v7 for Apicurio): check --schema-registry`,
-          'http',
-          status,
-          { cause: error },
-        );
-      }
-      throw httpError(error, url, status);
+      if (status !== 404) return;
+      throw new SchemaRegistryError(
+        `schema registry answered 404 to GET ${url} too: ${base} is not the base URL of a Confluent-compatible API (e.g. …/apis/ccompat/v7 for Apicurio): check --schema-registry`,
+        'http',
+        status,
+        { cause: error },
+      );
     }
     baseChecked = true;
   };
@@ -139,10 +142,10 @@ export function createSchemaRegistrySource(config: SchemaRegistryConfig): Writer
   };
 }
 
-/** The client's own request layer (mappersmith), for GET /subjects, which the SchemaRegistry class does not offer. */
-type RegistryApi = SchemaRegistryAPIClient;
-
-/** The client's modules, required on first use (CommonJS: the same exports under Node and under vitest). */
+/**
+ * The client's modules, required on first use (CommonJS: the same exports under Node and under vitest): the
+ * SchemaRegistry class, and its own request layer (mappersmith) for GET /subjects, which the class does not offer.
+ */
 function loadClient(): { SchemaRegistry: typeof SchemaRegistry; createApi: (args: SchemaRegistryAPIClientArgs) => SchemaRegistryAPIClient } {
   const require = createRequire(import.meta.url);
   const { SchemaRegistry: Client } = require('@kafkajs/confluent-schema-registry') as { SchemaRegistry: typeof SchemaRegistry };
@@ -165,7 +168,7 @@ function failedStatus(error: unknown, url: string): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-function httpError(error: unknown, url: string, status: number | undefined): SchemaRegistryError {
+function httpError(error: unknown, url: string, status: number): SchemaRegistryError {
   const hint = status === 401 || status === 403 ? ' (check the registry credentials)' : '';
-  return new SchemaRegistryError(`schema registry answered ${status ?? 'an unreadable response'} to GET ${url}${hint}: ${(error as Error).message}`, 'http', status, { cause: error });
+  return new SchemaRegistryError(`schema registry answered ${status} to GET ${url}${hint}: ${(error as Error).message}`, 'http', status, { cause: error });
 }

@@ -56,6 +56,11 @@ describe('the schema registry client', () => {
     expect(isTransient(error)).toBe(false);
   });
 
+  it('keeps a 404 for an id a dead letter when GET /subjects is refused otherwise (ACLs that allow reads by id only)', async () => {
+    const url = await answering(404, { error_code: 40403, message: 'Schema 7 not found' }, { status: 403, body: { error_code: 40301, message: 'forbidden' } });
+    expect(await createSchemaRegistrySource({ url }).fetch(7)).toEqual({ found: false, detail: `schema id 7 is not in the schema registry at ${url}` });
+  });
+
   it('calls a registry that is down (connection refused) transient', async () => {
     const url = await answering(200);
     server!.close();
