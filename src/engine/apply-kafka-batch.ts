@@ -119,8 +119,9 @@ export async function applyKafkaBatches(client: Session, batches: readonly Parti
     if (plan.nextOffset === undefined) continue;
     await holdEvents(client, deps.projection, plan.holds);
     // The workspace letters were read with the folds when the batch generates (readBatchFolds' `letters`).
-    for (const id of deps.materialize ? loaded.failed : []) lettered!.add(id);
-    result.deleted = await writeFolds(client, deps.projection, plan.folding, loaded.folds, deps.sink, { topic, partition, nextOffset: plan.nextOffset }, deps.materialize ? loaded.failed : undefined);
+    const failed = deps.materialize ? loaded.failed : undefined;
+    for (const id of failed ?? []) lettered?.add(id);
+    result.deleted = await writeFolds(client, deps.projection, plan.folding, loaded.folds, deps.sink, { topic, partition, nextOffset: plan.nextOffset }, failed);
     for (const [id, fold] of plan.generate) generate.set(id, fold);
     for (const [id, message] of plan.folding.lastMessage) lastMessage.set(id, message);
     deadLetters.push(...plan.deadLetters);

@@ -196,6 +196,7 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
         return;
       }
       // Nothing of the group committed: each batch alone, so that the failure is its own.
+      options.log.warn(`${where.text}: their shared transaction failed, applying each batch alone: ${(error as Error).message}`, { ...where.context, err: error });
       await Promise.all(group.map((w) => applyAlone(w.batch).then(w.resolve, w.reject)));
       return;
     }

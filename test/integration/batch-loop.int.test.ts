@@ -16,7 +16,8 @@ import { useFreshGitLabDatabase } from '../support/database.js';
 import { asJson, createdEvent, readModel, upsertWorkspaceRows, workspaceRow } from '../support/workspace-events.js';
 
 const db = useFreshGitLabDatabase('loop.example');
-const log: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => log };
+const warnings: string[] = [];
+const log: Logger = { debug: () => undefined, info: () => undefined, warn: (message) => warnings.push(message), error: () => undefined, child: () => log };
 
 const TOPIC = 'workspace-events';
 
@@ -85,6 +86,7 @@ describe('the batch loop', () => {
       upsert: (client, rows, range) => (rows.some((row) => row.workspaceId === 4) ? Promise.reject(new Error('cannot write workspace 4')) : liveAgentkStates.upsert(client, rows, range)),
     };
     const engine = engineOn(failing);
+    warnings.length = 0;
 
     const [ok, bad] = await Promise.allSettled([engine.apply(creates(0, [1, 2])), engine.apply(creates(1, [3, 4]))]);
 
@@ -93,6 +95,8 @@ describe('the batch loop', () => {
     const error = (bad as PromiseRejectedResult).reason as BatchFailedError;
     expect(error).toBeInstanceOf(BatchFailedError);
     expect(error.message).toBe(`${TOPIC}[1] offsets 0..1: Error: cannot write workspace 4`);
+    // The shared transaction's failure is said once, before each batch goes alone.
+    expect(warnings).toEqual([expect.stringMatching(/offsets 0\.\.1, .* offsets 0\.\.1: their shared transaction failed, applying each batch alone: cannot write workspace 4$/)]);
     expect(await readCheckpoints(db.pool, 'agentk-states', [TOPIC])).toEqual([{ topic: TOPIC, partition: 0, nextOffset: '2' }]);
     expect([...(await readModel(db.pool)).keys()].sort()).toEqual([1, 2]);
   });
