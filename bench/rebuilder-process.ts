@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { nodeFlagsOf } from '../src/cli/bin-flags.js';
 import { cliEnvironment, cliPath } from './cli-invocation.js';
 import { cpuSince, cpuSnapshot, type CpuUsage } from './environment.js';
 
@@ -74,7 +75,8 @@ function readHwmKb(pid: number): number {
 export function startRebuilder(args: string[], options: RebuilderOptions = {}): RunningRebuilder {
   const probeDir = mkdtempSync(path.join(os.tmpdir(), 'bench-probe-'));
   const probeFile = path.join(probeDir, 'usage.json');
-  const nodeArgs = ['--import', PROBE];
+  // The bin's own node flags first (its shebang): the benchmark runs the V8 configuration users get.
+  const nodeArgs = [...nodeFlagsOf(cliPath()), '--import', PROBE];
   if (options.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);
   const before = cpuSnapshot();
   const started = performance.now();

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * The CLI entry point: the only module that touches `process` (argv, env, signals, exit codes, stdout).
  */

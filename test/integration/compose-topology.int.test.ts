@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import yaml from 'js-yaml';
 import { afterEach, beforeAll, expect, inject, it } from 'vitest';
 import { z } from 'zod';
+import { nodeFlagsOf } from '../../src/cli/bin-flags.js';
 import { CLI_PATH, runCli, spawnCli, waitFor } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTestKafka } from '../support/kafka-broker.js';
@@ -88,7 +89,7 @@ it("compose's topology (SQL files, topic and export jobs, rebuilder command and 
   expect(exportJob.depends_on).toEqual({ postgres: { condition: 'service_healthy' }, 'create-topic': { condition: 'service_completed_successfully' } });
   expect(rebuilder.depends_on).toMatchObject({ 'export-events': { condition: 'service_completed_successfully' } });
   const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? 'null') as string[];
-  expect(entrypoint).toEqual(['node', relative(repoRoot, CLI_PATH)]);
+  expect(entrypoint).toEqual(['node', ...nodeFlagsOf(CLI_PATH), relative(repoRoot, CLI_PATH)]);
   expect(/^WORKDIR (.*)$/m.exec(dockerfile.split(/^FROM /m).at(-1)!)?.[1]).toBe('/app');
   const metricsPort = argValue(rebuilder.command, '--metrics-port');
   expect(rebuilder.ports).toContain(`127.0.0.1:${metricsPort}:${metricsPort}`);

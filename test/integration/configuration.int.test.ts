@@ -3,13 +3,16 @@
  * in a database that is not GitLab's, a read-only --status, and bounded waits for an unreachable database or broker.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, inject } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { CLI_PATH, runCli } from '../support/cli.js';
 import { useFreshGitLabDatabase, withReadOnlyRole } from '../support/database.js';
 import { insertWorkspace } from '../support/gitlab-rows.js';
 import { createTestKafka } from '../support/kafka-broker.js';
@@ -260,5 +263,26 @@ describe('--config and the environment, through the binary', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: rebuild-projection agentk-states/);
     expect(help.stdout).toContain('  -h, --help ');
+  });
+
+  it("runs as the README says (npx rebuild-projection) through the bin's shebang, with its node flags (--max-semi-space-size=2)", async () => {
+    // A `node` ahead on PATH that records its arguments: what `env -S` in the shebang started node with.
+    const dir = mkdtempSync(join(tmpdir(), 'bin-flags-'));
+    try {
+      const log = join(dir, 'log');
+      writeFileSync(join(dir, 'node'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+      const { stdout } = await promisify(execFile)('npx', ['--no-install', 'rebuild-projection', '--version'], {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ''}` },
+      });
+      expect(stdout).toMatch(/^rebuild-projection \d/);
+      const started = readFileSync(log, 'utf8').split('\n').filter((line) => line.endsWith(' --version') && !line.includes('--no-install'));
+      expect(started).toHaveLength(1);
+      const [flag, bin] = started[0]!.split(' ');
+      expect(flag).toBe('--max-semi-space-size=2');
+      expect(realpathSync(bin!)).toBe(realpathSync(CLI_PATH));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,12 @@
 /** Runs the built CLI (dist/) as a subprocess, the way operators run it. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { nodeFlagsOf } from '../../src/cli/bin-flags.js';
 
 export const CLI_PATH = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+let nodeFlags: string[] | undefined;
+/** The node flags of the bin's shebang (read once dist/ exists): the tests run the V8 configuration users get. */
+const cliNodeFlags = (): string[] => (nodeFlags ??= nodeFlagsOf(CLI_PATH));
 
 export interface CliResult {
   code: number;
@@ -14,7 +18,7 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [CLI_PATH, ...args],
+      [...cliNodeFlags(), CLI_PATH, ...args],
       { env: { PATH: process.env.PATH ?? '', ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
@@ -37,7 +41,7 @@ export interface SpawnedCli {
  * the process gets only that environment (and PATH); without, this process's.
  */
 export function spawnCli(args: string[], env?: Record<string, string>): SpawnedCli {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+  const child = spawn(process.execPath, [...cliNodeFlags(), CLI_PATH, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(env === undefined ? {} : { env: { PATH: process.env.PATH ?? '', ...env } }),
   });
