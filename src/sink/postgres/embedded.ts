@@ -9,19 +9,19 @@
  *     single-session adapter (single-session.ts). On first use GitLab's tables are created from
  *     schemas/gitlab/gitlab-schema.sql: the directory is ours, so its database is GitLab's by construction.
  *
- * Layout of `dataDir`: `postgres/` (PGlite's files) and `rebuild-projection.lock` (the pid holding it).
- * A directory holding anything else is refused, and so is a database in it without GitLab's `workspaces`.
- * A second process on the same directory is refused while the first lives (the single session's advisory
- * locks guard nothing across processes); a lock left by a process that died is taken over.
+ * Layout of `dataDir`: `postgres/` (PGlite's files) and `rebuild-projection.lock` (the pid holding it, with
+ * its short-lived companions: data-dir-lock.ts). A directory holding anything else is refused, and so is a
+ * database in it without GitLab's `workspaces`. A second process on the same directory is refused while the
+ * first lives; a lock left by a process that died is taken over (data-dir-lock.ts).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, hostname } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { z } from 'zod';
 import { gitlabSchemaDir } from '../../package-paths.js';
 import type { Database } from './database.js';
+import { isLockFile, lockDataDir } from './data-dir-lock.js';
 import { SingleSessionDatabase } from './single-session.js';
 
 export class EmbeddedDatabaseError extends Error {
@@ -36,7 +36,6 @@ export interface EmbeddedDatabase extends Database {
 }
 
 const POSTGRES_DIR = 'postgres';
-const LOCK_FILE = 'rebuild-projection.lock';
 
 /** `$XDG_CACHE_HOME/rebuild-projection`, else `~/.cache/rebuild-projection`. */
 export function defaultDataDir(env: Readonly<Record<string, string | undefined>>): string {
@@ -48,7 +47,7 @@ export async function openEmbeddedDatabase(options: { dataDir: string }): Promis
   const dataDir = resolve(options.dataDir);
   const postgresDir = join(dataDir, POSTGRES_DIR);
   refuseForeignFiles(dataDir);
-  const unlock = lockDataDir(dataDir);
+  const unlock = lockDataDir(dataDir, (message, cause) => new EmbeddedDatabaseError(message, { cause }));
   let pglite: PGlite | undefined;
   try {
     const created = !holdsDatabase(dataDir, postgresDir);
@@ -99,7 +98,7 @@ function refuseForeignFiles(dataDir: string): void {
   } catch (error) {
     throw new EmbeddedDatabaseError(`cannot use --data-dir ${dataDir}: ${(error as Error).message}`, { cause: error });
   }
-  const others = entries.filter((name) => name !== LOCK_FILE && name !== POSTGRES_DIR);
+  const others = entries.filter((name) => !isLockFile(name) && name !== POSTGRES_DIR);
   if (others.length > 0) {
     throw new EmbeddedDatabaseError(
       `--data-dir ${dataDir} holds files that are not an embedded database of rebuild-projection (${others.slice(0, 3).join(', ')}…): ` +
@@ -117,54 +116,6 @@ function holdsDatabase(dataDir: string, postgresDir: string): boolean {
     );
   }
   return files.length > 0;
-}
-
-const lockSchema = z.object({ pid: z.number().int(), host: z.string() });
-
-/** Creates the lock file, or refuses while the process named in it lives. Returns its remover. */
-function lockDataDir(dataDir: string): () => void {
-  const path = join(dataDir, LOCK_FILE);
-  const mine = JSON.stringify({ pid: process.pid, host: hostname() });
-  for (let attempt = 1; ; attempt++) {
-    try {
-      writeFileSync(path, mine, { flag: 'wx' });
-      return () => rmSync(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new EmbeddedDatabaseError(`could not lock the embedded database in ${dataDir} (${path}): ${(error as Error).message}`, { cause: error });
-      }
-    }
-    const holder = readHolder(path);
-    // A second attempt finding it again: another process took over the same stale lock first.
-    if (attempt > 1 || (holder && (holder.host !== hostname() || isAlive(holder.pid)))) {
-      throw new EmbeddedDatabaseError(
-        `the embedded database in ${dataDir} is in use by ${holder ? `process ${holder.pid} on ${holder.host}` : 'another process'} (one process at a time; ` +
-          `its lock: ${path}): wait for it to end, or pass another --data-dir (or --database-url for a PostgreSQL server)`,
-      );
-    }
-    // Left by a process that died: take it over.
-    rmSync(path, { force: true });
-  }
-}
-
-function readHolder(path: string): z.infer<typeof lockSchema> | undefined {
-  try {
-    const parsed = lockSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    // Unreadable or half-written: a process died between creating and writing it.
-    return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, owned by someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Creates GitLab's tables in a database that has none; refuses one that has other tables but no `workspaces`. */

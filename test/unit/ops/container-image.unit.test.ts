@@ -8,6 +8,7 @@ import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { nodeFlagsOf } from '../../../src/cli/bin-flags.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
@@ -40,7 +41,10 @@ describe('the container image', () => {
   it("installs only production dependencies in the runtime stage and starts the package's CLI", () => {
     expect(lines(runtime, 'RUN').join('\n')).toMatch(/npm ci --omit=dev/);
     expect(lines(runtime, 'COPY')).toContain('--from=build /app/dist dist');
-    expect(JSON.parse(lines(runtime, 'ENTRYPOINT')[0]!)).toEqual(['node', packageJson.bin['rebuild-projection']!.replace(/^\.\//, '')]);
+    // The bin's node flags too (its shebang, in the source the bin is built from).
+    const flags = nodeFlagsOf(join(root, 'src/cli/main.ts'));
+    expect(flags).not.toEqual([]);
+    expect(JSON.parse(lines(runtime, 'ENTRYPOINT')[0]!)).toEqual(['node', ...flags, packageJson.bin['rebuild-projection']!.replace(/^\.\//, '')]);
   });
 
   // bench/ is compiled locally for `npm run bench`, not shipped.
