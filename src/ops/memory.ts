@@ -10,9 +10,9 @@
  * The young generation is the other share: V8 grows the main thread's semi-spaces to 8 MB each (three of them
  * with the large-object space), filled with each batch's short-lived objects. The bin's shebang (src/cli/main.ts,
  * read back by bin-flags.ts) passes --max-semi-space-size=2, which V8 reads only when it sets up the heap, so it
- * cannot be set here. Measured on a Kafka rebuild of 10,000 workspaces with 2 workers, alternated: peak RSS
- * 265–279 → 225–234 MB, CPU within the runs' noise. The generation workers' young generation is bounded by
- * worker-pool.ts.
+ * cannot be set here. Measured on the benchmark's Kafka rebuild into an empty table with 2 workers, alternated:
+ * N = 100,000, peak RSS 295–299 → 249–256 MB for 4–11% more CPU (semi-spaces of 4 MB: 271 MB, no measurable
+ * CPU); N = 10,000, 265–279 → 225–234 MB. The generation workers' young generation is bounded by worker-pool.ts.
  */
 import { setFlagsFromString } from 'node:v8';
 
