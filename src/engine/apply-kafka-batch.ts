@@ -17,7 +17,7 @@ import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { DecodeResult, WorkspaceMessage } from '../events/decode.js';
 import type { Checkpoint } from '../sink/postgres/checkpoints.js';
 import { clearDeadLetters, recordDeadLetters, type DeadLetter } from '../sink/postgres/dead-letters.js';
-import { holdEvents } from '../sink/postgres/held-events.js';
+import { holdEvents, type HeldEvent } from '../sink/postgres/held-events.js';
 import { lockFolds } from '../sink/postgres/projection-locks.js';
 import type { RowSink } from '../sink/postgres/row-sink.js';
 import { readBatchFolds, saveFolds } from '../sink/postgres/workspace-states.js';
@@ -78,57 +78,63 @@ export async function applyKafkaBatch(client: Session, batch: PartitionBatch, de
 
 /**
  * Several partitions' batches in one transaction (batch-loop.ts groups those fetched together): one lock
- * statement for all their workspaces, each partition's checkpoint and folds read, planned and saved as
- * alone, then one generation and one write of the rows and letters for all. Their workspaces must be
- * disjoint (a workspace's events are one partition's), so each plan is what it would be alone. The rows'
- * counts (written, unchanged, failed, deleted by the generation's write) are the first batch's.
+ * statement for all their workspaces, one read of their folds and every partition's checkpoint, each batch
+ * planned as alone, then one write of all the folds with every checkpoint, one generation and one write of
+ * the rows and letters. Their workspaces must be disjoint (a workspace's events are one partition's), so each
+ * plan is what it would be alone. The rows' counts (written, unchanged, failed, and deleted) are the first
+ * applied batch's.
  */
 export async function applyKafkaBatches(client: Session, batches: readonly PartitionBatch[], deps: BatchDeps): Promise<AppliedBatch[]> {
   // Decoded before the checkpoints are known: the workspaces' locks come first, with the projection's (shared
   // with other batches, exclusive against a rebuild's switch). A redelivery decodes a few messages for nothing.
   const decodedAll = batches.map((batch) => batch.decoded ?? batch.messages.map((message) => deps.decode(message)));
-  const idsOf = (decoded: readonly DecodeResult[]) => {
-    const ids = new Set<number>();
+  const ids = new Set<number>();
+  const devfile = new Set<number>();
+  for (const decoded of decodedAll) {
     for (const outcome of decoded) {
       const id = workspaceOf(outcome);
       if (id !== undefined) ids.add(id);
     }
-    return ids;
-  };
-  const ids = decodedAll.map(idsOf);
-  await lockFolds(client, deps.projection, new Set(ids.flatMap((set) => [...set])), { projectionShared: true });
+    for (const id of devfileWorkspaces(decoded, deps.materialize)) devfile.add(id);
+  }
+  await lockFolds(client, deps.projection, ids, { projectionShared: true });
+  const loaded = await readBatchFolds(client, deps.projection, ids, {
+    devfile,
+    letters: deps.materialize ? AGENTK_STATES_PROJECTION : undefined,
+    checkpoints: batches.map(({ topic, partition }) => ({ topic, partition })),
+  });
   const results: AppliedBatch[] = [];
-  const generate = new Map<number, WorkspaceFold>();
+  const folding: Pick<FoldedEvents, 'touched' | 'deleted'> = { touched: new Map(), deleted: [] };
   const lastMessage = new Map<number, WorkspaceMessage>();
+  const generate = new Map<number, WorkspaceFold>();
+  const holds: HeldEvent[] = [];
+  const checkpoints: Checkpoint[] = [];
   const deadLetters: DeadLetter[] = [];
-  const lettered = deps.materialize ? new Set<number>() : undefined;
   for (const [index, batch] of batches.entries()) {
     const { topic, partition } = batch;
-    const decoded = decodedAll[index]!;
-    const loaded = await readBatchFolds(client, deps.projection, ids[index]!, {
-      devfile: devfileWorkspaces(decoded, deps.materialize),
-      letters: deps.materialize ? AGENTK_STATES_PROJECTION : undefined,
-      checkpoint: { topic, partition },
-    });
-    const plan = planBatch({ topic, partition, messages: batch.messages, decoded, ...loaded, materialize: deps.materialize });
-    const result: AppliedBatch = {
+    const checkpoint = loaded.checkpoints.find((c) => c.topic === topic && c.partition === partition)?.nextOffset;
+    const plan = planBatch({ topic, partition, messages: batch.messages, decoded: decodedAll[index]!, ...loaded, checkpoint, materialize: deps.materialize });
+    results.push({
       consumed: plan.consumed, skipped: plan.skipped, deleted: 0, parked: plan.folding.parked, held: plan.holds.filter((h) => h.deadLetterKey === null).length,
       badMessages: plan.deadLetters.length, written: 0, unchanged: 0, failed: 0, deadLetterKinds: [], nextOffset: plan.nextOffset,
-    };
-    results.push(result);
+    });
     if (plan.nextOffset === undefined) continue;
-    await holdEvents(client, deps.projection, plan.holds);
-    // The workspace letters were read with the folds when the batch generates (readBatchFolds' `letters`).
-    const failed = deps.materialize ? loaded.failed : undefined;
-    for (const id of failed ?? []) lettered?.add(id);
-    result.deleted = await writeFolds(client, deps.projection, plan.folding, loaded.folds, deps.sink, { topic, partition, nextOffset: plan.nextOffset }, failed);
-    for (const [id, fold] of plan.generate) generate.set(id, fold);
+    checkpoints.push({ topic, partition, nextOffset: plan.nextOffset });
+    holds.push(...plan.holds);
+    for (const [id, fold] of plan.folding.touched) folding.touched.set(id, fold);
+    folding.deleted.push(...plan.folding.deleted);
     for (const [id, message] of plan.folding.lastMessage) lastMessage.set(id, message);
+    for (const [id, fold] of plan.generate) generate.set(id, fold);
     deadLetters.push(...plan.deadLetters);
   }
   const first = results.find((result) => result.nextOffset !== undefined);
   if (first === undefined) return results;
-  const counts = generate.size > 0 ? await projectTouched(client, generate, lastMessage, deps, deadLetters, lettered) : await recordOnly(client, deadLetters);
+  await holdEvents(client, deps.projection, holds);
+  // The workspace letters were read with the folds when the batches generate (readBatchFolds' `letters`).
+  const lettered = deps.materialize ? loaded.failed : undefined;
+  first.deleted = await writeFolds(client, deps.projection, folding, loaded.folds, deps.sink, checkpoints, lettered);
+  const counts =
+    generate.size > 0 ? await projectTouched(client, generate, lastMessage, deps, deadLetters, lettered) : await recordOnly(client, deadLetters);
   Object.assign(first, { written: counts.written, unchanged: counts.unchanged, failed: counts.failed, deadLetterKinds: counts.deadLetterKinds });
   return results;
 }
@@ -155,19 +161,19 @@ export async function foldEvents(
 }
 
 /**
- * Saves folded events (with the checkpoint, when given) and deletes the deleted workspaces' rows; returns how
+ * Saves folded events (with the checkpoints, when given) and deletes the deleted workspaces' rows; returns how
  * many existed. `lettered`: the workspaces that may hold a workspace letter (ProjectedBatch.lettered).
  */
 async function writeFolds(
   client: Session,
   projection: string,
-  folding: FoldedEvents,
+  folding: Pick<FoldedEvents, 'touched' | 'deleted'>,
   loaded: ReadonlyMap<number, WorkspaceFold>,
   sink: RowSink,
-  checkpoint?: Checkpoint,
+  checkpoints: readonly Checkpoint[] = [],
   lettered?: ReadonlySet<number>,
 ): Promise<number> {
-  await saveFolds(client, projection, folding.touched, loaded, checkpoint);
+  await saveFolds(client, projection, folding.touched, loaded, checkpoints);
   if (folding.deleted.length === 0) return 0;
   const deleted = await sink.delete(client, folding.deleted);
   // A deleted workspace needs no row any more: its workspace-level letters (a failed generation, no row in

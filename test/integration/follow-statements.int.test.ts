@@ -5,7 +5,7 @@
  * DELETE for them, and one whose workspace holds one still clears it.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { applyKafkaBatch, type AppliedBatch } from '../../src/engine/apply-kafka-batch.js';
+import { applyKafkaBatch, applyKafkaBatches, type AppliedBatch } from '../../src/engine/apply-kafka-batch.js';
 import { createWorkspaceDecoder, type WorkspaceMessage } from '../../src/events/decode.js';
 import type { Session } from '../../src/sink/postgres/database.js';
 import { migrate } from '../../src/sink/postgres/migrate.js';
@@ -87,5 +87,64 @@ describe('a follow batch', () => {
     expect(reads).toHaveLength(1);
     expect(reads[0]).toContain('FROM workspaces_agent_configs');
     expect(reads[0]).toContain('FROM workspaces_agent_config_versions');
+  });
+});
+
+describe('a group of batches of several partitions (batch-loop.ts GROUP_LIMITS)', () => {
+  it("reads their folds and checkpoints in one statement and saves them in one, each partition's checkpoint its own", async () => {
+    await migrate(db.pool);
+    const rows = [31, 32, 33, 34].map((id) => workspaceRow(id));
+    await upsertWorkspaceRows(db.pool, rows);
+    const decode = createWorkspaceDecoder();
+    const deps = { projection: 'agentk-states', decode, agentConfigMode: 'pinned' as const, sink: liveAgentkStates, materialize: true };
+    // Partition p holds workspace 31 + p's create at offset 0 (and partition 2 a second one, at 1).
+    const batch = (partition: number, events: OutgoingMessage[], first = 0) => ({
+      topic: TOPIC,
+      partition,
+      messages: events.map((m, i): WorkspaceMessage => ({ topic: TOPIC, partition, offset: String(first + i), key: m.key, value: m.value, timestamp: '0' })),
+    });
+    const groupOf = (stopped: boolean) => [
+      batch(0, [asJson(stopped ? updatedEvent(31, 2, { desired_state: 'Stopped' }) : createdEvent(rows[0]!))], stopped ? 1 : 0),
+      batch(1, [asJson(stopped ? updatedEvent(32, 2, { desired_state: 'Stopped' }) : createdEvent(rows[1]!))], stopped ? 1 : 0),
+      batch(2, stopped ? [asJson(updatedEvent(33, 2, { desired_state: 'Stopped' }))] : [asJson(createdEvent(rows[2]!)), asJson(createdEvent(rows[3]!))], stopped ? 2 : 0),
+    ];
+    const run = async (batches: ReturnType<typeof groupOf>) => {
+      const statements: string[] = [];
+      const applied = await withTransaction(db.pool, (client) => {
+        const recording: Session = { query: (text, values) => (statements.push(text), client.query(text, values)) };
+        return applyKafkaBatches(recording, batches, deps);
+      });
+      return { applied, statements };
+    };
+    const touching = (statements: string[], table: string) => statements.filter((s) => s.includes(`rebuild_projection.${table}`));
+
+    const created = await run(groupOf(false));
+    expect(created.applied.map((a) => a.nextOffset)).toEqual(['1', '1', '2']);
+    expect(created.applied.map((a) => a.consumed)).toEqual([1, 1, 2]);
+    // The rows' counts are the first batch's.
+    expect(created.applied.map((a) => a.written)).toEqual([4, 0, 0]);
+    expect(touching(created.statements, 'workspace_states')).toHaveLength(2);
+    expect(touching(created.statements, 'checkpoints')).toHaveLength(2);
+
+    // Partition 0's batch again (a redelivery, skipped), with the next events of the others.
+    const [, one, two] = groupOf(true);
+    const again = await run([batch(0, [asJson(createdEvent(rows[0]!))]), one!, two!]);
+    expect(again.applied.map((a) => ({ skipped: a.skipped, nextOffset: a.nextOffset }))).toEqual([
+      { skipped: 1, nextOffset: undefined },
+      { skipped: 0, nextOffset: '2' },
+      { skipped: 0, nextOffset: '3' },
+    ]);
+    expect(again.applied.find((a) => a.nextOffset !== undefined)?.written).toBe(2);
+    const { rows: checkpoints } = await db.pool.query<{ kafka_partition: number; next_offset: string }>(
+      'SELECT kafka_partition, next_offset::text FROM rebuild_projection.checkpoints WHERE projection = $1 ORDER BY 1',
+      ['agentk-states'],
+    );
+    expect(checkpoints).toEqual([
+      { kafka_partition: 0, next_offset: '1' },
+      { kafka_partition: 1, next_offset: '2' },
+      { kafka_partition: 2, next_offset: '3' },
+    ]);
+    const model = await readModel(db.pool);
+    expect([...model.keys()]).toEqual([31, 32, 33, 34]);
   });
 });

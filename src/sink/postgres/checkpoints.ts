@@ -12,6 +12,12 @@ export interface Checkpoint {
   nextOffset: string;
 }
 
+/** A topic partition. */
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+}
+
 /** Locks and returns the checkpoint of one partition (undefined: never consumed). */
 export async function lockCheckpoint(
   client: Session,
@@ -20,14 +26,19 @@ export async function lockCheckpoint(
   partition: number,
 ): Promise<string | undefined> {
   const param = statementParams();
-  const { rows } = await client.query<{ next_offset: string }>(checkpointForUpdate(param, projection, topic, partition), param.values);
+  const { rows } = await client.query<{ next_offset: string }>(checkpointsForUpdate(param, projection, [{ topic, partition }]), param.values);
   return rows[0]?.next_offset;
 }
 
-/** The select that locks one partition's checkpoint (`next_offset` as text), as a statement or a part of one. */
-export function checkpointForUpdate(param: StatementParams, projection: string, topic: string, partition: number): string {
-  return `SELECT next_offset::text AS next_offset FROM ${BOOKKEEPING_SCHEMA}.checkpoints
-      WHERE projection = ${param(projection)} AND topic = ${param(topic)} AND kafka_partition = ${param(partition)} FOR UPDATE`;
+/**
+ * The select that locks these partitions' checkpoints (those that exist: `topic`, `kafka_partition`,
+ * `next_offset` as text), as a statement or a part of one.
+ */
+export function checkpointsForUpdate(param: StatementParams, projection: string, partitions: readonly PartitionRef[]): string {
+  return `SELECT c.topic, c.kafka_partition, c.next_offset::text AS next_offset FROM ${BOOKKEEPING_SCHEMA}.checkpoints AS c
+      JOIN unnest(${param(partitions.map((p) => p.topic))}::text[], ${param(partitions.map((p) => p.partition))}::int[]) AS asked(topic, kafka_partition)
+        ON asked.topic = c.topic AND asked.kafka_partition = c.kafka_partition
+      WHERE c.projection = ${param(projection)} FOR UPDATE OF c`;
 }
 
 export async function saveCheckpoints(client: Session, projection: string, checkpoints: readonly Checkpoint[]): Promise<void> {

@@ -15,7 +15,7 @@ import {
 } from '../../../projections/agentk-states/fold.js';
 import type { AgentConfig } from '../../../projections/agentk-states/inputs.js';
 import { workspaceChangesSchema, type WorkspaceRow } from '../../../projections/agentk-states/events.js';
-import { checkpointForUpdate, checkpointsUpsert, type Checkpoint } from './checkpoints.js';
+import { checkpointsForUpdate, checkpointsUpsert, type Checkpoint, type PartitionRef } from './checkpoints.js';
 import { lockFolds } from './projection-locks.js';
 import { BOOKKEEPING_SCHEMA } from './migrate.js';
 
@@ -97,6 +97,9 @@ export class CorruptFoldError extends Error {
   }
 }
 
+/** The checkpoints readBatchFolds locked (json_agg: null when none exists). */
+const lockedCheckpointsSchema = z.array(z.object({ topic: z.string(), partition: z.number().int(), nextOffset: z.string() })).nullable();
+
 const parkedSchema = z.array(
   z.object({ version: z.number(), changes: workspaceChangesSchema, topic: z.string(), partition: z.number(), offset: z.string() }),
 );
@@ -114,8 +117,8 @@ export interface BatchFolds {
    * `devfile`): they may be folded and saved, which keeps those columns as stored, never generated.
    */
   partial: Set<number>;
-  /** The checkpoint asked for (next offset), locked; undefined: never consumed, or not asked. */
-  checkpoint: string | undefined;
+  /** Of the checkpoints asked for, those that exist (a partition never consumed has none), locked. */
+  checkpoints: Checkpoint[];
 }
 
 export interface BatchFoldsOptions {
@@ -127,14 +130,14 @@ export interface BatchFoldsOptions {
   devfile: 'all' | ReadonlySet<number>;
   /** The dead letters' projection, to find failed workspaces (whose devfile is then loaded too); none: not asked. */
   letters?: string | undefined;
-  /** Also lock and read this partition's checkpoint, in the same statement (one round trip less per batch). */
-  checkpoint?: { topic: string; partition: number } | undefined;
+  /** Also lock and read these partitions' checkpoints, in the same statement (one round trip less per batch). */
+  checkpoints?: readonly PartitionRef[] | undefined;
 }
 
 /**
  * Reads, in one statement and without taking the fold locks (the caller holds them, projection-locks.ts
  * lockFolds, or reads inside its own snapshot), the folds of `workspaceIds`, whether they are held, whether
- * their last generation failed, and (locked) the checkpoint asked for.
+ * their last generation failed, and (locked) the checkpoints asked for.
  */
 export async function readBatchFolds(
   client: Session,
@@ -143,9 +146,9 @@ export async function readBatchFolds(
   options: BatchFoldsOptions,
 ): Promise<BatchFolds> {
   const ids = [...new Set(workspaceIds)];
-  const result: BatchFolds = { folds: new Map(ids.map((id) => [id, emptyFold()])), held: new Set(), failed: new Set(), partial: new Set(), checkpoint: undefined };
-  const { checkpoint } = options;
-  if (ids.length === 0 && checkpoint === undefined) return result;
+  const result: BatchFolds = { folds: new Map(ids.map((id) => [id, emptyFold()])), held: new Set(), failed: new Set(), partial: new Set(), checkpoints: [] };
+  const partitions = options.checkpoints ?? [];
+  if (ids.length === 0 && partitions.length === 0) return result;
   const param = statementParams();
   const p = param(projection);
   // Per id, whether to load its devfile: an array beside the ids (not `= ANY`, quadratic in a large batch).
@@ -161,17 +164,19 @@ export async function readBatchFolds(
        CROSS JOIN LATERAL (SELECT ${options.letters === undefined ? 'false' : `EXISTS (SELECT 1 FROM ${BOOKKEEPING_SCHEMA}.dead_letters AS d
                                   WHERE d.projection = ${param(options.letters)} AND d.dead_letter_key = 'workspace:' || i.id)`}) AS f(failed)
        LEFT JOIN ${BOOKKEEPING_SCHEMA}.workspace_states AS s ON s.projection = ${p} AND s.workspace_id = i.id`;
-  // With the checkpoint: one row at least (it), joined to the folds' rows, so that no workspace still reads it.
-  const { rows } = await client.query<StateRow & { exists: boolean; parked: unknown; held: boolean; failed: boolean; checkpoint?: string | null }>(
-    checkpoint === undefined
+  // With checkpoints: one row at least (they, aggregated), joined to the folds' rows, so that no workspace still reads them.
+  const { rows } = await client.query<StateRow & { exists: boolean; parked: unknown; held: boolean; failed: boolean; checkpoints?: unknown }>(
+    partitions.length === 0
       ? folds
-      : `WITH checkpoint AS (${checkpointForUpdate(param, projection, checkpoint.topic, checkpoint.partition)})
-         SELECT (SELECT next_offset FROM checkpoint) AS checkpoint, w.* FROM (SELECT) AS one LEFT JOIN (${folds}) AS w ON true`,
+      : `WITH checkpoint AS (${checkpointsForUpdate(param, projection, partitions)})
+         SELECT (SELECT json_agg(json_build_object('topic', topic, 'partition', kafka_partition, 'nextOffset', next_offset)) FROM checkpoint) AS checkpoints,
+                w.*
+           FROM (SELECT) AS one LEFT JOIN (${folds}) AS w ON true`,
     param.values,
   );
-  result.checkpoint = rows[0]?.checkpoint ?? undefined;
+  if (partitions.length > 0) result.checkpoints = lockedCheckpointsSchema.parse(rows[0]?.checkpoints ?? null) ?? [];
   for (const row of rows) {
-    // The checkpoint's row when there is no workspace.
+    // The checkpoints' row when there is no workspace.
     if (row.workspace_id === null) continue;
     const id = Number(row.workspace_id);
     const fold = result.folds.get(id)!;
@@ -228,7 +233,7 @@ export async function readLiveFoldsPage(
 
 /**
  * Writes back the folds of these workspaces, in one statement (and a second when a create applied parked
- * updates): states upserted, new parked updates added, new origins appended, and `checkpoint` saved with them.
+ * updates): states upserted, new parked updates added, new origins appended, and `checkpoints` saved with them.
  *
  * `loaded` (what was read for these folds) lets an unchanged processed_devfile and devfile stay as stored (TOAST
  * pointers) instead of being rewritten: a state whose devfiles were not loaded (readBatchFolds) holds null there,
@@ -241,7 +246,7 @@ export async function saveFolds(
   projection: string,
   folds: ReadonlyMap<number, WorkspaceFold>,
   loaded: ReadonlyMap<number, WorkspaceFold> = new Map(),
-  checkpoint?: Checkpoint,
+  checkpoints: readonly Checkpoint[] = [],
 ): Promise<void> {
   const param = statementParams();
   // Added on first use: a parameter no part references has no type (42P18).
@@ -339,7 +344,7 @@ export async function saveFolds(
        SELECT ${p()}, r.workspace_id, r.version, r.changes, r.topic, r.kafka_partition, r.kafka_offset
          FROM jsonb_to_recordset(${param(JSON.stringify(parked))}::jsonb) AS r(workspace_id bigint, version bigint, changes jsonb, topic text, kafka_partition int, kafka_offset bigint)`);
   }
-  if (checkpoint !== undefined) parts.push(checkpointsUpsert(param, projection, [checkpoint]));
+  if (checkpoints.length > 0) parts.push(checkpointsUpsert(param, projection, checkpoints));
   if (cleared.length > 0) {
     // Its own statement: in one, a DELETE and an INSERT of the same keys run in no defined order.
     await client.query(`DELETE FROM ${BOOKKEEPING_SCHEMA}.parked_updates WHERE projection = $1 AND workspace_id = ANY($2::bigint[])`, [projection, cleared]);
