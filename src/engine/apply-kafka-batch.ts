@@ -80,11 +80,14 @@ export async function applyKafkaBatch(client: Session, batch: PartitionBatch, de
  * Several partitions' batches in one transaction (batch-loop.ts groups those fetched together): one lock
  * statement for all their workspaces, one read of their folds and every partition's checkpoint, each batch
  * planned as alone, then one write of all the folds with every checkpoint, one generation and one write of
- * the rows and letters. Their workspaces must be disjoint (a workspace's events are one partition's), so each
- * plan is what it would be alone. The rows' counts (written, unchanged, failed, and deleted) are the first
- * applied batch's.
+ * the rows and letters. Their workspaces must be disjoint (a workspace's events are one partition's) and
+ * their partitions distinct, so each plan is what it would be alone. The rows' counts (written, unchanged,
+ * failed, and deleted) are the first applied batch's.
  */
 export async function applyKafkaBatches(client: Session, batches: readonly PartitionBatch[], deps: BatchDeps): Promise<AppliedBatch[]> {
+  const partitions = batches.map(({ topic, partition }) => `${topic}[${partition}]`);
+  // Each is planned against the checkpoint read before any is saved, and saved in one upsert.
+  if (new Set(partitions).size < partitions.length) throw new Error(`batches of one partition in one transaction: ${partitions.join(', ')} (a caller bug)`);
   // Decoded before the checkpoints are known: the workspaces' locks come first, with the projection's (shared
   // with other batches, exclusive against a rebuild's switch). A redelivery decodes a few messages for nothing.
   const decodedAll = batches.map((batch) => batch.decoded ?? batch.messages.map((message) => deps.decode(message)));

@@ -208,11 +208,13 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
 
   /**
    * The decode results of each batch when the batches can share one transaction: each has messages and no
-   * prelude, all of them fit GROUP_LIMITS together, and no workspace is in two of them. Undefined
-   * otherwise (a writer schema that cannot be fetched now included: each batch alone retries or fails on it).
+   * prelude, each is of its own partition (they are planned against one read of the checkpoints), all of them
+   * fit GROUP_LIMITS together, and no workspace is in two of them. Undefined otherwise (a writer schema that
+   * cannot be fetched now included: each batch alone retries or fails on it).
    */
   const decodeTogether = async (batches: readonly PositionedBatch[]): Promise<DecodeResult[][] | undefined> => {
     if (batches.some((batch) => batch.messages.length === 0 || batch.prelude !== undefined)) return undefined;
+    if (new Set(batches.map((batch) => JSON.stringify([batch.topic, batch.partition]))).size < batches.length) return undefined;
     const messages = batches.flatMap((batch) => batch.messages);
     // Before decoding: what does not go together is decoded again alone.
     if (messages.length > GROUP_LIMITS.messages) return undefined;

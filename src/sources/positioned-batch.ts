@@ -29,5 +29,8 @@ export interface BatchOutcome {
   nextOffset: string | undefined;
 }
 
-/** The engine, as a source sees it. */
+/**
+ * The engine, as a source sees it. A source hands over a partition's batches one at a time, each after the
+ * previous one's outcome (batches of one partition in flight together would race for its checkpoint).
+ */
 export type ApplyBatch = (batch: PositionedBatch) => Promise<BatchOutcome>;

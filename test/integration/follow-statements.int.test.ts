@@ -146,5 +146,13 @@ describe('a group of batches of several partitions (batch-loop.ts GROUP_LIMITS)'
     ]);
     const model = await readModel(db.pool);
     expect([...model.keys()]).toEqual([31, 32, 33, 34]);
+
+    // Two batches of one partition cannot share the read of its checkpoint: refused before any statement.
+    const sent: string[] = [];
+    const refused = withTransaction(db.pool, (client) =>
+      applyKafkaBatches({ query: (text, values) => (sent.push(text), client.query(text, values)) }, [batch(1, [asJson(updatedEvent(32, 3, {}))], 2), batch(1, [], 3)], deps),
+    );
+    await expect(refused).rejects.toThrow(`batches of one partition in one transaction: ${TOPIC}[1], ${TOPIC}[1] (a caller bug)`);
+    expect(sent).toEqual([]);
   });
 });
