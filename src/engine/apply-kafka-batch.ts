@@ -26,6 +26,7 @@ import { KAFKA_SOURCE, projectFolds } from './project-folds.js';
 import { AGENTK_STATES_PROJECTION } from '../../projections/agentk-states/projection.js';
 import { mayHoldLetters, writeProjectedBatch, type WrittenBatch } from './workspace-batch.js';
 import type { Generator } from './generation/generator.js';
+import { partitionKey } from '../sources/kafka/kafka-client.js';
 
 export { KAFKA_SOURCE };
 
@@ -85,9 +86,10 @@ export async function applyKafkaBatch(client: Session, batch: PartitionBatch, de
  * failed, and deleted) are the first applied batch's.
  */
 export async function applyKafkaBatches(client: Session, batches: readonly PartitionBatch[], deps: BatchDeps): Promise<AppliedBatch[]> {
-  const partitions = batches.map(({ topic, partition }) => `${topic}[${partition}]`);
   // Each is planned against the checkpoint read before any is saved, and saved in one upsert.
-  if (new Set(partitions).size < partitions.length) throw new Error(`batches of one partition in one transaction: ${partitions.join(', ')} (a caller bug)`);
+  if (new Set(batches.map(({ topic, partition }) => partitionKey(topic, partition))).size < batches.length) {
+    throw new Error(`batches of one partition in one transaction: ${batches.map(({ topic, partition }) => `${topic}[${partition}]`).join(', ')} (a caller bug)`);
+  }
   // Decoded before the checkpoints are known: the workspaces' locks come first, with the projection's (shared
   // with other batches, exclusive against a rebuild's switch). A redelivery decodes a few messages for nothing.
   const decodedAll = batches.map((batch) => batch.decoded ?? batch.messages.map((message) => deps.decode(message)));

@@ -214,7 +214,7 @@ export function createBatchEngine(options: BatchEngineOptions): BatchEngine {
    */
   const decodeTogether = async (batches: readonly PositionedBatch[]): Promise<DecodeResult[][] | undefined> => {
     if (batches.some((batch) => batch.messages.length === 0 || batch.prelude !== undefined)) return undefined;
-    if (new Set(batches.map((batch) => JSON.stringify([batch.topic, batch.partition]))).size < batches.length) return undefined;
+    if (new Set(batches.map((batch) => partitionKey(batch.topic, batch.partition))).size < batches.length) return undefined;
     const messages = batches.flatMap((batch) => batch.messages);
     // Before decoding: what does not go together is decoded again alone.
     if (messages.length > GROUP_LIMITS.messages) return undefined;

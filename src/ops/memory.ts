@@ -7,12 +7,13 @@
  * (N = 10,000: peak RSS 392 → 262 MB, user CPU 13.0 → 12.0 s, both on a loaded machine). A hard
  * --max-old-space-size would bound it too, but fails the run (out of memory) the day the live set grows.
  *
- * The young generation is the other share: V8 grows the main thread's semi-spaces to 8 MB each (three of them
- * with the large-object space), filled with each batch's short-lived objects. The bin's shebang (src/cli/main.ts,
- * read back by bin-flags.ts) passes --max-semi-space-size=2, which V8 reads only when it sets up the heap, so it
- * cannot be set here. Measured on the benchmark's Kafka rebuild into an empty table with 2 workers, alternated:
- * N = 100,000, peak RSS 295–299 → 249–256 MB for 4–11% more CPU (semi-spaces of 4 MB: 271 MB, no measurable
- * CPU); N = 10,000, 265–279 → 225–234 MB. The generation workers' young generation is bounded by worker-pool.ts.
+ * The young generation is the other share: the main thread's fills with each batch's short-lived objects up to
+ * V8's bound for it. The bin's shebang (src/cli/main.ts, read back by bin-flags.ts) passes
+ * --max-semi-space-size=2, which V8 reads only when it sets up the heap (setting it here changes nothing:
+ * measured). On the benchmark's Kafka rebuild into an empty table with 2 workers, alternated against 8 MB:
+ * N = 100,000, peak RSS 295–299 → 249–256 MB for 4–11% more CPU (4 MB, one run: 271 MB, no measurable CPU);
+ * N = 10,000, 265–279 → 225–234 MB (bench/results/semi-space-9dcc3bc.md). The generation workers' young
+ * generation is bounded by worker-pool.ts.
  */
 import { setFlagsFromString } from 'node:v8';
 
