@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -266,6 +266,9 @@ describe('--config and the environment, through the binary', () => {
   });
 
   it("runs as the README says (npx rebuild-projection) through the bin's shebang, with its node flags (--max-semi-space-size=2)", async () => {
+    // npx executes the bin itself: `npm run build` makes it executable (npx's own chmod happens only when it
+    // first links the package, so a rebuilt dist/ behind a cached link would be refused: "Permission denied").
+    expect(statSync(CLI_PATH).mode & 0o111).toBe(0o111);
     // A `node` ahead on PATH that records its arguments: what `env -S` in the shebang started node with.
     const dir = mkdtempSync(join(tmpdir(), 'bin-flags-'));
     try {
