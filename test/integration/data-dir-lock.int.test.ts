@@ -12,36 +12,53 @@ import { lockDataDir } from '../../src/sink/postgres/data-dir-lock.js';
 
 const LOCK_MODULE = new URL('../../dist/src/sink/postgres/data-dir-lock.js', import.meta.url).href;
 const CONTENDERS = 8;
-/** Long enough for every contender to have tried while the winner holds it. */
-const HOLD_MS = 3_000;
 
-// Waits (spinning, so that all start within a millisecond or so) until the agreed moment, then tries once.
+// Waits (spinning, so that all start within a millisecond or so) until the agreed moment, tries once and says
+// how it went; a winner holds the lock until its stdin closes, which the test does once every contender has
+// answered, so that none can find it released, however late it starts.
 const CONTENDER = `
 import { lockDataDir } from ${JSON.stringify(LOCK_MODULE)};
-const [dir, at, hold] = process.argv.slice(1);
+const [dir, at] = process.argv.slice(1);
 while (Date.now() < Number(at));
 try {
   const unlock = lockDataDir(dir, (message) => new Error(message));
   console.log('locked');
-  setTimeout(unlock, Number(hold));
+  process.stdin.resume().on('end', unlock);
 } catch (error) {
   console.log('refused: ' + error.message);
 }`;
 
-function contend(dir: string, at: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CONTENDER, dir, String(at), String(HOLD_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+interface Contender {
+  line: Promise<string>;
+  exited: Promise<void>;
+  release: () => void;
+}
+
+function contend(dir: string, at: number): Contender {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CONTENDER, dir, String(at)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  const line = new Promise<string>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('\n')) resolve(out.trim());
+    });
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`contender exited ${code}: ${out}`))));
+    child.once('exit', (code) => reject(new Error(`contender exited ${code} before answering: ${out}`)));
   });
+  const exited = new Promise<void>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`contender exited ${code}: ${out}`)))));
+  return { line, exited, release: () => child.stdin.end() };
 }
 
 /** Every contender's one line, all started at once (about 2 s after spawning, time enough for 8 to load). */
 async function race(dir: string): Promise<string[]> {
   const at = Date.now() + 2_000;
-  return Promise.all(Array.from({ length: CONTENDERS }, () => contend(dir, at)));
+  const contenders = Array.from({ length: CONTENDERS }, () => contend(dir, at));
+  try {
+    return await Promise.all(contenders.map((c) => c.line));
+  } finally {
+    for (const c of contenders) c.release();
+    await Promise.allSettled(contenders.map((c) => c.exited));
+  }
 }
 
 let dir: string;

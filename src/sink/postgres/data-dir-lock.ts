@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 
-export const LOCK_FILE = 'rebuild-projection.lock';
+const LOCK_FILE = 'rebuild-projection.lock';
 const TAKEOVER_FILE = `${LOCK_FILE}.takeover`;
 
 /** Whether a name in the data directory is one of the lock's files (the lock, the takeover file, a draft). */
