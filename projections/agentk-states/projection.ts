@@ -16,12 +16,6 @@ export interface AgentkStateRow {
   projectId: number;
   /** Compact JSON of the desired-config array. */
   desiredConfigJson: string;
-  /**
-   * The md5 of its jsonb text (jsonb-digest.ts), when the engine computed it where the row was generated (a
-   * rebuild's page, compared with the live row); null: it has none (a number needing an exponent), so the row
-   * counts as differing. Absent: not computed, the sink computes it if it compares.
-   */
-  desiredConfigDigest?: string | null;
 }
 
 /** Why a workspace has no row. `kind` is a DesiredConfigError kind, an agent-config kind, or `generator_bug`. */

@@ -11,7 +11,6 @@ import type { Database } from '../sink/postgres/database.js';
 import type { AgentConfigMode } from '../gitlab/agent-config-resolver.js';
 import type { IdRange, RowSink } from '../sink/postgres/row-sink.js';
 import { withClient, withTransaction } from '../sink/postgres/transaction.js';
-import { liveRowIds } from '../sink/postgres/shadow-agentk-states.js';
 import { readLiveFoldsPage } from '../sink/postgres/workspace-states.js';
 import { inThreadGenerator, type Generator } from './generation/generator.js';
 import { runPagePipeline } from './generation/page-pipeline.js';
@@ -50,8 +49,7 @@ export async function materializeShadow(
 
 /**
  * The live folds, one page at a time in id order, with their generation inputs resolved (the client is
- * released before generation). A workspace that has a live row gets its digest computed with its row: the
- * shadow sink compares the two. The last page is empty and unbounded above: whatever an earlier pass wrote
+ * released before generation). The last page is empty and unbounded above: whatever an earlier pass wrote
  * past the last live fold belongs to workspaces deleted since, and its write removes it.
  */
 async function* liveFoldPages(db: Database, shadowProjection: string, batchSize: number, agentConfigMode: AgentConfigMode): AsyncGenerator<FoldsPage> {
@@ -59,8 +57,7 @@ async function* liveFoldPages(db: Database, shadowProjection: string, batchSize:
   for (;;) {
     const page = await withClient(db, async (client) => {
       const folds = await readLiveFoldsPage(client, shadowProjection, after, batchSize);
-      const withLiveRow = await liveRowIds(client, [...folds.keys()]);
-      const prepared = await prepareFolds(client, folds, agentConfigMode, new Map(), withLiveRow);
+      const prepared = await prepareFolds(client, folds, agentConfigMode);
       return { size: folds.size, upTo: folds.size === 0 ? undefined : Math.max(...folds.keys()), prepared };
     });
     yield { size: page.size, range: { after, upTo: page.upTo }, prepared: page.prepared };

@@ -34,16 +34,12 @@ export interface PreparedFolds {
   deadLetters: ProjectedBatch['deadLetters'];
 }
 
-/**
- * The reading half of {@link projectFolds}: what the generator needs from PostgreSQL, so `client` is free before
- * generation. `digestFor`: the workspaces whose rows get their digest computed with them (GenerationJob.digest).
- */
+/** The reading half of {@link projectFolds}: what the generator needs from PostgreSQL, so `client` is free before generation. */
 export async function prepareFolds(
   client: Session,
   folds: ReadonlyMap<number, WorkspaceFold>,
   agentConfigMode: AgentConfigMode,
   positions: ReadonlyMap<number, KafkaPosition> = new Map(),
-  digestFor: ReadonlySet<number> = new Set(),
 ): Promise<PreparedFolds> {
   const live = [...folds].flatMap(([id, fold]) =>
     fold.state && !fold.state.deleted && fold.state.workspace ? [{ id, state: fold.state, workspace: fold.state.workspace }] : [],
@@ -71,7 +67,6 @@ export async function prepareFolds(
     prepared.jobs.push({
       input: { workspace, agentConfig: agentConfig.config, projectPath: projectPaths.get(workspace.project_id) },
       projectId: workspace.project_id,
-      digest: digestFor.has(id),
     });
     prepared.jobPositions.push(kafka);
   }

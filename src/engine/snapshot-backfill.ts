@@ -8,8 +8,7 @@
 import type { Database, Session } from '../sink/postgres/database.js';
 import { WorkspaceSnapshot, type SnapshotOptions, type SnapshotRecord } from '../sources/snapshot/snapshot-source.js';
 import type { IdRange, RowSink } from '../sink/postgres/row-sink.js';
-import { liveRowIds } from '../sink/postgres/shadow-agentk-states.js';
-import { withClient, withTransaction } from '../sink/postgres/transaction.js';
+import { withTransaction } from '../sink/postgres/transaction.js';
 import { inThreadGenerator, type GenerationJob, type Generator } from './generation/generator.js';
 import { runPagePipeline } from './generation/page-pipeline.js';
 import {
@@ -41,12 +40,7 @@ export interface BackfillSummary extends BatchCounts {
   elapsedMs: number;
 }
 
-/** `digestFor`: the workspaces whose rows get their digest computed with them (GenerationJob.digest). */
-export async function projectSnapshotBatch(
-  records: readonly SnapshotRecord[],
-  generator: Generator = inThreadGenerator,
-  digestFor: ReadonlySet<number> = new Set(),
-): Promise<ProjectedBatch> {
+export async function projectSnapshotBatch(records: readonly SnapshotRecord[], generator: Generator = inThreadGenerator): Promise<ProjectedBatch> {
   const batch: ProjectedBatch = { rows: [], deadLetters: [] };
   const jobs: GenerationJob[] = [];
   const generated: SnapshotRecord[] = [];
@@ -73,7 +67,6 @@ export async function projectSnapshotBatch(
     jobs.push({
       input: { workspace: record.workspace.value, agentConfig: record.agentConfig.config, projectPath: record.projectPath },
       projectId: record.projectId,
-      digest: digestFor.has(workspaceId),
     });
     generated.push(record);
   }
@@ -103,9 +96,9 @@ export async function runSnapshotBackfill(
     await options.onSnapshotOpened?.({ takenAt: snapshot.takenAt, total: snapshot.total });
     try {
       await runPagePipeline(
-        snapshotPages(snapshot.batches(), target),
+        snapshotPages(snapshot.batches()),
         {
-          generate: (page) => projectSnapshotBatch(page.records, options.generator, page.withLiveRow),
+          generate: (page) => projectSnapshotBatch(page.records, options.generator),
           write: async ({ records, range }, projected) => {
             const batchCounts = await withTransaction(target, async (tx) => {
               const written = await writeProjectedBatch(tx, options.sink, projected, SNAPSHOT_SOURCE, new Map(), range);
@@ -131,20 +124,12 @@ export async function runSnapshotBackfill(
   }
 }
 
-/**
- * The snapshot's batches with their id ranges (it is read in id order, so each batch is every workspace of its
- * range), and which of their workspaces have a row in the target's live table: a rebuild's shadow compares
- * those rows with it, so their digests are computed with them.
- */
-async function* snapshotPages(
-  batches: AsyncIterable<SnapshotRecord[]>,
-  target: Database,
-): AsyncGenerator<{ records: SnapshotRecord[]; range: IdRange; withLiveRow: ReadonlySet<number> }> {
+/** The snapshot's batches with their id ranges (it is read in id order, so each batch is every workspace of its range). */
+async function* snapshotPages(batches: AsyncIterable<SnapshotRecord[]>): AsyncGenerator<{ records: SnapshotRecord[]; range: IdRange }> {
   let after = 0;
   for await (const records of batches) {
     const range = { after, upTo: Math.max(after, ...records.map((r) => r.workspaceId)) };
     after = range.upTo;
-    const withLiveRow = await withClient(target, (client) => liveRowIds(client, records.map((r) => r.workspaceId)));
-    yield { records, range, withLiveRow };
+    yield { records, range };
   }
 }

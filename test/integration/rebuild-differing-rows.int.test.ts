@@ -70,6 +70,27 @@ describe('a rebuild over a table that is nearly right', () => {
     }
   });
 
+  it('compares as jsonb: a live row holding the same config in another number form is unchanged, one differing value is written', async () => {
+    await liveTable(10);
+    const before = await liveRows();
+    // 1 printed as 1.0: the same jsonb value (equal, and equal hashes), another text (jsonb keeps a number's scale).
+    await db.pool.query(
+      `UPDATE workspace_agentk_states SET desired_config = regexp_replace(desired_config::text, '"replicas": ([0-9]+)', '"replicas": \\1.0', 'g')::jsonb
+        WHERE workspace_id = 3`,
+    );
+    await db.pool.query(`UPDATE workspace_agentk_states SET desired_config = jsonb_set(desired_config, '{0,metadata,name}', '"renamed"') WHERE workspace_id = 6`);
+    const { rows: premise } = await db.pool.query(
+      `SELECT desired_config::text LIKE '%"replicas": _.0%' AS rescaled, desired_config = $1::jsonb AS equal FROM workspace_agentk_states WHERE workspace_id = 3`,
+      [JSON.stringify(before.get(3)?.desired_config)],
+    );
+    expect(premise[0]).toEqual({ rescaled: true, equal: true });
+    const changed = await liveRows();
+
+    await buildShadow();
+    expect(await shadowIds()).toEqual([6]);
+    expect(changed.get(6)?.desired_config).not.toEqual(before.get(6)?.desired_config);
+  });
+
   it('a resumed rebuild compares again: a row changed by another writer since the build is written', async () => {
     await liveTable(10);
     const before = await liveRows();

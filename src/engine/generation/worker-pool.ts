@@ -94,9 +94,9 @@ function describe(error: unknown): string {
 }
 
 /** Only what the generator reads crosses the thread boundary. */
-function wireJob({ input, projectId, digest }: GenerationJob): GenerationJob {
+function wireJob({ input, projectId }: GenerationJob): GenerationJob {
   const workspace = Object.fromEntries(INPUT_COLUMNS.map((column) => [column, input.workspace[column]])) as WorkspaceInput;
-  return { input: { workspace, agentConfig: input.agentConfig, projectPath: input.projectPath }, projectId, digest };
+  return { input: { workspace, agentConfig: input.agentConfig, projectPath: input.projectPath }, projectId };
 }
 
 class WorkerPool implements Generator {
